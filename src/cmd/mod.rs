@@ -1,0 +1,35 @@
+//! The command line: one file per subcommand, each holding its arguments and a call into the library
+//! (the xsv habit). Nothing here computes anything.
+
+pub mod stats;
+
+use clap::{Parser, Subcommand};
+
+/// remix finds the data mixture for a language-model pre-training run.
+#[derive(Debug, Parser)]
+#[command(name = "remix", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Show no progress bars (they are drawn only on a terminal anyway).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    /// More log output on stderr (-v: debug, -vv: trace). RUST_LOG overrides it.
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Stats(stats::Args),
+}
+
+impl Cli {
+    pub fn run(self) -> anyhow::Result<()> {
+        match self.command {
+            Command::Stats(args) => stats::run(args, self.quiet),
+        }
+    }
+}

@@ -1,0 +1,52 @@
+use std::path::PathBuf;
+
+use clap::Args as ClapArgs;
+
+use crate::config::{CorpusConfig, DomainFrom};
+
+/// Per-domain statistics of a corpus: documents, bytes, share, words, document lengths.
+///
+/// Examples:
+///
+///   remix stats --corpus fixtures/corpus -o work/stats
+///
+///   remix stats --corpus 'pile/*.parquet' --domain-from column:meta.pile_set_name -o work/stats --json
+#[derive(Debug, ClapArgs)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// Parquet files, folders of them (searched recursively), or glob patterns.
+    #[arg(long, required = true, num_args = 1..)]
+    pub corpus: Vec<PathBuf>,
+
+    /// Where each row's domain comes from: `folder` (corpus/<domain>/*.parquet) or `column:DOT.PATH`.
+    #[arg(long, default_value = "folder")]
+    pub domain_from: DomainFrom,
+
+    /// The column that holds the document text.
+    #[arg(long, default_value = "text")]
+    pub text_column: String,
+
+    /// Output folder for stats.parquet, stats.json and _done.json.
+    #[arg(short, long)]
+    pub output: PathBuf,
+
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
+    let config = CorpusConfig {
+        text_column: args.text_column,
+        domain_from: args.domain_from,
+        ..Default::default()
+    };
+    let report = crate::stats::run(&args.corpus, &config, &args.output, quiet)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", crate::stats::render_table(&report));
+        println!("Wrote {}", args.output.join("stats.json").display());
+    }
+    Ok(())
+}

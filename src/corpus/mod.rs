@@ -1,0 +1,133 @@
+//! The corpus reader that every stage shares.
+//!
+//! A corpus is a set of Parquet files, given as files, folders (searched recursively for `*.parquet`)
+//! or glob patterns. Each row is a document: its text comes from a string column (default `text`;
+//! Utf8, LargeUtf8, Utf8View, or binary holding UTF-8) and its domain from the folder the file sits in
+//! (`corpus/<domain>/*.parquet`) or from a column addressed by a dot path into nested structs
+//! (`meta.pile_set_name`), plain or dictionary-encoded.
+//!
+//! [`Corpus::open`] finds the files and checks every footer and schema up front, so that a bad file
+//! fails the stage before any work is done, with a message naming the file and what to do.
+//! [`Corpus::par_map`] then streams the corpus row group by row group on rayon's workers, decoding at
+//! most [`CorpusConfig::batch_bytes`] of text per worker at a time, so memory is bounded by the batch
+//! size and never by the corpus. Documents whose text is null, empty or not valid UTF-8 are counted per
+//! domain with the reason ([`SkipCounts`]) and skipped; they are never fatal and never silent.
+
+mod batch;
+mod files;
+mod read;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use parquet::arrow::arrow_reader::ArrowReaderMetadata;
+use rayon::prelude::*;
+
+pub use batch::{DocBatch, SkipCounts};
+
+use crate::config::CorpusConfig;
+use crate::progress::Progress;
+
+/// One Parquet file of the corpus, with its footer already read and its columns located.
+#[derive(Debug)]
+pub struct CorpusFile {
+    pub path: PathBuf,
+    /// The domain when it comes from the folder.
+    folder_domain: Option<String>,
+    metadata: ArrowReaderMetadata,
+    /// Leaf index of the text column in the Parquet schema.
+    text_leaf: usize,
+    /// Leaf index of the domain column, when the domain comes from a column.
+    domain_leaf: Option<usize>,
+}
+
+impl CorpusFile {
+    pub fn rows(&self) -> u64 {
+        self.metadata.metadata().file_metadata().num_rows().max(0) as u64
+    }
+}
+
+/// An opened corpus: its files in a fixed order, ready to stream.
+#[derive(Debug)]
+pub struct Corpus {
+    pub config: CorpusConfig,
+    pub files: Vec<CorpusFile>,
+}
+
+impl Corpus {
+    /// Finds the corpus files under `paths`, reads their footers and checks their columns.
+    pub fn open(paths: &[PathBuf], config: &CorpusConfig) -> Result<Self> {
+        let found = files::discover(paths, &config.domain_from)?;
+        let files = found
+            .into_par_iter()
+            .map(|(path, folder_domain)| files::open_file(path, folder_domain, config))
+            .collect::<Result<Vec<_>>>()?;
+        let corpus = Self {
+            config: config.clone(),
+            files,
+        };
+        if corpus.rows() == 0 {
+            anyhow::bail!(
+                "the corpus is empty: its {} Parquet file(s) hold no rows ({}). Point --corpus at files \
+                 that contain documents.",
+                corpus.files.len(),
+                corpus
+                    .files
+                    .iter()
+                    .map(|f| f.path.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        Ok(corpus)
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.files.iter().map(CorpusFile::rows).sum()
+    }
+
+    pub fn paths(&self) -> Vec<PathBuf> {
+        self.files.iter().map(|f| f.path.clone()).collect()
+    }
+
+    /// Streams every document batch of the corpus through `map` on rayon's workers and returns the
+    /// results in corpus order (file, row group, batch), whatever order the workers finished in.
+    pub fn par_map<T: Send>(
+        &self,
+        progress: &Progress,
+        map: impl Fn(&DocBatch) -> Result<T> + Sync,
+    ) -> Result<Vec<T>> {
+        let units: Vec<(usize, usize)> = self
+            .files
+            .iter()
+            .enumerate()
+            .flat_map(|(f, file)| {
+                (0..file.metadata.metadata().num_row_groups()).map(move |g| (f, g))
+            })
+            .collect();
+        let per_unit = units
+            .into_par_iter()
+            .map(|(f, g)| {
+                let mut out = Vec::new();
+                read::read_row_group(
+                    f,
+                    &self.files[f],
+                    g,
+                    &self.config,
+                    &mut |batch: DocBatch| {
+                        progress.inc(batch.len() as u64);
+                        out.push(map(&batch)?);
+                        Ok(())
+                    },
+                )?;
+                Ok(out)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(per_unit.into_iter().flatten().collect())
+    }
+}
+
+/// The path as the user wrote it, for messages.
+pub(crate) fn shown(path: &Path) -> String {
+    path.display().to_string()
+}

@@ -1,0 +1,20 @@
+//! remix: find the data mixture for a language-model pre-training run.
+//!
+//! The pipeline reads a corpus split into domains (Parquet), and each stage writes a named folder in
+//! a work directory with a `_done.json` marker ([`workdir`]). The stages that exist:
+//!
+//! - [`stats`]: per-domain statistics of a corpus (`stats/stats.parquet`, `stats/stats.json`).
+//!
+//! Shared pieces: [`corpus`] reads any corpus layout with bounded memory; [`domain`] turns domain
+//! names from the data into safe file names; [`config`] holds every setting with its default and the
+//! reason for it; [`schema`] generates the JSON Schemas of everything remix writes.
+
+pub mod cmd;
+pub mod config;
+pub mod corpus;
+pub mod domain;
+pub mod logging;
+pub mod progress;
+pub mod schema;
+pub mod stats;
+pub mod workdir;

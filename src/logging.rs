@@ -1,0 +1,19 @@
+//! Log output through `tracing`, on stderr so that stdout stays clean for tables and `--json`.
+
+use tracing_subscriber::EnvFilter;
+
+/// Installs the stderr logger: warnings by default, more with `-v`, `RUST_LOG` when set.
+pub fn init(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "remix=debug,warn",
+        _ => "remix=trace,info",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}

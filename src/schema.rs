@@ -1,0 +1,20 @@
+//! JSON Schemas of every JSON file remix writes, generated from the Rust types (the uv habit).
+//!
+//! The committed copies live in `schemas/`; a test regenerates them and fails when one is stale
+//! (`REMIX_UPDATE_SCHEMAS=1 cargo test --test schemas` rewrites them).
+
+use schemars::{JsonSchema, schema_for};
+
+/// (file name, schema) for each JSON artifact.
+pub fn all() -> Vec<(&'static str, serde_json::Value)> {
+    fn one<T: JsonSchema>(name: &'static str) -> (&'static str, serde_json::Value) {
+        (
+            name,
+            serde_json::to_value(schema_for!(T)).unwrap_or_default(),
+        )
+    }
+    vec![
+        one::<crate::stats::StatsReport>("stats.schema.json"),
+        one::<crate::workdir::DoneMarker>("done-marker.schema.json"),
+    ]
+}

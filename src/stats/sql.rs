@@ -1,0 +1,144 @@
+//! The per-domain aggregation, in DataFusion SQL.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, anyhow};
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, Float64Type, SchemaRef, UInt64Type};
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
+
+use super::DomainStats;
+use crate::corpus::SkipCounts;
+use crate::domain::file_stem;
+
+/// Per-domain statistics over `docs` (domain, bytes, words: one row per usable document), joined with
+/// `skipped` (domain, null_text, empty_text, invalid_utf8) so that a domain whose every row was skipped
+/// still appears. Quantiles are exact and interpolated (`percentile_cont`), as DuckDB's
+/// `quantile_cont` computes them.
+const QUERY: &str = "
+WITH per_domain AS (
+    SELECT arrow_cast(domain, 'Utf8') AS domain,
+           count(*) AS documents,
+           sum(bytes) AS bytes,
+           sum(words) AS words,
+           avg(bytes) AS len_mean,
+           median(CAST(bytes AS DOUBLE)) AS len_median,
+           percentile_cont(0.9) WITHIN GROUP (ORDER BY CAST(bytes AS DOUBLE)) AS len_p90,
+           percentile_cont(0.99) WITHIN GROUP (ORDER BY CAST(bytes AS DOUBLE)) AS len_p99,
+           max(bytes) AS len_max
+    FROM docs
+    GROUP BY arrow_cast(domain, 'Utf8')
+)
+SELECT skipped.domain AS domain,
+       arrow_cast(coalesce(documents, 0), 'UInt64') AS documents,
+       arrow_cast(coalesce(bytes, 0), 'UInt64') AS bytes,
+       coalesce(CAST(bytes AS DOUBLE) / nullif((SELECT CAST(sum(bytes) AS DOUBLE) FROM docs), 0), 0.0) AS share_bytes,
+       arrow_cast(coalesce(words, 0), 'UInt64') AS words,
+       coalesce(len_mean, 0.0) AS len_mean,
+       coalesce(len_median, 0.0) AS len_median,
+       coalesce(len_p90, 0.0) AS len_p90,
+       coalesce(len_p99, 0.0) AS len_p99,
+       arrow_cast(coalesce(len_max, 0), 'UInt64') AS len_max,
+       null_text, empty_text, invalid_utf8
+FROM skipped LEFT JOIN per_domain ON skipped.domain = per_domain.domain
+ORDER BY skipped.domain
+";
+
+/// Runs [`QUERY`] and returns its result as one batch.
+pub(super) fn aggregate(
+    doc_schema: SchemaRef,
+    docs: Vec<RecordBatch>,
+    skipped: RecordBatch,
+) -> Result<RecordBatch> {
+    let threads = rayon::current_num_threads().max(1);
+    let mut partitions = vec![Vec::new(); threads];
+    for (i, batch) in docs.into_iter().filter(|b| b.num_rows() > 0).enumerate() {
+        partitions[i % threads].push(batch);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .build()
+        .context("cannot start the query runtime")?;
+    runtime.block_on(async {
+        let ctx = SessionContext::new();
+        ctx.register_table("docs", Arc::new(MemTable::try_new(doc_schema, partitions)?))?;
+        let skipped_schema = skipped.schema();
+        ctx.register_table(
+            "skipped",
+            Arc::new(MemTable::try_new(skipped_schema, vec![vec![skipped]])?),
+        )?;
+        let batches = ctx.sql(QUERY).await?.collect().await?;
+        let schema = batches
+            .first()
+            .map(|b| b.schema())
+            .ok_or_else(|| anyhow!("the stats query returned nothing"))?;
+        Ok(arrow::compute::concat_batches(&schema, &batches)?)
+    })
+}
+
+/// The query result as typed rows.
+pub(super) fn domain_stats(
+    table: &RecordBatch,
+    skips: &BTreeMap<String, SkipCounts>,
+) -> Result<Vec<DomainStats>> {
+    let text = |name: &str| -> Result<Vec<String>> {
+        let column = table
+            .column_by_name(name)
+            .ok_or_else(|| anyhow!("stats query lacks {name}"))?;
+        let column = arrow::compute::cast(column, &DataType::Utf8)?;
+        let strings = column.as_string::<i32>();
+        Ok((0..strings.len())
+            .map(|i| strings.value(i).to_string())
+            .collect())
+    };
+    let int = |name: &str| -> Result<Vec<u64>> {
+        let column = table
+            .column_by_name(name)
+            .ok_or_else(|| anyhow!("stats query lacks {name}"))?;
+        Ok(column
+            .as_primitive_opt::<UInt64Type>()
+            .ok_or_else(|| anyhow!("{name} is not u64"))?
+            .values()
+            .to_vec())
+    };
+    let float = |name: &str| -> Result<Vec<f64>> {
+        let column = table
+            .column_by_name(name)
+            .ok_or_else(|| anyhow!("stats query lacks {name}"))?;
+        Ok(column
+            .as_primitive_opt::<Float64Type>()
+            .ok_or_else(|| anyhow!("{name} is not f64"))?
+            .values()
+            .to_vec())
+    };
+    let (domains, documents, bytes, words) = (
+        text("domain")?,
+        int("documents")?,
+        int("bytes")?,
+        int("words")?,
+    );
+    let (share, mean, median) = (
+        float("share_bytes")?,
+        float("len_mean")?,
+        float("len_median")?,
+    );
+    let (p90, p99, max) = (float("len_p90")?, float("len_p99")?, int("len_max")?);
+    Ok((0..domains.len())
+        .map(|i| DomainStats {
+            file_stem: file_stem(&domains[i]),
+            skipped: skips.get(&domains[i]).copied().unwrap_or_default(),
+            domain: domains[i].clone(),
+            documents: documents[i],
+            bytes: bytes[i],
+            share_bytes: share[i],
+            words: words[i],
+            len_mean: mean[i],
+            len_median: median[i],
+            len_p90: p90[i],
+            len_p99: p99[i],
+            len_max: max[i],
+        })
+        .collect())
+}

@@ -1,0 +1,149 @@
+//! `remix stats` on the bundled fixtures, checked against an independent computation.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+
+use arrow::array::{Array, AsArray};
+use common::*;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde_json::Value;
+
+fn run_stats(layout: &[&str]) -> Value {
+    let work = tempfile::tempdir().unwrap();
+    let mut args = vec!["stats", "--quiet", "--json", "-o", "out", "--corpus"];
+    args.extend_from_slice(layout);
+    let corpus_args: Vec<String> = args
+        .iter()
+        .map(|a| a.replace("FIXTURES", fixtures().to_str().unwrap()))
+        .collect();
+    let output = remix(
+        work.path(),
+        &corpus_args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_ok(&output);
+    let printed: Value = serde_json::from_str(&stdout(&output)).expect("--json prints JSON");
+    let written: Value =
+        serde_json::from_slice(&fs::read(work.path().join("out/stats.json")).unwrap()).unwrap();
+    assert_eq!(printed, written);
+    assert!(work.path().join("out/stats.parquet").exists());
+    let marker: Value =
+        serde_json::from_slice(&fs::read(work.path().join("out/_done.json")).unwrap()).unwrap();
+    assert_eq!(marker["stage"], "stats");
+    written
+}
+
+/// Per domain: documents, bytes, words and sorted lengths, read straight from the Parquet files.
+fn independent_stats() -> BTreeMap<String, (u64, u64, u64, Vec<u64>)> {
+    let mut out = BTreeMap::new();
+    for domain in ["code", "email", "novel", "speeches"] {
+        let path = fixtures()
+            .join("corpus")
+            .join(domain)
+            .join("part-00000.parquet");
+        let reader = ParquetRecordBatchReaderBuilder::try_new(fs::File::open(path).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        let entry: &mut (u64, u64, u64, Vec<u64>) = out.entry(domain.to_string()).or_default();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let text = batch.column_by_name("text").unwrap().as_string::<i32>();
+            for i in 0..text.len() {
+                let t = text.value(i);
+                entry.0 += 1;
+                entry.1 += t.len() as u64;
+                entry.2 += t.split_whitespace().count() as u64;
+                entry.3.push(t.len() as u64);
+            }
+        }
+        entry.3.sort_unstable();
+    }
+    out
+}
+
+fn quantile(sorted: &[u64], q: f64) -> f64 {
+    let position = q * (sorted.len() - 1) as f64;
+    let (low, high) = (position.floor() as usize, position.ceil() as usize);
+    sorted[low] as f64 + (sorted[high] as f64 - sorted[low] as f64) * (position - low as f64)
+}
+
+#[test]
+fn folder_layout_matches_an_independent_count() {
+    let report = run_stats(&["FIXTURES/corpus"]);
+    let expected = independent_stats();
+    let domains = report["domains"].as_array().unwrap();
+    assert_eq!(domains.len(), 4);
+    let total_bytes: u64 = expected.values().map(|e| e.1).sum();
+    for d in domains {
+        let (docs, bytes, words, lengths) = &expected[d["domain"].as_str().unwrap()];
+        assert_eq!(d["documents"].as_u64().unwrap(), *docs);
+        assert_eq!(d["bytes"].as_u64().unwrap(), *bytes);
+        assert_eq!(d["words"].as_u64().unwrap(), *words);
+        assert_eq!(d["len_max"].as_u64().unwrap(), *lengths.last().unwrap());
+        let close = |field: &str, want: f64| {
+            let got = d[field].as_f64().unwrap();
+            assert!(
+                (got - want).abs() < 1e-6 * want.max(1.0),
+                "{field}: {got} vs {want}"
+            );
+        };
+        close("len_mean", *bytes as f64 / *docs as f64);
+        close("len_median", quantile(lengths, 0.5));
+        close("len_p90", quantile(lengths, 0.9));
+        close("len_p99", quantile(lengths, 0.99));
+        close("share_bytes", *bytes as f64 / total_bytes as f64);
+        assert_eq!(d["skipped"]["null_text"], 0);
+    }
+}
+
+#[test]
+fn both_layouts_give_equal_statistics() {
+    let folder = run_stats(&["FIXTURES/corpus"]);
+    let nested = run_stats(&[
+        "FIXTURES/corpus-nested",
+        "--domain-from",
+        "column:meta.domain",
+    ]);
+    assert_eq!(folder["domains"], nested["domains"]);
+    assert_eq!(folder["rows"], nested["rows"]);
+}
+
+#[test]
+fn prints_a_readable_table() {
+    let work = tempfile::tempdir().unwrap();
+    let corpus = fixtures().join("corpus");
+    let output = remix(
+        work.path(),
+        &["stats", "--corpus", corpus.to_str().unwrap(), "-o", "stats"],
+    );
+    assert_ok(&output);
+    let table = stdout(&output);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[0].starts_with("domain") && lines[0].contains("median"),
+        "{table}"
+    );
+    for domain in ["code", "email", "novel", "speeches", "TOTAL"] {
+        assert!(
+            lines.iter().any(|l| l.starts_with(domain)),
+            "{domain} missing from\n{table}"
+        );
+    }
+}
+
+#[test]
+fn globs_and_single_files_work() {
+    let work = tempfile::tempdir().unwrap();
+    let pattern = format!("{}/corpus/*/*.parquet", fixtures().display());
+    let output = remix(
+        work.path(),
+        &[
+            "stats", "--quiet", "--json", "--corpus", &pattern, "-o", "out",
+        ],
+    );
+    assert_ok(&output);
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(report["domains"].as_array().unwrap().len(), 4);
+}
