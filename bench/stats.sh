@@ -4,13 +4,13 @@
 #
 #   bash bench/stats.sh [CORPUS_DIR] [SIZE_MB]
 #
-# Generates a corpus of SIZE_MB (default 1100) MB of text with fixtures/build_corpus.py when
+# Generates a corpus of SIZE_MB (default 2600, about 1 GB of snappy Parquet) MB of text with fixtures/build_corpus.py when
 # CORPUS_DIR (default /tmp/remix-bench-corpus) does not exist yet. Needs python3 with pyarrow and duckdb
 # (pip install pyarrow duckdb) and /usr/bin/time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 corpus=${1:-/tmp/remix-bench-corpus}
-size_mb=${2:-1100}
+size_mb=${2:-2600}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/remix-target}
 
 if [ ! -d "$corpus" ]; then

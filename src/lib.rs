@@ -4,6 +4,10 @@
 //! a work directory with a `_done.json` marker ([`workdir`]). The stages that exist:
 //!
 //! - [`stats`]: per-domain statistics of a corpus (`stats/stats.parquet`, `stats/stats.json`).
+//! - [`runs`]: the runs table, one row per proxy run (`runs/runs.parquet`), and imports from RegMix.
+//! - [`fit`]: the regression of loss on mixture weights, cross-validated (`fit/model.json`,
+//!   `fit/report.json`); [`predict`] scores mixtures with it; [`simulate`] searches the mixture
+//!   space with it under the epoch caps ([`mixture`]) for `fit/optimum.json`.
 //!
 //! Shared pieces: [`corpus`] reads any corpus layout with bounded memory; [`domain`] turns domain
 //! names from the data into safe file names; [`config`] holds every setting with its default and the
@@ -13,8 +17,14 @@ pub mod cmd;
 pub mod config;
 pub mod corpus;
 pub mod domain;
+pub mod fit;
 pub mod logging;
+pub mod mixture;
+pub mod predict;
 pub mod progress;
+pub mod runs;
 pub mod schema;
+pub mod simulate;
 pub mod stats;
+pub mod tokens;
 pub mod workdir;

@@ -16,5 +16,9 @@ pub fn all() -> Vec<(&'static str, serde_json::Value)> {
     vec![
         one::<crate::stats::StatsReport>("stats.schema.json"),
         one::<crate::workdir::DoneMarker>("done-marker.schema.json"),
+        one::<crate::fit::FitModel>("fit-model.schema.json"),
+        one::<crate::fit::FitReport>("fit-report.schema.json"),
+        one::<crate::simulate::Optimum>("optimum.schema.json"),
+        one::<crate::tokens::TokensIndex>("tokens-index.schema.json"),
     ]
 }

@@ -1,6 +1,10 @@
 //! The command line: one file per subcommand, each holding its arguments and a call into the library
 //! (the xsv habit). Nothing here computes anything.
 
+pub mod fit;
+pub mod predict;
+pub mod runs;
+pub mod simulate;
 pub mod stats;
 
 use clap::{Parser, Subcommand};
@@ -24,12 +28,20 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Stats(stats::Args),
+    Runs(runs::Args),
+    Fit(fit::Args),
+    Predict(predict::Args),
+    Simulate(simulate::Args),
 }
 
 impl Cli {
     pub fn run(self) -> anyhow::Result<()> {
         match self.command {
             Command::Stats(args) => stats::run(args, self.quiet),
+            Command::Runs(args) => runs::run(args),
+            Command::Fit(args) => fit::run(args),
+            Command::Predict(args) => predict::run(args),
+            Command::Simulate(args) => simulate::run(args),
         }
     }
 }

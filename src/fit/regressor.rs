@@ -1,0 +1,121 @@
+//! The regressors `remix fit` compares, behind one type that fits, predicts and serialises.
+
+use anyhow::{Result, anyhow};
+use linfa::prelude::*;
+use linfa_elasticnet::ElasticNet;
+use linfa_linear::LinearRegression;
+use ndarray::{Array1, Array2};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::gbdt::{Gbdt, GbdtParams};
+
+/// Ridge penalty (linfa's `penalty`, on the mean squared error). 1e-3 keeps the fit stable when some
+/// domains are nearly collinear and barely moves a well-posed least-squares solution.
+pub const RIDGE_PENALTY: f64 = 1e-3;
+
+/// Which regressor.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum RegressorKind {
+    /// Ordinary least squares on the weights (linfa-linear). Weights sum to 1, so the intercept is
+    /// folded into the coefficients.
+    Ols,
+    /// Ridge regression (linfa-elasticnet with l1_ratio 0).
+    Ridge,
+    /// Gradient-boosted trees with RegMix's LightGBM setting ([`super::gbdt`]).
+    Gbdt,
+}
+
+impl RegressorKind {
+    pub const ALL: [RegressorKind; 3] = [
+        RegressorKind::Ols,
+        RegressorKind::Ridge,
+        RegressorKind::Gbdt,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RegressorKind::Ols => "ols",
+            RegressorKind::Ridge => "ridge",
+            RegressorKind::Gbdt => "gbdt",
+        }
+    }
+}
+
+/// A fitted regressor, self-contained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Fitted {
+    /// `prediction = intercept + sum_i coefficients[i] * weight[i]`.
+    Linear {
+        intercept: f64,
+        coefficients: Vec<f64>,
+    },
+    Gbdt(Gbdt),
+}
+
+impl Fitted {
+    /// Fits `kind` to rows `x` (weights) and targets `y`.
+    pub fn fit(kind: RegressorKind, x: &[Vec<f64>], y: &[f64]) -> Result<Self> {
+        let features = x.first().map_or(0, Vec::len);
+        match kind {
+            RegressorKind::Gbdt => Ok(Fitted::Gbdt(Gbdt::fit(x, y, &GbdtParams::default()))),
+            RegressorKind::Ols => {
+                // Columns that are zero in every run carry no information and make the system singular.
+                let used: Vec<usize> = (0..features)
+                    .filter(|&f| x.iter().any(|row| row[f] != 0.0))
+                    .collect();
+                let records = Array2::from_shape_fn((x.len(), used.len()), |(r, c)| x[r][used[c]]);
+                let dataset = Dataset::new(records, Array1::from(y.to_vec()));
+                let model = LinearRegression::new()
+                    .with_intercept(false)
+                    .fit(&dataset)
+                    .map_err(|e| anyhow!("least squares failed: {e}"))?;
+                let mut coefficients = vec![0.0; features];
+                for (c, &f) in used.iter().enumerate() {
+                    coefficients[f] = model.params()[c];
+                }
+                Ok(Fitted::Linear {
+                    intercept: 0.0,
+                    coefficients,
+                })
+            }
+            RegressorKind::Ridge => {
+                let records = Array2::from_shape_fn((x.len(), features), |(r, c)| x[r][c]);
+                let dataset = Dataset::new(records, Array1::from(y.to_vec()));
+                let model = ElasticNet::ridge()
+                    .penalty(RIDGE_PENALTY)
+                    .max_iterations(10_000)
+                    .fit(&dataset)
+                    .map_err(|e| anyhow!("ridge regression failed: {e}"))?;
+                Ok(Fitted::Linear {
+                    intercept: model.intercept(),
+                    coefficients: model.hyperplane().to_vec(),
+                })
+            }
+        }
+    }
+
+    pub fn predict(&self, rows: &[Vec<f64>]) -> Vec<f64> {
+        match self {
+            Fitted::Linear {
+                intercept,
+                coefficients,
+            } => rows
+                .iter()
+                .map(|row| {
+                    intercept
+                        + row
+                            .iter()
+                            .zip(coefficients)
+                            .map(|(w, c)| w * c)
+                            .sum::<f64>()
+                })
+                .collect(),
+            Fitted::Gbdt(model) => model.predict(rows),
+        }
+    }
+}

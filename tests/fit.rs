@@ -1,0 +1,321 @@
+//! The regression on RegMix's published runs: import, fit, predict, and the bar it must reach.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::*;
+use remix::fit::{Fitted, RegressorKind, metrics::spearman, samples};
+use remix::runs::{read_runs, regmix};
+use serde_json::Value;
+
+fn regmix_file(name: &str) -> String {
+    fixtures().join("regmix").join(name).display().to_string()
+}
+
+fn import(work: &Path, split: &str) -> String {
+    let out = format!("{split}.parquet");
+    let output = remix(
+        work,
+        &[
+            "runs",
+            "import",
+            "--regmix-mixtures",
+            &regmix_file(&format!("{split}_mixture_1m.csv")),
+            "--regmix-losses",
+            &regmix_file(&format!("{split}_pile_loss_1m.csv")),
+            "-o",
+            &out,
+        ],
+    );
+    assert_ok(&output);
+    assert!(
+        stdout(&output).contains("17 training domains, 13 evaluated domains"),
+        "{}",
+        stdout(&output)
+    );
+    out
+}
+
+/// Measured Pile-CC loss per RegMix index, from the test CSV.
+fn measured_test_losses(column: &str) -> Vec<(String, f64)> {
+    let text = fs::read_to_string(regmix_file("test_pile_loss_1m.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let c = header.iter().position(|h| *h == column).unwrap();
+    lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .map(|cells| (cells[0].to_string(), cells[c].parse().unwrap()))
+        .collect()
+}
+
+#[test]
+fn fit_and_predict_rank_unseen_regmix_runs() {
+    let work = tempfile::tempdir().unwrap();
+    let train = import(work.path(), "train");
+    let output = remix(
+        work.path(),
+        &[
+            "fit",
+            "--runs",
+            &train,
+            "--target",
+            "the_pile_pile_cc",
+            "-o",
+            "fit",
+            "--json",
+        ],
+    );
+    assert_ok(&output);
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(report["runs"], 512);
+    assert_eq!(report["chosen"], "gbdt", "{report:#}");
+    let scores = report["regressors"].as_array().unwrap();
+    assert_eq!(scores.len(), 3);
+    let cv_rho = scores[0]["spearman"].as_f64().unwrap();
+    assert!(cv_rho > 0.97, "cross-validated rho {cv_rho}");
+    assert_eq!(report["out_of_fold"].as_array().unwrap().len(), 512);
+
+    let output = remix(
+        work.path(),
+        &[
+            "predict",
+            "--model",
+            "fit/model.json",
+            "--mixtures",
+            &regmix_file("test_mixture_1m.csv"),
+            "-o",
+            "pred.csv",
+        ],
+    );
+    assert_ok(&output);
+    let predicted: Vec<(String, f64)> = fs::read_to_string(work.path().join("pred.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let (index, p) = l.split_once(',').unwrap();
+            (index.to_string(), p.parse().unwrap())
+        })
+        .collect();
+    let measured = measured_test_losses("metric/the_pile_pile_cc_val_loss");
+    assert_eq!(
+        predicted.iter().map(|p| &p.0).collect::<Vec<_>>(),
+        measured.iter().map(|m| &m.0).collect::<Vec<_>>()
+    );
+    let rho = spearman(
+        &predicted.iter().map(|p| p.1).collect::<Vec<_>>(),
+        &measured.iter().map(|m| m.1).collect::<Vec<_>>(),
+    );
+    println!("Pile-CC test rho: {rho:.4}");
+    assert!(
+        rho >= 0.99,
+        "Spearman rho on the 256 test runs: {rho:.4} (LightGBM: 0.9904)"
+    );
+}
+
+#[test]
+fn every_domain_ranks_unseen_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |split: &str| {
+        let table = regmix::import(
+            Path::new(&regmix_file(&format!("{split}_mixture_1m.csv"))),
+            Path::new(&regmix_file(&format!("{split}_pile_loss_1m.csv"))),
+        )
+        .unwrap();
+        let out = dir.path().join(format!("{split}.parquet"));
+        remix::runs::write_runs(&table, &out).unwrap();
+        read_runs(&out).unwrap()
+    };
+    let (train, test) = (path("train"), path("test"));
+    let mut rhos = Vec::new();
+    for domain in &train.loss_domains {
+        let fit = samples(&train, std::slice::from_ref(domain)).unwrap();
+        let held_out = samples(&test, std::slice::from_ref(domain)).unwrap();
+        let model = Fitted::fit(RegressorKind::Gbdt, &fit.x, &fit.y).unwrap();
+        let rho = spearman(&model.predict(&held_out.x), &held_out.y);
+        println!("{domain}: {rho:.4}");
+        rhos.push(rho);
+    }
+    let mean = rhos.iter().sum::<f64>() / rhos.len() as f64;
+    println!("mean over {} domains: {mean:.4}", rhos.len());
+    assert_eq!(rhos.len(), 13);
+    assert!(mean >= 0.989, "mean rho {mean:.4} (LightGBM: 0.9896)");
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    fs::write(dir.join(name), text).unwrap();
+    name.to_string()
+}
+
+#[test]
+fn import_reports_bad_rows_with_their_numbers() {
+    let work = tempfile::tempdir().unwrap();
+    let mix = write(
+        work.path(),
+        "mix.csv",
+        "index,train_a,train_b\n1,0.5,0.5\n2,0.7,0.7\n2,0.5,0.5\n3,0.2,0.8\n",
+    );
+    let loss = write(
+        work.path(),
+        "loss.csv",
+        "index,metric/a_val_loss\n1,3.0\n2,nan\n",
+    );
+    let output = remix(
+        work.path(),
+        &[
+            "runs",
+            "import",
+            "--regmix-mixtures",
+            &mix,
+            "--regmix-losses",
+            &loss,
+            "-o",
+            "r.parquet",
+        ],
+    );
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    for needle in [
+        "row 2 (index 2): weights sum to 1.4",
+        "row 3: duplicate index 2",
+        "index 3 has no row",
+        "loss.csv row 2 (index 2)",
+    ] {
+        assert!(message.contains(needle), "lacks {needle:?}:\n{message}");
+    }
+    assert!(!work.path().join("r.parquet").exists());
+}
+
+#[test]
+fn fit_refuses_bad_runs_tables() {
+    let work = tempfile::tempdir().unwrap();
+    let mix = write(work.path(), "mix.csv", "index,train_a,train_b\n1,0.5,0.5\n");
+    let loss = write(work.path(), "loss.csv", "index,metric/a_val_loss\n1,3.0\n");
+    assert_ok(&remix(
+        work.path(),
+        &[
+            "runs",
+            "import",
+            "--regmix-mixtures",
+            &mix,
+            "--regmix-losses",
+            &loss,
+            "-o",
+            "one.parquet",
+        ],
+    ));
+    let output = remix(
+        work.path(),
+        &["fit", "--runs", "one.parquet", "--target", "a", "-o", "fit"],
+    );
+    assert!(
+        stderr(&output).contains("at least 3 finished runs") && !output.status.success(),
+        "{}",
+        stderr(&output)
+    );
+    let output = remix(
+        work.path(),
+        &[
+            "fit",
+            "--runs",
+            "one.parquet",
+            "--target",
+            "zzz",
+            "-o",
+            "fit",
+        ],
+    );
+    assert!(
+        stderr(&output).contains("`zzz` is not an evaluated domain")
+            && stderr(&output).contains(": a"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!work.path().join("fit").exists());
+
+    // A runs table written by someone else, with a missing loss and bad weights.
+    let table = remix::runs::RunsTable {
+        domains: vec!["a".into(), "b".into()],
+        loss_domains: vec!["a".into()],
+        runs: (0..5)
+            .map(|i| remix::runs::Run {
+                run_id: format!("r{i}"),
+                seed: None,
+                proxy_config_hash: None,
+                weights: if i == 1 {
+                    vec![0.9, 0.9]
+                } else {
+                    vec![0.5, 0.5]
+                },
+                tokens_trained: None,
+                wall_time_s: None,
+                device: None,
+                losses: vec![if i == 3 {
+                    None
+                } else {
+                    Some(f64::NAN).filter(|_| i == 4).or(Some(3.0))
+                }],
+                status: "finished".into(),
+            })
+            .collect(),
+    };
+    remix::runs::write_runs(&table, &work.path().join("bad.parquet")).unwrap();
+    let output = remix(
+        work.path(),
+        &["fit", "--runs", "bad.parquet", "--target", "a", "-o", "fit"],
+    );
+    let message = stderr(&output);
+    for needle in [
+        "run r1 (row 1): weights sum to 1.8",
+        "run r3 (row 3): column loss_a is missing",
+        "run r4 (row 4): column loss_a is NaN",
+    ] {
+        assert!(message.contains(needle), "lacks {needle:?}:\n{message}");
+    }
+}
+
+#[test]
+fn predict_refuses_mixtures_from_another_domain_set() {
+    let work = tempfile::tempdir().unwrap();
+    let train = import(work.path(), "train");
+    assert_ok(&remix(
+        work.path(),
+        &[
+            "fit",
+            "--runs",
+            &train,
+            "--target",
+            "the_pile_arxiv",
+            "--regressor",
+            "ols",
+            "-o",
+            "fit",
+        ],
+    ));
+    let other = write(
+        work.path(),
+        "other.csv",
+        "index,train_the_pile_arxiv,train_web\n1,0.5,0.5\n",
+    );
+    let output = remix(
+        work.path(),
+        &[
+            "predict",
+            "--model",
+            "fit/model.json",
+            "--mixtures",
+            &other,
+            "-o",
+            "p.csv",
+        ],
+    );
+    let message = stderr(&output);
+    assert!(!output.status.success());
+    assert!(
+        message.contains("lacks weights for 16 domain(s)") && message.contains("the_pile_pile_cc"),
+        "{message}"
+    );
+    assert!(!work.path().join("p.csv").exists());
+}
