@@ -4,6 +4,7 @@ mod common;
 
 use std::fs;
 use std::path::Path;
+use std::process::Output;
 
 use common::*;
 use remix::fit::{Fitted, RegressorKind, metrics::spearman, samples};
@@ -14,20 +15,30 @@ fn regmix_file(name: &str) -> String {
     fixtures().join("regmix").join(name).display().to_string()
 }
 
-fn import(work: &Path, split: &str) -> String {
-    let out = format!("{split}.parquet");
-    let output = remix(
+/// Runs `remix runs import` on a mixtures and a losses CSV.
+fn run_import(work: &Path, mixtures: &str, losses: &str, out: &str) -> Output {
+    remix(
         work,
         &[
             "runs",
             "import",
             "--regmix-mixtures",
-            &regmix_file(&format!("{split}_mixture_1m.csv")),
+            mixtures,
             "--regmix-losses",
-            &regmix_file(&format!("{split}_pile_loss_1m.csv")),
+            losses,
             "-o",
-            &out,
+            out,
         ],
+    )
+}
+
+fn import(work: &Path, split: &str) -> String {
+    let out = format!("{split}.parquet");
+    let output = run_import(
+        work,
+        &regmix_file(&format!("{split}_mixture_1m.csv")),
+        &regmix_file(&format!("{split}_pile_loss_1m.csv")),
+        &out,
     );
     assert_ok(&output);
     assert!(
@@ -162,19 +173,7 @@ fn import_reports_bad_rows_with_their_numbers() {
         "loss.csv",
         "index,metric/a_val_loss\n1,3.0\n2,nan\n",
     );
-    let output = remix(
-        work.path(),
-        &[
-            "runs",
-            "import",
-            "--regmix-mixtures",
-            &mix,
-            "--regmix-losses",
-            &loss,
-            "-o",
-            "r.parquet",
-        ],
-    );
+    let output = run_import(work.path(), &mix, &loss, "r.parquet");
     assert!(!output.status.success());
     let message = stderr(&output);
     for needle in [
@@ -193,19 +192,7 @@ fn fit_refuses_bad_runs_tables() {
     let work = tempfile::tempdir().unwrap();
     let mix = write(work.path(), "mix.csv", "index,train_a,train_b\n1,0.5,0.5\n");
     let loss = write(work.path(), "loss.csv", "index,metric/a_val_loss\n1,3.0\n");
-    assert_ok(&remix(
-        work.path(),
-        &[
-            "runs",
-            "import",
-            "--regmix-mixtures",
-            &mix,
-            "--regmix-losses",
-            &loss,
-            "-o",
-            "one.parquet",
-        ],
-    ));
+    assert_ok(&run_import(work.path(), &mix, &loss, "one.parquet"));
     let output = remix(
         work.path(),
         &["fit", "--runs", "one.parquet", "--target", "a", "-o", "fit"],

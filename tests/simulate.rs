@@ -9,8 +9,9 @@ use std::path::Path;
 use common::*;
 use serde_json::{Value, json};
 
-/// Imports RegMix's train runs and fits the Pile-CC loss with the tree ensemble.
-fn fitted_model(work: &Path) {
+/// Imports RegMix's train runs, fits the Pile-CC loss with the tree ensemble, and writes a token
+/// index for the model's domains.
+fn fitted_model_with_tokens(work: &Path) {
     let mix = fixtures().join("regmix/train_mixture_1m.csv");
     let loss = fixtures().join("regmix/train_pile_loss_1m.csv");
     assert_ok(&remix(
@@ -40,6 +41,16 @@ fn fitted_model(work: &Path) {
             "fit",
         ],
     ));
+    let model: Value =
+        serde_json::from_slice(&fs::read(work.join("fit/model.json")).unwrap()).unwrap();
+    let domains: Vec<String> = model["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(domains.len(), 17);
+    token_index(work, &domains);
 }
 
 /// A token index where some domains are small enough for the epoch cap to bind.
@@ -97,17 +108,7 @@ fn simulate(work: &Path, seed: &str, out: &str) -> Value {
 #[test]
 fn optimum_obeys_every_constraint_and_is_reproducible() {
     let work = tempfile::tempdir().unwrap();
-    fitted_model(work.path());
-    let model: Value =
-        serde_json::from_slice(&fs::read(work.path().join("fit/model.json")).unwrap()).unwrap();
-    let domains: Vec<String> = model["domains"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(domains.len(), 17);
-    token_index(work.path(), &domains);
+    fitted_model_with_tokens(work.path());
 
     let optimum = simulate(work.path(), "7", "a.json");
     let weights: Vec<f64> = optimum["domains"]
@@ -162,16 +163,7 @@ fn optimum_obeys_every_constraint_and_is_reproducible() {
 #[test]
 fn impossible_constraints_are_explained() {
     let work = tempfile::tempdir().unwrap();
-    fitted_model(work.path());
-    let model: Value =
-        serde_json::from_slice(&fs::read(work.path().join("fit/model.json")).unwrap()).unwrap();
-    let domains: Vec<String> = model["domains"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_str().unwrap().to_string())
-        .collect();
-    token_index(work.path(), &domains);
+    fitted_model_with_tokens(work.path());
     let output = remix(
         work.path(),
         &[
