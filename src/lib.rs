@@ -4,6 +4,10 @@
 //! a work directory with a `_done.json` marker ([`workdir`]). The stages that exist:
 //!
 //! - [`stats`]: per-domain statistics of a corpus (`stats/stats.parquet`, `stats/stats.json`).
+//! - [`dedup`]: exact and MinHash near-duplicate removal across domains (`dedup/<domain>/part-*.parquet`,
+//!   `dedup/stats.json`).
+//! - [`tokenize`]: Megatron token shards per domain with a held-out validation split
+//!   (`tokens/<domain>.bin/.idx`, `tokens/index.json`), and a BPE tokenizer trainer for proxies.
 //! - [`runs`]: the runs table, one row per proxy run (`runs/runs.parquet`), and imports from RegMix.
 //! - [`fit`]: the regression of loss on mixture weights, cross-validated (`fit/model.json`,
 //!   `fit/report.json`); [`predict`] scores mixtures with it; [`simulate`] searches the mixture
@@ -16,6 +20,7 @@
 pub mod cmd;
 pub mod config;
 pub mod corpus;
+pub mod dedup;
 pub mod domain;
 pub mod fit;
 pub mod logging;
@@ -26,5 +31,6 @@ pub mod runs;
 pub mod schema;
 pub mod simulate;
 pub mod stats;
+pub mod tokenize;
 pub mod tokens;
 pub mod workdir;

@@ -218,6 +218,31 @@ pub fn write_atomic_with(
     Ok(())
 }
 
+/// A temporary sibling of a stage folder, where the stage's output is assembled before
+/// [`replace_dir`] moves it into place.
+pub fn staging_dir(out_dir: &Path) -> PathBuf {
+    let name = out_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    out_dir.with_file_name(format!(".{name}.staging-{}", std::process::id()))
+}
+
+/// Moves the finished `staging` folder to `target`, replacing what was there.
+pub fn replace_dir(staging: &Path, target: &Path) -> Result<()> {
+    if target.exists() {
+        fs::remove_dir_all(target)
+            .with_context(|| format!("cannot remove the previous output {}", target.display()))?;
+    }
+    fs::rename(staging, target).with_context(|| {
+        format!(
+            "cannot move {} to {} (is the disk full or read-only?)",
+            staging.display(),
+            target.display()
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

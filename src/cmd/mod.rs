@@ -1,11 +1,14 @@
 //! The command line: one file per subcommand, each holding its arguments and a call into the library
 //! (the xsv habit). Nothing here computes anything.
 
+pub mod dedup;
 pub mod fit;
 pub mod predict;
 pub mod runs;
 pub mod simulate;
 pub mod stats;
+pub mod tokenize;
+pub mod tokenizer;
 
 use clap::{Parser, Subcommand};
 
@@ -28,6 +31,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Stats(stats::Args),
+    Dedup(dedup::Args),
+    Tokenize(tokenize::Args),
+    Tokenizer(tokenizer::Args),
     Runs(runs::Args),
     Fit(fit::Args),
     Predict(predict::Args),
@@ -38,6 +44,9 @@ impl Cli {
     pub fn run(self) -> anyhow::Result<()> {
         match self.command {
             Command::Stats(args) => stats::run(args, self.quiet),
+            Command::Dedup(args) => dedup::run(args, self.quiet),
+            Command::Tokenize(args) => tokenize::run(args, self.quiet),
+            Command::Tokenizer(args) => tokenizer::run(args, self.quiet),
             Command::Runs(args) => runs::run(args),
             Command::Fit(args) => fit::run(args),
             Command::Predict(args) => predict::run(args),

@@ -45,6 +45,44 @@ impl CorpusFile {
     pub fn rows(&self) -> u64 {
         self.metadata.metadata().file_metadata().num_rows().max(0) as u64
     }
+
+    /// The file's footer, as parquet's Arrow reader wants it.
+    pub fn arrow_metadata(&self) -> &ArrowReaderMetadata {
+        &self.metadata
+    }
+
+    /// Uncompressed bytes of the text column (Parquet's own figure: text plus length prefixes).
+    pub fn text_bytes(&self) -> u64 {
+        self.metadata
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|g| g.column(self.text_leaf).uncompressed_size().max(0) as u64)
+            .sum()
+    }
+
+    /// Streams row group `group` with every column, in batches of `batch_rows`; rows are in file
+    /// order. Text that is not valid UTF-8 does not fail the read: from the first batch that holds
+    /// some, the text column comes as Binary.
+    pub fn read_full_row_group(
+        &self,
+        group: usize,
+        text_column: &str,
+        batch_rows: usize,
+        each: &mut dyn FnMut(arrow::array::RecordBatch) -> Result<()>,
+    ) -> Result<()> {
+        read::read_full_row_group(self, group, text_column, batch_rows, each)
+    }
+
+    /// Rows in each row group.
+    pub fn row_group_rows(&self) -> Vec<u64> {
+        self.metadata
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|g| g.num_rows().max(0) as u64)
+            .collect()
+    }
 }
 
 /// An opened corpus: its files in a fixed order, ready to stream.
@@ -124,6 +162,31 @@ impl Corpus {
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(per_unit.into_iter().flatten().collect())
+    }
+}
+
+impl Corpus {
+    /// Streams every document batch in corpus order on the calling thread, for stages whose output
+    /// must be written in order (the work inside `each` may itself be parallel).
+    pub fn for_each_batch(
+        &self,
+        progress: &Progress,
+        mut each: impl FnMut(DocBatch) -> Result<()>,
+    ) -> Result<()> {
+        for (f, file) in self.files.iter().enumerate() {
+            for g in 0..file.metadata.metadata().num_row_groups() {
+                read::read_row_group(f, file, g, &self.config, &mut |batch: DocBatch| {
+                    progress.inc(batch.len() as u64);
+                    each(batch)
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Uncompressed bytes of text in the corpus, from the footers.
+    pub fn text_bytes(&self) -> u64 {
+        self.files.iter().map(CorpusFile::text_bytes).sum()
     }
 }
 

@@ -106,6 +106,45 @@ fn read_raw(
     skip: usize,
     first_row: u64,
 ) -> Result<DocBatch> {
+    let text = read_text_bytes(file, group)?;
+    let text = text.slice(skip, text.len() - skip.min(text.len()));
+
+    // The domain column holds no text, so the Arrow reader is safe for it.
+    let (names, keys) = match file.domain_leaf {
+        None => domains_of(
+            file,
+            &RecordBatch::new_empty(Arc::new(arrow::datatypes::Schema::empty())),
+            config,
+        )?,
+        Some(leaf) => {
+            let descr = file.metadata.metadata().file_metadata().schema_descr_ptr();
+            let batches = ParquetRecordBatchReaderBuilder::new_with_metadata(
+                fs::File::open(&file.path)?,
+                file.metadata.clone(),
+            )
+            .with_row_groups(vec![group])
+            .with_projection(ProjectionMask::leaves(&descr, [leaf]))
+            .build()?
+            .collect::<Result<Vec<_>, _>>()?;
+            let batch = arrow::compute::concat_batches(&batches[0].schema(), &batches)?;
+            let batch = batch.slice(skip, batch.num_rows() - skip);
+            domains_of(file, &batch, config)?
+        }
+    };
+    DocBatch::new(
+        file_index,
+        group,
+        first_row + skip as u64,
+        &text,
+        names,
+        keys,
+    )
+    .ok_or_else(|| anyhow!("unexpected text type"))
+}
+
+/// The text column of a whole row group as raw bytes (a [`BinaryArray`](arrow::array::BinaryArray)),
+/// whether or not it is valid UTF-8.
+pub(crate) fn read_text_bytes(file: &CorpusFile, group: usize) -> Result<ArrayRef> {
     let reader = SerializedFileReader::new(fs::File::open(&file.path)?)?;
     let row_group = reader.get_row_group(group)?;
     let max_def = row_group
@@ -140,40 +179,7 @@ fn read_raw(
             }
         }
     }
-    let text: ArrayRef = Arc::new(text.finish());
-    let text = text.slice(skip, text.len() - skip.min(text.len()));
-
-    // The domain column holds no text, so the Arrow reader is safe for it.
-    let (names, keys) = match file.domain_leaf {
-        None => domains_of(
-            file,
-            &RecordBatch::new_empty(Arc::new(arrow::datatypes::Schema::empty())),
-            config,
-        )?,
-        Some(leaf) => {
-            let descr = file.metadata.metadata().file_metadata().schema_descr_ptr();
-            let batches = ParquetRecordBatchReaderBuilder::new_with_metadata(
-                fs::File::open(&file.path)?,
-                file.metadata.clone(),
-            )
-            .with_row_groups(vec![group])
-            .with_projection(ProjectionMask::leaves(&descr, [leaf]))
-            .build()?
-            .collect::<Result<Vec<_>, _>>()?;
-            let batch = arrow::compute::concat_batches(&batches[0].schema(), &batches)?;
-            let batch = batch.slice(skip, batch.num_rows() - skip);
-            domains_of(file, &batch, config)?
-        }
-    };
-    DocBatch::new(
-        file_index,
-        group,
-        first_row + skip as u64,
-        &text,
-        names,
-        keys,
-    )
-    .ok_or_else(|| anyhow!("unexpected text type"))
+    Ok(Arc::new(text.finish()))
 }
 
 /// The column at a dot path, looking through structs; an exact top-level name wins.
@@ -232,4 +238,87 @@ fn domains_of(
         .map(|k| k.filter(|&k| values.is_valid(k as usize)).map(|k| k as u32))
         .collect();
     Ok((names, Some(keys)))
+}
+
+/// Streams a whole row group with every column, in batches of `batch_rows`. When Arrow rejects a batch
+/// (text that is not valid UTF-8), the rest of the row group comes with the text column as raw bytes
+/// (Binary) instead, so the caller can still pick out the valid rows.
+pub(crate) fn read_full_row_group(
+    file: &CorpusFile,
+    group: usize,
+    text_column: &str,
+    batch_rows: usize,
+    each: &mut dyn FnMut(RecordBatch) -> Result<()>,
+) -> Result<()> {
+    let open =
+        || fs::File::open(&file.path).with_context(|| format!("cannot open {}", shown(&file.path)));
+    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(open()?, file.metadata.clone())
+        .with_row_groups(vec![group])
+        .with_batch_size(batch_rows)
+        .build()
+        .with_context(|| format!("cannot read row group {group} of {}", shown(&file.path)))?;
+    let mut done = 0;
+    for batch in reader {
+        match batch {
+            Ok(batch) => {
+                done += batch.num_rows();
+                each(batch)?;
+            }
+            Err(arrow_error) => {
+                let schema = file.metadata.schema();
+                let text_index = schema.index_of(text_column).map_err(|_| {
+                    anyhow!(
+                        "cannot decode row group {group} of {}: {arrow_error}",
+                        shown(&file.path)
+                    )
+                })?;
+                let descr = file.metadata.metadata().file_metadata().schema_descr_ptr();
+                let others: Vec<usize> = (0..schema.fields().len())
+                    .filter(|&i| i != text_index)
+                    .collect();
+                let batches = ParquetRecordBatchReaderBuilder::new_with_metadata(
+                    open()?,
+                    file.metadata.clone(),
+                )
+                .with_row_groups(vec![group])
+                .with_projection(ProjectionMask::roots(&descr, others.iter().copied()))
+                .build()?
+                .collect::<Result<Vec<_>, _>>()?;
+                let projected =
+                    arrow::compute::concat_batches(&Arc::new(schema.project(&others)?), &batches)?;
+                let text = read_text_bytes(file, group)?;
+                let mut columns = projected.columns().to_vec();
+                columns.insert(text_index, text);
+                let mut fields: Vec<arrow::datatypes::Field> = projected
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.as_ref().clone())
+                    .collect();
+                fields.insert(
+                    text_index,
+                    schema
+                        .field(text_index)
+                        .clone()
+                        .with_data_type(DataType::Binary),
+                );
+                let whole = RecordBatch::try_new(
+                    Arc::new(arrow::datatypes::Schema::new_with_metadata(
+                        fields,
+                        schema.metadata().clone(),
+                    )),
+                    columns,
+                )?;
+                let rest = whole.slice(done, whole.num_rows() - done);
+                let mut start = 0;
+                while start < rest.num_rows() {
+                    let n = batch_rows.min(rest.num_rows() - start);
+                    each(rest.slice(start, n))?;
+                    start += n;
+                }
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
 }

@@ -1,0 +1,500 @@
+//! The dedup stage: exact and MinHash near-duplicate removal across the whole corpus.
+//!
+//! Reads the corpus ([`crate::corpus`]) and writes `WORK/dedup/<domain>/part-*.parquet` (the surviving
+//! rows with every original column), `WORK/dedup/stats.json` ([`DedupReport`]) and the `_done.json`
+//! marker; with `write_dropped`, `WORK/dedup/_dropped/<domain>/part-*.parquet` holds the dropped rows
+//! with the reason, the twin each matched and the survivor of its cluster, for audit.
+//!
+//! Three streaming passes, each over row groups on rayon's workers:
+//! 1. hash: every document's normalised text ([`normalize`]) gets a 128-bit XXH3 exact hash and a
+//!    MinHash signature cut into LSH band keys ([`minhash`]); only those go into the [`index`]
+//!    (148 bytes per document with the defaults), never the text.
+//! 2. verify (optional): the documents in candidate pairs are read again, and a pair is kept only when
+//!    the true Jaccard similarity of its shingle sets reaches the threshold.
+//! 3. write: each row group is read whole and split into the survivors of each domain.
+//!
+//! Between passes 1 and 3 the index is clustered: exact duplicates first, then candidate pairs joined
+//! by union-find. In every cluster the survivor is the document whose domain comes first in the
+//! priority list, then the first in corpus order (file, row), so the result is deterministic. The
+//! output is staged in a temporary folder and renamed into place, so a failed run leaves the previous
+//! result (or nothing) and never a half-written one.
+
+pub mod index;
+pub mod minhash;
+pub mod normalize;
+mod write;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use rayon::prelude::*;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::xxh3_128;
+
+use crate::config::CorpusConfig;
+use crate::corpus::{Corpus, DocBatch, SkipCounts};
+use crate::domain::file_stem;
+use crate::progress::Progress;
+use crate::workdir::{DoneMarker, Stage, WorkDir, replace_dir, staging_dir, write_atomic};
+use index::{Clusters, DocIndex, DocLocation, Fate};
+use minhash::{MinHashConfig, MinHasher, jaccard};
+use normalize::Normalization;
+
+/// The dedup report file name inside `dedup/`.
+pub const REPORT_FILE: &str = "stats.json";
+/// The folder inside `dedup/` that holds the dropped rows when asked for.
+pub const DROPPED_FOLDER: &str = "_dropped";
+
+/// Dedup settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DedupConfig {
+    pub corpus: CorpusConfig,
+    pub normalization: Normalization,
+    /// Drop exact duplicates (same normalised text). Default on.
+    pub exact: bool,
+    /// Drop MinHash near-duplicates. Default on.
+    pub near: bool,
+    pub minhash: MinHashConfig,
+    /// Compute the true Jaccard similarity of every candidate pair and keep only pairs at or above
+    /// `threshold`. Default off, as in the reference pipelines: LSH alone already keeps few pairs far
+    /// below the threshold, and verification costs a second read of the candidates.
+    pub verify: bool,
+    /// Jaccard threshold of `verify`. Default 0.8, the usual near-duplicate cut.
+    pub threshold: f64,
+    /// Domains in the order their copies are kept: a duplicate found in two domains survives in the
+    /// one listed first. Unlisted domains follow in corpus order. Default empty (corpus order).
+    pub priority: Vec<String>,
+    /// Seed of the MinHash functions. Default 1.
+    pub seed: u64,
+    /// LSH buckets up to this size give every pair as a candidate; larger ones (boilerplate shared by
+    /// thousands of documents) link each member to the first and the previous one. Default 64.
+    pub full_bucket: usize,
+    /// Also write the dropped rows to `dedup/_dropped/`. Default off.
+    pub write_dropped: bool,
+}
+
+impl Default for DedupConfig {
+    fn default() -> Self {
+        Self {
+            corpus: CorpusConfig::default(),
+            normalization: Normalization::default(),
+            exact: true,
+            near: true,
+            minhash: MinHashConfig::default(),
+            verify: false,
+            threshold: 0.8,
+            priority: Vec::new(),
+            seed: 1,
+            full_bucket: 64,
+            write_dropped: false,
+        }
+    }
+}
+
+/// `dedup/stats.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct DedupReport {
+    pub documents_in: u64,
+    pub kept: u64,
+    pub dropped_exact: u64,
+    pub dropped_near: u64,
+    /// Rows whose domain value was null (not deduplicated, not written).
+    pub rows_without_domain: u64,
+    /// Candidate pairs from LSH (after exact duplicates were removed).
+    pub candidate_pairs: u64,
+    /// Candidate pairs whose true Jaccard reached the threshold (with `verify`).
+    pub verified_pairs: Option<u64>,
+    /// Bytes of index held per document, whatever its length.
+    pub index_bytes_per_document: u64,
+    pub domains: Vec<DomainDedup>,
+    /// Documents dropped from one domain because their twin survived in another (or the same) domain.
+    pub cross_domain: Vec<CrossDomain>,
+    pub config: DedupConfig,
+}
+
+/// One domain's counts.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct DomainDedup {
+    pub domain: String,
+    /// The folder of its output: `dedup/<file_stem>/`.
+    pub file_stem: String,
+    /// Usable documents read (rows with null, empty or invalid text are in `skipped`).
+    pub documents_in: u64,
+    pub kept: u64,
+    pub dropped_exact: u64,
+    pub dropped_near: u64,
+    pub skipped: SkipCounts,
+}
+
+/// A cell of the cross-domain duplicate matrix.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct CrossDomain {
+    /// The domain the dropped documents came from.
+    pub dropped_from: String,
+    /// The domain where the survivor of their cluster is.
+    pub kept_in: String,
+    pub documents: u64,
+}
+
+impl DedupReport {
+    /// Reads `dedup/stats.json` from a dedup folder.
+    pub fn read(dedup_dir: &Path) -> Result<Self> {
+        let path = dedup_dir.join(REPORT_FILE);
+        let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        serde_json::from_slice(&bytes)
+            .with_context(|| format!("{} is not a remix dedup report", path.display()))
+    }
+}
+
+/// What pass 1 keeps of one batch.
+struct BatchSketch {
+    file: u32,
+    domain_names: Vec<String>,
+    rows: Vec<(u64, u32)>,
+    exact: Vec<u128>,
+    band_keys: Vec<u64>,
+    skips: Vec<SkipCounts>,
+    rows_without_domain: u64,
+}
+
+/// Runs the dedup stage on the corpus at `paths` into `work`.
+pub fn run(
+    paths: &[PathBuf],
+    config: &DedupConfig,
+    work: &WorkDir,
+    quiet: bool,
+) -> Result<DedupReport> {
+    if !(0.0..=1.0).contains(&config.threshold) {
+        bail!(
+            "--threshold must be between 0 and 1, not {}",
+            config.threshold
+        );
+    }
+    if config.minhash.bands == 0 || config.minhash.rows == 0 || config.minhash.ngram == 0 {
+        bail!("--bands, --rows and --ngram must all be at least 1");
+    }
+    let corpus = Corpus::open(paths, &config.corpus)?;
+    let out_dir = work.stage_dir(Stage::Dedup);
+    DoneMarker::clear(&out_dir)?;
+    let hasher = MinHasher::new(&config.minhash, config.seed);
+
+    let progress = Progress::new(corpus.rows(), "docs", quiet);
+    progress.set_message("hashing");
+    let sketches = corpus.par_map(&progress, |batch| sketch(batch, config, &hasher))?;
+    progress.finish();
+    let (index, domain_names, skips, rows_without_domain) =
+        build_index(sketches, config.minhash.bands);
+    tracing::info!(
+        documents = index.len(),
+        domains = domain_names.len(),
+        "hashed the corpus"
+    );
+
+    let priority = priority_ranks(&config.priority, &domain_names)?;
+    let rank = |d: u32| (priority[index.domains[d as usize] as usize], d);
+
+    let mut fates = if config.exact {
+        index.exact_fates(&rank)
+    } else {
+        vec![Fate::Kept; index.len()]
+    };
+    let mut clusters = Clusters::new(index.len());
+    let (mut candidate_pairs, mut verified_pairs) = (0, None);
+    if config.near {
+        let alive: Vec<bool> = fates.iter().map(|f| *f == Fate::Kept).collect();
+        let pairs = index.candidate_pairs(&alive, config.full_bucket);
+        candidate_pairs = pairs.len() as u64;
+        let scored: Vec<(u32, u32, f64)> = if config.verify {
+            let kept = verify(&corpus, &index, &hasher, config, pairs, quiet)?;
+            verified_pairs = Some(kept.len() as u64);
+            kept
+        } else {
+            pairs.into_iter().map(|(a, b)| (a, b, 1.0)).collect()
+        };
+        tracing::info!(
+            candidate_pairs,
+            ?verified_pairs,
+            "clustered near-duplicates"
+        );
+        // The best match of each document: highest similarity, then the lowest-ranked partner.
+        let mut best: HashMap<u32, (f64, (u32, u32), u32)> = HashMap::new();
+        for &(a, b, similarity) in &scored {
+            clusters.union(a, b, &rank);
+            for (doc, partner) in [(a, b), (b, a)] {
+                let candidate = (similarity, rank(partner), partner);
+                best.entry(doc)
+                    .and_modify(|current| {
+                        if candidate.0 > current.0
+                            || (candidate.0 == current.0 && candidate.1 < current.1)
+                        {
+                            *current = candidate;
+                        }
+                    })
+                    .or_insert(candidate);
+            }
+        }
+        for (&doc, &(_, _, partner)) in &best {
+            if clusters.find(doc) != doc {
+                fates[doc as usize] = Fate::Near { twin: partner };
+            }
+        }
+    }
+    let survivors: Vec<u32> = (0..index.len() as u32)
+        .map(|d| match fates[d as usize] {
+            Fate::Exact { twin } => clusters.find(twin),
+            _ => clusters.find(d),
+        })
+        .collect();
+
+    let report = make_report(
+        &index,
+        &fates,
+        &survivors,
+        &domain_names,
+        &skips,
+        rows_without_domain,
+        candidate_pairs,
+        verified_pairs,
+        config,
+    );
+    for domain in report.domains.iter().filter(|d| d.kept == 0) {
+        tracing::warn!(
+            "domain `{}` has no documents left after dedup ({} in): it is kept as an empty domain",
+            domain.domain,
+            domain.documents_in
+        );
+    }
+
+    let staging = staging_dir(&out_dir);
+    if staging.exists() {
+        fs::remove_dir_all(&staging)
+            .with_context(|| format!("cannot clear the staging folder {}", staging.display()))?;
+    }
+    let written = write::write_outputs(
+        &corpus,
+        &index,
+        &fates,
+        &survivors,
+        &domain_names,
+        &staging,
+        config.write_dropped,
+        quiet,
+    )
+    .and_then(|()| {
+        write_atomic(
+            &staging.join(REPORT_FILE),
+            &serde_json::to_vec_pretty(&report)?,
+        )?;
+        replace_dir(&staging, &out_dir)
+    });
+    if let Err(e) = written {
+        let _ = fs::remove_dir_all(&staging);
+        return Err(e);
+    }
+    DoneMarker::new(Stage::Dedup, config, &corpus.paths())?
+        .with_count("documents_in", report.documents_in)
+        .with_count("kept", report.kept)
+        .write(&out_dir)?;
+    Ok(report)
+}
+
+fn sketch(batch: &DocBatch, config: &DedupConfig, hasher: &MinHasher) -> Result<BatchSketch> {
+    let bands = config.minhash.bands;
+    let mut out = BatchSketch {
+        file: batch.file as u32,
+        domain_names: batch.domains().to_vec(),
+        rows: Vec::with_capacity(batch.len()),
+        exact: Vec::with_capacity(batch.len()),
+        band_keys: Vec::with_capacity(batch.len() * bands),
+        skips: batch.skips().to_vec(),
+        rows_without_domain: batch.rows_without_domain(),
+    };
+    let mut normalized = String::new();
+    let mut signature = vec![0u64; config.minhash.hashes()];
+    for (row, key, text) in batch.docs() {
+        config.normalization.apply(text, &mut normalized);
+        out.rows.push((batch.first_row + row as u64, key));
+        out.exact.push(xxh3_128(normalized.as_bytes()));
+        if config.near {
+            hasher.signature(&normalized, &mut signature);
+            hasher.band_keys(&signature, &mut out.band_keys);
+        } else {
+            out.band_keys.extend(std::iter::repeat_n(0, bands));
+        }
+    }
+    Ok(out)
+}
+
+/// Joins the batch sketches (in corpus order) into the index, with domains numbered in order of
+/// first appearance.
+fn build_index(
+    sketches: Vec<BatchSketch>,
+    bands: usize,
+) -> (DocIndex, Vec<String>, Vec<SkipCounts>, u64) {
+    let mut index = DocIndex {
+        bands,
+        ..Default::default()
+    };
+    let mut names: Vec<String> = Vec::new();
+    let mut ids: HashMap<String, u32> = HashMap::new();
+    let mut skips: Vec<SkipCounts> = Vec::new();
+    let mut rows_without_domain = 0;
+    for sketch in sketches {
+        let global: Vec<u32> = sketch
+            .domain_names
+            .iter()
+            .map(|name| {
+                *ids.entry(name.clone()).or_insert_with(|| {
+                    names.push(name.clone());
+                    skips.push(SkipCounts::default());
+                    names.len() as u32 - 1
+                })
+            })
+            .collect();
+        for (key, counts) in sketch.skips.iter().enumerate() {
+            skips[global[key] as usize].add(counts);
+        }
+        rows_without_domain += sketch.rows_without_domain;
+        for &(row, key) in &sketch.rows {
+            index.locations.push(DocLocation {
+                file: sketch.file,
+                row,
+            });
+            index.domains.push(global[key as usize]);
+        }
+        index.exact.extend(sketch.exact);
+        index.band_keys.extend(sketch.band_keys);
+    }
+    (index, names, skips, rows_without_domain)
+}
+
+/// Each domain's place in the priority order: listed domains first, the rest in corpus order.
+fn priority_ranks(priority: &[String], domains: &[String]) -> Result<Vec<u32>> {
+    for name in priority {
+        if !domains.contains(name) {
+            bail!(
+                "--priority names the domain `{name}`, which the corpus does not have. Its domains are: {}",
+                domains.join(", ")
+            );
+        }
+    }
+    Ok(domains
+        .iter()
+        .enumerate()
+        .map(|(i, d)| match priority.iter().position(|p| p == d) {
+            Some(p) => p as u32,
+            None => (priority.len() + i) as u32,
+        })
+        .collect())
+}
+
+/// Pass 2: the true Jaccard of every candidate pair; returns the pairs at or above the threshold.
+fn verify(
+    corpus: &Corpus,
+    index: &DocIndex,
+    hasher: &MinHasher,
+    config: &DedupConfig,
+    pairs: Vec<(u32, u32)>,
+    quiet: bool,
+) -> Result<Vec<(u32, u32, f64)>> {
+    let mut needed = vec![false; index.len()];
+    for &(a, b) in &pairs {
+        needed[a as usize] = true;
+        needed[b as usize] = true;
+    }
+    let progress = Progress::new(corpus.rows(), "docs", quiet);
+    progress.set_message("verifying");
+    let found = corpus.par_map(&progress, |batch| {
+        let mut normalized = String::new();
+        let mut sets = Vec::new();
+        for (row, _, text) in batch.docs() {
+            let location = DocLocation {
+                file: batch.file as u32,
+                row: batch.first_row + row as u64,
+            };
+            if let Some(doc) = index.find(location).filter(|&d| needed[d as usize]) {
+                config.normalization.apply(text, &mut normalized);
+                sets.push((doc, hasher.shingle_set(&normalized)));
+            }
+        }
+        Ok(sets)
+    })?;
+    progress.finish();
+    let mut shingles: Vec<Vec<u64>> = vec![Vec::new(); index.len()];
+    for (doc, set) in found.into_iter().flatten() {
+        shingles[doc as usize] = set;
+    }
+    Ok(pairs
+        .into_par_iter()
+        .filter_map(|(a, b)| {
+            let similarity = jaccard(&shingles[a as usize], &shingles[b as usize]);
+            (similarity >= config.threshold).then_some((a, b, similarity))
+        })
+        .collect())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn make_report(
+    index: &DocIndex,
+    fates: &[Fate],
+    survivors: &[u32],
+    domain_names: &[String],
+    skips: &[SkipCounts],
+    rows_without_domain: u64,
+    candidate_pairs: u64,
+    verified_pairs: Option<u64>,
+    config: &DedupConfig,
+) -> DedupReport {
+    let mut domains: Vec<DomainDedup> = domain_names
+        .iter()
+        .zip(skips)
+        .map(|(name, skipped)| DomainDedup {
+            domain: name.clone(),
+            file_stem: file_stem(name),
+            documents_in: 0,
+            kept: 0,
+            dropped_exact: 0,
+            dropped_near: 0,
+            skipped: *skipped,
+        })
+        .collect();
+    let mut cross: BTreeMap<(u32, u32), u64> = BTreeMap::new();
+    for (doc, fate) in fates.iter().enumerate() {
+        let domain = index.domains[doc];
+        let counts = &mut domains[domain as usize];
+        counts.documents_in += 1;
+        match fate {
+            Fate::Kept => counts.kept += 1,
+            Fate::Exact { .. } => counts.dropped_exact += 1,
+            Fate::Near { .. } => counts.dropped_near += 1,
+        }
+        if *fate != Fate::Kept {
+            let kept_in = index.domains[survivors[doc] as usize];
+            *cross.entry((domain, kept_in)).or_default() += 1;
+        }
+    }
+    let sum = |f: fn(&DomainDedup) -> u64| domains.iter().map(f).sum::<u64>();
+    DedupReport {
+        documents_in: sum(|d| d.documents_in),
+        kept: sum(|d| d.kept),
+        dropped_exact: sum(|d| d.dropped_exact),
+        dropped_near: sum(|d| d.dropped_near),
+        rows_without_domain,
+        candidate_pairs,
+        verified_pairs,
+        index_bytes_per_document: index::bytes_per_document(config.minhash.bands) as u64,
+        cross_domain: cross
+            .into_iter()
+            .map(|((from, to), documents)| CrossDomain {
+                dropped_from: domain_names[from as usize].clone(),
+                kept_in: domain_names[to as usize].clone(),
+                documents,
+            })
+            .collect(),
+        domains,
+        config: config.clone(),
+    }
+}

@@ -1,0 +1,444 @@
+//! The tokenize stage: documents to Megatron token shards, with a held-out validation split.
+//!
+//! Reads `WORK/dedup` (or any corpus) and writes, per domain, `WORK/tokens/<stem>.bin/.idx` (training
+//! documents) and `WORK/tokens/<stem>.val.bin/.idx` (held-out documents), in Megatron's indexed
+//! dataset layout ([`shard`]), plus `WORK/tokens/index.json` ([`crate::tokens::TokensIndex`]) and the
+//! `_done.json` marker. Every document gets the end-of-document token appended.
+//!
+//! Two passes. The first hashes every document (XXH3 with the split seed) and picks, per domain, the
+//! documents with the smallest hashes as the validation split: a deterministic choice that depends on
+//! the text only, never on file order or threads. The second encodes documents in corpus order with
+//! the HuggingFace `tokenizers` crate (`encode_batch_fast`, parallel over the documents of a chunk) and
+//! streams the ids into the shards, so memory is bounded by a chunk of text, never by the corpus.
+//! The whole folder is assembled under a temporary name and renamed into place.
+//!
+//! An evaluation-only domain goes entirely to its validation shards: proxies report its loss but never
+//! train on it. [`train`] trains a small byte-level BPE tokenizer for proxies.
+
+pub mod shard;
+pub mod train;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokenizers::Tokenizer;
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+use crate::config::{CorpusConfig, DomainFrom};
+use crate::corpus::Corpus;
+use crate::dedup::DedupReport;
+use crate::domain::file_stem;
+use crate::progress::Progress;
+use crate::tokens::{TokenDomain, TokensIndex};
+use crate::workdir::{DoneMarker, Stage, WorkDir, hex, replace_dir, staging_dir, write_atomic};
+use shard::{ShardWriter, TokenDtype};
+
+/// End-of-document tokens remix recognises when none is given, in order of preference.
+pub const KNOWN_EOD_TOKENS: &[&str] = &[
+    "<|endoftext|>",
+    "</s>",
+    "<|end_of_text|>",
+    "<eos>",
+    "<|eos|>",
+];
+
+/// Tokenize settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TokenizeConfig {
+    /// How to read the input when it is a corpus rather than a dedup folder.
+    pub corpus: CorpusConfig,
+    /// The end-of-document token. Default: the first of `<|endoftext|>`, `</s>`, `<|end_of_text|>`,
+    /// `<eos>`, `<|eos|>` that the tokenizer has.
+    pub eod_token: Option<String>,
+    /// Share of each domain's documents held out for validation. Default 0.01, with at least one document
+    /// when a domain has two or more: enough for a stable proxy loss on real domains, little data lost.
+    pub val_fraction: f64,
+    /// Documents held out per domain, instead of a fraction. Default none.
+    pub val_documents: Option<u64>,
+    /// Domains tokenized into validation shards only. Default none.
+    pub eval_only: Vec<String>,
+    /// Seed of the validation split's document hash. Default 1.
+    pub seed: u64,
+    /// Documents longer than this many bytes of text are skipped with a warning. Default 16 MiB:
+    /// encoding holds ~30 bytes per byte of text, and a proxy learns nothing from a data dump.
+    pub max_document_bytes: u64,
+}
+
+impl Default for TokenizeConfig {
+    fn default() -> Self {
+        Self {
+            corpus: CorpusConfig::default(),
+            eod_token: None,
+            val_fraction: 0.01,
+            val_documents: None,
+            eval_only: Vec::new(),
+            seed: 1,
+            max_document_bytes: 16 << 20,
+        }
+    }
+}
+
+/// Text encoded per call of the tokenizer: enough documents to keep every thread busy, small enough
+/// that the encodings (tens of bytes per token) stay in the hundreds of megabytes.
+const CHUNK_BYTES: usize = 8 << 20;
+
+/// A loaded tokenizer with what the shards need from it.
+pub struct LoadedTokenizer {
+    pub tokenizer: Tokenizer,
+    pub sha256: String,
+    pub vocab_size: usize,
+    pub eod_id: u32,
+}
+
+/// Loads `tokenizer.json` and finds its end-of-document token.
+pub fn load_tokenizer(path: &Path, eod_token: Option<&str>) -> Result<LoadedTokenizer> {
+    let bytes = std::fs::read(path).with_context(|| {
+        format!(
+            "cannot read the tokenizer {}: give a HuggingFace tokenizer.json (or train one with \
+             `remix tokenizer train`)",
+            path.display()
+        )
+    })?;
+    let tokenizer = Tokenizer::from_bytes(&bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not a HuggingFace tokenizer.json ({e}): give the tokenizer.json of a tokenizers \
+             model, or train one with `remix tokenizer train`",
+            path.display()
+        )
+    })?;
+    let eod_id = match eod_token {
+        Some(token) => tokenizer.token_to_id(token).ok_or_else(|| {
+            anyhow::anyhow!("the tokenizer {} has no token `{token}`: pass an --eod-token it has", path.display())
+        })?,
+        None => KNOWN_EOD_TOKENS
+            .iter()
+            .find_map(|t| tokenizer.token_to_id(t))
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "the tokenizer {} has none of the end-of-document tokens remix knows ({}): pass \
+                     --eod-token with the token that ends a document",
+                    path.display(),
+                    KNOWN_EOD_TOKENS.join(", ")
+                )
+            })?,
+    };
+    Ok(LoadedTokenizer {
+        vocab_size: tokenizer.get_vocab_size(true),
+        sha256: hex(&Sha256::digest(&bytes)),
+        tokenizer,
+        eod_id,
+    })
+}
+
+/// The input: a corpus opened for reading, and the domains in output order.
+struct Input {
+    corpus: Corpus,
+    /// Domain names in output order; for a dedup folder, every domain of its report (empty ones too).
+    domains: Vec<String>,
+    /// Folder name to domain name, for a dedup folder's stems.
+    stems: HashMap<String, String>,
+}
+
+fn open_input(input: &Path, config: &CorpusConfig) -> Result<Input> {
+    match DedupReport::read(input) {
+        Ok(report) => {
+            let paths: Vec<PathBuf> = report
+                .domains
+                .iter()
+                .map(|d| input.join(&d.file_stem))
+                .filter(|p| p.is_dir())
+                .collect();
+            let config = CorpusConfig {
+                domain_from: DomainFrom::Folder,
+                text_column: report.config.corpus.text_column.clone(),
+                ..config.clone()
+            };
+            let corpus = if report.kept == 0 {
+                bail!(
+                    "every document of {} was dropped by dedup: nothing to tokenize",
+                    input.display()
+                );
+            } else {
+                Corpus::open(&paths, &config)?
+            };
+            Ok(Input {
+                corpus,
+                domains: report.domains.iter().map(|d| d.domain.clone()).collect(),
+                stems: report
+                    .domains
+                    .iter()
+                    .map(|d| (d.file_stem.clone(), d.domain.clone()))
+                    .collect(),
+            })
+        }
+        Err(_) if input.join(crate::dedup::REPORT_FILE).exists() => {
+            bail!(
+                "{} has a stats.json that is not a dedup report: run `remix dedup` again",
+                input.display()
+            )
+        }
+        Err(_) => Ok(Input {
+            corpus: Corpus::open(&[input.to_path_buf()], config)?,
+            domains: Vec::new(),
+            stems: HashMap::new(),
+        }),
+    }
+}
+
+/// One domain's pair of shard writers.
+struct DomainShards {
+    train: ShardWriter,
+    val: ShardWriter,
+    val_threshold: Option<u64>,
+    eval_only: bool,
+    oversized: u64,
+}
+
+/// Runs the tokenize stage on `input` (a dedup folder or a corpus) into `work`.
+pub fn run(
+    input: &Path,
+    tokenizer_path: &Path,
+    config: &TokenizeConfig,
+    work: &WorkDir,
+    quiet: bool,
+) -> Result<TokensIndex> {
+    if !(0.0..1.0).contains(&config.val_fraction) {
+        bail!(
+            "--val-fraction must be at least 0 and below 1, not {}",
+            config.val_fraction
+        );
+    }
+    let loaded = load_tokenizer(tokenizer_path, config.eod_token.as_deref())?;
+    let dtype = TokenDtype::for_vocab(loaded.vocab_size);
+    let Input {
+        corpus,
+        mut domains,
+        stems,
+    } = open_input(input, &config.corpus)?;
+    let domain_of = |name: &str| stems.get(name).cloned().unwrap_or_else(|| name.to_string());
+
+    let out_dir = work.stage_dir(Stage::Tokens);
+    DoneMarker::clear(&out_dir)?;
+
+    // Pass 1: the split hash of every document, per domain.
+    let progress = Progress::new(corpus.rows(), "docs", quiet);
+    progress.set_message("splitting");
+    let hashes = corpus.par_map(&progress, |batch| {
+        let names: Vec<String> = batch.domains().iter().map(|d| domain_of(d)).collect();
+        Ok(batch
+            .docs()
+            .map(|(_, key, text)| {
+                (
+                    names[key as usize].clone(),
+                    xxh3_64_with_seed(text.as_bytes(), config.seed),
+                )
+            })
+            .collect::<Vec<_>>())
+    })?;
+    progress.finish();
+    let mut per_domain: HashMap<String, Vec<u64>> = HashMap::new();
+    for (domain, hash) in hashes.into_iter().flatten() {
+        if !per_domain.contains_key(&domain) && !domains.contains(&domain) {
+            domains.push(domain.clone());
+        }
+        per_domain.entry(domain).or_default().push(hash);
+    }
+    for name in &config.eval_only {
+        if !domains.contains(name) {
+            bail!(
+                "--eval-only names the domain `{name}`, which the input does not have. Its domains are: {}",
+                domains.join(", ")
+            );
+        }
+    }
+
+    let staging = staging_dir(&out_dir);
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)
+            .with_context(|| format!("cannot clear {}", staging.display()))?;
+    }
+    std::fs::create_dir_all(&staging).with_context(|| {
+        format!(
+            "cannot create {} (is the disk full or read-only?)",
+            staging.display()
+        )
+    })?;
+    let result = (|| -> Result<TokensIndex> {
+        let mut shards: HashMap<String, DomainShards> = HashMap::new();
+        for domain in &domains {
+            let eval_only = config.eval_only.contains(domain);
+            let hashes = per_domain.remove(domain).unwrap_or_default();
+            let prefix = staging.join(file_stem(domain));
+            shards.insert(
+                domain.clone(),
+                DomainShards {
+                    train: ShardWriter::create(&prefix, dtype)?,
+                    val: ShardWriter::create(&shard::shard_path(&prefix, "val"), dtype)?,
+                    val_threshold: if eval_only {
+                        Some(u64::MAX)
+                    } else {
+                        val_threshold(hashes, config)
+                    },
+                    eval_only,
+                    oversized: 0,
+                },
+            );
+        }
+
+        // Pass 2: encode in corpus order and stream into the shards.
+        let progress = Progress::new(corpus.rows(), "docs", quiet);
+        progress.set_message("tokenizing");
+        corpus.for_each_batch(&progress, |batch| {
+            let names: Vec<String> = batch.domains().iter().map(|d| domain_of(d)).collect();
+            let mut pending: Vec<(usize, &str)> = Vec::new();
+            let mut pending_bytes = 0;
+            for (row, key, text) in batch.docs() {
+                let domain = &names[key as usize];
+                if text.len() as u64 > config.max_document_bytes {
+                    tracing::warn!(
+                        "skipping a document of {} MB in domain `{domain}` (file {}, row {}): longer than \
+                         the --max-document-bytes limit of {} MB",
+                        text.len() >> 20,
+                        corpus.files[batch.file].path.display(),
+                        batch.first_row + row as u64,
+                        config.max_document_bytes >> 20
+                    );
+                    if let Some(s) = shards.get_mut(domain) {
+                        s.oversized += 1;
+                    }
+                    continue;
+                }
+                pending.push((key as usize, text));
+                pending_bytes += text.len();
+                if pending_bytes >= CHUNK_BYTES {
+                    encode_chunk(&loaded, &pending, &names, &mut shards, config.seed)?;
+                    pending.clear();
+                    pending_bytes = 0;
+                }
+            }
+            encode_chunk(&loaded, &pending, &names, &mut shards, config.seed)
+        })?;
+        progress.finish();
+
+        let mut index = TokensIndex {
+            tokenizer_sha256: loaded.sha256.clone(),
+            vocab_size: loaded.vocab_size as u64,
+            dtype: dtype.name().to_string(),
+            eod_id: loaded.eod_id as u64,
+            domains: Vec::new(),
+        };
+        for domain in &domains {
+            let Some(s) = shards.remove(domain) else {
+                continue;
+            };
+            if s.oversized > 0 {
+                tracing::warn!(
+                    "domain `{domain}`: {} oversized documents skipped",
+                    s.oversized
+                );
+            }
+            index.domains.push(TokenDomain {
+                domain: domain.clone(),
+                file_stem: file_stem(domain),
+                documents: s.train.documents(),
+                tokens: s.train.tokens(),
+                val_documents: s.val.documents(),
+                val_tokens: s.val.tokens(),
+                eval_only: s.eval_only,
+            });
+            s.train.finish()?;
+            s.val.finish()?;
+        }
+        write_atomic(
+            &staging.join("index.json"),
+            &serde_json::to_vec_pretty(&index)?,
+        )?;
+        Ok(index)
+    })();
+    let index = match result.and_then(|index| replace_dir(&staging, &out_dir).map(|()| index)) {
+        Ok(index) => index,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+    };
+    let mut inputs = corpus.paths();
+    inputs.push(tokenizer_path.to_path_buf());
+    DoneMarker::new(Stage::Tokens, config, &inputs)?
+        .with_count(
+            "documents",
+            index
+                .domains
+                .iter()
+                .map(|d| d.documents + d.val_documents)
+                .sum::<u64>(),
+        )
+        .with_count(
+            "tokens",
+            index
+                .domains
+                .iter()
+                .map(|d| d.tokens + d.val_tokens)
+                .sum::<u64>(),
+        )
+        .write(&out_dir)?;
+    Ok(index)
+}
+
+/// The largest split hash that still goes to validation, or `None` when the domain holds none out.
+fn val_threshold(mut hashes: Vec<u64>, config: &TokenizeConfig) -> Option<u64> {
+    let n = hashes.len() as u64;
+    if n < 2 {
+        return None;
+    }
+    let wanted = match config.val_documents {
+        Some(count) => count,
+        None => ((config.val_fraction * n as f64).round() as u64)
+            .max(u64::from(config.val_fraction > 0.0)),
+    };
+    let held = wanted.min(n - 1);
+    if held == 0 {
+        return None;
+    }
+    hashes.sort_unstable();
+    Some(hashes[held as usize - 1])
+}
+
+fn encode_chunk(
+    loaded: &LoadedTokenizer,
+    docs: &[(usize, &str)],
+    names: &[String],
+    shards: &mut HashMap<String, DomainShards>,
+    seed: u64,
+) -> Result<()> {
+    if docs.is_empty() {
+        return Ok(());
+    }
+    let texts: Vec<&str> = docs.iter().map(|(_, t)| *t).collect();
+    let encodings = loaded
+        .tokenizer
+        .encode_batch_fast(texts, false)
+        .map_err(|e| anyhow::anyhow!("the tokenizer failed: {e}"))?;
+    let mut ids = Vec::new();
+    for ((key, text), encoding) in docs.iter().zip(&encodings) {
+        let Some(s) = shards.get_mut(&names[*key]) else {
+            bail!("document of unexpected domain `{}`", names[*key]);
+        };
+        ids.clear();
+        ids.extend_from_slice(encoding.get_ids());
+        ids.push(loaded.eod_id);
+        let to_val = s
+            .val_threshold
+            .is_some_and(|t| xxh3_64_with_seed(text.as_bytes(), seed) <= t);
+        if to_val {
+            s.val.push(&ids)?
+        } else {
+            s.train.push(&ids)?
+        }
+    }
+    Ok(())
+}
