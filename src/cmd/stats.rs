@@ -3,6 +3,7 @@ use std::path::PathBuf;
 use clap::Args as ClapArgs;
 
 use crate::config::{CorpusConfig, DomainFrom};
+use crate::tokens::TokensIndex;
 
 /// Per-domain statistics of a corpus: documents, bytes, share, words, document lengths.
 ///
@@ -30,6 +31,11 @@ pub struct Args {
     #[arg(short, long)]
     pub output: PathBuf,
 
+    /// A token index (WORK/tokens or its index.json) whose token counts to add per domain. Default: the
+    /// `tokens` folder beside the output folder, when it has an index.
+    #[arg(long)]
+    pub tokens: Option<PathBuf>,
+
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -41,7 +47,13 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
         domain_from: args.domain_from,
         ..Default::default()
     };
-    let report = crate::stats::run(&args.corpus, &config, &args.output, quiet)?;
+    let beside = args.output.parent().map(|p| p.join("tokens/index.json"));
+    let tokens = match (&args.tokens, beside) {
+        (Some(path), _) => Some(TokensIndex::read(path)?),
+        (None, Some(path)) if path.is_file() => Some(TokensIndex::read(&path)?),
+        _ => None,
+    };
+    let report = crate::stats::run(&args.corpus, &config, &args.output, tokens.as_ref(), quiet)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

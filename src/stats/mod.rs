@@ -10,6 +10,9 @@
 //! - `stats.parquet`: one row per domain, the SQL result;
 //! - `stats.json`: the same with the corpus settings, as [`StatsReport`] (schema in `schemas/`);
 //! - `_done.json`: the completion marker.
+//!
+//! Once the tokenize stage has run, each domain also reports its training and validation tokens
+//! from `tokens/index.json`.
 
 mod sql;
 mod table;
@@ -31,6 +34,7 @@ pub use words::count_words;
 use crate::config::CorpusConfig;
 use crate::corpus::{Corpus, SkipCounts};
 use crate::progress::Progress;
+use crate::tokens::TokensIndex;
 use crate::workdir::{DoneMarker, Stage, write_atomic, write_atomic_with};
 
 /// Statistics of one domain.
@@ -56,6 +60,10 @@ pub struct DomainStats {
     pub len_max: u64,
     /// Rows skipped, by reason.
     pub skipped: SkipCounts,
+    /// Training tokens (end-of-document tokens included), once `tokens/index.json` exists.
+    pub tokens: Option<u64>,
+    /// Held-out validation tokens, once `tokens/index.json` exists.
+    pub val_tokens: Option<u64>,
 }
 
 /// What `remix stats` writes to `stats.json`.
@@ -80,11 +88,13 @@ struct StatsSettings<'a> {
     corpus: &'a CorpusConfig,
 }
 
-/// Computes the statistics of the corpus at `paths` and writes them to `out_dir`.
+/// Computes the statistics of the corpus at `paths` and writes them to `out_dir`. With a token index
+/// (`tokens/index.json`), each domain also gets its token counts.
 pub fn run(
     paths: &[PathBuf],
     config: &CorpusConfig,
     out_dir: &Path,
+    tokens: Option<&TokensIndex>,
     quiet: bool,
 ) -> Result<StatsReport> {
     let corpus = Corpus::open(paths, config)?;
@@ -135,7 +145,7 @@ pub fn run(
 
     let skip_table = skip_table(&skips)?;
     let table = sql::aggregate(schema, doc_batches, skip_table)?;
-    let report = StatsReport {
+    let mut report = StatsReport {
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         corpus: config.clone(),
         files: corpus
@@ -147,6 +157,14 @@ pub fn run(
         rows_without_domain,
         domains: sql::domain_stats(&table, &skips)?,
     };
+    if let Some(index) = tokens {
+        for domain in &mut report.domains {
+            if let Some(t) = index.domains.iter().find(|t| t.domain == domain.domain) {
+                domain.tokens = Some(t.tokens);
+                domain.val_tokens = Some(t.val_tokens);
+            }
+        }
+    }
 
     write_atomic_with(&out_dir.join("stats.parquet"), |file| {
         let mut writer = parquet::arrow::ArrowWriter::try_new(file, table.schema(), None)?;

@@ -139,6 +139,8 @@ pub(super) fn domain_stats(
             len_p90: p90[i],
             len_p99: p99[i],
             len_max: max[i],
+            tokens: None,
+            val_tokens: None,
         })
         .collect())
 }

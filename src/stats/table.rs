@@ -4,7 +4,7 @@ use super::StatsReport;
 
 /// Renders the report as an aligned text table, one line per domain and a total.
 pub fn render_table(report: &StatsReport) -> String {
-    let header = [
+    let mut header = vec![
         "domain", "docs", "MB", "share", "words", "mean", "median", "p90", "p99", "max", "skipped",
     ];
     let mut rows: Vec<Vec<String>> = report
@@ -48,6 +48,17 @@ pub fn render_table(report: &StatsReport) -> String {
             total(|d| d.skipped.invalid_utf8),
         ),
     ]);
+    // Token counts, once the tokenize stage has run.
+    if report.domains.iter().any(|d| d.tokens.is_some()) {
+        header.push("tokens");
+        for (row, d) in rows.iter_mut().zip(&report.domains) {
+            row.push(d.tokens.map(|t| t.to_string()).unwrap_or_default());
+        }
+        let total: u64 = report.domains.iter().filter_map(|d| d.tokens).sum();
+        if let Some(last) = rows.last_mut() {
+            last.push(total.to_string());
+        }
+    }
     let widths: Vec<usize> = (0..header.len())
         .map(|c| {
             rows.iter()
@@ -72,7 +83,9 @@ pub fn render_table(report: &StatsReport) -> String {
         padded.join("  ").trim_end().to_string()
     };
     let mut out = String::new();
-    out.push_str(&line(&header.map(String::from)));
+    out.push_str(&line(
+        &header.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
+    ));
     out.push('\n');
     for row in &rows {
         out.push_str(&line(row));
