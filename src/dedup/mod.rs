@@ -27,6 +27,7 @@ mod write;
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use rayon::prelude::*;
@@ -181,16 +182,19 @@ pub fn run(
     DoneMarker::clear(&out_dir)?;
     let hasher = MinHasher::new(&config.minhash, config.seed);
 
+    let started = Instant::now();
     let progress = Progress::new(corpus.rows(), "docs", quiet);
     progress.set_message("hashing");
     let sketches = corpus.par_map(&progress, |batch| sketch(batch, config, &hasher))?;
     progress.finish();
     let (index, domain_names, skips, rows_without_domain) =
         build_index(sketches, config.minhash.bands);
+    let seconds = started.elapsed().as_secs_f64();
     tracing::info!(
         documents = index.len(),
-        domains = domain_names.len(),
-        "hashed the corpus"
+        seconds,
+        documents_per_second = index.len() as f64 / seconds,
+        "hash pass: exact hashes and MinHash signatures"
     );
 
     let priority = priority_ranks(&config.priority, &domain_names)?;
@@ -268,6 +272,7 @@ pub fn run(
         );
     }
 
+    tracing::info!(seconds = started.elapsed().as_secs_f64(), "clustering done; writing");
     let staging = staging_dir(&out_dir);
     if staging.exists() {
         fs::remove_dir_all(&staging)
