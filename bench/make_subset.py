@@ -21,8 +21,10 @@ parser.add_argument("--paragraph-docs", type=int)
 args = parser.parse_args()
 
 domains = sorted(d for d in os.listdir(args.source) if os.path.isdir(os.path.join(args.source, d)))
-per_domain = args.docs_per_domain or (args.paragraph_docs + len(domains) - 1) // len(domains)
-for domain in domains:
+wanted = args.docs_per_domain or args.paragraph_docs
+
+
+def read(domain, limit):
     texts = []
     for path in sorted(glob.glob(os.path.join(args.source, domain, "*.parquet"))):
         for batch in pq.ParquetFile(path).iter_batches(columns=["text"], batch_size=1000):
@@ -31,11 +33,20 @@ for domain in domains:
                     texts.extend(p for p in text.split("\n\n") if len(p) >= 200)
                 else:
                     texts.append(text)
-            if len(texts) >= per_domain:
-                break
-        if len(texts) >= per_domain:
-            break
-    texts = texts[:per_domain]
+            if len(texts) >= limit:
+                return texts[:limit]
+    return texts
+
+
+available = {d: read(d, wanted) for d in domains}
+# Paragraph mode: TOTAL documents in all, domains short of an equal share leave theirs to the others.
+quota, left = {}, wanted
+for i, domain in enumerate(sorted(domains, key=lambda d: len(available[d]))):
+    share = wanted if args.docs_per_domain else left // (len(domains) - i)
+    quota[domain] = min(share, len(available[domain]))
+    left -= quota[domain]
+for domain in domains:
+    texts = available[domain][:quota[domain]]
     os.makedirs(os.path.join(args.out, domain), exist_ok=True)
     table = pa.table({"id": list(range(len(texts))), "text": texts})
     pq.write_table(table, os.path.join(args.out, domain, "part-00000.parquet"), row_group_size=2000)

@@ -8,6 +8,7 @@
 //!   `dedup/stats.json`).
 //! - [`tokenize`]: Megatron token shards per domain with a held-out validation split
 //!   (`tokens/<domain>.bin/.idx`, `tokens/index.json`), and a BPE tokenizer trainer for proxies.
+//! - [`sample`]: candidate mixtures for proxy runs (`mixtures.parquet`), RegMix's generator.
 //! - [`runs`]: the runs table, one row per proxy run (`runs/runs.parquet`), and imports from RegMix.
 //! - [`fit`]: the regression of loss on mixture weights, cross-validated (`fit/model.json`,
 //!   `fit/report.json`); [`predict`] scores mixtures with it; [`simulate`] searches the mixture
@@ -28,6 +29,7 @@ pub mod mixture;
 pub mod predict;
 pub mod progress;
 pub mod runs;
+pub mod sample;
 pub mod schema;
 pub mod simulate;
 pub mod stats;

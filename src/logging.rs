@@ -1,5 +1,7 @@
 //! Log output through `tracing`, on stderr so that stdout stays clean for tables and `--json`.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// Installs the stderr logger: warnings by default, more with `-v`, `RUST_LOG` when set.
@@ -13,6 +15,7 @@ pub fn init(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .without_time()
         .try_init();

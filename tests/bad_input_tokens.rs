@@ -280,3 +280,89 @@ fn a_document_over_100_mb() {
         2
     );
 }
+
+/// A 1 MB tmpfs, unmounted when dropped; `None` where mounting is not allowed (not root).
+struct TinyDisk {
+    path: std::path::PathBuf,
+}
+
+impl TinyDisk {
+    fn mount(dir: &std::path::Path) -> Option<Self> {
+        let path = dir.join("tiny");
+        fs::create_dir_all(&path).ok()?;
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+            .arg(&path)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .ok()?;
+        status.success().then_some(Self { path })
+    }
+}
+
+impl Drop for TinyDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(&self.path)
+            .status();
+    }
+}
+
+#[test]
+fn a_full_disk_fails_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(disk) = TinyDisk::mount(dir.path()) else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let corpus = fixtures().join("corpus");
+    let output = remix(
+        dir.path(),
+        &[
+            "dedup",
+            "--quiet",
+            "--corpus",
+            corpus.to_str().unwrap(),
+            "-o",
+            "tiny/work",
+        ],
+    );
+    expect_error(&output, &["disk full"]);
+    assert!(
+        files_under(&disk.path).is_empty(),
+        "left behind: {:?}",
+        files_under(&disk.path)
+    );
+
+    assert_ok(&remix(
+        dir.path(),
+        &[
+            "dedup",
+            "--quiet",
+            "--corpus",
+            corpus.to_str().unwrap(),
+            "-o",
+            "work",
+        ],
+    ));
+    let tokenizer = fixtures().join("tokenizer.json");
+    let output = remix(
+        dir.path(),
+        &[
+            "tokenize",
+            "--quiet",
+            "--input",
+            "work/dedup",
+            "--tokenizer",
+            tokenizer.to_str().unwrap(),
+            "-o",
+            "tiny/work",
+        ],
+    );
+    expect_error(&output, &["disk full"]);
+    assert!(
+        files_under(&disk.path).is_empty(),
+        "left behind: {:?}",
+        files_under(&disk.path)
+    );
+}

@@ -29,6 +29,24 @@ fn committed_schemas_are_current() {
     }
 }
 
+/// Asserts that each (file under `work`, schema file) pair validates.
+fn validate(work: &std::path::Path, pairs: &[(&str, &str)]) {
+    for (file, schema) in pairs {
+        let schema: serde_json::Value =
+            serde_json::from_slice(&fs::read(schema_dir().join(schema)).unwrap()).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(
+            &fs::read(work.join(file)).unwrap_or_else(|e| panic!("{file}: {e}")),
+        )
+        .unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{file}: {errors:?}");
+    }
+}
+
 #[test]
 fn stats_output_validates() {
     let work = tempfile::tempdir().unwrap();
@@ -44,19 +62,106 @@ fn stats_output_validates() {
             "stats",
         ],
     ));
-    for (file, schema) in [
-        ("stats/stats.json", "stats.schema.json"),
-        ("stats/_done.json", "done-marker.schema.json"),
-    ] {
-        let schema: serde_json::Value =
-            serde_json::from_slice(&fs::read(schema_dir().join(schema)).unwrap()).unwrap();
-        let value: serde_json::Value =
-            serde_json::from_slice(&fs::read(work.path().join(file)).unwrap()).unwrap();
-        let validator = jsonschema::validator_for(&schema).unwrap();
-        let errors: Vec<String> = validator
-            .iter_errors(&value)
-            .map(|e| e.to_string())
-            .collect();
-        assert!(errors.is_empty(), "{file}: {errors:?}");
-    }
+    validate(
+        work.path(),
+        &[
+            ("stats/stats.json", "stats.schema.json"),
+            ("stats/_done.json", "done-marker.schema.json"),
+        ],
+    );
+}
+
+#[test]
+fn dedup_and_tokens_outputs_validate() {
+    let work = tempfile::tempdir().unwrap();
+    let corpus = fixtures().join("corpus");
+    let tokenizer = fixtures().join("tokenizer.json");
+    assert_ok(&remix(
+        work.path(),
+        &[
+            "dedup",
+            "--quiet",
+            "--corpus",
+            corpus.to_str().unwrap(),
+            "-o",
+            ".",
+        ],
+    ));
+    assert_ok(&remix(
+        work.path(),
+        &[
+            "tokenize",
+            "--quiet",
+            "--input",
+            "dedup",
+            "--tokenizer",
+            tokenizer.to_str().unwrap(),
+            "-o",
+            ".",
+        ],
+    ));
+    validate(
+        work.path(),
+        &[
+            ("dedup/stats.json", "dedup-stats.schema.json"),
+            ("dedup/_done.json", "done-marker.schema.json"),
+            ("tokens/index.json", "tokens-index.schema.json"),
+            ("tokens/_done.json", "done-marker.schema.json"),
+        ],
+    );
+}
+
+#[test]
+fn fit_and_optimum_outputs_validate() {
+    let work = tempfile::tempdir().unwrap();
+    let regmix = fixtures().join("regmix");
+    let file = |name: &str| regmix.join(name).display().to_string();
+    assert_ok(&remix(
+        work.path(),
+        &[
+            "runs",
+            "import",
+            "--regmix-mixtures",
+            &file("train_mixture_1m.csv"),
+            "--regmix-losses",
+            &file("train_pile_loss_1m.csv"),
+            "-o",
+            "runs.parquet",
+        ],
+    ));
+    assert_ok(&remix(
+        work.path(),
+        &[
+            "fit",
+            "--runs",
+            "runs.parquet",
+            "--target",
+            "the_pile_pile_cc",
+            "--regressor",
+            "ridge",
+            "-o",
+            "fit",
+        ],
+    ));
+    assert_ok(&remix(
+        work.path(),
+        &[
+            "simulate",
+            "--model",
+            "fit/model.json",
+            "-n",
+            "2000",
+            "-o",
+            "fit/optimum.json",
+        ],
+    ));
+    validate(
+        work.path(),
+        &[
+            ("fit/model.json", "fit-model.schema.json"),
+            ("fit/report.json", "fit-report.schema.json"),
+            ("fit/_done.json", "done-marker.schema.json"),
+            ("fit/optimum.json", "optimum.schema.json"),
+        ],
+    );
 }

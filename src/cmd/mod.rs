@@ -5,6 +5,7 @@ pub mod dedup;
 pub mod fit;
 pub mod predict;
 pub mod runs;
+pub mod sample;
 pub mod simulate;
 pub mod stats;
 pub mod tokenize;
@@ -34,6 +35,7 @@ pub enum Command {
     Dedup(dedup::Args),
     Tokenize(tokenize::Args),
     Tokenizer(tokenizer::Args),
+    Sample(sample::Args),
     Runs(runs::Args),
     Fit(fit::Args),
     Predict(predict::Args),
@@ -47,6 +49,7 @@ impl Cli {
             Command::Dedup(args) => dedup::run(args, self.quiet),
             Command::Tokenize(args) => tokenize::run(args, self.quiet),
             Command::Tokenizer(args) => tokenizer::run(args, self.quiet),
+            Command::Sample(args) => sample::run(args),
             Command::Runs(args) => runs::run(args),
             Command::Fit(args) => fit::run(args),
             Command::Predict(args) => predict::run(args),

@@ -272,7 +272,10 @@ pub fn run(
         );
     }
 
-    tracing::info!(seconds = started.elapsed().as_secs_f64(), "clustering done; writing");
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        "clustering done; writing"
+    );
     let staging = staging_dir(&out_dir);
     if staging.exists() {
         fs::remove_dir_all(&staging)
@@ -347,6 +350,12 @@ fn build_index(
     let mut ids: HashMap<String, u32> = HashMap::new();
     let mut skips: Vec<SkipCounts> = Vec::new();
     let mut rows_without_domain = 0;
+    // Reserve exactly, and free each sketch as it is copied: the peak stays near one copy of the index.
+    let documents: usize = sketches.iter().map(|s| s.rows.len()).sum();
+    index.locations.reserve_exact(documents);
+    index.domains.reserve_exact(documents);
+    index.exact.reserve_exact(documents);
+    index.band_keys.reserve_exact(documents * bands);
     for sketch in sketches {
         let global: Vec<u32> = sketch
             .domain_names

@@ -2,7 +2,7 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
 
 /// How text is normalised before the exact hash and the MinHash shingles are computed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -32,7 +32,8 @@ impl Normalization {
     pub fn apply(&self, text: &str, out: &mut String) {
         out.clear();
         out.reserve(text.len());
-        if text.is_ascii() || !self.nfc {
+        // Most text is already NFC; the quick check costs far less than composing.
+        if !self.nfc || text.is_ascii() || is_nfc_quick(text.chars()) == IsNormalized::Yes {
             self.push_chars(text.chars(), out);
         } else {
             self.push_chars(text.nfc(), out);

@@ -134,11 +134,14 @@ impl ShardWriter {
 
     /// Writes the `.idx` and renames both files into place.
     pub fn finish(self) -> Result<()> {
-        let bin = self
+        let bin_tmp = tmp_path(&self.prefix, "bin");
+        let flushed = self
             .bin
             .into_inner()
-            .map_err(|e| anyhow::anyhow!("cannot flush the token shard: {}", e.error()))?;
-        bin.sync_all()?;
+            .map_err(|e| e.into_error())
+            .and_then(|bin| bin.sync_all());
+        flushed
+            .with_context(|| format!("cannot write {} (is the disk full?)", bin_tmp.display()))?;
         let idx_tmp = tmp_path(&self.prefix, "idx");
         let write_idx = || -> std::io::Result<()> {
             let mut idx = BufWriter::new(fs::File::create(&idx_tmp)?);
