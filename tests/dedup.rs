@@ -396,6 +396,40 @@ fn cross_domain_priority_and_a_domain_that_dedups_to_nothing() {
             .sum::<usize>(),
         0
     );
+    // Tokenize keeps it as an empty domain too: empty shards, zero counts.
+    let tokenizer = fixtures().join("tokenizer.json");
+    let output = remix(
+        dir.path(),
+        &[
+            "tokenize",
+            "--quiet",
+            "--input",
+            "out/dedup",
+            "--tokenizer",
+            tokenizer.to_str().unwrap(),
+            "-o",
+            "out",
+            "--json",
+        ],
+    );
+    assert_ok(&output);
+    let index: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let copies = index["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["domain"] == "copies")
+        .unwrap();
+    assert_eq!(
+        (copies["documents"].as_u64(), copies["tokens"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(
+        fs::metadata(dir.path().join("out/tokens/copies.bin"))
+            .unwrap()
+            .len(),
+        0
+    );
 
     let output = remix(
         dir.path(),

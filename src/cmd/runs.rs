@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use clap::{Args as ClapArgs, Subcommand};
 
-/// Runs tables: bring proxy runs from elsewhere into remix's format.
+/// Runs tables: bring proxy runs from elsewhere into remix's format, and merge sharded tables.
 #[derive(Debug, ClapArgs)]
 pub struct Args {
     #[command(subcommand)]
@@ -12,6 +12,24 @@ pub struct Args {
 #[derive(Debug, Subcommand)]
 pub enum RunsCommand {
     Import(ImportArgs),
+    Merge(MergeArgs),
+}
+
+/// Merge runs tables written by several machines (remix train --shard I/N) into one.
+///
+/// Example:
+///
+///   remix runs merge shard-0/runs/runs.parquet shard-1/runs/runs.parquet -o work/runs/runs.parquet
+#[derive(Debug, ClapArgs)]
+#[command(verbatim_doc_comment)]
+pub struct MergeArgs {
+    /// The runs tables to merge.
+    #[arg(required = true, num_args = 1..)]
+    pub tables: Vec<PathBuf>,
+
+    /// The merged runs table to write (Parquet).
+    #[arg(short, long)]
+    pub output: PathBuf,
 }
 
 /// Convert RegMix's published CSV pair into a remix runs table.
@@ -45,6 +63,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 table.runs.len(),
                 table.domains.len(),
                 table.loss_domains.len(),
+                args.output.display()
+            );
+            Ok(())
+        }
+        RunsCommand::Merge(args) => {
+            let table = crate::runs::merge::merge(&args.tables)?;
+            crate::runs::write_runs(&table, &args.output)?;
+            println!(
+                "Wrote {} runs from {} tables to {}",
+                table.runs.len(),
+                args.tables.len(),
                 args.output.display()
             );
             Ok(())

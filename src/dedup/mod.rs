@@ -206,46 +206,20 @@ pub fn run(
         vec![Fate::Kept; index.len()]
     };
     let mut clusters = Clusters::new(index.len());
-    let (mut candidate_pairs, mut verified_pairs) = (0, None);
-    if config.near {
-        let alive: Vec<bool> = fates.iter().map(|f| *f == Fate::Kept).collect();
-        let pairs = index.candidate_pairs(&alive, config.full_bucket);
-        candidate_pairs = pairs.len() as u64;
-        let scored: Vec<(u32, u32, f64)> = if config.verify {
-            let kept = verify(&corpus, &index, &hasher, config, pairs, quiet)?;
-            verified_pairs = Some(kept.len() as u64);
-            kept
-        } else {
-            pairs.into_iter().map(|(a, b)| (a, b, 1.0)).collect()
-        };
-        tracing::info!(
-            candidate_pairs,
-            ?verified_pairs,
-            "clustered near-duplicates"
-        );
-        // The best match of each document: highest similarity, then the lowest-ranked partner.
-        let mut best: HashMap<u32, (f64, (u32, u32), u32)> = HashMap::new();
-        for &(a, b, similarity) in &scored {
-            clusters.union(a, b, &rank);
-            for (doc, partner) in [(a, b), (b, a)] {
-                let candidate = (similarity, rank(partner), partner);
-                best.entry(doc)
-                    .and_modify(|current| {
-                        if candidate.0 > current.0
-                            || (candidate.0 == current.0 && candidate.1 < current.1)
-                        {
-                            *current = candidate;
-                        }
-                    })
-                    .or_insert(candidate);
-            }
-        }
-        for (&doc, &(_, _, partner)) in &best {
-            if clusters.find(doc) != doc {
-                fates[doc as usize] = Fate::Near { twin: partner };
-            }
-        }
-    }
+    let (candidate_pairs, verified_pairs) = if config.near {
+        near_duplicates(
+            &corpus,
+            &index,
+            &hasher,
+            config,
+            &rank,
+            &mut fates,
+            &mut clusters,
+            quiet,
+        )?
+    } else {
+        (0, None)
+    };
     let survivors: Vec<u32> = (0..index.len() as u32)
         .map(|d| match fates[d as usize] {
             Fate::Exact { twin } => clusters.find(twin),
@@ -307,6 +281,60 @@ pub fn run(
         .with_count("kept", report.kept)
         .write(&out_dir)?;
     Ok(report)
+}
+
+/// Near-duplicates among the documents still kept: LSH candidates, optionally verified, joined by
+/// union-find; every non-root member is dropped with its best match as twin. Returns the candidate
+/// and verified pair counts.
+#[allow(clippy::too_many_arguments)]
+fn near_duplicates(
+    corpus: &Corpus,
+    index: &DocIndex,
+    hasher: &MinHasher,
+    config: &DedupConfig,
+    rank: &impl Fn(u32) -> (u32, u32),
+    fates: &mut [Fate],
+    clusters: &mut Clusters,
+    quiet: bool,
+) -> Result<(u64, Option<u64>)> {
+    let alive: Vec<bool> = fates.iter().map(|f| *f == Fate::Kept).collect();
+    let pairs = index.candidate_pairs(&alive, config.full_bucket);
+    let candidate_pairs = pairs.len() as u64;
+    let (scored, verified_pairs): (Vec<(u32, u32, f64)>, _) = if config.verify {
+        let kept = verify(corpus, index, hasher, config, pairs, quiet)?;
+        let verified = Some(kept.len() as u64);
+        (kept, verified)
+    } else {
+        (pairs.into_iter().map(|(a, b)| (a, b, 1.0)).collect(), None)
+    };
+    tracing::info!(
+        candidate_pairs,
+        ?verified_pairs,
+        "clustered near-duplicates"
+    );
+    // The best match of each document: highest similarity, then the lowest-ranked partner.
+    let mut best: HashMap<u32, (f64, (u32, u32), u32)> = HashMap::new();
+    for &(a, b, similarity) in &scored {
+        clusters.union(a, b, rank);
+        for (doc, partner) in [(a, b), (b, a)] {
+            let candidate = (similarity, rank(partner), partner);
+            best.entry(doc)
+                .and_modify(|current| {
+                    if candidate.0 > current.0
+                        || (candidate.0 == current.0 && candidate.1 < current.1)
+                    {
+                        *current = candidate;
+                    }
+                })
+                .or_insert(candidate);
+        }
+    }
+    for (&doc, &(_, _, partner)) in &best {
+        if clusters.find(doc) != doc {
+            fates[doc as usize] = Fate::Near { twin: partner };
+        }
+    }
+    Ok((candidate_pairs, verified_pairs))
 }
 
 fn sketch(batch: &DocBatch, config: &DedupConfig, hasher: &MinHasher) -> Result<BatchSketch> {

@@ -4,8 +4,9 @@
 //! column per training domain (weights sum to 1), `tokens_trained`, `wall_time_s`, `device`, one
 //! `loss_<domain>` validation-loss column per evaluated domain, and `status`. Domain names inside
 //! column names are the original names from the data. Tables from elsewhere come in through
-//! [`regmix`] (RegMix's published CSV pair).
+//! [`regmix`] (RegMix's published CSV pair); [`merge`] joins the tables of sharded training.
 
+pub mod merge;
 pub mod regmix;
 mod table;
 

@@ -157,14 +157,13 @@ fn open_input(input: &Path, config: &CorpusConfig) -> Result<Input> {
                 text_column: report.config.corpus.text_column.clone(),
                 ..config.clone()
             };
-            let corpus = if report.kept == 0 {
+            if report.kept == 0 {
                 bail!(
                     "every document of {} was dropped by dedup: nothing to tokenize",
                     input.display()
                 );
-            } else {
-                Corpus::open(&paths, &config)?
-            };
+            }
+            let corpus = Corpus::open(&paths, &config)?;
             Ok(Input {
                 corpus,
                 domains: report.domains.iter().map(|d| d.domain.clone()).collect(),

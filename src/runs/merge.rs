@@ -1,0 +1,164 @@
+//! `remix runs merge`: joining the runs tables that several machines wrote (`remix train --shard I/N`).
+//!
+//! The tables must train on the same domains (their column order may differ; the first table's order
+//! is kept). Evaluated domains are the union: a run without a loss for a domain gets none. A run id
+//! found twice must describe the same run; two different results under one id are an error, because
+//! one of them would silently win. Runs come out ordered by id (shorter ids first, then by text), so the
+//! merged table does not depend on how the work was split or the order of the inputs.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+
+use super::{RunsTable, read_runs};
+
+/// Merges the runs tables at `paths`.
+pub fn merge(paths: &[PathBuf]) -> Result<RunsTable> {
+    let Some(first) = paths.first() else {
+        bail!("give at least one runs table to merge");
+    };
+    let tables = paths
+        .iter()
+        .map(|p| read_runs(p).map(|t| (p, t)))
+        .collect::<Result<Vec<_>>>()?;
+    let domains = tables[0].1.domains.clone();
+    let mut loss_domains = tables[0].1.loss_domains.clone();
+    for (path, table) in &tables[1..] {
+        let mut mine = table.domains.clone();
+        let mut theirs = domains.clone();
+        mine.sort();
+        theirs.sort();
+        if mine != theirs {
+            bail!(
+                "{} trains on {} but {} on {}: only runs over the same domains can be merged",
+                path.display(),
+                table.domains.join(", "),
+                first.display(),
+                domains.join(", ")
+            );
+        }
+        for d in &table.loss_domains {
+            if !loss_domains.contains(d) {
+                loss_domains.push(d.clone());
+            }
+        }
+    }
+
+    let mut runs = BTreeMap::new();
+    for (path, table) in &tables {
+        let weight_order: Vec<usize> = domains
+            .iter()
+            .map(|d| table.domains.iter().position(|x| x == d).unwrap_or(0))
+            .collect();
+        for run in &table.runs {
+            let mut run = run.clone();
+            run.weights = weight_order.iter().map(|&i| run.weights[i]).collect();
+            run.losses = loss_domains
+                .iter()
+                .map(|d| {
+                    table
+                        .loss_domains
+                        .iter()
+                        .position(|x| x == d)
+                        .and_then(|i| run.losses[i])
+                })
+                .collect();
+            let key = (run.run_id.len(), run.run_id.clone());
+            match runs.get(&key) {
+                Some(existing) if *existing != run => bail!(
+                    "run `{}` is in {} with a different result than in an earlier table: remove the stale copy",
+                    run.run_id,
+                    path.display()
+                ),
+                Some(_) => {}
+                None => {
+                    runs.insert(key, run);
+                }
+            }
+        }
+    }
+    Ok(RunsTable {
+        domains,
+        loss_domains,
+        runs: runs.into_values().collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runs::{Run, write_runs};
+
+    fn run(id: &str, weights: Vec<f64>, losses: Vec<Option<f64>>) -> Run {
+        Run {
+            run_id: id.into(),
+            seed: Some(0),
+            proxy_config_hash: None,
+            weights,
+            tokens_trained: Some(100),
+            wall_time_s: None,
+            device: Some("cpu".into()),
+            losses,
+            status: "ok".into(),
+        }
+    }
+
+    #[test]
+    fn merges_reordered_columns_and_refuses_conflicts() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = RunsTable {
+            domains: vec!["web".into(), "code".into()],
+            loss_domains: vec!["web".into()],
+            runs: vec![
+                run("cand-00002", vec![0.3, 0.7], vec![Some(3.0)]),
+                run("natural", vec![0.5, 0.5], vec![Some(3.5)]),
+            ],
+        };
+        let b = RunsTable {
+            domains: vec!["code".into(), "web".into()],
+            loss_domains: vec!["code".into(), "web".into()],
+            runs: vec![run(
+                "cand-00001",
+                vec![0.9, 0.1],
+                vec![Some(1.0), Some(4.0)],
+            )],
+        };
+        let (pa, pb) = (dir.path().join("a.parquet"), dir.path().join("b.parquet"));
+        write_runs(&a, &pa).unwrap();
+        write_runs(&b, &pb).unwrap();
+        let merged = merge(&[pa.clone(), pb.clone()]).unwrap();
+        assert_eq!(merged.domains, ["web", "code"]);
+        assert_eq!(merged.loss_domains, ["web", "code"]);
+        let ids: Vec<&str> = merged.runs.iter().map(|r| r.run_id.as_str()).collect();
+        assert_eq!(ids, ["natural", "cand-00001", "cand-00002"]);
+        assert_eq!(merged.runs[1].weights, [0.1, 0.9]);
+        assert_eq!(merged.runs[1].losses, [Some(4.0), Some(1.0)]);
+        assert_eq!(merged.runs[0].losses, [Some(3.5), None]);
+        assert_eq!(merge(&[pb.clone(), pa.clone()]).unwrap().runs.len(), 3);
+
+        let stale = RunsTable {
+            runs: vec![run("natural", vec![0.5, 0.5], vec![Some(9.0)])],
+            ..a.clone()
+        };
+        let ps = dir.path().join("stale.parquet");
+        write_runs(&stale, &ps).unwrap();
+        let err = merge(&[pa.clone(), ps]).unwrap_err().to_string();
+        assert!(
+            err.contains("`natural`") && err.contains("stale.parquet"),
+            "{err}"
+        );
+        let other = RunsTable {
+            domains: vec!["web".into(), "books".into()],
+            ..a
+        };
+        let po = dir.path().join("other.parquet");
+        write_runs(&other, &po).unwrap();
+        assert!(
+            merge(&[pa, po])
+                .unwrap_err()
+                .to_string()
+                .contains("same domains")
+        );
+    }
+}
