@@ -13,6 +13,7 @@
 //! - [`fit`]: the regression of loss on mixture weights, cross-validated (`fit/model.json`,
 //!   `fit/report.json`); [`predict`] scores mixtures with it; [`simulate`] searches the mixture
 //!   space with it under the epoch caps ([`mixture`]) for `fit/optimum.json`.
+//! - [`manifest`]: the chosen weights as `mixtures/<name>.json` and exports for eight trainers.
 //!
 //! Shared pieces: [`corpus`] reads any corpus layout with bounded memory; [`domain`] turns domain
 //! names from the data into safe file names; [`config`] holds every setting with its default and the
@@ -25,6 +26,7 @@ pub mod dedup;
 pub mod domain;
 pub mod fit;
 pub mod logging;
+pub mod manifest;
 pub mod mixture;
 pub mod predict;
 pub mod progress;

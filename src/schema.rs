@@ -21,5 +21,6 @@ pub fn all() -> Vec<(&'static str, serde_json::Value)> {
         one::<crate::simulate::Optimum>("optimum.schema.json"),
         one::<crate::tokens::TokensIndex>("tokens-index.schema.json"),
         one::<crate::dedup::DedupReport>("dedup-stats.schema.json"),
+        one::<crate::manifest::Manifest>("manifest.schema.json"),
     ]
 }

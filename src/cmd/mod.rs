@@ -3,6 +3,7 @@
 
 pub mod dedup;
 pub mod fit;
+pub mod manifest;
 pub mod predict;
 pub mod runs;
 pub mod sample;
@@ -40,6 +41,7 @@ pub enum Command {
     Fit(fit::Args),
     Predict(predict::Args),
     Simulate(simulate::Args),
+    Manifest(manifest::Args),
 }
 
 impl Cli {
@@ -54,6 +56,7 @@ impl Cli {
             Command::Fit(args) => fit::run(args),
             Command::Predict(args) => predict::run(args),
             Command::Simulate(args) => simulate::run(args),
+            Command::Manifest(args) => manifest::run(args),
         }
     }
 }

@@ -1,0 +1,276 @@
+//! Exports: a manifest rendered in each trainer's own syntax.
+//!
+//! Every export is a file beside the manifest (`<name>.<format>.<ext>`) whose first lines say what the
+//! weights count. Megatron-LM, GPT-NeoX, nanotron and OLMo-core sample fixed-length token sequences, so
+//! they take the manifest's token weights as they are; LitGPT's `CombinedStreamingDataset` over
+//! `TokensLoader` blocks also counts tokens. HF `interleave_datasets`, MosaicML streaming and torchtitan's
+//! weighted datasets draw whole documents, so their weights are converted: a domain's document share is
+//! its token weight divided by its mean document length, renormalised to sum to exactly 1.
+//! Strings are written as JSON string literals, which are valid in YAML and Python alike.
+
+use clap::ValueEnum;
+use serde::{Deserialize, Serialize};
+
+use super::Manifest;
+use crate::mixture::exact_sum_to_one;
+
+/// The trainers remix exports to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    Megatron,
+    Neox,
+    OlmoCore,
+    Mosaic,
+    Hf,
+    Nanotron,
+    Litgpt,
+    Torchtitan,
+}
+
+impl Format {
+    pub const ALL: [Format; 8] = [
+        Format::Megatron,
+        Format::Neox,
+        Format::OlmoCore,
+        Format::Mosaic,
+        Format::Hf,
+        Format::Nanotron,
+        Format::Litgpt,
+        Format::Torchtitan,
+    ];
+}
+
+/// One exported file: the suffix after the manifest's name, and its text.
+pub struct ExportFile {
+    pub suffix: String,
+    pub text: String,
+}
+
+/// Renders `manifest` for `format`.
+pub fn render(manifest: &Manifest, format: Format) -> Vec<ExportFile> {
+    let file = |suffix: &str, text: String| ExportFile {
+        suffix: suffix.into(),
+        text,
+    };
+    match format {
+        Format::Megatron => vec![
+            file("megatron.args", megatron_args(manifest)),
+            file("megatron.json", megatron_split_json(manifest)),
+        ],
+        Format::Neox => vec![file("neox.yml", neox(manifest))],
+        Format::OlmoCore => vec![file("olmo-core.yaml", olmo_core(manifest))],
+        Format::Mosaic => vec![file("mosaic.py", mosaic(manifest))],
+        Format::Hf => vec![file("hf.py", hf(manifest))],
+        Format::Nanotron => vec![file("nanotron.yaml", nanotron(manifest))],
+        Format::Litgpt => vec![file("litgpt.py", litgpt(manifest))],
+        Format::Torchtitan => vec![file("torchtitan.py", torchtitan(manifest))],
+    }
+}
+
+/// The domains with a positive weight: a trainer has no use for a source it never samples.
+fn used(manifest: &Manifest) -> Vec<&super::ManifestDomain> {
+    manifest.domains.iter().filter(|d| d.weight > 0.0).collect()
+}
+
+/// Document shares from token weights: weight / mean tokens per document, summing to exactly 1.
+pub fn document_weights(manifest: &Manifest) -> Vec<f64> {
+    let domains = used(manifest);
+    let raw: Vec<f64> = domains
+        .iter()
+        .map(|d| d.weight * d.documents_available.max(1) as f64 / d.tokens_available.max(1) as f64)
+        .collect();
+    let sum: f64 = raw.iter().sum();
+    let mut shares: Vec<f64> = raw.iter().map(|r| r / sum).collect();
+    let caps = vec![1.0; shares.len()];
+    exact_sum_to_one(&mut shares, &caps);
+    shares
+}
+
+fn quoted(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_default()
+}
+
+fn header(manifest: &Manifest, comment: &str, counts: &str) -> String {
+    format!(
+        "{comment} remix mixture `{}` ({} training tokens, seed {}), exported by remix {}.\n\
+         {comment} Weights count {counts}.\n",
+        manifest.name, manifest.train_tokens, manifest.seed, manifest.remix_version
+    )
+}
+
+const TOKENS: &str = "tokens (the manifest's weights as they are)";
+const DOCUMENTS: &str = "documents: each domain's token weight divided by its mean document length \
+                         (tokens per document in the shards), renormalised";
+
+fn megatron_args(manifest: &Manifest) -> String {
+    let pairs: Vec<String> = used(manifest)
+        .iter()
+        .map(|d| format!("{} {}", d.weight, d.shard_prefix))
+        .collect();
+    format!("--data-path {}\n", pairs.join(" "))
+}
+
+fn megatron_split_json(manifest: &Manifest) -> String {
+    let list = |prefix: &dyn Fn(&super::ManifestDomain) -> &str| -> Vec<String> {
+        used(manifest)
+            .iter()
+            .flat_map(|d| [d.weight.to_string(), prefix(d).to_string()])
+            .collect()
+    };
+    let value = serde_json::json!({
+        "train": list(&|d| &d.shard_prefix),
+        "valid": list(&|d| &d.val_prefix),
+        "test": list(&|d| &d.val_prefix),
+    });
+    serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
+}
+
+fn yaml_list(items: impl IntoIterator<Item = String>) -> String {
+    format!("[{}]", items.into_iter().collect::<Vec<_>>().join(", "))
+}
+
+fn neox(manifest: &Manifest) -> String {
+    let domains = used(manifest);
+    let paths =
+        |f: fn(&super::ManifestDomain) -> &String| yaml_list(domains.iter().map(|d| quoted(f(d))));
+    let weights = yaml_list(domains.iter().map(|d| d.weight.to_string()));
+    format!(
+        "{}train_data_paths: {}\ntrain_data_weights: {weights}\nvalid_data_paths: {}\nvalid_data_weights: {weights}\n\
+         test_data_paths: {}\ntest_data_weights: {weights}\n",
+        header(manifest, "#", TOKENS),
+        paths(|d| &d.shard_prefix),
+        paths(|d| &d.val_prefix),
+        paths(|d| &d.val_prefix),
+    )
+}
+
+fn olmo_core(manifest: &Manifest) -> String {
+    let mut text = header(manifest, "#", TOKENS);
+    text.push_str(
+        "# SourceMixtureDatasetConfig: the .bin shards are raw token arrays, which OLMo-core's numpy datasets read\n\
+         # with the dtype below.\n",
+    );
+    text.push_str(&format!(
+        "requested_tokens: {}\nseed: {}\ndtype: {}\nsource_list:\n",
+        manifest.train_tokens,
+        manifest.seed,
+        quoted(&manifest.tokenizer.dtype)
+    ));
+    for d in used(manifest) {
+        let repetition = (d.epochs * 1e6).ceil() / 1e6;
+        text.push_str(&format!(
+            "  - source_name: {}\n    target_ratio: {}\n    max_repetition_ratio: {}\n    paths: [{}]\n",
+            quoted(&d.domain),
+            d.weight,
+            repetition.max(1.0),
+            quoted(&format!("{}.bin", d.shard_prefix))
+        ));
+    }
+    text
+}
+
+fn nanotron(manifest: &Manifest) -> String {
+    let domains = used(manifest);
+    format!(
+        "{}data_stages:\n  - name: {}\n    start_training_step: 1\n    data:\n      seed: {}\n      dataset:\n        \
+         dataset_folder: {}\n        dataset_weights: {}\n",
+        header(manifest, "#", TOKENS),
+        quoted(&manifest.name),
+        manifest.seed,
+        yaml_list(domains.iter().map(|d| quoted(&d.shard_prefix))),
+        yaml_list(domains.iter().map(|d| d.weight.to_string())),
+    )
+}
+
+fn python_list(items: impl IntoIterator<Item = String>) -> String {
+    format!(
+        "[\n{}]",
+        items
+            .into_iter()
+            .map(|i| format!("    {i},\n"))
+            .collect::<String>()
+    )
+}
+
+fn names_and_weights(manifest: &Manifest, weights: &[f64]) -> String {
+    let domains = used(manifest);
+    format!(
+        "DOMAINS = {}\nWEIGHTS = {}\nSEED = {}\n",
+        python_list(domains.iter().map(|d| quoted(&d.domain))),
+        python_list(weights.iter().map(f64::to_string)),
+        manifest.seed
+    )
+}
+
+fn hf(manifest: &Manifest) -> String {
+    format!(
+        "{}# interleave_datasets does not renormalise: these probabilities sum to exactly 1.\n\
+         from datasets import interleave_datasets\n\n{}\n\n\
+         def mix(datasets_by_domain, stopping_strategy=\"all_exhausted\"):\n    \
+         \"\"\"Interleaves one dataset per domain (a dict keyed by domain name) with the mixture's probabilities.\"\"\"\n    \
+         return interleave_datasets(\n        [datasets_by_domain[d] for d in DOMAINS],\n        probabilities=WEIGHTS,\n        \
+         seed=SEED,\n        stopping_strategy=stopping_strategy,\n    )\n",
+        header(manifest, "#", DOCUMENTS),
+        names_and_weights(manifest, &document_weights(manifest)),
+    )
+}
+
+fn mosaic(manifest: &Manifest) -> String {
+    let domains = used(manifest);
+    let weights = document_weights(manifest);
+    let streams: Vec<String> = domains
+        .iter()
+        .zip(&weights)
+        .map(|(d, w)| {
+            format!(
+                "Stream(local={}, proportion={w})",
+                quoted(&format!("{}/{}", manifest.tokens_dir, d.domain))
+            )
+        })
+        .collect();
+    format!(
+        "{}# Point each Stream's local (or remote) at that domain's MDS shards.\n\
+         from streaming import Stream, StreamingDataset\n\nSTREAMS = {}\n\n\
+         def dataset(**kwargs):\n    return StreamingDataset(streams=STREAMS, shuffle_seed={}, **kwargs)\n",
+        header(manifest, "#", DOCUMENTS),
+        python_list(streams),
+        manifest.seed
+    )
+}
+
+fn litgpt(manifest: &Manifest) -> String {
+    let domains = used(manifest);
+    let weights: Vec<f64> = domains.iter().map(|d| d.weight).collect();
+    format!(
+        "{}# For litdata datasets optimised with TokensLoader (fixed blocks of tokens), so weights count tokens.\n\
+         from litdata.streaming import CombinedStreamingDataset, StreamingDataset, TokensLoader\n\n{}INPUT_DIRS = {}\n\n\
+         def dataset(block_size):\n    datasets = [StreamingDataset(input_dir=d, item_loader=TokensLoader(block_size=block_size), \
+         shuffle=True) for d in INPUT_DIRS]\n    \
+         return CombinedStreamingDataset(datasets=datasets, weights=tuple(WEIGHTS), seed=SEED, iterate_over_all=False)\n",
+        header(manifest, "#", TOKENS),
+        names_and_weights(manifest, &weights),
+        python_list(
+            domains
+                .iter()
+                .map(|d| quoted(&format!("{}/{}", manifest.tokens_dir, d.domain)))
+        ),
+    )
+}
+
+fn torchtitan(manifest: &Manifest) -> String {
+    let domains = used(manifest);
+    let weights = document_weights(manifest);
+    let entries: Vec<String> = domains
+        .iter()
+        .zip(&weights)
+        .map(|(d, w)| format!("WeightedDataset(dataset={}, weight={w})", quoted(&d.domain)))
+        .collect();
+    format!(
+        "{}from torchtitan.datasets import DatasetMixConfig, WeightedDataset\n\n\
+         MIX = DatasetMixConfig(\n    datasets=tuple({}),\n    seed={},\n)\n",
+        header(manifest, "#", DOCUMENTS),
+        python_list(entries),
+        manifest.seed
+    )
+}

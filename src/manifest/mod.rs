@@ -1,0 +1,244 @@
+//! `remix manifest`: the chosen mixture as a file a trainer reads.
+//!
+//! Reads a weights file (`fit/optimum.json` from `remix simulate`, or any JSON holding
+//! `domains: [{domain, weight}]` or a `{domain: weight}` object) and the token index, and writes
+//! `mixtures/<name>.json` ([`Manifest`], schema in `schemas/manifest.schema.json`): per domain the
+//! weight (counting tokens, summing to exactly 1), tokens available and requested (summing to exactly
+//! the training budget), epochs, and shard prefixes; the tokenizer's identity; the method and the evidence
+//! behind the choice. [`export`] renders it in each trainer's own syntax.
+
+pub mod export;
+mod weights;
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::mixture::exact_sum_to_one;
+use crate::tokens::TokensIndex;
+use crate::workdir::write_atomic;
+pub use weights::{WeightsSource, read_weights};
+
+/// Settings of `remix manifest`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ManifestConfig {
+    pub name: String,
+    /// Tokens the real run trains on.
+    pub train_tokens: u64,
+    /// Most times a domain may be repeated. Default 4: beyond that, repeated data is worth little.
+    pub max_epochs: f64,
+    /// Allow domains repeated more than `max_epochs` (with a warning) instead of failing. Default off.
+    pub allow_repeat: bool,
+    /// Seed written into the exports' samplers. Default 0.
+    pub seed: u64,
+}
+
+/// `mixtures/<name>.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Manifest {
+    pub name: String,
+    pub remix_version: String,
+    /// What the weights count: always `tokens`; exports convert where a trainer counts documents.
+    pub weights_count: String,
+    pub train_tokens: u64,
+    pub seed: u64,
+    pub tokenizer: ManifestTokenizer,
+    /// The folder holding the shards (absolute).
+    pub tokens_dir: String,
+    pub domains: Vec<ManifestDomain>,
+    pub method: Method,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ManifestTokenizer {
+    pub sha256: String,
+    pub vocab_size: u64,
+    pub eod_id: u64,
+    /// Megatron dtype of the shards.
+    pub dtype: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ManifestDomain {
+    pub domain: String,
+    /// Share of the training tokens.
+    pub weight: f64,
+    /// Training documents and tokens in the shards.
+    pub documents_available: u64,
+    pub tokens_available: u64,
+    /// Tokens the run takes from this domain (the weights times the budget, summing to it exactly).
+    pub tokens_requested: u64,
+    /// Times the domain is repeated: requested / available.
+    pub epochs: f64,
+    /// Megatron prefix of the training shard (`.bin`/`.idx` without the extension).
+    pub shard_prefix: String,
+    /// Megatron prefix of the validation shard.
+    pub val_prefix: String,
+}
+
+/// How the weights were chosen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Method {
+    /// `regmix` (an optimum from `remix simulate`) or `given` (weights from elsewhere).
+    pub kind: String,
+    /// The weights file.
+    pub source: String,
+    /// What supports the choice: for RegMix the target, the predicted losses of the optimum, the
+    /// natural and the uniform mixtures, and the fit's cross-validated quality when its report is beside
+    /// the model.
+    pub evidence: serde_json::Value,
+}
+
+/// Builds the manifest for `weights` over the shards of `index` (in `tokens_dir`).
+pub fn build(
+    source: &WeightsSource,
+    index: &TokensIndex,
+    tokens_dir: &Path,
+    config: &ManifestConfig,
+) -> Result<Manifest> {
+    if config.train_tokens == 0 {
+        bail!("--train-tokens must be positive");
+    }
+    let training: Vec<_> = index.domains.iter().filter(|d| !d.eval_only).collect();
+    let names: Vec<&str> = training.iter().map(|d| d.domain.as_str()).collect();
+    let missing: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|d| !source.weights.contains_key(*d))
+        .collect();
+    let extra: Vec<&str> = source
+        .weights
+        .keys()
+        .map(String::as_str)
+        .filter(|d| !names.contains(d))
+        .collect();
+    if !missing.is_empty() || !extra.is_empty() {
+        bail!(
+            "the weights in {} do not match the token index's training domains: missing {}; not in the index {}. \
+             Give one weight per training domain ({}).",
+            source.path,
+            list_or_none(&missing),
+            list_or_none(&extra),
+            names.join(", ")
+        );
+    }
+    let mut weights: Vec<f64> = names.iter().map(|d| source.weights[*d]).collect();
+    let caps = vec![1.0; weights.len()];
+    exact_sum_to_one(&mut weights, &caps);
+    let requested = allocate(&weights, config.train_tokens);
+    let tokens_dir = tokens_dir
+        .canonicalize()
+        .with_context(|| format!("cannot resolve the tokens folder {}", tokens_dir.display()))?;
+
+    let mut domains = Vec::with_capacity(training.len());
+    let mut too_repeated = Vec::new();
+    for ((domain, &weight), &tokens_requested) in training.iter().zip(&weights).zip(&requested) {
+        let epochs = if tokens_requested == 0 {
+            0.0
+        } else if domain.tokens == 0 {
+            f64::INFINITY
+        } else {
+            tokens_requested as f64 / domain.tokens as f64
+        };
+        if epochs > config.max_epochs {
+            too_repeated.push(format!(
+                "`{}` {:.2} epochs ({} tokens requested of {} available, {:.2}x the limit)",
+                domain.domain,
+                epochs,
+                tokens_requested,
+                domain.tokens,
+                epochs / config.max_epochs
+            ));
+        }
+        let prefix = tokens_dir.join(&domain.file_stem);
+        domains.push(ManifestDomain {
+            domain: domain.domain.clone(),
+            weight,
+            documents_available: domain.documents,
+            tokens_available: domain.tokens,
+            tokens_requested,
+            epochs: if epochs.is_finite() { epochs } else { f64::MAX },
+            shard_prefix: prefix.display().to_string(),
+            val_prefix: format!("{}.val", prefix.display()),
+        });
+    }
+    if !too_repeated.is_empty() {
+        let message = format!(
+            "domains repeated more than --max-epochs {}: {}",
+            config.max_epochs,
+            too_repeated.join("; ")
+        );
+        if !config.allow_repeat {
+            bail!("{message}. Lower --train-tokens, raise --max-epochs, or pass --allow-repeat.");
+        }
+        tracing::warn!("{message}");
+    }
+    Ok(Manifest {
+        name: config.name.clone(),
+        remix_version: env!("CARGO_PKG_VERSION").to_string(),
+        weights_count: "tokens".into(),
+        train_tokens: config.train_tokens,
+        seed: config.seed,
+        tokenizer: ManifestTokenizer {
+            sha256: index.tokenizer_sha256.clone(),
+            vocab_size: index.vocab_size,
+            eod_id: index.eod_id,
+            dtype: index.dtype.clone(),
+        },
+        tokens_dir: tokens_dir.display().to_string(),
+        domains,
+        method: source.method.clone(),
+    })
+}
+
+fn list_or_none(names: &[&str]) -> String {
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// Splits `total` in proportion to `weights` (summing to 1) into integers that sum to `total` exactly
+/// (largest remainder; ties to the earlier domain).
+pub fn allocate(weights: &[f64], total: u64) -> Vec<u64> {
+    let exact: Vec<f64> = weights.iter().map(|w| w * total as f64).collect();
+    let mut counts: Vec<u64> = exact.iter().map(|x| x.floor() as u64).collect();
+    let assigned: u64 = counts.iter().sum();
+    let mut order: Vec<usize> = (0..weights.len()).filter(|&i| weights[i] > 0.0).collect();
+    order.sort_by(|&a, &b| {
+        (exact[b] - exact[b].floor())
+            .total_cmp(&(exact[a] - exact[a].floor()))
+            .then(a.cmp(&b))
+    });
+    let mut left = total.saturating_sub(assigned);
+    for &i in order.iter().cycle().take(order.len().max(1) * 2) {
+        if left == 0 {
+            break;
+        }
+        counts[i] += 1;
+        left -= 1;
+    }
+    counts
+}
+
+/// Writes the manifest (atomically).
+pub fn write(manifest: &Manifest, path: &Path) -> Result<()> {
+    write_atomic(path, &serde_json::to_vec_pretty(manifest)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allocation_sums_exactly() {
+        let weights = [0.1 + 0.2, 0.7 - 0.0000001, 0.0000001];
+        let counts = allocate(&weights, 1_000_003);
+        assert_eq!(counts.iter().sum::<u64>(), 1_000_003);
+        assert_eq!(allocate(&[1.0 / 3.0; 3], 10), vec![4, 3, 3]);
+        assert_eq!(allocate(&[0.5, 0.5, 0.0], 7)[2], 0);
+    }
+}
