@@ -14,6 +14,7 @@
 //!   `fit/report.json`); [`predict`] scores mixtures with it; [`simulate`] searches the mixture
 //!   space with it under the epoch caps ([`mixture`]) for `fit/optimum.json`.
 //! - [`manifest`]: the chosen weights as `mixtures/<name>.json` and exports for eight trainers.
+//! - [`report`]: one self-contained HTML page over a work directory.
 //!
 //! Shared pieces: [`corpus`] reads any corpus layout with bounded memory; [`domain`] turns domain
 //! names from the data into safe file names; [`config`] holds every setting with its default and the
@@ -30,6 +31,7 @@ pub mod manifest;
 pub mod mixture;
 pub mod predict;
 pub mod progress;
+pub mod report;
 pub mod runs;
 pub mod sample;
 pub mod schema;

@@ -5,6 +5,7 @@ pub mod dedup;
 pub mod fit;
 pub mod manifest;
 pub mod predict;
+pub mod report;
 pub mod runs;
 pub mod sample;
 pub mod simulate;
@@ -42,6 +43,7 @@ pub enum Command {
     Predict(predict::Args),
     Simulate(simulate::Args),
     Manifest(manifest::Args),
+    Report(report::Args),
 }
 
 impl Cli {
@@ -57,6 +59,7 @@ impl Cli {
             Command::Predict(args) => predict::run(args),
             Command::Simulate(args) => simulate::run(args),
             Command::Manifest(args) => manifest::run(args),
+            Command::Report(args) => report::run(args),
         }
     }
 }

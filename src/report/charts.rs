@@ -1,0 +1,203 @@
+//! SVG charts for the report, drawn with plotters' SVG backend (no JavaScript, no fonts to ship).
+
+use anyhow::{Result, anyhow};
+use plotters::prelude::*;
+
+const WIDTH: u32 = 640;
+const HEIGHT: u32 = 340;
+const COLORS: [RGBColor; 6] = [
+    RGBColor(36, 88, 166),
+    RGBColor(230, 126, 34),
+    RGBColor(127, 140, 141),
+    RGBColor(39, 174, 96),
+    RGBColor(192, 57, 43),
+    RGBColor(142, 68, 173),
+];
+
+fn err(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow!("cannot draw a chart: {e}")
+}
+
+/// Grouped bars: one group per label, one bar per series (`(series name, value per label)`). Up to six
+/// short labels stand along the x axis; more (or long ones) make the bars horizontal, one row per label.
+pub fn bars(
+    title: &str,
+    labels: &[String],
+    series: &[(&str, Vec<f64>)],
+    value_label: &str,
+) -> Result<String> {
+    // Headroom beyond the longest bar keeps the legend clear of the bars.
+    let max = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().copied())
+        .fold(0.0f64, f64::max)
+        .max(1e-12)
+        * 1.6;
+    let groups = labels.len().max(1);
+    let horizontal = groups > 6 || labels.iter().any(|l| l.len() > 12);
+    let band = 0.8 / series.len().max(1) as f64;
+    let label_of = |x: f64| {
+        let i = x.floor() as usize;
+        if (x - i as f64 - 0.5).abs() < 1e-6 {
+            labels.get(i).cloned().unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
+    let longest = labels.iter().map(|l| l.len()).max().unwrap_or(0) as u32;
+    let size = if horizontal {
+        (
+            WIDTH,
+            60 + 26 * groups as u32 * series.len().max(1) as u32 / 2 + 80,
+        )
+    } else {
+        (WIDTH, HEIGHT)
+    };
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut builder = ChartBuilder::on(&root);
+        builder.caption(title, ("sans-serif", 16)).margin(10);
+        if horizontal {
+            builder
+                .x_label_area_size(40)
+                .y_label_area_size(20 + 7 * longest);
+        } else {
+            builder.x_label_area_size(40).y_label_area_size(60);
+        }
+        let (x_range, y_range) = if horizontal {
+            (0f64..max, 0f64..groups as f64)
+        } else {
+            (0f64..groups as f64, 0f64..max)
+        };
+        let mut chart = builder.build_cartesian_2d(x_range, y_range).map_err(err)?;
+        let (category, value) = (|v: &f64| label_of(*v), |v: &f64| tick(*v));
+        let mut mesh = chart.configure_mesh();
+        if horizontal {
+            mesh.disable_y_mesh()
+                .y_labels(groups * 2 + 1)
+                .y_label_formatter(&category)
+                .x_label_formatter(&value)
+                .x_desc(value_label);
+        } else {
+            mesh.disable_x_mesh()
+                .x_labels(groups * 2 + 1)
+                .x_label_formatter(&category)
+                .y_label_formatter(&value)
+                .y_desc(value_label);
+        }
+        mesh.draw().map_err(err)?;
+        for (s, (name, values)) in series.iter().enumerate() {
+            let color = COLORS[s % COLORS.len()];
+            chart
+                .draw_series(values.iter().enumerate().map(|(i, v)| {
+                    let start = i as f64 + 0.1 + s as f64 * band;
+                    let end = start + band * 0.95;
+                    let corners = if horizontal {
+                        [(0.0, start), (*v, end)]
+                    } else {
+                        [(start, 0.0), (end, *v)]
+                    };
+                    Rectangle::new(corners, color.filled())
+                }))
+                .map_err(err)?
+                .label(*name)
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled())
+                });
+        }
+        if series.len() > 1 {
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .background_style(WHITE.mix(0.9))
+                .border_style(BLACK)
+                .draw()
+                .map_err(err)?;
+        }
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// A readable tick: 250k, 1.2M, 0.25.
+fn tick(y: f64) -> String {
+    match y.abs() {
+        0.0 => "0".into(),
+        a if a >= 1e6 => format!("{:.1}M", y / 1e6),
+        a if a >= 1e3 => format!("{:.0}k", y / 1e3),
+        a if a >= 10.0 => format!("{y:.0}"),
+        _ => format!("{y:.2}"),
+    }
+}
+
+/// Points with the y = x diagonal: predicted against measured.
+pub fn scatter(title: &str, points: &[(f64, f64)], x_label: &str, y_label: &str) -> Result<String> {
+    let (mut low, mut high) = (f64::INFINITY, f64::NEG_INFINITY);
+    for &(x, y) in points {
+        low = low.min(x).min(y);
+        high = high.max(x).max(y);
+    }
+    if !low.is_finite() {
+        (low, high) = (0.0, 1.0);
+    }
+    let pad = ((high - low) * 0.05).max(1e-9);
+    let range = (low - pad)..(high + pad);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (420, 400)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(45)
+            .y_label_area_size(60)
+            .build_cartesian_2d(range.clone(), range.clone())
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc(y_label)
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(LineSeries::new(
+                [(range.start, range.start), (range.end, range.end)],
+                COLORS[2],
+            ))
+            .map_err(err)?;
+        chart
+            .draw_series(
+                points
+                    .iter()
+                    .map(|&p| Circle::new(p, 3, COLORS[0].mix(0.7).filled())),
+            )
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn charts_are_svg() {
+        let bars = bars(
+            "t",
+            &["a".into(), "b".into()],
+            &[("x", vec![1.0, 2.0]), ("y", vec![0.5, 0.0])],
+            "share",
+        )
+        .unwrap();
+        assert!(
+            bars.starts_with("<svg") && bars.contains("<rect"),
+            "{}",
+            &bars[..100.min(bars.len())]
+        );
+        let scatter = scatter("s", &[(1.0, 1.1), (2.0, 1.9)], "measured", "predicted").unwrap();
+        assert!(scatter.contains("<circle"));
+    }
+}
