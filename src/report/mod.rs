@@ -17,12 +17,15 @@ use anyhow::{Result, bail};
 
 use crate::workdir::write_atomic;
 
+/// Builds one section from a work directory, or `None` when its stage has not run.
+type SectionBuilder = fn(&Path) -> Result<Option<String>>;
+
 /// Renders the report for the work directory `work`.
 pub fn render(work: &Path) -> Result<String> {
     if !work.is_dir() {
         bail!("the work directory {} does not exist", work.display());
     }
-    let builders: [fn(&Path) -> Result<Option<String>>; 8] = [
+    let builders: [SectionBuilder; 8] = [
         sections::stats,
         sections::dedup,
         sections::tokens,
