@@ -15,6 +15,8 @@
 //!   space with it under the epoch caps ([`mixture`]) for `fit/optimum.json`.
 //! - [`manifest`]: the chosen weights as `mixtures/<name>.json` and exports for eight trainers.
 //! - [`report`]: one self-contained HTML page over a work directory.
+//! - [`proxy`]: reading token shards and drawing proxy training batches by mixture (the model and the
+//!   training loop are still to come).
 //!
 //! Shared pieces: [`corpus`] reads any corpus layout with bounded memory; [`domain`] turns domain
 //! names from the data into safe file names; [`config`] holds every setting with its default and the
@@ -31,6 +33,7 @@ pub mod manifest;
 pub mod mixture;
 pub mod predict;
 pub mod progress;
+pub mod proxy;
 pub mod report;
 pub mod runs;
 pub mod sample;
