@@ -12,6 +12,7 @@ pub mod simulate;
 pub mod stats;
 pub mod tokenize;
 pub mod tokenizer;
+pub mod train;
 
 use clap::{Parser, Subcommand};
 
@@ -38,6 +39,7 @@ pub enum Command {
     Tokenize(tokenize::Args),
     Tokenizer(tokenizer::Args),
     Sample(sample::Args),
+    Train(train::Args),
     Runs(runs::Args),
     Fit(fit::Args),
     Predict(predict::Args),
@@ -54,6 +56,7 @@ impl Cli {
             Command::Tokenize(args) => tokenize::run(args, self.quiet),
             Command::Tokenizer(args) => tokenizer::run(args, self.quiet),
             Command::Sample(args) => sample::run(args),
+            Command::Train(args) => train::run(args, self.quiet),
             Command::Runs(args) => runs::run(args),
             Command::Fit(args) => fit::run(args),
             Command::Predict(args) => predict::run(args),

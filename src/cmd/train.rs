@@ -1,0 +1,189 @@
+use std::path::PathBuf;
+
+use anyhow::bail;
+use burn::prelude::Device;
+use clap::{Args as ClapArgs, ValueEnum};
+
+use crate::proxy::model::ProxyShape;
+use crate::proxy::stage::{ProxyRunConfig, Shard};
+use crate::proxy::train::TrainConfig;
+use crate::tokens::TokensIndex;
+
+/// Train a proxy model on every candidate mixture and record its validation losses in WORK/runs/runs.parquet.
+///
+/// Re-running skips finished runs; --shard I/N trains every N-th candidate from the I-th, so machines can
+/// share one candidate list (join their tables with `remix runs merge`).
+///
+/// Examples:
+///
+///   remix train --tokens work/tokens --mixtures work/mixtures.parquet -o work --dry-run
+///
+///   remix train --tokens work/tokens --mixtures work/mixtures.parquet -o work --train-tokens 2000000 --shard 0/4
+#[derive(Debug, ClapArgs)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// The tokens folder (shards and index.json).
+    #[arg(long)]
+    pub tokens: PathBuf,
+
+    /// Candidate mixtures (`remix sample`).
+    #[arg(long)]
+    pub mixtures: PathBuf,
+
+    /// The work directory; runs go to WORK/runs/runs.parquet.
+    #[arg(short, long)]
+    pub output: PathBuf,
+
+    /// Where to train: cpu (burn's pure-Rust flex backend); auto picks the best available, today the CPU.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub device: DeviceChoice,
+
+    /// Train only every N-th candidate from the I-th: I/N.
+    #[arg(long, value_parser = parse_shard, default_value = "0/1")]
+    pub shard: Shard,
+
+    /// Tokens per proxy.
+    #[arg(long, default_value_t = TrainConfig::default().train_tokens)]
+    pub train_tokens: u64,
+
+    /// Sequences per step.
+    #[arg(long, default_value_t = TrainConfig::default().batch_size)]
+    pub batch_size: usize,
+
+    /// Peak learning rate.
+    #[arg(long, default_value_t = TrainConfig::default().learning_rate)]
+    pub learning_rate: f64,
+
+    /// Validation sequences per domain.
+    #[arg(long, default_value_t = TrainConfig::default().val_sequences)]
+    pub val_sequences: usize,
+
+    /// Context length.
+    #[arg(long, default_value_t = 512)]
+    pub context: usize,
+
+    /// Decoder blocks.
+    #[arg(long, default_value_t = 2)]
+    pub layers: usize,
+
+    /// Model width.
+    #[arg(long, default_value_t = 256)]
+    pub d_model: usize,
+
+    /// Attention heads.
+    #[arg(long, default_value_t = 8)]
+    pub heads: usize,
+
+    /// SwiGLU hidden width.
+    #[arg(long, default_value_t = 512)]
+    pub ffn_hidden: usize,
+
+    /// Seed of every proxy's initialisation and batches.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+
+    /// Print the proxy's parameter counts and the plan, and train nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DeviceChoice {
+    Auto,
+    Cpu,
+}
+
+fn parse_shard(text: &str) -> Result<Shard, String> {
+    let parsed = text
+        .split_once('/')
+        .and_then(|(i, n)| Some((i.parse().ok()?, n.parse().ok()?)));
+    match parsed {
+        Some((index, count)) if count > 0 && index < count => Ok(Shard { index, count }),
+        _ => Err(format!(
+            "`{text}` is not a shard: write I/N with 0 <= I < N, e.g. 0/4"
+        )),
+    }
+}
+
+pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
+    let index = TokensIndex::read(&args.tokens)?;
+    if args.heads == 0 || args.d_model % args.heads != 0 || (args.d_model / args.heads) % 2 != 0 {
+        bail!(
+            "--d-model {} must split into --heads {} of even width (rotary embeddings rotate pairs)",
+            args.d_model,
+            args.heads
+        );
+    }
+    let shape = ProxyShape {
+        vocab_size: index.vocab_size as usize,
+        layers: args.layers,
+        d_model: args.d_model,
+        heads: args.heads,
+        ffn_hidden: args.ffn_hidden,
+        context: args.context,
+        rope_theta: 10_000.0,
+    };
+    let train = TrainConfig {
+        train_tokens: args.train_tokens,
+        batch_size: args.batch_size,
+        learning_rate: args.learning_rate,
+        val_sequences: args.val_sequences,
+        ..Default::default()
+    };
+    let config = ProxyRunConfig {
+        shape,
+        train,
+        seed: args.seed,
+    };
+    if args.dry_run {
+        let steps = config.train.steps(config.shape.context);
+        println!(
+            "proxy: {} parameters, {} without embeddings ({} layers, d_model {}, {} heads, SwiGLU {}, context {}, vocabulary {})",
+            config.shape.params(),
+            config.shape.non_embedding_params(),
+            config.shape.layers,
+            config.shape.d_model,
+            config.shape.heads,
+            config.shape.ffn_hidden,
+            config.shape.context,
+            config.shape.vocab_size
+        );
+        println!(
+            "training: {steps} steps of {} x {} tokens = {} tokens per proxy",
+            config.train.batch_size,
+            config.shape.context,
+            steps * config.train.batch_size * config.shape.context
+        );
+        return Ok(());
+    }
+    let device = match args.device {
+        DeviceChoice::Auto | DeviceChoice::Cpu => Device::flex(),
+    };
+    let runs = args.output.join("runs").join("runs.parquet");
+    let summary = crate::proxy::stage::train_candidates(
+        &args.tokens,
+        &args.mixtures,
+        &runs,
+        &config,
+        args.shard,
+        &device,
+        quiet,
+    )?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        println!(
+            "Trained {} proxies ({} already done), {:.0} tokens/s; {} runs in {}",
+            summary.trained,
+            summary.skipped,
+            summary.tokens_per_second,
+            summary.runs_in_table,
+            runs.display()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,185 @@
+//! The train stage: every candidate mixture becomes one proxy run, one row of `runs/runs.parquet`.
+//!
+//! Candidates come from `mixtures.parquet` (`remix sample`); `--shard I/N` takes every N-th candidate
+//! from the I-th, so several machines can share one candidate list (their tables are joined with
+//! `remix runs merge`). A candidate whose run id already has a finished row is skipped, and the table
+//! is rewritten atomically after every proxy, so a crash loses at most the proxy in flight.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use burn::prelude::Device;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::data::{MixtureSampler, validation_sets};
+use super::model::ProxyShape;
+use super::train::{TrainConfig, train_proxy};
+use crate::progress::Progress;
+use crate::runs::{Run, RunsTable, read_runs, write_runs};
+use crate::tokens::TokensIndex;
+use crate::workdir::config_hash;
+
+/// Everything that decides a proxy run's result (hashed into the runs table).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ProxyRunConfig {
+    pub shape: ProxyShape,
+    pub train: TrainConfig,
+    /// Seed of the model's initialisation and of its batches: the same for every candidate, so runs
+    /// differ only by their mixture.
+    pub seed: u64,
+}
+
+/// Which candidates this process trains: every `count`-th from `index`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+/// Summary of a train invocation.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainSummary {
+    pub trained: usize,
+    pub skipped: usize,
+    pub runs_in_table: usize,
+    pub tokens_per_second: f64,
+}
+
+/// Trains the candidates of `mixtures` on the shards of `tokens_dir`, appending to `runs_path`.
+pub fn train_candidates(
+    tokens_dir: &Path,
+    mixtures: &Path,
+    runs_path: &Path,
+    config: &ProxyRunConfig,
+    shard: Shard,
+    device: &Device,
+    quiet: bool,
+) -> Result<TrainSummary> {
+    let index = TokensIndex::read(tokens_dir)?;
+    let training: Vec<String> = index
+        .domains
+        .iter()
+        .filter(|d| !d.eval_only)
+        .map(|d| d.domain.clone())
+        .collect();
+    let file = crate::predict::read_mixtures(mixtures)?;
+    let Some((_, ids)) = file.id else {
+        bail!(
+            "{} has no mixture_id column: make it with `remix sample`",
+            mixtures.display()
+        );
+    };
+    let columns: Vec<&str> = file.weights.iter().map(|(d, _)| d.as_str()).collect();
+    if columns != training.iter().map(String::as_str).collect::<Vec<_>>() {
+        bail!(
+            "the mixtures in {} are over {} but the token index trains on {}: sample them again from this index",
+            mixtures.display(),
+            columns.join(", "),
+            training.join(", ")
+        );
+    }
+    if shard.count == 0 || shard.index >= shard.count {
+        bail!(
+            "--shard {}/{} is not a shard: use I/N with 0 <= I < N",
+            shard.index,
+            shard.count
+        );
+    }
+    let validation = validation_sets(
+        tokens_dir,
+        &index,
+        config.shape.context,
+        config.train.val_sequences,
+    )?;
+    let loss_domains: Vec<String> = validation.iter().map(|v| v.domain.clone()).collect();
+    let config_id = config_hash(config)?;
+
+    let mut table = if runs_path.exists() {
+        let table = read_runs(runs_path)?;
+        if table.domains != training || table.loss_domains != loss_domains {
+            bail!(
+                "{} holds runs over other domains: give another output, or remove it to start over",
+                runs_path.display()
+            );
+        }
+        table
+    } else {
+        RunsTable {
+            domains: training.clone(),
+            loss_domains: loss_domains.clone(),
+            runs: Vec::new(),
+        }
+    };
+    let done = |table: &RunsTable, id: &str| {
+        table.runs.iter().any(|r| {
+            r.run_id == id
+                && r.status == "ok"
+                && r.proxy_config_hash.as_deref() == Some(config_id.as_str())
+        })
+    };
+    let mine: Vec<usize> = (shard.index..ids.len()).step_by(shard.count).collect();
+    let todo: Vec<usize> = mine
+        .iter()
+        .copied()
+        .filter(|&c| !done(&table, &ids[c]))
+        .collect();
+    let progress = Progress::new(todo.len() as u64, "proxies", quiet);
+    progress.set_message("training");
+    let started = Instant::now();
+    let mut tokens = 0u64;
+    for &c in &todo {
+        let weights: Vec<f64> = file.weights.iter().map(|(_, values)| values[c]).collect();
+        let mut sampler = MixtureSampler::new(
+            tokens_dir,
+            &index,
+            &weights,
+            config.shape.context,
+            config.seed,
+        )?;
+        let run_started = Instant::now();
+        let trained = train_proxy(
+            &config.shape,
+            &config.train,
+            &mut sampler,
+            &validation,
+            device,
+            config.seed,
+            |_, _, _| {},
+        )?;
+        tokens += trained.tokens_trained;
+        let losses = loss_domains
+            .iter()
+            .map(|d| {
+                trained
+                    .val_losses
+                    .iter()
+                    .find(|(name, _)| name == d)
+                    .map(|(_, l)| *l)
+            })
+            .collect();
+        table.runs.retain(|r| r.run_id != ids[c]);
+        table.runs.push(Run {
+            run_id: ids[c].clone(),
+            seed: Some(config.seed),
+            proxy_config_hash: Some(config_id.clone()),
+            weights,
+            tokens_trained: Some(trained.tokens_trained),
+            wall_time_s: Some(run_started.elapsed().as_secs_f64()),
+            device: Some(format!("{device:?}")),
+            losses,
+            status: "ok".into(),
+        });
+        write_runs(&table, runs_path)?;
+        tracing::info!(run = %ids[c], steps = trained.steps, train_loss = trained.final_train_loss, "proxy finished");
+        progress.inc(1);
+    }
+    progress.finish();
+    Ok(TrainSummary {
+        trained: todo.len(),
+        skipped: mine.len() - todo.len(),
+        runs_in_table: table.runs.len(),
+        tokens_per_second: tokens as f64 / started.elapsed().as_secs_f64().max(1e-9),
+    })
+}
