@@ -9,36 +9,6 @@ use std::process::Command;
 use common::*;
 use serde_json::{Value, json};
 
-/// Dedup and tokenize the fixtures into `work`.
-fn tokens(work: &Path) {
-    let corpus = fixtures().join("corpus");
-    let tokenizer = fixtures().join("tokenizer.json");
-    assert_ok(&remix(
-        work,
-        &[
-            "dedup",
-            "--quiet",
-            "--corpus",
-            corpus.to_str().unwrap(),
-            "-o",
-            ".",
-        ],
-    ));
-    assert_ok(&remix(
-        work,
-        &[
-            "tokenize",
-            "--quiet",
-            "--input",
-            "dedup",
-            "--tokenizer",
-            tokenizer.to_str().unwrap(),
-            "-o",
-            ".",
-        ],
-    ));
-}
-
 /// `remix manifest` with `weights` over the fixtures' tokens, 1M training tokens unless `extra` says.
 fn manifest(work: &Path, weights: &Value, extra: &[&str]) -> std::process::Output {
     fs::write(work.join("weights.json"), weights.to_string()).unwrap();
@@ -99,7 +69,7 @@ fn floats(value: &Value) -> Vec<f64> {
 fn manifest_and_every_export() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path();
-    tokens(work);
+    tokenize_fixtures(work, &[]);
     let weights = json!({"code": 0.3, "email": 0.3, "novel": 0.2, "speeches": 0.2});
     let output = manifest(work, &weights, &["--export", "all"]);
     assert_ok(&output);
@@ -257,7 +227,7 @@ fn manifest_and_every_export() {
 fn bad_weights_and_too_many_epochs() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path();
-    tokens(work);
+    tokenize_fixtures(work, &[]);
     let expect = |weights: Value, extra: &[&str], needles: &[&str]| {
         let output = manifest(work, &weights, extra);
         let message = stderr(&output);
@@ -304,47 +274,7 @@ fn bad_weights_and_too_many_epochs() {
 fn a_regmix_optimum_carries_its_evidence() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path();
-    let regmix = fixtures().join("regmix");
-    let file = |name: &str| regmix.join(name).display().to_string();
-    assert_ok(&remix(
-        work,
-        &[
-            "runs",
-            "import",
-            "--regmix-mixtures",
-            &file("train_mixture_1m.csv"),
-            "--regmix-losses",
-            &file("train_pile_loss_1m.csv"),
-            "-o",
-            "runs.parquet",
-        ],
-    ));
-    assert_ok(&remix(
-        work,
-        &[
-            "fit",
-            "--runs",
-            "runs.parquet",
-            "--target",
-            "the_pile_pile_cc",
-            "--regressor",
-            "ridge",
-            "-o",
-            "fit",
-        ],
-    ));
-    assert_ok(&remix(
-        work,
-        &[
-            "simulate",
-            "--model",
-            "fit/model.json",
-            "-n",
-            "2000",
-            "-o",
-            "fit/optimum.json",
-        ],
-    ));
+    regmix_ridge_optimum(work);
     // A token index for RegMix's 17 domains, 100M tokens each.
     let model: Value =
         serde_json::from_slice(&fs::read(work.join("fit/model.json")).unwrap()).unwrap();

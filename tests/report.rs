@@ -19,7 +19,6 @@ fn report_covers_the_stages_that_ran_and_loads_nothing() {
     );
 
     let corpus = fixtures().join("corpus");
-    let tokenizer = fixtures().join("tokenizer.json");
     assert_ok(&remix(
         work,
         &[
@@ -31,30 +30,7 @@ fn report_covers_the_stages_that_ran_and_loads_nothing() {
             "stats",
         ],
     ));
-    assert_ok(&remix(
-        work,
-        &[
-            "dedup",
-            "--quiet",
-            "--corpus",
-            corpus.to_str().unwrap(),
-            "-o",
-            ".",
-        ],
-    ));
-    assert_ok(&remix(
-        work,
-        &[
-            "tokenize",
-            "--quiet",
-            "--input",
-            "dedup",
-            "--tokenizer",
-            tokenizer.to_str().unwrap(),
-            "-o",
-            ".",
-        ],
-    ));
+    tokenize_fixtures(work, &[]);
     assert_ok(&remix(
         work,
         &[

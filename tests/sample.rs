@@ -13,34 +13,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 fn samples_named_and_capped_mixtures_deterministically() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path();
-    let corpus = fixtures().join("corpus");
-    let tokenizer = fixtures().join("tokenizer.json");
-    assert_ok(&remix(
-        work,
-        &[
-            "dedup",
-            "--quiet",
-            "--corpus",
-            corpus.to_str().unwrap(),
-            "-o",
-            ".",
-        ],
-    ));
-    assert_ok(&remix(
-        work,
-        &[
-            "tokenize",
-            "--quiet",
-            "--input",
-            "dedup",
-            "--tokenizer",
-            tokenizer.to_str().unwrap(),
-            "-o",
-            ".",
-            "--eval-only",
-            "speeches",
-        ],
-    ));
+    tokenize_fixtures(work, &["--eval-only", "speeches"]);
     // 1M proxy tokens, at most 2 epochs: email (about 310k training tokens) is capped near 0.62.
     let args = [
         "sample",

@@ -74,32 +74,7 @@ fn stats_output_validates() {
 #[test]
 fn dedup_and_tokens_outputs_validate() {
     let work = tempfile::tempdir().unwrap();
-    let corpus = fixtures().join("corpus");
-    let tokenizer = fixtures().join("tokenizer.json");
-    assert_ok(&remix(
-        work.path(),
-        &[
-            "dedup",
-            "--quiet",
-            "--corpus",
-            corpus.to_str().unwrap(),
-            "-o",
-            ".",
-        ],
-    ));
-    assert_ok(&remix(
-        work.path(),
-        &[
-            "tokenize",
-            "--quiet",
-            "--input",
-            "dedup",
-            "--tokenizer",
-            tokenizer.to_str().unwrap(),
-            "-o",
-            ".",
-        ],
-    ));
+    tokenize_fixtures(work.path(), &[]);
     validate(
         work.path(),
         &[
@@ -114,47 +89,7 @@ fn dedup_and_tokens_outputs_validate() {
 #[test]
 fn fit_and_optimum_outputs_validate() {
     let work = tempfile::tempdir().unwrap();
-    let regmix = fixtures().join("regmix");
-    let file = |name: &str| regmix.join(name).display().to_string();
-    assert_ok(&remix(
-        work.path(),
-        &[
-            "runs",
-            "import",
-            "--regmix-mixtures",
-            &file("train_mixture_1m.csv"),
-            "--regmix-losses",
-            &file("train_pile_loss_1m.csv"),
-            "-o",
-            "runs.parquet",
-        ],
-    ));
-    assert_ok(&remix(
-        work.path(),
-        &[
-            "fit",
-            "--runs",
-            "runs.parquet",
-            "--target",
-            "the_pile_pile_cc",
-            "--regressor",
-            "ridge",
-            "-o",
-            "fit",
-        ],
-    ));
-    assert_ok(&remix(
-        work.path(),
-        &[
-            "simulate",
-            "--model",
-            "fit/model.json",
-            "-n",
-            "2000",
-            "-o",
-            "fit/optimum.json",
-        ],
-    ));
+    regmix_ridge_optimum(work.path());
     validate(
         work.path(),
         &[

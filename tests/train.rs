@@ -32,34 +32,7 @@ const SMALL: [&str; 18] = [
 ];
 
 fn prepare(work: &Path, candidates: &str) {
-    let corpus = fixtures().join("corpus");
-    let tokenizer = fixtures().join("tokenizer.json");
-    assert_ok(&remix(
-        work,
-        &[
-            "dedup",
-            "--quiet",
-            "--corpus",
-            corpus.to_str().unwrap(),
-            "-o",
-            ".",
-        ],
-    ));
-    assert_ok(&remix(
-        work,
-        &[
-            "tokenize",
-            "--quiet",
-            "--input",
-            "dedup",
-            "--tokenizer",
-            tokenizer.to_str().unwrap(),
-            "-o",
-            ".",
-            "--eval-only",
-            "speeches",
-        ],
-    ));
+    tokenize_fixtures(work, &["--eval-only", "speeches"]);
     assert_ok(&remix(
         work,
         &[

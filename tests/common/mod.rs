@@ -75,3 +75,79 @@ pub fn files_under(dir: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// Dedups the fixture corpus into `work/dedup` and tokenizes it with the fixture tokenizer into
+/// `work/tokens`; `extra` goes to `remix tokenize` (for example `--eval-only speeches`).
+pub fn tokenize_fixtures(work: &Path, extra: &[&str]) {
+    let corpus = fixtures().join("corpus");
+    let tokenizer = fixtures().join("tokenizer.json");
+    assert_ok(&remix(
+        work,
+        &[
+            "dedup",
+            "--quiet",
+            "--corpus",
+            corpus.to_str().unwrap(),
+            "-o",
+            ".",
+        ],
+    ));
+    let mut args = vec![
+        "tokenize",
+        "--quiet",
+        "--input",
+        "dedup",
+        "--tokenizer",
+        tokenizer.to_str().unwrap(),
+        "-o",
+        ".",
+    ];
+    args.extend_from_slice(extra);
+    assert_ok(&remix(work, &args));
+}
+
+/// Imports RegMix's train runs into `work/runs.parquet`, fits the Pile-CC loss with ridge into
+/// `work/fit/`, and simulates 2000 candidates into `work/fit/optimum.json`.
+pub fn regmix_ridge_optimum(work: &Path) {
+    let regmix = fixtures().join("regmix");
+    let file = |name: &str| regmix.join(name).display().to_string();
+    assert_ok(&remix(
+        work,
+        &[
+            "runs",
+            "import",
+            "--regmix-mixtures",
+            &file("train_mixture_1m.csv"),
+            "--regmix-losses",
+            &file("train_pile_loss_1m.csv"),
+            "-o",
+            "runs.parquet",
+        ],
+    ));
+    assert_ok(&remix(
+        work,
+        &[
+            "fit",
+            "--runs",
+            "runs.parquet",
+            "--target",
+            "the_pile_pile_cc",
+            "--regressor",
+            "ridge",
+            "-o",
+            "fit",
+        ],
+    ));
+    assert_ok(&remix(
+        work,
+        &[
+            "simulate",
+            "--model",
+            "fit/model.json",
+            "-n",
+            "2000",
+            "-o",
+            "fit/optimum.json",
+        ],
+    ));
+}
