@@ -15,8 +15,9 @@
 //!   space with it under the epoch caps ([`mixture`]) for `fit/optimum.json`.
 //! - [`manifest`]: the chosen weights as `mixtures/<name>.json` and exports for eight trainers.
 //! - [`report`]: one self-contained HTML page over a work directory.
-//! - [`proxy`]: reading token shards and drawing proxy training batches by mixture (the model and the
-//!   training loop are still to come).
+//! - [`proxy`]: the proxy model, its batches drawn by mixture and its training loop; `remix train` runs
+//!   one proxy per candidate into `runs/runs.parquet`.
+//! - [`doremi`]: domain weights by DoReMi's Group DRO against a reference proxy (`doremi/weights.json`).
 //!
 //! Shared pieces: [`corpus`] reads any corpus layout with bounded memory; [`domain`] turns domain
 //! names from the data into safe file names; [`config`] holds every setting with its default and the
@@ -27,6 +28,7 @@ pub mod config;
 pub mod corpus;
 pub mod dedup;
 pub mod domain;
+pub mod doremi;
 pub mod fit;
 pub mod logging;
 pub mod manifest;

@@ -22,5 +22,6 @@ pub fn all() -> Vec<(&'static str, serde_json::Value)> {
         one::<crate::tokens::TokensIndex>("tokens-index.schema.json"),
         one::<crate::dedup::DedupReport>("dedup-stats.schema.json"),
         one::<crate::manifest::Manifest>("manifest.schema.json"),
+        one::<crate::doremi::DoremiWeights>("doremi-weights.schema.json"),
     ]
 }

@@ -2,6 +2,7 @@
 //! (the xsv habit). Nothing here computes anything.
 
 pub mod dedup;
+pub mod doremi;
 pub mod fit;
 pub mod manifest;
 pub mod predict;
@@ -40,6 +41,7 @@ pub enum Command {
     Tokenizer(tokenizer::Args),
     Sample(sample::Args),
     Train(train::Args),
+    Doremi(doremi::Args),
     Runs(runs::Args),
     Fit(fit::Args),
     Predict(predict::Args),
@@ -57,6 +59,7 @@ impl Cli {
             Command::Tokenizer(args) => tokenizer::run(args, self.quiet),
             Command::Sample(args) => sample::run(args),
             Command::Train(args) => train::run(args, self.quiet),
+            Command::Doremi(args) => doremi::run(args, self.quiet),
             Command::Runs(args) => runs::run(args),
             Command::Fit(args) => fit::run(args),
             Command::Predict(args) => predict::run(args),

@@ -42,6 +42,21 @@ pub struct Args {
     #[arg(long, value_parser = parse_shard, default_value = "0/1")]
     pub shard: Shard,
 
+    #[command(flatten)]
+    pub proxy: ProxyArgs,
+
+    /// Print the proxy's parameter counts and the plan, and train nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The proxy's shape and training settings, shared by `remix train` and `remix doremi`.
+#[derive(Debug, ClapArgs)]
+pub struct ProxyArgs {
     /// Tokens per proxy.
     #[arg(long, default_value_t = TrainConfig::default().train_tokens)]
     pub train_tokens: u64,
@@ -81,20 +96,53 @@ pub struct Args {
     /// Seed of every proxy's initialisation and batches.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+}
 
-    /// Print the proxy's parameter counts and the plan, and train nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-
-    /// Print the summary as JSON.
-    #[arg(long)]
-    pub json: bool,
+impl ProxyArgs {
+    /// The proxy run settings, with the vocabulary of the token index.
+    pub fn config(&self, index: &TokensIndex) -> anyhow::Result<ProxyRunConfig> {
+        if self.heads == 0 || self.d_model % self.heads != 0 || (self.d_model / self.heads) % 2 != 0
+        {
+            bail!(
+                "--d-model {} must split into --heads {} of even width (rotary embeddings rotate pairs)",
+                self.d_model,
+                self.heads
+            );
+        }
+        Ok(ProxyRunConfig {
+            shape: ProxyShape {
+                vocab_size: index.vocab_size as usize,
+                layers: self.layers,
+                d_model: self.d_model,
+                heads: self.heads,
+                ffn_hidden: self.ffn_hidden,
+                context: self.context,
+                rope_theta: 10_000.0,
+            },
+            train: TrainConfig {
+                train_tokens: self.train_tokens,
+                batch_size: self.batch_size,
+                learning_rate: self.learning_rate,
+                val_sequences: self.val_sequences,
+                ..Default::default()
+            },
+            seed: self.seed,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DeviceChoice {
     Auto,
     Cpu,
+}
+
+impl DeviceChoice {
+    pub fn device(self) -> Device {
+        match self {
+            DeviceChoice::Auto | DeviceChoice::Cpu => Device::flex(),
+        }
+    }
 }
 
 fn parse_shard(text: &str) -> Result<Shard, String> {
@@ -111,34 +159,7 @@ fn parse_shard(text: &str) -> Result<Shard, String> {
 
 pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
     let index = TokensIndex::read(&args.tokens)?;
-    if args.heads == 0 || args.d_model % args.heads != 0 || (args.d_model / args.heads) % 2 != 0 {
-        bail!(
-            "--d-model {} must split into --heads {} of even width (rotary embeddings rotate pairs)",
-            args.d_model,
-            args.heads
-        );
-    }
-    let shape = ProxyShape {
-        vocab_size: index.vocab_size as usize,
-        layers: args.layers,
-        d_model: args.d_model,
-        heads: args.heads,
-        ffn_hidden: args.ffn_hidden,
-        context: args.context,
-        rope_theta: 10_000.0,
-    };
-    let train = TrainConfig {
-        train_tokens: args.train_tokens,
-        batch_size: args.batch_size,
-        learning_rate: args.learning_rate,
-        val_sequences: args.val_sequences,
-        ..Default::default()
-    };
-    let config = ProxyRunConfig {
-        shape,
-        train,
-        seed: args.seed,
-    };
+    let config = args.proxy.config(&index)?;
     if args.dry_run {
         let steps = config.train.steps(config.shape.context);
         println!(
@@ -160,9 +181,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let device = match args.device {
-        DeviceChoice::Auto | DeviceChoice::Cpu => Device::flex(),
-    };
+    let device = args.device.device();
     let runs = args.output.join("runs").join("runs.parquet");
     let summary = crate::proxy::stage::train_candidates(
         &args.tokens,

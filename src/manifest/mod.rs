@@ -8,7 +8,7 @@
 //! behind the choice. [`export`] renders it in each trainer's own syntax.
 
 pub mod export;
-mod weights;
+pub mod weights;
 
 use std::path::Path;
 
@@ -81,13 +81,14 @@ pub struct ManifestDomain {
 /// How the weights were chosen.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Method {
-    /// `regmix` (an optimum from `remix simulate`) or `given` (weights from elsewhere).
+    /// `regmix` (an optimum from `remix simulate`), `doremi` (`remix doremi`'s weights.json) or
+    /// `given` (weights from elsewhere).
     pub kind: String,
     /// The weights file.
     pub source: String,
     /// What supports the choice: for RegMix the target, the predicted losses of the optimum, the
     /// natural and the uniform mixtures, and the fit's cross-validated quality when its report is beside
-    /// the model.
+    /// the model; for DoReMi its settings, reference and each round's change and losses.
     pub evidence: serde_json::Value,
 }
 

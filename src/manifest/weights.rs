@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::Method;
+use crate::doremi::DoremiWeights;
 use crate::fit::FitReport;
 use crate::simulate::Optimum;
 
@@ -45,6 +46,13 @@ pub fn read_weights(path: &Path) -> Result<WeightsSource> {
             .map(|d| (d.domain.clone(), d.weight))
             .collect();
         (pairs, regmix_method(path, &optimum))
+    } else if let Ok(doremi) = serde_json::from_value::<DoremiWeights>(value.clone()) {
+        let pairs = doremi
+            .domains
+            .iter()
+            .map(|d| (d.domain.clone(), d.weight))
+            .collect();
+        (pairs, doremi_method(&shown, &doremi))
     } else if let Ok(list) = serde_json::from_value::<DomainList>(value.clone()) {
         (
             list.domains
@@ -89,6 +97,35 @@ fn given(path: &str) -> Method {
         kind: "given".into(),
         source: path.into(),
         evidence: Value::Null,
+    }
+}
+
+/// DoReMi evidence: its settings, the reference, and each round's change and losses.
+fn doremi_method(path: &str, weights: &DoremiWeights) -> Method {
+    let rounds: Vec<Value> = weights
+        .rounds
+        .iter()
+        .map(|r| {
+            json!({
+                "reference_weights": r.reference_weights,
+                "change": r.change,
+                "reference_losses": r.reference_losses,
+                "proxy_losses": r.proxy_losses,
+            })
+        })
+        .collect();
+    Method {
+        kind: "doremi".into(),
+        source: path.into(),
+        evidence: json!({
+            "reference": weights.config.reference,
+            "eta": weights.config.eta,
+            "smoothing": weights.config.smoothing,
+            "steps_per_round": weights.config.proxy.train.steps(weights.config.proxy.shape.context),
+            "proxy": weights.config.proxy,
+            "converged": weights.converged,
+            "rounds": rounds,
+        }),
     }
 }
 

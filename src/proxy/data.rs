@@ -40,6 +40,8 @@ pub struct MixtureSampler {
     active: Vec<ActiveDomain>,
     context: usize,
     rng: StdRng,
+    /// Where the next stratified batch starts its round over the domains.
+    turn: usize,
 }
 
 impl MixtureSampler {
@@ -90,6 +92,7 @@ impl MixtureSampler {
             active,
             context,
             rng: StdRng::seed_from_u64(seed),
+            turn: 0,
         })
     }
 
@@ -111,15 +114,37 @@ impl MixtureSampler {
                 .iter()
                 .position(|a| u < a.cumulative)
                 .unwrap_or(self.active.len() - 1);
-            let ActiveDomain { domain, shard, .. } = &self.active[position];
-            let start = self.rng.random_range(0..shard.tokens());
-            read_wrapping(shard, start, row);
-            row_domains.push(*domain);
+            row_domains.push(self.read_row(position, row));
         }
         Batch {
             tokens,
             row_domains,
         }
+    }
+
+    /// The next `rows` rows taken from the domains of positive weight in turn, whatever their weight:
+    /// every batch of at least that many rows holds every domain (DoReMi's batches).
+    pub fn next_stratified_batch(&mut self, rows: usize) -> Batch {
+        let width = self.context + 1;
+        let mut tokens = vec![0u32; rows * width];
+        let mut row_domains = Vec::with_capacity(rows);
+        for row in tokens.chunks_exact_mut(width) {
+            let position = self.turn % self.active.len();
+            self.turn += 1;
+            row_domains.push(self.read_row(position, row));
+        }
+        Batch {
+            tokens,
+            row_domains,
+        }
+    }
+
+    /// Fills `row` from a uniform start in the `position`-th active domain; returns its domain index.
+    fn read_row(&mut self, position: usize, row: &mut [u32]) -> usize {
+        let ActiveDomain { domain, shard, .. } = &self.active[position];
+        let start = self.rng.random_range(0..shard.tokens());
+        read_wrapping(shard, start, row);
+        *domain
     }
 }
 

@@ -163,6 +163,17 @@ pub fn next_token_loss(model: &ProxyModel, rows: Tensor<2, Int>) -> Tensor<1> {
         .forward(logits.reshape([batch * length, vocab]), targets)
 }
 
+/// Next-token cross-entropy of every target of `rows` (`[batch, length + 1]` token ids):
+/// `[batch, length]`, unreduced, for losses that weigh tokens differently (DoReMi).
+pub fn token_losses(model: &ProxyModel, rows: Tensor<2, Int>) -> Tensor<2> {
+    let [batch, width] = rows.dims();
+    let length = width - 1;
+    let inputs = rows.clone().slice([0..batch, 0..length]);
+    let targets = rows.slice([0..batch, 1..width]).reshape([batch, length, 1]);
+    let log_probs = burn::tensor::activation::log_softmax(model.forward(inputs), 2);
+    log_probs.gather(2, targets).reshape([batch, length]).neg()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,5 +254,17 @@ mod tests {
             last < first * 0.3,
             "40 steps on one batch: {first} -> {last}"
         );
+    }
+
+    #[test]
+    fn token_losses_average_to_the_mean_loss() {
+        let device = Device::flex();
+        let model = tiny().init(&device);
+        let rows = Tensor::<2, Int>::from_ints([[1, 2, 3, 4, 5], [7, 3, 9, 1, 0]], &device);
+        let each = token_losses(&model, rows.clone());
+        assert_eq!(each.dims(), [2, 4]);
+        let mean = each.mean().into_scalar::<f32>();
+        let reduced = next_token_loss(&model, rows).into_scalar::<f32>();
+        assert!((mean - reduced).abs() < 1e-5, "{mean} vs {reduced}");
     }
 }

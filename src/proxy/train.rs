@@ -8,7 +8,7 @@
 
 use anyhow::{Result, bail};
 use burn::grad_clipping::GradientClippingConfig;
-use burn::optim::{AdamWConfig, GradientsParams};
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use schemars::JsonSchema;
@@ -52,6 +52,16 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// AdamW with these settings and gradient clipping.
+    pub fn optimizer(&self) -> ModuleOptimizer {
+        AdamWConfig::new()
+            .with_beta_1(0.9)
+            .with_beta_2(0.95)
+            .with_weight_decay(self.weight_decay)
+            .with_grad_clipping(Some(GradientClippingConfig::Norm(self.clip_norm)))
+            .init()
+    }
+
     pub fn steps(&self, context: usize) -> usize {
         (self.train_tokens as usize / (self.batch_size * context).max(1)).max(1)
     }
@@ -72,8 +82,10 @@ impl TrainConfig {
 }
 
 /// What one proxy run produced.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct TrainedProxy {
+    /// The trained model, without gradients.
+    pub model: ProxyModel,
     pub steps: usize,
     pub tokens_trained: u64,
     /// Mean training loss of the last step.
@@ -83,7 +95,7 @@ pub struct TrainedProxy {
 }
 
 /// Token rows as an Int tensor.
-fn rows_tensor(tokens: &[u32], rows: usize, device: &Device) -> Tensor<2, Int> {
+pub(crate) fn rows_tensor(tokens: &[u32], rows: usize, device: &Device) -> Tensor<2, Int> {
     let width = tokens.len() / rows.max(1);
     let ids: Vec<i64> = tokens.iter().map(|&t| t as i64).collect();
     Tensor::from_data(TensorData::new(ids, [rows, width]), device)
@@ -109,12 +121,7 @@ pub fn train_proxy(
     device.seed(seed);
     let train_device = device.clone().autodiff();
     let mut model: ProxyModel = shape.init(&train_device);
-    let mut optimizer = AdamWConfig::new()
-        .with_beta_1(0.9)
-        .with_beta_2(0.95)
-        .with_weight_decay(config.weight_decay)
-        .with_grad_clipping(Some(GradientClippingConfig::Norm(config.clip_norm)))
-        .init();
+    let mut optimizer = config.optimizer();
     let steps = config.steps(shape.context);
     let mut last_loss = f64::NAN;
     for step in 0..steps {
@@ -140,6 +147,7 @@ pub fn train_proxy(
         })
         .collect();
     Ok(TrainedProxy {
+        model,
         steps,
         tokens_trained: (steps * config.batch_size * shape.context) as u64,
         final_train_loss: last_loss,

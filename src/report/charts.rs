@@ -179,6 +179,68 @@ pub fn scatter(title: &str, points: &[(f64, f64)], x_label: &str, y_label: &str)
     Ok(svg)
 }
 
+/// One line per series over the x values `0..n` (a trajectory): `(series name, y per step)`.
+pub fn lines(
+    title: &str,
+    series: &[(&str, Vec<f64>)],
+    x_label: &str,
+    y_label: &str,
+) -> Result<String> {
+    let steps = series
+        .iter()
+        .map(|(_, ys)| ys.len())
+        .max()
+        .unwrap_or(0)
+        .max(2);
+    let top = series
+        .iter()
+        .flat_map(|(_, ys)| ys.iter().copied())
+        .fold(0.0f64, f64::max)
+        .max(1e-12)
+        * 1.1;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(55)
+            .build_cartesian_2d(0f64..(steps - 1) as f64, 0f64..top)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc(y_label)
+            .y_label_formatter(&|y| tick(*y))
+            .draw()
+            .map_err(err)?;
+        for (i, (name, ys)) in series.iter().enumerate() {
+            let color = COLORS[i % COLORS.len()];
+            chart
+                .draw_series(LineSeries::new(
+                    ys.iter().enumerate().map(|(x, &y)| (x as f64, y)),
+                    color.stroke_width(2),
+                ))
+                .map_err(err)?
+                .label(*name)
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK.mix(0.3))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

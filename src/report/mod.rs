@@ -25,7 +25,7 @@ pub fn render(work: &Path) -> Result<String> {
     if !work.is_dir() {
         bail!("the work directory {} does not exist", work.display());
     }
-    let builders: [SectionBuilder; 8] = [
+    let builders: [SectionBuilder; 9] = [
         sections::stats,
         sections::dedup,
         sections::tokens,
@@ -33,6 +33,7 @@ pub fn render(work: &Path) -> Result<String> {
         sections::runs,
         sections::fit,
         sections::optimum,
+        sections::doremi,
         sections::manifests,
     ];
     let mut parts = Vec::new();

@@ -1,5 +1,6 @@
 //! One function per report section; each returns `None` when its stage has not run.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
@@ -9,9 +10,10 @@ use arrow::datatypes::Float64Type;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::de::DeserializeOwned;
 
-use super::charts::{bars, scatter};
+use super::charts::{bars, lines, scatter};
 use super::html::{section, table};
 use crate::dedup::DedupReport;
+use crate::doremi::DoremiWeights;
 use crate::fit::FitReport;
 use crate::manifest::Manifest;
 use crate::simulate::Optimum;
@@ -425,6 +427,84 @@ pub fn optimum(work: &Path) -> Result<Option<String>> {
             &weights,
         );
     Ok(Some(section("optimum", "Chosen mixture", &note, &body)))
+}
+
+pub fn doremi(work: &Path) -> Result<Option<String>> {
+    let Some(doremi) = read_json::<DoremiWeights>(&work.join("doremi/weights.json"))? else {
+        return Ok(None);
+    };
+    let labels: Vec<String> = doremi.domains.iter().map(|d| d.domain.clone()).collect();
+    let mut svgs = Vec::new();
+    for (round, record) in doremi.rounds.iter().enumerate() {
+        let series: Vec<(&str, Vec<f64>)> = labels
+            .iter()
+            .enumerate()
+            .map(|(d, name)| {
+                let ys = record
+                    .trajectory
+                    .iter()
+                    .map(|step| step.get(d).copied().unwrap_or(f64::NAN))
+                    .collect();
+                (name.as_str(), ys)
+            })
+            .collect();
+        let title = format!("Round {}: domain weights per step", round + 1);
+        svgs.push(lines(&title, &series, "step", "weight")?);
+    }
+    let first_reference = doremi.rounds.first().map(|r| r.reference_weights.clone());
+    let mut series = vec![(
+        "DoReMi",
+        doremi.domains.iter().map(|d| d.weight).collect::<Vec<_>>(),
+    )];
+    if let Some(reference) = &first_reference {
+        series.push(("reference", reference.clone()));
+    }
+    svgs.push(bars("DoReMi weights", &labels, &series, "weight")?);
+    let last = doremi.rounds.last();
+    let rows: Vec<Vec<String>> = doremi
+        .domains
+        .iter()
+        .enumerate()
+        .map(|(d, w)| {
+            let loss = |losses: Option<&BTreeMap<String, f64>>| {
+                losses
+                    .and_then(|l| l.get(&w.domain))
+                    .map(|l| format!("{l:.4}"))
+                    .unwrap_or("-".into())
+            };
+            vec![
+                w.domain.clone(),
+                format!("{:.4}", w.weight),
+                first_reference
+                    .as_ref()
+                    .and_then(|r| r.get(d))
+                    .map(|r| format!("{r:.4}"))
+                    .unwrap_or("-".into()),
+                loss(last.map(|r| &r.reference_losses)),
+                loss(last.map(|r| &r.proxy_losses)),
+            ]
+        })
+        .collect();
+    let note = format!(
+        "{} round(s), {}converged (tolerance {}); eta {}, smoothing {}",
+        doremi.rounds.len(),
+        if doremi.converged { "" } else { "not " },
+        doremi.tolerance,
+        doremi.config.eta,
+        doremi.config.smoothing
+    );
+    let body = charts(&svgs)
+        + &table(
+            &[
+                "domain",
+                "weight",
+                "first reference",
+                "reference loss",
+                "DoReMi proxy loss",
+            ],
+            &rows,
+        );
+    Ok(Some(section("doremi", "DoReMi", &note, &body)))
 }
 
 pub fn manifests(work: &Path) -> Result<Option<String>> {

@@ -151,3 +151,26 @@ pub fn regmix_ridge_optimum(work: &Path) {
         ],
     ));
 }
+
+/// The committed JSON Schemas.
+pub fn schema_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas")
+}
+
+/// Asserts that each (file under `work`, schema file) pair validates.
+pub fn validate(work: &std::path::Path, pairs: &[(&str, &str)]) {
+    for (file, schema) in pairs {
+        let schema: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(schema_dir().join(schema)).unwrap()).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(work.join(file)).unwrap_or_else(|e| panic!("{file}: {e}")),
+        )
+        .unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{file}: {errors:?}");
+    }
+}

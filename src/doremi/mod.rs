@@ -1,0 +1,299 @@
+//! The doremi stage: domain weights by DoReMi (Xie et al. 2023), `WORK/doremi/weights.json`.
+//!
+//! A reference proxy is trained on a reference mixture (natural, uniform or weights from a file); then a
+//! same-shape proxy is trained from uniform weights with Group DRO against it ([`dro`]), and the round's
+//! answer is the mean of the domain weights over its steps. With `rounds > 1` the answer becomes the next
+//! round's reference mixture until the weights move less than [`CONVERGED`]. `weights.json` keeps every
+//! round's reference, answer, validation losses and the whole step-by-step trajectory; `remix manifest`
+//! reads it directly. The folder is finished by a `_done.json` marker.
+
+pub mod dro;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+use burn::prelude::Device;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::progress::Progress;
+use crate::proxy::data::{MixtureSampler, validation_sets};
+use crate::proxy::model::ProxyModel;
+use crate::proxy::stage::ProxyRunConfig;
+use crate::proxy::train::{train_proxy, validation_loss};
+use crate::tokens::TokensIndex;
+use crate::workdir::{DoneMarker, Stage, write_atomic};
+use dro::{DroSettings, train_dro};
+
+/// Rounds stop when no weight moves more than this from the round's reference.
+pub const CONVERGED: f64 = 1e-3;
+
+/// The mixture the reference proxy trains on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Reference {
+    /// Token-proportional.
+    Natural,
+    /// Equal weight per training domain.
+    Uniform,
+    /// Weights read from a file (`fit/optimum.json`, another `weights.json`, `{domain: weight}`).
+    File(PathBuf),
+}
+
+/// Everything that decides the result of the doremi stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DoremiConfig {
+    /// The shape and training settings of both the reference and the DoReMi proxy, and the seed.
+    pub proxy: ProxyRunConfig,
+    pub reference: Reference,
+    /// Rounds at most. Default 1, as in the paper's main results.
+    pub rounds: usize,
+    /// Exponentiated-gradient step size. DoReMi: 1.
+    pub eta: f64,
+    /// Smoothing towards uniform. DoReMi: 1e-3.
+    pub smoothing: f64,
+}
+
+/// `doremi/weights.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DoremiWeights {
+    /// Always `doremi`.
+    pub method: String,
+    /// The answer: the last round's mean weights, summing to 1.
+    pub domains: Vec<DomainWeight>,
+    /// Whether the last round moved the weights less than `tolerance` (always false for one round
+    /// whose answer is far from its reference).
+    pub converged: bool,
+    pub tolerance: f64,
+    pub config: DoremiConfig,
+    pub rounds: Vec<DoremiRound>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DomainWeight {
+    pub domain: String,
+    pub weight: f64,
+}
+
+/// One round: reference mixture in, DoReMi weights out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DoremiRound {
+    /// The reference mixture, in the order of `domains`.
+    pub reference_weights: Vec<f64>,
+    /// The mean DoReMi weights over the round's steps.
+    pub weights: Vec<f64>,
+    /// The largest absolute change from the reference mixture.
+    pub change: f64,
+    /// Validation loss per domain of the reference proxy and of the DoReMi proxy.
+    pub reference_losses: BTreeMap<String, f64>,
+    pub proxy_losses: BTreeMap<String, f64>,
+    /// Per-domain excess loss at the last step.
+    pub final_excess: Vec<f64>,
+    /// The weights after every step.
+    pub trajectory: Vec<Vec<f64>>,
+}
+
+/// Runs DoReMi on the shards of `tokens_dir` and writes `out_dir/weights.json` and its marker.
+pub fn run_doremi(
+    tokens_dir: &Path,
+    out_dir: &Path,
+    config: &DoremiConfig,
+    device: &Device,
+    quiet: bool,
+) -> Result<DoremiWeights> {
+    let index = TokensIndex::read(tokens_dir)?;
+    let training: Vec<_> = index.domains.iter().filter(|d| !d.eval_only).collect();
+    let names: Vec<String> = training.iter().map(|d| d.domain.clone()).collect();
+    if names.len() < 2 {
+        bail!(
+            "DoReMi weighs domains against each other; {} has {} training domain(s)",
+            tokens_dir.display(),
+            names.len()
+        );
+    }
+    if let Some(empty) = training.iter().find(|d| d.tokens == 0) {
+        bail!(
+            "domain `{}` has no training tokens: DoReMi samples every domain in every batch; tokenize \
+             it with --eval-only or drop it",
+            empty.domain
+        );
+    }
+    if config.proxy.train.batch_size < names.len() {
+        tracing::warn!(
+            batch = config.proxy.train.batch_size,
+            domains = names.len(),
+            "batches are smaller than the domain count: some domains miss each batch and keep their last excess loss"
+        );
+    }
+    let mut reference = match &config.reference {
+        Reference::Natural => {
+            let total: u64 = training.iter().map(|d| d.tokens).sum();
+            training
+                .iter()
+                .map(|d| d.tokens as f64 / total as f64)
+                .collect()
+        }
+        Reference::Uniform => vec![1.0 / names.len() as f64; names.len()],
+        Reference::File(path) => weights_in_order(path, &names)?,
+    };
+    let validation = validation_sets(
+        tokens_dir,
+        &index,
+        config.proxy.shape.context,
+        config.proxy.train.val_sequences,
+    )?;
+    std::fs::create_dir_all(out_dir)?;
+    DoneMarker::clear(out_dir)?;
+
+    let steps = config.proxy.train.steps(config.proxy.shape.context) as u64;
+    let rounds_max = config.rounds.max(1);
+    let progress = Progress::new(2 * steps * rounds_max as u64, "steps", quiet);
+    let settings = DroSettings {
+        eta: config.eta,
+        smoothing: config.smoothing,
+    };
+    let seed = config.proxy.seed;
+    let mut rounds = Vec::new();
+    let mut converged = false;
+    for round in 0..rounds_max {
+        progress.set_message("reference proxy");
+        let mut sampler = MixtureSampler::new(
+            tokens_dir,
+            &index,
+            &reference,
+            config.proxy.shape.context,
+            seed,
+        )?;
+        let trained = train_proxy(
+            &config.proxy.shape,
+            &config.proxy.train,
+            &mut sampler,
+            &validation,
+            device,
+            seed,
+            |_, _, _| progress.inc(1),
+        )?;
+        progress.set_message("DoReMi proxy");
+        let uniform = vec![1.0; names.len()];
+        let mut sampler = MixtureSampler::new(
+            tokens_dir,
+            &index,
+            &uniform,
+            config.proxy.shape.context,
+            seed.wrapping_add(1),
+        )?;
+        let result = train_dro(
+            &config.proxy,
+            settings,
+            &mut sampler,
+            &trained.model,
+            device,
+            |_, _| progress.inc(1),
+        )?;
+        let change = result
+            .weights
+            .iter()
+            .zip(&reference)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        tracing::info!(round, change, "DoReMi round finished");
+        rounds.push(DoremiRound {
+            reference_weights: reference.clone(),
+            weights: result.weights.clone(),
+            change,
+            reference_losses: losses(&trained.model, &validation, config, device),
+            proxy_losses: losses(&result.model, &validation, config, device),
+            final_excess: result.final_excess,
+            trajectory: result.trajectory,
+        });
+        reference = result.weights;
+        if change < CONVERGED {
+            converged = true;
+            break;
+        }
+    }
+    progress.finish();
+    let weights = DoremiWeights {
+        method: "doremi".into(),
+        domains: names
+            .iter()
+            .zip(&reference)
+            .map(|(domain, &weight)| DomainWeight {
+                domain: domain.clone(),
+                weight,
+            })
+            .collect(),
+        converged,
+        tolerance: CONVERGED,
+        config: config.clone(),
+        rounds,
+    };
+    write_atomic(
+        &out_dir.join("weights.json"),
+        &serde_json::to_vec_pretty(&weights)?,
+    )?;
+    let mut inputs = vec![tokens_dir.join("index.json")];
+    if let Reference::File(path) = &config.reference {
+        inputs.push(path.clone());
+    }
+    DoneMarker::new(Stage::Doremi, config, &inputs)?
+        .with_count("rounds", weights.rounds.len())
+        .with_count("domains", names.len())
+        .write(out_dir)?;
+    Ok(weights)
+}
+
+fn losses(
+    model: &ProxyModel,
+    validation: &[crate::proxy::data::ValidationSet],
+    config: &DoremiConfig,
+    device: &Device,
+) -> BTreeMap<String, f64> {
+    validation
+        .iter()
+        .map(|set| {
+            (
+                set.domain.clone(),
+                validation_loss(model, set, config.proxy.train.batch_size, device),
+            )
+        })
+        .collect()
+}
+
+/// The weights of a file, in the order of `names`; every training domain must be there.
+fn weights_in_order(path: &Path, names: &[String]) -> Result<Vec<f64>> {
+    let source = crate::manifest::weights::read_weights(path)?;
+    let missing: Vec<&str> = names
+        .iter()
+        .filter(|n| !source.weights.contains_key(*n))
+        .map(String::as_str)
+        .collect();
+    let extra: Vec<&str> = source
+        .weights
+        .keys()
+        .filter(|k| !names.contains(k))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() || !extra.is_empty() {
+        bail!(
+            "the reference weights in {} do not match the training domains: missing {}, unknown {}",
+            path.display(),
+            if missing.is_empty() {
+                "none".into()
+            } else {
+                missing.join(", ")
+            },
+            if extra.is_empty() {
+                "none".into()
+            } else {
+                extra.join(", ")
+            }
+        );
+    }
+    let weights: Vec<f64> = names.iter().map(|n| source.weights[n]).collect();
+    if weights.iter().sum::<f64>() <= 0.0 {
+        bail!("the reference weights in {} are all zero", path.display());
+    }
+    Ok(weights)
+}
