@@ -45,6 +45,7 @@ impl fmt::Display for DomainFrom {
 
 /// How to read a corpus: shared by every stage that reads Parquet text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct CorpusConfig {
     /// The text column. Default `text`: the name FineWeb, The Pile, SlimPajama, Dolma and RedPajama use.
     pub text_column: String,

@@ -18,6 +18,7 @@
 //! - [`proxy`]: the proxy model, its batches drawn by mixture and its training loop; `remix train` runs
 //!   one proxy per candidate into `runs/runs.parquet`.
 //! - [`doremi`]: domain weights by DoReMi's Group DRO against a reference proxy (`doremi/weights.json`).
+//! - [`pipeline`]: `remix run CONFIG.toml`, every enabled stage in order, skipping those already done.
 //!
 //! Shared pieces: [`corpus`] reads any corpus layout with bounded memory; [`domain`] turns domain
 //! names from the data into safe file names; [`config`] holds every setting with its default and the
@@ -33,6 +34,7 @@ pub mod fit;
 pub mod logging;
 pub mod manifest;
 pub mod mixture;
+pub mod pipeline;
 pub mod predict;
 pub mod progress;
 pub mod proxy;

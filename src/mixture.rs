@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 /// How candidates are drawn, with RegMix's published settings as defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct SamplingConfig {
     /// Exponent on token shares in the prior. RegMix: 0.5, which lifts small domains.
     pub temperature: f64,

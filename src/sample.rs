@@ -25,6 +25,7 @@ use crate::workdir::write_atomic_with;
 
 /// Candidate generation settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct SampleConfig {
     /// Sampled candidates, besides the natural and uniform mixtures. Default 512: RegMix's count for 17
     /// domains (about 30 runs per domain).

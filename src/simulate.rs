@@ -28,6 +28,7 @@ const CHUNK: usize = 16_384;
 
 /// Settings of `remix simulate`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct SimulateConfig {
     /// Candidates drawn. RegMix scores 100,000+; the default 1,000,000 takes seconds.
     pub candidates: usize,

@@ -97,8 +97,13 @@ pub struct InputDigest {
 impl DoneMarker {
     /// A marker for `stage` with the settings `config` and the input files `inputs`.
     pub fn new(stage: Stage, config: &impl Serialize, inputs: &[PathBuf]) -> Result<Self> {
+        Self::named(stage.folder(), config, inputs)
+    }
+
+    /// A marker for a step that is not one of the [`Stage`] folders (the pipeline's own steps).
+    pub fn named(stage: &str, config: &impl Serialize, inputs: &[PathBuf]) -> Result<Self> {
         Ok(Self {
-            stage: stage.folder().to_string(),
+            stage: stage.to_string(),
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
             config_hash: config_hash(config)?,
             inputs: inputs

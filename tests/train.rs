@@ -111,7 +111,7 @@ fn proxies_fill_the_runs_table_and_resume() {
         "the eval-only domain is scored"
     );
     for run in &table.runs {
-        assert_eq!(run.status, "ok");
+        assert_eq!(run.status, "finished");
         assert_eq!(run.tokens_trained, Some(65536));
         for loss in &run.losses {
             let loss = loss.unwrap();

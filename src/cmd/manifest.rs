@@ -3,9 +3,8 @@ use std::path::PathBuf;
 use clap::{Args as ClapArgs, ValueEnum};
 
 use crate::manifest::ManifestConfig;
-use crate::manifest::export::{Format, render};
+use crate::manifest::export::Format;
 use crate::tokens::TokensIndex;
-use crate::workdir::write_atomic;
 
 /// Write the chosen mixture as a manifest, and as the files each trainer reads.
 ///
@@ -80,17 +79,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         args.tokens.parent().map(PathBuf::from).unwrap_or_default()
     };
     let manifest = crate::manifest::build(&source, &index, &tokens_dir, &config)?;
-    crate::manifest::write(&manifest, &args.output)?;
-    println!("Wrote the manifest {}", args.output.display());
-    let mut formats: Vec<Format> = args.export.into_iter().flatten().collect();
-    formats.dedup();
-    let dir = args.output.parent().map(PathBuf::from).unwrap_or_default();
-    for format in formats {
-        for file in render(&manifest, format) {
-            let path = dir.join(format!("{}.{}", manifest.name, file.suffix));
-            write_atomic(&path, file.text.as_bytes())?;
-            println!("Wrote {}", path.display());
-        }
+    let formats: Vec<Format> = args.export.into_iter().flatten().collect();
+    for path in crate::manifest::write(&manifest, &args.output, &formats)? {
+        println!("Wrote {}", path.display());
     }
     Ok(())
 }

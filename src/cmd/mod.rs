@@ -7,6 +7,7 @@ pub mod fit;
 pub mod manifest;
 pub mod predict;
 pub mod report;
+pub mod run;
 pub mod runs;
 pub mod sample;
 pub mod simulate;
@@ -42,6 +43,7 @@ pub enum Command {
     Sample(sample::Args),
     Train(train::Args),
     Doremi(doremi::Args),
+    Run(run::Args),
     Runs(runs::Args),
     Fit(fit::Args),
     Predict(predict::Args),
@@ -60,6 +62,7 @@ impl Cli {
             Command::Sample(args) => sample::run(args),
             Command::Train(args) => train::run(args, self.quiet),
             Command::Doremi(args) => doremi::run(args, self.quiet),
+            Command::Run(args) => run::run(args, self.quiet),
             Command::Runs(args) => runs::run(args),
             Command::Fit(args) => fit::run(args),
             Command::Predict(args) => predict::run(args),

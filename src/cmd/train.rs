@@ -1,6 +1,5 @@
 use std::path::PathBuf;
 
-use anyhow::bail;
 use burn::prelude::Device;
 use clap::{Args as ClapArgs, ValueEnum};
 
@@ -101,24 +100,18 @@ pub struct ProxyArgs {
 impl ProxyArgs {
     /// The proxy run settings, with the vocabulary of the token index.
     pub fn config(&self, index: &TokensIndex) -> anyhow::Result<ProxyRunConfig> {
-        if self.heads == 0 || self.d_model % self.heads != 0 || (self.d_model / self.heads) % 2 != 0
-        {
-            bail!(
-                "--d-model {} must split into --heads {} of even width (rotary embeddings rotate pairs)",
-                self.d_model,
-                self.heads
-            );
-        }
+        let shape = ProxyShape {
+            vocab_size: index.vocab_size as usize,
+            layers: self.layers,
+            d_model: self.d_model,
+            heads: self.heads,
+            ffn_hidden: self.ffn_hidden,
+            context: self.context,
+            rope_theta: 10_000.0,
+        };
+        shape.check()?;
         Ok(ProxyRunConfig {
-            shape: ProxyShape {
-                vocab_size: index.vocab_size as usize,
-                layers: self.layers,
-                d_model: self.d_model,
-                heads: self.heads,
-                ffn_hidden: self.ffn_hidden,
-                context: self.context,
-                rope_theta: 10_000.0,
-            },
+            shape,
             train: TrainConfig {
                 train_tokens: self.train_tokens,
                 batch_size: self.batch_size,

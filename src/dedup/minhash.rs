@@ -15,6 +15,7 @@ use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
 /// MinHash and LSH settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct MinHashConfig {
     /// Words per shingle. Default 5: the reference pipelines' (datatrove, RefinedWeb, FineWeb) setting.
     pub ngram: usize,

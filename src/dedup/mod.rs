@@ -51,6 +51,7 @@ pub const DROPPED_FOLDER: &str = "_dropped";
 
 /// Dedup settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct DedupConfig {
     pub corpus: CorpusConfig,
     pub normalization: Normalization,

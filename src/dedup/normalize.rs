@@ -6,6 +6,7 @@ use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
 
 /// How text is normalised before the exact hash and the MinHash shingles are computed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct Normalization {
     /// Unicode NFC, so that a precomposed `é` and `e` + combining accent are the same text. Default on:
     /// the same document copied through different tools often differs only in composition.

@@ -31,6 +31,7 @@ use crate::workdir::{DoneMarker, Stage, write_atomic};
 
 /// Settings of `remix fit`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct FitConfig {
     /// Evaluated domains whose mean validation loss is the target.
     pub target: Vec<String>,
@@ -130,7 +131,7 @@ pub fn samples(table: &RunsTable, target: &[String]) -> Result<Samples> {
         .runs
         .iter()
         .enumerate()
-        .filter(|(_, r)| r.status == "finished")
+        .filter(|(_, r)| r.status == crate::runs::FINISHED)
     {
         let sum: f64 = run.weights.iter().sum();
         if (sum - 1.0).abs() > WEIGHT_SUM_TOLERANCE {

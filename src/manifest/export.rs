@@ -15,7 +15,9 @@ use super::Manifest;
 use crate::mixture::exact_sum_to_one;
 
 /// The trainers remix exports to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Format {
     Megatron,

@@ -10,7 +10,7 @@
 pub mod export;
 pub mod weights;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use schemars::JsonSchema;
@@ -225,9 +225,22 @@ pub fn allocate(weights: &[f64], total: u64) -> Vec<u64> {
     counts
 }
 
-/// Writes the manifest (atomically).
-pub fn write(manifest: &Manifest, path: &Path) -> Result<()> {
-    write_atomic(path, &serde_json::to_vec_pretty(manifest)?)
+/// Writes the manifest (atomically) and each export beside it as `<name>.<format suffix>`; returns
+/// the paths written, the manifest first.
+pub fn write(manifest: &Manifest, path: &Path, formats: &[export::Format]) -> Result<Vec<PathBuf>> {
+    write_atomic(path, &serde_json::to_vec_pretty(manifest)?)?;
+    let mut written = vec![path.to_path_buf()];
+    let dir = path.parent().unwrap_or(Path::new(""));
+    let mut formats = formats.to_vec();
+    formats.dedup();
+    for format in formats {
+        for file in export::render(manifest, format) {
+            let export_path = dir.join(format!("{}.{}", manifest.name, file.suffix));
+            write_atomic(&export_path, file.text.as_bytes())?;
+            written.push(export_path);
+        }
+    }
+    Ok(written)
 }
 
 #[cfg(test)]

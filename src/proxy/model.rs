@@ -48,6 +48,23 @@ impl ProxyShape {
         }
     }
 
+    /// Refuses shapes the model cannot take: heads must split the width into pieces of even size
+    /// (rotary embeddings rotate pairs).
+    pub fn check(&self) -> anyhow::Result<()> {
+        if self.heads == 0 || self.d_model % self.heads != 0 || (self.d_model / self.heads) % 2 != 0
+        {
+            anyhow::bail!(
+                "d_model {} must split into {} heads of even width (rotary embeddings rotate pairs)",
+                self.d_model,
+                self.heads
+            );
+        }
+        if self.layers == 0 || self.context == 0 || self.ffn_hidden == 0 {
+            anyhow::bail!("the proxy needs at least one layer, a context and a feed-forward width");
+        }
+        Ok(())
+    }
+
     /// Parameters outside the input embedding and the output head: what "1M" counts.
     pub fn non_embedding_params(&self) -> usize {
         let (d, h) = (self.d_model, self.ffn_hidden);

@@ -115,7 +115,7 @@ pub fn train_candidates(
     let done = |table: &RunsTable, id: &str| {
         table.runs.iter().any(|r| {
             r.run_id == id
-                && r.status == "ok"
+                && r.status == crate::runs::FINISHED
                 && r.proxy_config_hash.as_deref() == Some(config_id.as_str())
         })
     };
@@ -169,7 +169,7 @@ pub fn train_candidates(
             wall_time_s: Some(run_started.elapsed().as_secs_f64()),
             device: Some(format!("{device:?}")),
             losses,
-            status: "ok".into(),
+            status: crate::runs::FINISHED.into(),
         });
         write_runs(&table, runs_path)?;
         tracing::info!(run = %ids[c], steps = trained.steps, train_loss = trained.final_train_loss, "proxy finished");

@@ -19,6 +19,7 @@ use super::model::{ProxyModel, ProxyShape, next_token_loss};
 
 /// Training settings of a proxy, RegMix's where it published them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct TrainConfig {
     /// Tokens each proxy trains on. Default 1M tokens: enough for the loss to separate mixtures on the
     /// bundled corpus in CPU minutes; RegMix used ~1B on a GPU.

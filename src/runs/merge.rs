@@ -100,7 +100,7 @@ mod tests {
             wall_time_s: None,
             device: Some("cpu".into()),
             losses,
-            status: "ok".into(),
+            status: crate::runs::FINISHED.into(),
         }
     }
 

@@ -15,6 +15,9 @@ pub use table::{read_runs, write_runs};
 /// Weights must sum to 1 within this tolerance; RegMix's published weights are rounded to 3 decimals.
 pub const WEIGHT_SUM_TOLERANCE: f64 = 1e-3;
 
+/// The `status` of a run whose losses are final; the fit uses only these.
+pub const FINISHED: &str = "finished";
+
 /// One proxy run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Run {

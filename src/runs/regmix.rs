@@ -171,7 +171,7 @@ pub fn import(mixtures: &Path, losses: &Path) -> Result<RunsTable> {
             wall_time_s: None,
             device: None,
             losses: run_losses,
-            status: "finished".into(),
+            status: crate::runs::FINISHED.into(),
         });
     }
     if !problems.is_empty() {

@@ -190,7 +190,9 @@ pub fn read_runs(path: &Path) -> Result<RunsTable> {
             wall_time_s: wall[row],
             device: devices[row].clone(),
             losses: losses.iter().map(|l| l[row]).collect(),
-            status: status[row].clone().unwrap_or_else(|| "finished".into()),
+            status: status[row]
+                .clone()
+                .unwrap_or_else(|| crate::runs::FINISHED.into()),
         });
     }
     Ok(RunsTable {
@@ -219,7 +221,7 @@ mod tests {
                 wall_time_s: Some(1.5),
                 device: Some("cpu".into()),
                 losses: vec![Some(3.5)],
-                status: "finished".into(),
+                status: crate::runs::FINISHED.into(),
             }],
         };
         let path = dir.path().join("runs.parquet");

@@ -48,6 +48,7 @@ pub const KNOWN_EOD_TOKENS: &[&str] = &[
 
 /// Tokenize settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct TokenizeConfig {
     /// How to read the input when it is a corpus rather than a dedup folder.
     pub corpus: CorpusConfig,

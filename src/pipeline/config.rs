@@ -1,0 +1,342 @@
+//! The pipeline config (`remix run CONFIG.toml`): one TOML file that holds every stage's settings.
+//!
+//! Stage sections are the stages' own settings types, so a key means the same in the config as in the
+//! stage's `_done.json` and a default is stated once (beside its type). Paths are relative to the config
+//! file's folder. Unknown keys are errors that name the key and the nearest valid one.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{CorpusConfig, DomainFrom};
+use crate::dedup::DedupConfig;
+use crate::doremi::Reference;
+use crate::fit::FitConfig;
+use crate::manifest::export::Format;
+use crate::proxy::train::TrainConfig;
+use crate::sample::SampleConfig;
+use crate::simulate::SimulateConfig;
+use crate::tokenize::TokenizeConfig;
+
+/// A pipeline config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// The work directory every stage writes into.
+    pub work: PathBuf,
+    /// The seed of every stage (candidates, proxies, folds, simulation, validation split). Default 0.
+    #[serde(default)]
+    pub seed: u64,
+    pub corpus: CorpusSection,
+    /// Deduplication; leave the section out to tokenize the corpus as it is.
+    pub dedup: Option<DedupConfig>,
+    #[serde(default)]
+    pub tokenize: TokenizeConfig,
+    #[serde(default)]
+    pub proxy: ProxySection,
+    /// RegMix: candidates, proxy runs, regression, simulation. Needs `[regmix.fit] target`.
+    pub regmix: Option<RegmixSection>,
+    /// DoReMi; leave the section out to skip it.
+    pub doremi: Option<DoremiSection>,
+    pub manifest: ManifestSection,
+    /// Write `WORK/report.html` at the end. Default true.
+    #[serde(default = "yes")]
+    pub report: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The corpus and how to read it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CorpusSection {
+    /// Parquet files, folders or globs.
+    pub paths: Vec<PathBuf>,
+    /// A HuggingFace `tokenizer.json`.
+    pub tokenizer: PathBuf,
+    /// Default `text`.
+    #[serde(default = "text")]
+    pub text_column: String,
+    /// `folder` (default) or `column:DOT.PATH`.
+    #[serde(default = "folder")]
+    pub domain_from: String,
+}
+
+fn text() -> String {
+    CorpusConfig::default().text_column
+}
+
+fn folder() -> String {
+    DomainFrom::Folder.to_string()
+}
+
+/// The proxy model and its training, shared by RegMix's runs and DoReMi.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProxySection {
+    /// `auto` or `cpu`.
+    pub device: String,
+    /// RegMix's 1M proxy by default: 2 layers, width 256, 8 heads, SwiGLU 512, context 512.
+    pub layers: usize,
+    pub d_model: usize,
+    pub heads: usize,
+    pub ffn_hidden: usize,
+    pub context: usize,
+    pub train: TrainConfig,
+}
+
+impl Default for ProxySection {
+    fn default() -> Self {
+        let shape = crate::proxy::model::ProxyShape::regmix_1m(0);
+        Self {
+            device: "auto".into(),
+            layers: shape.layers,
+            d_model: shape.d_model,
+            heads: shape.heads,
+            ffn_hidden: shape.ffn_hidden,
+            context: shape.context,
+            train: TrainConfig::default(),
+        }
+    }
+}
+
+/// RegMix's stages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegmixSection {
+    #[serde(default)]
+    pub sample: SampleConfig,
+    pub fit: FitConfig,
+    #[serde(default)]
+    pub simulate: SimulateConfig,
+}
+
+/// DoReMi's settings (the proxy comes from `[proxy]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct DoremiSection {
+    /// `natural` (default), `uniform` or a weights file.
+    pub reference: String,
+    /// Default 1, as in the paper's main results.
+    pub rounds: usize,
+    /// DoReMi: 1.
+    pub eta: f64,
+    /// DoReMi: 1e-3.
+    pub smoothing: f64,
+}
+
+impl Default for DoremiSection {
+    fn default() -> Self {
+        Self {
+            reference: "natural".into(),
+            rounds: 1,
+            eta: 1.0,
+            smoothing: 1e-3,
+        }
+    }
+}
+
+impl DoremiSection {
+    pub fn reference(&self, base: &Path) -> Reference {
+        match self.reference.as_str() {
+            "natural" => Reference::Natural,
+            "uniform" => Reference::Uniform,
+            path => Reference::File(base.join(path)),
+        }
+    }
+}
+
+/// The manifest the pipeline ends with: `WORK/mixtures/<name>.json` and its exports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestSection {
+    pub name: String,
+    /// `regmix` (the simulated optimum) or `doremi`. Default: regmix when `[regmix]` is there.
+    pub from: Option<String>,
+    /// Tokens the real run trains on.
+    pub train_tokens: u64,
+    /// Default 4.
+    #[serde(default = "four")]
+    pub max_epochs: f64,
+    #[serde(default)]
+    pub allow_repeat: bool,
+    /// Trainer formats: megatron, neox, olmo-core, mosaic, hf, nanotron, litgpt, torchtitan.
+    #[serde(default)]
+    pub exports: Vec<Format>,
+}
+
+fn four() -> f64 {
+    4.0
+}
+
+/// Where the manifest's weights come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeightsFrom {
+    Regmix,
+    Doremi,
+}
+
+impl PipelineConfig {
+    /// Reads and checks a config; relative paths become relative to the config's folder.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the pipeline config {}", path.display()))?;
+        let mut config: PipelineConfig = toml::from_str(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "{} is not a valid pipeline config: {}{}\n{e}",
+                path.display(),
+                e.message(),
+                suggestion(e.message())
+            )
+        })?;
+        let base = path.parent().unwrap_or(Path::new(""));
+        config.work = beside(base, &config.work);
+        config.corpus.tokenizer = beside(base, &config.corpus.tokenizer);
+        for p in &mut config.corpus.paths {
+            *p = beside(base, p);
+        }
+        if let Some(doremi) = &mut config.doremi
+            && !matches!(doremi.reference.as_str(), "natural" | "uniform")
+        {
+            doremi.reference = beside(base, Path::new(&doremi.reference))
+                .display()
+                .to_string();
+        }
+        config.check(path)?;
+        Ok(config)
+    }
+
+    fn check(&self, path: &Path) -> Result<()> {
+        let where_ = path.display();
+        if self.corpus.paths.is_empty() {
+            bail!(
+                "{where_}: [corpus] paths is empty: list the Parquet files or folders of the corpus"
+            );
+        }
+        self.domain_from()
+            .map_err(|e| anyhow::anyhow!("{where_}: [corpus] domain_from: {e}"))?;
+        if let Some(regmix) = &self.regmix
+            && regmix.fit.target.is_empty()
+        {
+            bail!(
+                "{where_}: [regmix.fit] target is empty: name the domain(s) whose loss to minimise"
+            );
+        }
+        if self.regmix.is_none() && self.doremi.is_none() {
+            bail!("{where_}: nothing chooses the weights: add a [regmix] or a [doremi] section");
+        }
+        self.weights_from()
+            .map_err(|e| anyhow::anyhow!("{where_}: [manifest] {e}"))?;
+        if !matches!(self.proxy.device.as_str(), "auto" | "cpu") {
+            bail!(
+                "{where_}: [proxy] device `{}` is not available in this build: use auto or cpu",
+                self.proxy.device
+            );
+        }
+        Ok(())
+    }
+
+    pub fn domain_from(&self) -> Result<DomainFrom, String> {
+        self.corpus.domain_from.parse()
+    }
+
+    /// How every stage reads the corpus.
+    pub fn corpus_config(&self) -> CorpusConfig {
+        CorpusConfig {
+            text_column: self.corpus.text_column.clone(),
+            domain_from: self.domain_from().unwrap_or(DomainFrom::Folder),
+            ..Default::default()
+        }
+    }
+
+    pub fn weights_from(&self) -> Result<WeightsFrom> {
+        match (self.manifest.from.as_deref(), &self.regmix, &self.doremi) {
+            (None | Some("regmix"), Some(_), _) => Ok(WeightsFrom::Regmix),
+            (None | Some("doremi"), None, Some(_)) | (Some("doremi"), _, Some(_)) => {
+                Ok(WeightsFrom::Doremi)
+            }
+            (Some(other @ ("regmix" | "doremi")), _, _) => {
+                bail!("from = \"{other}\" but the config has no [{other}] section")
+            }
+            (Some(other), _, _) => bail!("from = \"{other}\": use regmix or doremi"),
+            (None, None, None) => bail!("add a [regmix] or a [doremi] section"),
+        }
+    }
+}
+
+/// `path` relative to the folder `base`, with `a/../` folded away (`mixtures/../work` is `work`).
+fn beside(base: &Path, path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for part in base.join(path).components() {
+        match part {
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}
+
+/// ` (did you mean `x`?)` for serde's "unknown field `y`, expected one of `a`, `b`" messages.
+fn suggestion(message: &str) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else {
+        return String::new();
+    };
+    let Some((unknown, expected)) = rest.split_once('`') else {
+        return String::new();
+    };
+    let nearest = expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(|name| (strsim::damerau_levenshtein(unknown, name), name))
+        .min();
+    match nearest {
+        Some((distance, name)) if distance <= unknown.len().max(3) / 2 + 1 => {
+            format!(" (did you mean `{name}`?)")
+        }
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_get_the_nearest_name() {
+        let message =
+            "unknown field `tokenzier`, expected one of `paths`, `tokenizer`, `text_column`";
+        assert_eq!(suggestion(message), " (did you mean `tokenizer`?)");
+        let far = "unknown field `zzz`, expected `paths` or `tokenizer`";
+        assert_eq!(suggestion(far), "");
+        assert_eq!(suggestion("missing field `work`"), "");
+    }
+
+    #[test]
+    fn paths_are_relative_to_the_config_folder() {
+        let base = Path::new("mixtures");
+        assert_eq!(
+            beside(base, Path::new("../work/x")),
+            PathBuf::from("work/x")
+        );
+        assert_eq!(beside(base, Path::new("/abs/y")), PathBuf::from("/abs/y"));
+        assert_eq!(
+            beside(Path::new(""), Path::new("../up")),
+            PathBuf::from("../up")
+        );
+        assert_eq!(beside(Path::new("a"), Path::new("..")), PathBuf::from("."));
+    }
+}

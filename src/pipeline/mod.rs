@@ -1,0 +1,162 @@
+//! `remix run CONFIG.toml`: every stage the config enables, in order, in one work directory.
+//!
+//! The stages and what they leave in `WORK/`:
+//!
+//! | stage | writes |
+//! | --- | --- |
+//! | dedup | `dedup/` (when `[dedup]` is there) |
+//! | tokenize | `tokens/` |
+//! | sample | `mixtures.parquet` (RegMix's candidates) |
+//! | train | `runs/runs.parquet` |
+//! | fit | `fit/model.json`, `fit/report.json` |
+//! | simulate | `fit/optimum.json` |
+//! | doremi | `doremi/weights.json` (when `[doremi]` is there) |
+//! | manifest | `mixtures/<name>.json` and its exports |
+//! | report | `report.html` |
+//!
+//! After a stage finishes, the pipeline writes its completion marker `WORK/pipeline/<stage>/_done.json`:
+//! the hash of the stage's settings and the digests of its inputs, which are the markers of the stages
+//! it reads from and any files from outside (corpus, tokenizer). A stage is skipped when its marker
+//! matches and its outputs are there, so a changed setting or a re-run upstream stage re-runs it and
+//! everything after it. The marker is removed before a stage starts, so a stage killed half-way runs
+//! again; proxy training resumes from the runs already in its table.
+
+pub mod config;
+mod stages;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use clap::ValueEnum;
+use serde::Serialize;
+
+pub use config::PipelineConfig;
+use stages::Plan;
+
+/// The stages in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PipelineStage {
+    Dedup,
+    Tokenize,
+    Sample,
+    Train,
+    Fit,
+    Simulate,
+    Doremi,
+    Manifest,
+    Report,
+}
+
+impl PipelineStage {
+    pub const ALL: [PipelineStage; 9] = [
+        PipelineStage::Dedup,
+        PipelineStage::Tokenize,
+        PipelineStage::Sample,
+        PipelineStage::Train,
+        PipelineStage::Fit,
+        PipelineStage::Simulate,
+        PipelineStage::Doremi,
+        PipelineStage::Manifest,
+        PipelineStage::Report,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PipelineStage::Dedup => "dedup",
+            PipelineStage::Tokenize => "tokenize",
+            PipelineStage::Sample => "sample",
+            PipelineStage::Train => "train",
+            PipelineStage::Fit => "fit",
+            PipelineStage::Simulate => "simulate",
+            PipelineStage::Doremi => "doremi",
+            PipelineStage::Manifest => "manifest",
+            PipelineStage::Report => "report",
+        }
+    }
+}
+
+/// Which stages to consider: `from..=until`, and those to re-run even when their marker matches.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub from: Option<PipelineStage>,
+    pub until: Option<PipelineStage>,
+    pub force: Vec<PipelineStage>,
+}
+
+/// What happened to one stage.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageOutcome {
+    pub stage: PipelineStage,
+    /// `ran`, `skipped` (its marker matched), `outside` (before --from or after --until) or `disabled`.
+    pub status: &'static str,
+    pub seconds: f64,
+}
+
+/// The result of `remix run`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub work: PathBuf,
+    pub stages: Vec<StageOutcome>,
+    /// The manifest and its exports, when the manifest stage is done.
+    pub manifest: Vec<PathBuf>,
+    pub report: Option<PathBuf>,
+}
+
+/// Runs the pipeline of the config at `config_path`.
+pub fn run(config_path: &Path, options: &RunOptions, quiet: bool) -> Result<RunSummary> {
+    let config = PipelineConfig::read(config_path)?;
+    if let (Some(from), Some(until)) = (options.from, options.until)
+        && from > until
+    {
+        bail!(
+            "--from {} comes after --until {}: the stages run in the order {}",
+            from.name(),
+            until.name(),
+            PipelineStage::ALL.map(PipelineStage::name).join(", ")
+        );
+    }
+    let plan = Plan::new(&config);
+    let mut outcomes = Vec::new();
+    for stage in PipelineStage::ALL {
+        let started = Instant::now();
+        let status = if !plan.enabled(stage) {
+            "disabled"
+        } else if options.from.is_some_and(|f| stage < f)
+            || options.until.is_some_and(|u| stage > u)
+        {
+            "outside"
+        } else if !options.force.contains(&stage) && plan.is_done(stage)? {
+            tracing::info!(stage = stage.name(), "marker matches: skipped");
+            "skipped"
+        } else {
+            plan.check_inputs(stage)?;
+            tracing::info!(stage = stage.name(), "running");
+            if !quiet {
+                eprintln!("remix run: {}", stage.name());
+            }
+            plan.run(stage, quiet)?;
+            "ran"
+        };
+        outcomes.push(StageOutcome {
+            stage,
+            status,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+    }
+    let manifest = if plan.is_done(PipelineStage::Manifest)? {
+        plan.manifest_files()?
+    } else {
+        Vec::new()
+    };
+    let report = plan
+        .is_done(PipelineStage::Report)?
+        .then(|| plan.report_path());
+    Ok(RunSummary {
+        work: config.work.clone(),
+        stages: outcomes,
+        manifest,
+        report,
+    })
+}

@@ -1,0 +1,400 @@
+//! Each pipeline stage: the settings hashed into its marker, its inputs, its outputs, and the call into
+//! the stage's library code.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use burn::prelude::Device;
+use serde_json::{Value, json};
+
+use super::PipelineStage;
+use super::config::{PipelineConfig, WeightsFrom};
+use crate::corpus::Corpus;
+use crate::doremi::{DoremiConfig, run_doremi};
+use crate::manifest::ManifestConfig;
+use crate::proxy::model::ProxyShape;
+use crate::proxy::stage::{ProxyRunConfig, Shard, train_candidates};
+use crate::tokens::TokensIndex;
+use crate::workdir::{DoneMarker, WorkDir};
+
+/// The config with every path of the work directory spelled out.
+pub struct Plan<'a> {
+    config: &'a PipelineConfig,
+    work: WorkDir,
+}
+
+impl<'a> Plan<'a> {
+    pub fn new(config: &'a PipelineConfig) -> Self {
+        Self {
+            config,
+            work: WorkDir::new(&config.work),
+        }
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        self.work.root().join(relative)
+    }
+
+    fn marker_dir(&self, stage: PipelineStage) -> PathBuf {
+        self.path("pipeline").join(stage.name())
+    }
+
+    fn marker_path(&self, stage: PipelineStage) -> PathBuf {
+        self.marker_dir(stage).join(crate::workdir::DONE_MARKER)
+    }
+
+    fn tokens_dir(&self) -> PathBuf {
+        self.path("tokens")
+    }
+
+    pub fn report_path(&self) -> PathBuf {
+        self.path("report.html")
+    }
+
+    fn manifest_path(&self) -> PathBuf {
+        self.path("mixtures")
+            .join(format!("{}.json", self.config.manifest.name))
+    }
+
+    pub fn enabled(&self, stage: PipelineStage) -> bool {
+        use PipelineStage::*;
+        match stage {
+            Dedup => self.config.dedup.is_some(),
+            Sample | Train | Fit | Simulate => self.config.regmix.is_some(),
+            Doremi => self.config.doremi.is_some(),
+            Report => self.config.report,
+            Tokenize | Manifest => true,
+        }
+    }
+
+    /// The stages whose output `stage` reads.
+    fn upstream(&self, stage: PipelineStage) -> Vec<PipelineStage> {
+        use PipelineStage::*;
+        let list = match stage {
+            Dedup => vec![],
+            Tokenize => vec![Dedup],
+            Sample | Doremi => vec![Tokenize],
+            Train => vec![Tokenize, Sample],
+            Fit => vec![Train],
+            Simulate => vec![Tokenize, Fit],
+            Manifest => match self.config.weights_from() {
+                Ok(WeightsFrom::Doremi) => vec![Tokenize, Doremi],
+                _ => vec![Tokenize, Simulate],
+            },
+            Report => PipelineStage::ALL
+                .into_iter()
+                .filter(|s| *s < Report)
+                .collect(),
+        };
+        list.into_iter().filter(|s| self.enabled(*s)).collect()
+    }
+
+    /// The files a stage reads: the markers of its upstream stages and files from outside the work
+    /// directory.
+    fn inputs(&self, stage: PipelineStage) -> Result<Vec<PathBuf>> {
+        let mut inputs: Vec<PathBuf> = self
+            .upstream(stage)
+            .into_iter()
+            .map(|s| self.marker_path(s))
+            .collect();
+        match stage {
+            PipelineStage::Dedup => inputs.extend(self.corpus_files()?),
+            PipelineStage::Tokenize => {
+                if self.config.dedup.is_none() {
+                    inputs.extend(self.corpus_files()?);
+                }
+                inputs.push(self.config.corpus.tokenizer.clone());
+            }
+            PipelineStage::Doremi => {
+                if let crate::doremi::Reference::File(path) = self.doremi_config()?.reference {
+                    inputs.push(path);
+                }
+            }
+            _ => {}
+        }
+        Ok(inputs)
+    }
+
+    fn corpus_files(&self) -> Result<Vec<PathBuf>> {
+        Ok(Corpus::open(&self.config.corpus.paths, &self.config.corpus_config())?.paths())
+    }
+
+    /// What the stage must have left for it to count as done.
+    fn outputs(&self, stage: PipelineStage) -> Vec<PathBuf> {
+        use PipelineStage::*;
+        match stage {
+            Dedup => vec![self.path("dedup/_done.json")],
+            Tokenize => vec![self.path("tokens/_done.json")],
+            Sample => vec![self.path("mixtures.parquet")],
+            Train => vec![self.path("runs/runs.parquet")],
+            Fit => vec![self.path("fit/_done.json")],
+            Simulate => vec![self.path("fit/optimum.json")],
+            Doremi => vec![self.path("doremi/_done.json")],
+            Manifest => vec![self.manifest_path()],
+            Report => vec![self.report_path()],
+        }
+    }
+
+    /// The settings that decide a stage's result, as hashed into its marker.
+    fn settings(&self, stage: PipelineStage) -> Result<Value> {
+        let c = self.config;
+        let seed = c.seed;
+        Ok(match stage {
+            PipelineStage::Dedup => serde_json::to_value(self.dedup_config())?,
+            PipelineStage::Tokenize => serde_json::to_value(self.tokenize_config())?,
+            PipelineStage::Sample => serde_json::to_value(self.sample_config())?,
+            PipelineStage::Train => json!({ "proxy": c.proxy, "seed": seed }),
+            PipelineStage::Fit => serde_json::to_value(self.fit_config())?,
+            PipelineStage::Simulate => serde_json::to_value(self.simulate_config())?,
+            PipelineStage::Doremi => json!({ "doremi": c.doremi, "proxy": c.proxy, "seed": seed }),
+            PipelineStage::Manifest => json!({ "manifest": c.manifest, "seed": seed }),
+            PipelineStage::Report => json!({}),
+        })
+    }
+
+    fn expected_marker(&self, stage: PipelineStage) -> Result<DoneMarker> {
+        DoneMarker::named(stage.name(), &self.settings(stage)?, &self.inputs(stage)?)
+    }
+
+    /// Whether the stage's marker matches its settings and inputs and its outputs are there.
+    pub fn is_done(&self, stage: PipelineStage) -> Result<bool> {
+        let Some(marker) = DoneMarker::read(&self.marker_dir(stage))? else {
+            return Ok(false);
+        };
+        if !self.outputs(stage).iter().all(|p| p.exists()) {
+            return Ok(false);
+        }
+        // An input that is gone (an upstream stage re-running) means not done.
+        Ok(match self.expected_marker(stage) {
+            Ok(expected) => marker.matches(&expected),
+            Err(_) => false,
+        })
+    }
+
+    /// Fails with the stage to run first when an upstream stage has not finished.
+    pub fn check_inputs(&self, stage: PipelineStage) -> Result<()> {
+        for up in self.upstream(stage) {
+            if !self.marker_path(up).exists() {
+                bail!(
+                    "the {} stage reads what the {} stage writes, and {} has not finished in {}: run it \
+                     first (`remix run CONFIG --from {}`, or without --from)",
+                    stage.name(),
+                    up.name(),
+                    up.name(),
+                    self.work.root().display(),
+                    up.name()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs one stage and writes its marker.
+    pub fn run(&self, stage: PipelineStage, quiet: bool) -> Result<()> {
+        let marker_dir = self.marker_dir(stage);
+        DoneMarker::clear(&marker_dir)?;
+        let c = self.config;
+        match stage {
+            PipelineStage::Dedup => {
+                crate::dedup::run(&c.corpus.paths, &self.dedup_config(), &self.work, quiet)?;
+            }
+            PipelineStage::Tokenize => {
+                let input = if c.dedup.is_some() {
+                    self.path("dedup")
+                } else {
+                    match c.corpus.paths.as_slice() {
+                        [one] => one.clone(),
+                        _ => bail!(
+                            "without a [dedup] section the tokenize stage reads one corpus path; \
+                             [corpus] paths lists {}: add [dedup] or point paths at one folder",
+                            c.corpus.paths.len()
+                        ),
+                    }
+                };
+                crate::tokenize::run(
+                    &input,
+                    &c.corpus.tokenizer,
+                    &self.tokenize_config(),
+                    &self.work,
+                    quiet,
+                )?;
+            }
+            PipelineStage::Sample => {
+                let index = TokensIndex::read(&self.tokens_dir())?;
+                let mixtures = crate::sample::sample(&index, &self.sample_config())?;
+                crate::sample::write(&mixtures, &self.path("mixtures.parquet"))?;
+            }
+            PipelineStage::Train => {
+                train_candidates(
+                    &self.tokens_dir(),
+                    &self.path("mixtures.parquet"),
+                    &self.path("runs/runs.parquet"),
+                    &self.proxy_config()?,
+                    Shard { index: 0, count: 1 },
+                    &self.device(),
+                    quiet,
+                )?;
+            }
+            PipelineStage::Fit => {
+                crate::fit::run(
+                    &self.path("runs/runs.parquet"),
+                    &self.fit_config(),
+                    &self.path("fit"),
+                )?;
+            }
+            PipelineStage::Simulate => {
+                crate::simulate::run(
+                    &self.path("fit/model.json"),
+                    Some(&self.tokens_dir()),
+                    &self.simulate_config(),
+                    &self.path("fit/optimum.json"),
+                )?;
+            }
+            PipelineStage::Doremi => {
+                run_doremi(
+                    &self.tokens_dir(),
+                    &self.path("doremi"),
+                    &self.doremi_config()?,
+                    &self.device(),
+                    quiet,
+                )?;
+            }
+            PipelineStage::Manifest => {
+                self.write_manifest()?;
+            }
+            PipelineStage::Report => {
+                crate::report::write(self.work.root(), &self.report_path())?;
+            }
+        }
+        self.expected_marker(stage)?.write(&marker_dir)
+    }
+
+    fn write_manifest(&self) -> Result<Vec<PathBuf>> {
+        let c = self.config;
+        let weights = match c.weights_from()? {
+            WeightsFrom::Regmix => self.path("fit/optimum.json"),
+            WeightsFrom::Doremi => self.path("doremi/weights.json"),
+        };
+        let source = crate::manifest::read_weights(&weights)?;
+        let index = TokensIndex::read(&self.tokens_dir())?;
+        let manifest_config = ManifestConfig {
+            name: c.manifest.name.clone(),
+            train_tokens: c.manifest.train_tokens,
+            max_epochs: c.manifest.max_epochs,
+            allow_repeat: c.manifest.allow_repeat,
+            seed: c.seed,
+        };
+        let manifest =
+            crate::manifest::build(&source, &index, &self.tokens_dir(), &manifest_config)?;
+        crate::manifest::write(&manifest, &self.manifest_path(), &c.manifest.exports)
+    }
+
+    /// The manifest and its exports as they are on disk.
+    pub fn manifest_files(&self) -> Result<Vec<PathBuf>> {
+        let dir = self.path("mixtures");
+        let prefix = format!("{}.", self.config.manifest.name);
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .with_context(|| format!("cannot list {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
+                    && *p != self.manifest_path()
+            })
+            .collect();
+        files.sort();
+        files.insert(0, self.manifest_path());
+        Ok(files)
+    }
+
+    fn dedup_config(&self) -> crate::dedup::DedupConfig {
+        let mut config = self.config.dedup.clone().unwrap_or_default();
+        config.corpus = self.config.corpus_config();
+        config
+    }
+
+    fn tokenize_config(&self) -> crate::tokenize::TokenizeConfig {
+        let mut config = self.config.tokenize.clone();
+        config.corpus = self.config.corpus_config();
+        config.seed = self.config.seed;
+        config
+    }
+
+    /// RegMix's candidates, with the epoch caps of the proxies' token budget unless set.
+    fn sample_config(&self) -> crate::sample::SampleConfig {
+        let mut config = self
+            .config
+            .regmix
+            .as_ref()
+            .map(|r| r.sample.clone())
+            .unwrap_or_default();
+        config.seed = self.config.seed;
+        config
+            .train_tokens
+            .get_or_insert(self.config.proxy.train.train_tokens);
+        config
+    }
+
+    fn fit_config(&self) -> crate::fit::FitConfig {
+        let mut config = self
+            .config
+            .regmix
+            .as_ref()
+            .map(|r| r.fit.clone())
+            .unwrap_or_default();
+        config.seed = self.config.seed;
+        config
+    }
+
+    /// The simulation, with the epoch caps of the real run (the manifest's tokens) unless set.
+    fn simulate_config(&self) -> crate::simulate::SimulateConfig {
+        let mut config = self
+            .config
+            .regmix
+            .as_ref()
+            .map(|r| r.simulate.clone())
+            .unwrap_or_default();
+        config.seed = self.config.seed;
+        config
+            .train_tokens
+            .get_or_insert(self.config.manifest.train_tokens);
+        config
+    }
+
+    fn proxy_config(&self) -> Result<ProxyRunConfig> {
+        let index = TokensIndex::read(&self.tokens_dir())?;
+        let p = &self.config.proxy;
+        let shape = ProxyShape {
+            vocab_size: index.vocab_size as usize,
+            layers: p.layers,
+            d_model: p.d_model,
+            heads: p.heads,
+            ffn_hidden: p.ffn_hidden,
+            context: p.context,
+            rope_theta: 10_000.0,
+        };
+        shape.check()?;
+        Ok(ProxyRunConfig {
+            shape,
+            train: p.train.clone(),
+            seed: self.config.seed,
+        })
+    }
+
+    fn doremi_config(&self) -> Result<DoremiConfig> {
+        let Some(section) = &self.config.doremi else {
+            bail!("the config has no [doremi] section");
+        };
+        Ok(DoremiConfig {
+            proxy: self.proxy_config()?,
+            reference: section.reference(Path::new("")),
+            rounds: section.rounds,
+            eta: section.eta,
+            smoothing: section.smoothing,
+        })
+    }
+
+    fn device(&self) -> Device {
+        Device::flex()
+    }
+}
