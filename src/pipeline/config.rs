@@ -326,6 +326,16 @@ mod tests {
     }
 
     #[test]
+    fn the_committed_configs_parse() {
+        let mixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("mixtures");
+        for name in ["fixtures.toml", "gpu-template.toml"] {
+            let config = PipelineConfig::read(&mixtures.join(name)).unwrap();
+            assert!(config.regmix.is_some() && config.doremi.is_some(), "{name}");
+            assert_eq!(config.weights_from().unwrap(), WeightsFrom::Regmix);
+        }
+    }
+
+    #[test]
     fn paths_are_relative_to_the_config_folder() {
         let base = Path::new("mixtures");
         assert_eq!(

@@ -1,0 +1,266 @@
+//! `remix run CONFIG.toml` end to end on the fixtures: every stage runs once, a second run skips them
+//! all, a changed setting re-runs only what depends on it, a run killed with SIGKILL in the middle of
+//! proxy training resumes and ends with the same manifest, and bad configs get clear errors.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+/// A pipeline small enough for a test: 8 tiny proxies, DoReMi only when asked.
+fn write_config(dir: &Path, simulate_candidates: u32, doremi: bool) -> std::path::PathBuf {
+    let fixtures = fixtures();
+    let mut text = format!(
+        r#"
+work = "work"
+seed = 3
+
+[corpus]
+paths = ["{corpus}"]
+tokenizer = "{tokenizer}"
+
+[dedup]
+
+[tokenize]
+eval_only = ["speeches"]
+
+[proxy]
+device = "cpu"
+layers = 1
+d_model = 32
+heads = 4
+ffn_hidden = 64
+context = 64
+
+[proxy.train]
+train_tokens = 16384
+batch_size = 16
+learning_rate = 0.003
+val_sequences = 8
+
+[regmix.sample]
+candidates = 6
+
+[regmix.fit]
+target = ["speeches"]
+regressors = ["ols", "ridge"]
+
+[regmix.simulate]
+candidates = {simulate_candidates}
+
+[manifest]
+name = "test-mix"
+train_tokens = 1000000
+exports = ["megatron", "hf"]
+"#,
+        corpus = fixtures.join("corpus").display(),
+        tokenizer = fixtures.join("tokenizer.json").display(),
+    );
+    if doremi {
+        text.push_str("\n[doremi]\nreference = \"uniform\"\n");
+    }
+    let path = dir.join("pipeline.toml");
+    fs::write(&path, text).unwrap();
+    path
+}
+
+fn run(dir: &Path, extra: &[&str]) -> Value {
+    let mut args = vec!["run", "--quiet", "--json", "pipeline.toml"];
+    args.extend_from_slice(extra);
+    let output = remix(dir, &args);
+    assert_ok(&output);
+    serde_json::from_str(&stdout(&output)).unwrap()
+}
+
+fn statuses(summary: &Value) -> Vec<(String, String)> {
+    summary["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["stage"].as_str().unwrap().to_string(),
+                s["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn ran(summary: &Value) -> Vec<String> {
+    statuses(summary)
+        .into_iter()
+        .filter(|(_, status)| status == "ran")
+        .map(|(stage, _)| stage)
+        .collect()
+}
+
+fn manifest_weights(dir: &Path) -> Value {
+    let manifest: Value =
+        serde_json::from_slice(&fs::read(dir.join("work/mixtures/test-mix.json")).unwrap())
+            .unwrap();
+    manifest["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["domain"].clone(), d["weight"].clone()))
+        .map(|(d, w)| serde_json::json!([d, w]))
+        .collect()
+}
+
+#[test]
+fn the_pipeline_runs_once_then_skips_and_reruns_only_what_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    write_config(dir, 20000, true);
+
+    let first = run(dir, &[]);
+    let all = [
+        "dedup", "tokenize", "sample", "train", "fit", "simulate", "doremi", "manifest", "report",
+    ];
+    assert_eq!(ran(&first), all, "{first}");
+    let manifest = dir.join("work/mixtures/test-mix.json");
+    assert_eq!(
+        first["manifest"][0],
+        manifest.strip_prefix(dir).unwrap().display().to_string()
+    );
+    assert!(dir.join("work/mixtures/test-mix.megatron.args").exists());
+    assert!(dir.join("work/mixtures/test-mix.hf.py").exists());
+    validate(
+        dir,
+        &[
+            ("work/mixtures/test-mix.json", "manifest.schema.json"),
+            ("work/fit/optimum.json", "optimum.schema.json"),
+            ("work/doremi/weights.json", "doremi-weights.schema.json"),
+            ("work/pipeline/train/_done.json", "done-marker.schema.json"),
+        ],
+    );
+    let html = fs::read_to_string(dir.join("work/report.html")).unwrap();
+    for section in ["dedup", "tokens", "runs", "fit", "optimum", "doremi"] {
+        assert!(
+            html.contains(&format!("id=\"{section}\"")),
+            "no {section} section"
+        );
+    }
+    let weights = manifest_weights(dir);
+
+    // Nothing changed: every stage is skipped and the manifest is untouched.
+    let second = run(dir, &[]);
+    assert!(ran(&second).is_empty(), "{second}");
+    assert_eq!(manifest_weights(dir), weights);
+
+    // A changed simulation setting re-runs the simulation and what reads it, not training.
+    write_config(dir, 30000, true);
+    let third = run(dir, &[]);
+    assert_eq!(ran(&third), ["simulate", "manifest", "report"], "{third}");
+
+    // --force re-runs a stage and its dependants; --until stops early.
+    let fourth = run(dir, &["--force", "fit", "--until", "simulate"]);
+    assert_eq!(ran(&fourth), ["fit", "simulate"], "{fourth}");
+    let outside: Vec<_> = statuses(&fourth)
+        .into_iter()
+        .filter(|(_, s)| s == "outside")
+        .map(|(stage, _)| stage)
+        .collect();
+    assert_eq!(outside, ["doremi", "manifest", "report"]);
+    let fifth = run(dir, &[]);
+    assert_eq!(ran(&fifth), ["manifest", "report"], "{fifth}");
+}
+
+#[test]
+fn a_killed_run_resumes_and_ends_with_the_same_manifest() {
+    // The uninterrupted run.
+    let whole = tempfile::tempdir().unwrap();
+    write_config(whole.path(), 20000, false);
+    run(whole.path(), &[]);
+    let expected = manifest_weights(whole.path());
+
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    write_config(dir, 20000, false);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_remix"))
+        .args(["run", "--quiet", "pipeline.toml"])
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once the runs table holds a finished proxy (training is under way).
+    let runs = dir.join("work/runs/runs.parquet");
+    let started = Instant::now();
+    while !runs.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "no proxy finished in 5 minutes"
+        );
+        if child.try_wait().unwrap().is_some() {
+            panic!("remix run ended before it could be killed");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(!dir.join("work/pipeline/train/_done.json").exists());
+
+    let resumed = run(dir, &[]);
+    let statuses = statuses(&resumed);
+    assert!(
+        statuses.contains(&("tokenize".into(), "skipped".into())),
+        "{resumed}"
+    );
+    assert!(
+        statuses.contains(&("train".into(), "ran".into())),
+        "{resumed}"
+    );
+    assert_eq!(manifest_weights(dir), expected);
+
+    // Every candidate (natural, uniform and 6 sampled) has exactly one row.
+    let table = remix::runs::read_runs(&dir.join("work/runs/runs.parquet")).unwrap();
+    let mut ids: Vec<&str> = table.runs.iter().map(|r| r.run_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!((table.runs.len(), ids.len()), (8, 8));
+}
+
+#[test]
+fn bad_configs_and_missing_stages_are_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let path = write_config(dir, 20000, false);
+    let text = fs::read_to_string(&path).unwrap();
+    fs::write(&path, text.replace("learning_rate", "learnig_rate")).unwrap();
+    let output = remix(dir, &["run", "pipeline.toml"]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(
+        message.contains("learnig_rate") && message.contains("did you mean `learning_rate`"),
+        "{message}"
+    );
+
+    fs::write(
+        &path,
+        text.replace("[regmix.fit]\ntarget = [\"speeches\"]", "[regmix.fit]"),
+    )
+    .unwrap();
+    let output = remix(dir, &["run", "pipeline.toml"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("target"), "{}", stderr(&output));
+
+    fs::write(&path, &text).unwrap();
+    let output = remix(dir, &["run", "pipeline.toml", "--from", "fit"]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(
+        message.contains("the fit stage reads what the train stage writes"),
+        "{message}"
+    );
+    assert!(!dir.join("work/fit").exists());
+
+    let output = remix(dir, &["run", "missing.toml"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("missing.toml"));
+}
