@@ -18,6 +18,7 @@
 //! - [`proxy`]: the proxy model, its batches drawn by mixture and its training loop; `remix train` runs
 //!   one proxy per candidate into `runs/runs.parquet`.
 //! - [`doremi`]: domain weights by DoReMi's Group DRO against a reference proxy (`doremi/weights.json`).
+//! - [`validate`]: one larger model per chosen mixture, their validation losses side by side.
 //! - [`pipeline`]: `remix run CONFIG.toml`, every enabled stage in order, skipping those already done.
 //!
 //! Shared pieces: [`corpus`] reads any corpus layout with bounded memory; [`domain`] turns domain
@@ -46,4 +47,5 @@ pub mod simulate;
 pub mod stats;
 pub mod tokenize;
 pub mod tokens;
+pub mod validate;
 pub mod workdir;

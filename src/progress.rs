@@ -32,7 +32,7 @@ impl Progress {
         Self::new(0, "", true)
     }
 
-    pub fn set_message(&self, message: &'static str) {
+    pub fn set_message(&self, message: impl Into<std::borrow::Cow<'static, str>>) {
         self.bar.set_message(message);
     }
 

@@ -23,5 +23,7 @@ pub fn all() -> Vec<(&'static str, serde_json::Value)> {
         one::<crate::dedup::DedupReport>("dedup-stats.schema.json"),
         one::<crate::manifest::Manifest>("manifest.schema.json"),
         one::<crate::doremi::DoremiWeights>("doremi-weights.schema.json"),
+        one::<crate::pipeline::PipelineConfig>("pipeline-config.schema.json"),
+        one::<crate::validate::ValidationReport>("validation.schema.json"),
     ]
 }

@@ -15,6 +15,7 @@ pub mod stats;
 pub mod tokenize;
 pub mod tokenizer;
 pub mod train;
+pub mod validate;
 
 use clap::{Parser, Subcommand};
 
@@ -50,6 +51,7 @@ pub enum Command {
     Simulate(simulate::Args),
     Manifest(manifest::Args),
     Report(report::Args),
+    Validate(validate::Args),
 }
 
 impl Cli {
@@ -69,6 +71,7 @@ impl Cli {
             Command::Simulate(args) => simulate::run(args),
             Command::Manifest(args) => manifest::run(args),
             Command::Report(args) => report::run(args),
+            Command::Validate(args) => validate::run(args, self.quiet),
         }
     }
 }

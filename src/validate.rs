@@ -1,0 +1,257 @@
+//! `remix validate`: does the chosen mixture beat the alternatives on a larger model?
+//!
+//! A mixture chosen with 1M-parameter proxies is only worth it if it still wins at a larger scale. For
+//! each mixture (a manifest, any weights file, or the built-in `natural` and `uniform`) this trains one
+//! model `model_scale` times the proxy's non-embedding parameters (width and feed-forward width times
+//! the square root of the scale) on `model_scale` times its tokens, from the same seed and on the same
+//! validation windows, and reports each model's validation loss per domain and on the target domains.
+//! Writes `validate/results.json` ([`ValidationReport`]).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Result, bail};
+use burn::prelude::Device;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::progress::Progress;
+use crate::proxy::data::{MixtureSampler, validation_sets};
+use crate::proxy::model::ProxyShape;
+use crate::proxy::stage::ProxyRunConfig;
+use crate::proxy::train::train_proxy;
+use crate::tokens::TokensIndex;
+use crate::workdir::write_atomic;
+
+/// Settings of `remix validate`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ValidateConfig {
+    /// The proxy the mixtures were chosen with; the validation model is this one scaled up.
+    pub proxy: ProxyRunConfig,
+    /// Non-embedding parameters and tokens relative to the proxy. Default 4.
+    pub model_scale: f64,
+    /// Domains whose mean validation loss decides. Default: the evaluation-only domains.
+    pub target: Vec<String>,
+}
+
+/// `validate/results.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ValidationReport {
+    pub config: ValidateConfig,
+    /// The model every mixture trained.
+    pub shape: ProxyShape,
+    pub non_embedding_params: usize,
+    pub train_tokens: u64,
+    pub target: Vec<String>,
+    /// One per mixture, in the order given.
+    pub results: Vec<MixtureResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MixtureResult {
+    /// `natural`, `uniform` or the file's name without extension.
+    pub name: String,
+    /// Where the weights came from.
+    pub source: String,
+    /// Weights per training domain.
+    pub weights: BTreeMap<String, f64>,
+    /// Mean validation loss over the target domains.
+    pub target_loss: f64,
+    pub losses: BTreeMap<String, f64>,
+}
+
+/// The proxy scaled by `scale` in non-embedding parameters: width and feed-forward width grow by
+/// `sqrt(scale)`, the width rounded to a multiple of twice the heads (even head widths for rotary).
+pub fn scaled_shape(base: &ProxyShape, scale: f64) -> ProxyShape {
+    let factor = scale.max(0.0).sqrt();
+    let step = 2 * base.heads.max(1);
+    let d_model = ((base.d_model as f64 * factor / step as f64).round() as usize).max(1) * step;
+    let ffn_hidden = ((base.ffn_hidden as f64 * factor).round() as usize).max(1);
+    ProxyShape {
+        d_model,
+        ffn_hidden,
+        ..base.clone()
+    }
+}
+
+/// Reads a mixture: `natural`, `uniform` or a weights file (manifest, optimum, DoReMi weights, ...).
+fn mixture(spec: &str, index: &TokensIndex) -> Result<(String, Vec<f64>)> {
+    let training: Vec<_> = index.domains.iter().filter(|d| !d.eval_only).collect();
+    match spec {
+        "natural" => {
+            let total: u64 = training.iter().map(|d| d.tokens).sum();
+            Ok((
+                "natural".into(),
+                training
+                    .iter()
+                    .map(|d| d.tokens as f64 / total.max(1) as f64)
+                    .collect(),
+            ))
+        }
+        "uniform" => Ok((
+            "uniform".into(),
+            vec![1.0 / training.len().max(1) as f64; training.len()],
+        )),
+        path => {
+            let path = Path::new(path);
+            let source = crate::manifest::read_weights(path)?;
+            let names: Vec<&str> = training.iter().map(|d| d.domain.as_str()).collect();
+            let unknown: Vec<&str> = source
+                .weights
+                .keys()
+                .map(String::as_str)
+                .filter(|k| !names.contains(k))
+                .collect();
+            if !unknown.is_empty() {
+                bail!(
+                    "{} weighs domains the tokens index has no training shards for: {} (training domains: {})",
+                    path.display(),
+                    unknown.join(", "),
+                    names.join(", ")
+                );
+            }
+            let name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| path.display().to_string());
+            let weights = names
+                .iter()
+                .map(|n| source.weights.get(*n).copied().unwrap_or(0.0))
+                .collect();
+            Ok((name, weights))
+        }
+    }
+}
+
+/// Trains one scaled-up model per mixture in `specs` and writes `out_dir/results.json`.
+pub fn run(
+    tokens_dir: &Path,
+    specs: &[String],
+    config: &ValidateConfig,
+    out_dir: &Path,
+    device: &Device,
+    quiet: bool,
+) -> Result<ValidationReport> {
+    if specs.len() < 2 {
+        bail!(
+            "validation compares mixtures: give at least two (--mixture natural --mixture FILE ...)"
+        );
+    }
+    if !(config.model_scale.is_finite() && config.model_scale > 0.0) {
+        bail!(
+            "--model-scale must be a positive number, not {}",
+            config.model_scale
+        );
+    }
+    let index = TokensIndex::read(tokens_dir)?;
+    let target = if config.target.is_empty() {
+        let eval: Vec<String> = index
+            .domains
+            .iter()
+            .filter(|d| d.eval_only)
+            .map(|d| d.domain.clone())
+            .collect();
+        if eval.is_empty() {
+            bail!(
+                "no --target given and the tokens index has no evaluation-only domain: name the target domain(s)"
+            );
+        }
+        eval
+    } else {
+        config.target.clone()
+    };
+    let mixtures = specs
+        .iter()
+        .map(|s| mixture(s, &index))
+        .collect::<Result<Vec<_>>>()?;
+    let shape = scaled_shape(&config.proxy.shape, config.model_scale);
+    shape.check()?;
+    let mut train = config.proxy.train.clone();
+    train.train_tokens = (train.train_tokens as f64 * config.model_scale).round() as u64;
+    let validation = validation_sets(tokens_dir, &index, shape.context, train.val_sequences)?;
+    for t in &target {
+        if !validation.iter().any(|v| &v.domain == t) {
+            bail!(
+                "the target domain `{t}` has no validation sequences in {} (domains: {})",
+                tokens_dir.display(),
+                index
+                    .domains
+                    .iter()
+                    .map(|d| d.domain.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    let steps = train.steps(shape.context) as u64;
+    let progress = Progress::new(steps * mixtures.len() as u64, "steps", quiet);
+    let training_names: Vec<String> = index
+        .domains
+        .iter()
+        .filter(|d| !d.eval_only)
+        .map(|d| d.domain.clone())
+        .collect();
+    let mut results = Vec::new();
+    for ((name, weights), spec) in mixtures.into_iter().zip(specs) {
+        progress.set_message(name.clone());
+        let mut sampler = MixtureSampler::new(
+            tokens_dir,
+            &index,
+            &weights,
+            shape.context,
+            config.proxy.seed,
+        )?;
+        let trained = train_proxy(
+            &shape,
+            &train,
+            &mut sampler,
+            &validation,
+            device,
+            config.proxy.seed,
+            |_, _, _| progress.inc(1),
+        )?;
+        let losses: BTreeMap<String, f64> = trained.val_losses.into_iter().collect();
+        let target_loss = target
+            .iter()
+            .map(|t| losses.get(t).copied().unwrap_or(f64::NAN))
+            .sum::<f64>()
+            / target.len() as f64;
+        tracing::info!(mixture = %name, target_loss, "validation model trained");
+        results.push(MixtureResult {
+            name,
+            source: spec.clone(),
+            weights: training_names.iter().cloned().zip(weights).collect(),
+            target_loss,
+            losses,
+        });
+    }
+    progress.finish();
+    let report = ValidationReport {
+        config: config.clone(),
+        non_embedding_params: shape.non_embedding_params(),
+        shape,
+        train_tokens: train.train_tokens,
+        target,
+        results,
+    };
+    write_atomic(
+        &out_dir.join("results.json"),
+        &serde_json::to_vec_pretty(&report)?,
+    )?;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scaling_by_four_quadruples_the_non_embedding_parameters() {
+        let base = ProxyShape::regmix_1m(4096);
+        let big = scaled_shape(&base, 4.0);
+        assert_eq!((big.d_model, big.ffn_hidden), (512, 1024));
+        let ratio = big.non_embedding_params() as f64 / base.non_embedding_params() as f64;
+        assert!((ratio - 4.0).abs() < 0.01, "{ratio}");
+        assert!(scaled_shape(&base, 2.0).check().is_ok());
+    }
+}
