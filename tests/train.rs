@@ -158,3 +158,160 @@ fn proxies_fill_the_runs_table_and_resume() {
     }
     let _ = fs::remove_dir_all(work.join("shard-a"));
 }
+
+fn mixtures_file(work: &Path, name: &str, rows: &[(&str, [f64; 3])]) {
+    let column = |d: usize| -> arrow::array::ArrayRef {
+        std::sync::Arc::new(arrow::array::Float64Array::from(
+            rows.iter().map(|(_, w)| w[d]).collect::<Vec<_>>(),
+        ))
+    };
+    let ids: Vec<Option<&str>> = rows.iter().map(|(id, _)| Some(*id)).collect();
+    write_parquet(
+        &work.join(name),
+        vec![
+            ("mixture_id", strings(&ids)),
+            ("w_code", column(0)),
+            ("w_email", column(1)),
+            ("w_novel", column(2)),
+        ],
+        100,
+    );
+}
+
+fn train_fails(work: &Path, mixtures: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "train",
+        "--quiet",
+        "--tokens",
+        "tokens",
+        "--mixtures",
+        mixtures,
+        "-o",
+        "bad",
+    ];
+    args.extend_from_slice(&SMALL);
+    args.extend_from_slice(extra);
+    let output = remix(work, &args);
+    assert!(!output.status.success(), "{mixtures} {extra:?} trained");
+    assert!(!work.join("bad/runs/runs.parquet").exists());
+    stderr(&output)
+}
+
+#[test]
+fn bad_mixtures_and_devices_are_refused_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path();
+    prepare(work, "1");
+
+    // Domains the tokens index does not have.
+    let ids = [Some("a")];
+    let half: arrow::array::ArrayRef =
+        std::sync::Arc::new(arrow::array::Float64Array::from(vec![0.5]));
+    write_parquet(
+        &work.join("web.parquet"),
+        vec![
+            ("mixture_id", strings(&ids)),
+            ("w_code", half.clone()),
+            ("w_web", half),
+        ],
+        10,
+    );
+    let message = train_fails(work, "web.parquet", &[]);
+    assert!(
+        message.contains("code, web") && message.contains("code, email, novel"),
+        "{message}"
+    );
+
+    // A domain repeated beyond the epoch cap: 98% of 65,536 tokens from code's ~250k is 0.25 epochs.
+    mixtures_file(
+        work,
+        "heavy.parquet",
+        &[("ok", [0.3, 0.4, 0.3]), ("heavy", [0.98, 0.01, 0.01])],
+    );
+    let message = train_fails(work, "heavy.parquet", &["--max-epochs", "0.1"]);
+    assert!(
+        message.contains("row 1 (heavy)")
+            && message.contains("w_code")
+            && message.contains("cap of 0.1"),
+        "{message}"
+    );
+
+    // Weight on a domain without training tokens.
+    let index_path = work.join("tokens/index.json");
+    let original = fs::read_to_string(&index_path).unwrap();
+    let mut index: Value = serde_json::from_str(&original).unwrap();
+    for domain in index["domains"].as_array_mut().unwrap() {
+        if domain["domain"] == "novel" {
+            domain["tokens"] = 0.into();
+        }
+    }
+    fs::write(&index_path, index.to_string()).unwrap();
+    let message = train_fails(work, "heavy.parquet", &[]);
+    assert!(
+        message.contains("`novel` has no training tokens"),
+        "{message}"
+    );
+    fs::write(&index_path, original).unwrap();
+
+    // A device this build does not have.
+    let message = train_fails(work, "mixtures.parquet", &["--device", "wgpu"]);
+    assert!(message.contains("devices found: cpu"), "{message}");
+}
+
+#[test]
+fn a_killed_train_resumes_without_losing_or_repeating_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path();
+    prepare(work, "4");
+    let mut args = vec![
+        "train",
+        "--quiet",
+        "--tokens",
+        "tokens",
+        "--mixtures",
+        "mixtures.parquet",
+        "-o",
+        ".",
+    ];
+    args.extend_from_slice(&SMALL);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_remix"))
+        .args(&args)
+        .current_dir(work)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let runs = work.join("runs/runs.parquet");
+    let started = std::time::Instant::now();
+    while !runs.exists() {
+        assert!(started.elapsed().as_secs() < 300, "no proxy finished");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "train ended before the kill"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let before = remix::runs::read_runs(&runs).unwrap();
+    assert!(
+        !before.runs.is_empty() && before.runs.len() < 6,
+        "{}",
+        before.runs.len()
+    );
+
+    let summary = train(work, ".", &[]);
+    assert_eq!(
+        summary["skipped"].as_u64().unwrap() + summary["trained"].as_u64().unwrap(),
+        6
+    );
+    let after = remix::runs::read_runs(&runs).unwrap();
+    let mut ids: Vec<&str> = after.runs.iter().map(|r| r.run_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!((after.runs.len(), ids.len()), (6, 6));
+    // The rows finished before the kill are kept as they were.
+    for run in &before.runs {
+        assert!(after.runs.contains(run), "{} changed", run.run_id);
+    }
+}

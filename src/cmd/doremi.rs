@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use clap::Args as ClapArgs;
 
-use super::train::{DeviceChoice, ProxyArgs};
+use super::train::{DeviceChoice, ProxyArgs, parse_device};
 use crate::doremi::{DoremiConfig, Reference, run_doremi};
 use crate::tokens::TokensIndex;
 
@@ -45,7 +45,7 @@ pub struct Args {
     pub smoothing: f64,
 
     /// Where to train: cpu (burn's pure-Rust flex backend); auto picks the best available.
-    #[arg(long, value_enum, default_value = "auto")]
+    #[arg(long, value_parser = parse_device, default_value = "auto")]
     pub device: DeviceChoice,
 
     #[command(flatten)]

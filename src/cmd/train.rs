@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use burn::prelude::Device;
-use clap::{Args as ClapArgs, ValueEnum};
+use clap::Args as ClapArgs;
 
 use crate::proxy::model::ProxyShape;
 use crate::proxy::stage::{ProxyRunConfig, Shard};
@@ -34,12 +34,16 @@ pub struct Args {
     pub output: PathBuf,
 
     /// Where to train: cpu (burn's pure-Rust flex backend); auto picks the best available, today the CPU.
-    #[arg(long, value_enum, default_value = "auto")]
+    #[arg(long, value_parser = parse_device, default_value = "auto")]
     pub device: DeviceChoice,
 
     /// Train only every N-th candidate from the I-th: I/N.
     #[arg(long, value_parser = parse_shard, default_value = "0/1")]
     pub shard: Shard,
+
+    /// Most times a candidate may repeat a domain within one proxy's tokens (as in `remix sample`).
+    #[arg(long, default_value_t = 4.0)]
+    pub max_epochs: f64,
 
     #[command(flatten)]
     pub proxy: ProxyArgs,
@@ -124,7 +128,8 @@ impl ProxyArgs {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// `--device`: where proxies train.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeviceChoice {
     Auto,
     Cpu,
@@ -135,6 +140,20 @@ impl DeviceChoice {
         match self {
             DeviceChoice::Auto | DeviceChoice::Cpu => Device::flex(),
         }
+    }
+}
+
+/// Parses `--device`; GPU backends are named so the message can say that this build lacks them.
+pub fn parse_device(text: &str) -> Result<DeviceChoice, String> {
+    match text {
+        "auto" => Ok(DeviceChoice::Auto),
+        "cpu" => Ok(DeviceChoice::Cpu),
+        "wgpu" | "cuda" | "gpu" => Err(format!(
+            "device `{text}` is not available: this build of remix trains on the CPU only (burn's flex \
+             backend, {} threads); devices found: cpu. Use --device cpu or auto",
+            rayon::current_num_threads()
+        )),
+        _ => Err(format!("`{text}` is not a device: use auto or cpu")),
     }
 }
 
@@ -182,6 +201,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
         &runs,
         &config,
         args.shard,
+        args.max_epochs,
         &device,
         quiet,
     )?;

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use clap::Args as ClapArgs;
 
-use super::train::{DeviceChoice, ProxyArgs};
+use super::train::{DeviceChoice, ProxyArgs, parse_device};
 use crate::tokens::TokensIndex;
 use crate::validate::ValidateConfig;
 
@@ -39,7 +39,7 @@ pub struct Args {
     pub output: PathBuf,
 
     /// Where to train: cpu (burn's pure-Rust flex backend); auto picks the best available.
-    #[arg(long, value_enum, default_value = "auto")]
+    #[arg(long, value_parser = parse_device, default_value = "auto")]
     pub device: DeviceChoice,
 
     #[command(flatten)]

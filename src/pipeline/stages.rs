@@ -231,6 +231,7 @@ impl<'a> Plan<'a> {
                     &self.path("runs/runs.parquet"),
                     &self.proxy_config()?,
                     Shard { index: 0, count: 1 },
+                    self.sample_config().max_epochs,
                     &self.device(),
                     quiet,
                 )?;

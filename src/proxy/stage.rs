@@ -17,7 +17,7 @@ use super::data::{MixtureSampler, validation_sets};
 use super::model::ProxyShape;
 use super::train::{TrainConfig, train_proxy};
 use crate::progress::Progress;
-use crate::runs::{Run, RunsTable, read_runs, write_runs};
+use crate::runs::{Run, RunsTable, WEIGHT_SUM_TOLERANCE, read_runs, write_runs};
 use crate::tokens::TokensIndex;
 use crate::workdir::config_hash;
 
@@ -47,13 +47,74 @@ pub struct TrainSummary {
     pub tokens_per_second: f64,
 }
 
+/// Refuses, before any training, candidates that could not run to the end: weights that are not finite,
+/// negative or do not sum to 1, weight on a domain without training tokens, or a domain repeated more
+/// than `max_epochs` times within the proxy's token budget.
+fn check_candidates(
+    path: &Path,
+    ids: &[String],
+    columns: &[(String, Vec<f64>)],
+    tokens: &[u64],
+    train_tokens: u64,
+    max_epochs: f64,
+) -> Result<()> {
+    let mut problems = Vec::new();
+    for (row, id) in ids.iter().enumerate() {
+        let weights: Vec<f64> = columns.iter().map(|(_, w)| w[row]).collect();
+        let sum: f64 = weights.iter().sum();
+        if weights.iter().any(|w| !w.is_finite() || *w < 0.0)
+            || (sum - 1.0).abs() > WEIGHT_SUM_TOLERANCE
+        {
+            problems.push(format!(
+                "row {row} ({id}): weights must be finite, non-negative and sum to 1 (sum {sum:.6})"
+            ));
+            continue;
+        }
+        for (((domain, _), &w), &available) in columns.iter().zip(&weights).zip(tokens) {
+            if w <= 0.0 {
+                continue;
+            }
+            if available == 0 {
+                problems.push(format!(
+                    "row {row} ({id}): column w_{domain} is {w} but `{domain}` has no training tokens"
+                ));
+                continue;
+            }
+            let epochs = w * train_tokens as f64 / available as f64;
+            if epochs > max_epochs * (1.0 + 1e-9) {
+                problems.push(format!(
+                    "row {row} ({id}): column w_{domain} = {w:.4} repeats `{domain}` {epochs:.1} times \
+                     ({available} tokens) in {train_tokens} proxy tokens, over the cap of {max_epochs}"
+                ));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        bail!(
+            "{} has {} candidate(s) that cannot be trained:\n  {}\nlower --train-tokens, raise --max-epochs, \
+             or sample the candidates again with `remix sample --train-tokens N --max-epochs E`",
+            path.display(),
+            problems.len(),
+            problems
+                .iter()
+                .take(20)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n  ")
+        );
+    }
+    Ok(())
+}
+
 /// Trains the candidates of `mixtures` on the shards of `tokens_dir`, appending to `runs_path`.
+#[allow(clippy::too_many_arguments)]
 pub fn train_candidates(
     tokens_dir: &Path,
     mixtures: &Path,
     runs_path: &Path,
     config: &ProxyRunConfig,
     shard: Shard,
+    max_epochs: f64,
     device: &Device,
     quiet: bool,
 ) -> Result<TrainSummary> {
@@ -80,6 +141,18 @@ pub fn train_candidates(
             training.join(", ")
         );
     }
+    let tokens: Vec<u64> = training
+        .iter()
+        .map(|d| index.training_tokens(d).unwrap_or(0))
+        .collect();
+    check_candidates(
+        mixtures,
+        &ids,
+        &file.weights,
+        &tokens,
+        config.train.train_tokens,
+        max_epochs,
+    )?;
     if shard.count == 0 || shard.index >= shard.count {
         bail!(
             "--shard {}/{} is not a shard: use I/N with 0 <= I < N",
