@@ -13,27 +13,6 @@ use remix::tokenize::shard::{ShardWriter, TokenDtype};
 use remix::tokens::{TokenDomain, TokensIndex};
 use serde_json::Value;
 
-const SMALL: [&str; 18] = [
-    "--context",
-    "64",
-    "--layers",
-    "1",
-    "--d-model",
-    "32",
-    "--heads",
-    "4",
-    "--ffn-hidden",
-    "64",
-    "--train-tokens",
-    "65536",
-    "--batch-size",
-    "10",
-    "--val-sequences",
-    "4",
-    "--learning-rate",
-    "0.003",
-];
-
 /// Adds a `noise` domain of random tokens (documents of 256 ids, end-of-document included) to the index.
 fn add_noise_domain(tokens: &Path, train_tokens: u64) {
     let mut index = TokensIndex::read(tokens).unwrap();
@@ -90,7 +69,7 @@ fn doremi_weighs_an_unlearnable_domain_below_its_uniform_share() {
         "doremi", "--quiet", "--json", "--tokens", "tokens", "-o", ".", "--device", "cpu",
         "--rounds", "2",
     ];
-    args.extend_from_slice(&SMALL);
+    args.extend_from_slice(&small_proxy(&[("--batch-size", "10")]));
     let output = remix(work, &args);
     assert_ok(&output);
     let printed: Value = serde_json::from_str(&stdout(&output)).unwrap();
@@ -193,7 +172,7 @@ fn doremi_refuses_a_reference_file_with_other_domains() {
         "--reference",
         "ref.json",
     ];
-    args.extend_from_slice(&SMALL);
+    args.extend_from_slice(&small_proxy(&[("--batch-size", "10")]));
     let output = remix(work, &args);
     assert!(!output.status.success());
     let message = stderr(&output);

@@ -9,28 +9,6 @@ use std::path::Path;
 use common::*;
 use serde_json::Value;
 
-/// A small proxy so the test trains in seconds on two cores.
-const SMALL: [&str; 18] = [
-    "--context",
-    "64",
-    "--layers",
-    "1",
-    "--d-model",
-    "32",
-    "--heads",
-    "4",
-    "--ffn-hidden",
-    "64",
-    "--train-tokens",
-    "65536",
-    "--batch-size",
-    "8",
-    "--val-sequences",
-    "4",
-    "--learning-rate",
-    "0.003",
-];
-
 fn prepare(work: &Path, candidates: &str) {
     tokenize_fixtures(work, &["--eval-only", "speeches"]);
     assert_ok(&remix(
@@ -61,7 +39,7 @@ fn train(work: &Path, out: &str, extra: &[&str]) -> Value {
         out,
         "--json",
     ];
-    args.extend_from_slice(&SMALL);
+    args.extend_from_slice(&small_proxy(&[]));
     args.extend_from_slice(extra);
     let output = remix(work, &args);
     assert_ok(&output);
@@ -189,7 +167,7 @@ fn train_fails(work: &Path, mixtures: &str, extra: &[&str]) -> String {
         "-o",
         "bad",
     ];
-    args.extend_from_slice(&SMALL);
+    args.extend_from_slice(&small_proxy(&[]));
     args.extend_from_slice(extra);
     let output = remix(work, &args);
     assert!(!output.status.success(), "{mixtures} {extra:?} trained");
@@ -273,7 +251,7 @@ fn a_killed_train_resumes_without_losing_or_repeating_runs() {
         "-o",
         ".",
     ];
-    args.extend_from_slice(&SMALL);
+    args.extend_from_slice(&small_proxy(&[]));
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_remix"))
         .args(&args)
         .current_dir(work)

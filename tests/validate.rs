@@ -7,27 +7,6 @@ use std::fs;
 use common::*;
 use serde_json::Value;
 
-const SMALL: [&str; 18] = [
-    "--context",
-    "64",
-    "--layers",
-    "1",
-    "--d-model",
-    "16",
-    "--heads",
-    "2",
-    "--ffn-hidden",
-    "32",
-    "--train-tokens",
-    "8192",
-    "--batch-size",
-    "8",
-    "--val-sequences",
-    "4",
-    "--learning-rate",
-    "0.003",
-];
-
 #[test]
 fn validate_trains_one_larger_model_per_mixture() {
     let work = tempfile::tempdir().unwrap();
@@ -55,7 +34,12 @@ fn validate_trains_one_larger_model_per_mixture() {
         "--mixture",
         "uniform",
     ];
-    args.extend_from_slice(&SMALL);
+    args.extend_from_slice(&small_proxy(&[
+        ("--d-model", "16"),
+        ("--heads", "2"),
+        ("--ffn-hidden", "32"),
+        ("--train-tokens", "8192"),
+    ]));
     let output = remix(work, &args);
     assert_ok(&output);
     let printed: Value = serde_json::from_str(&stdout(&output)).unwrap();
@@ -95,7 +79,12 @@ fn validate_refuses_bad_mixtures() {
     let run = |extra: &[&str]| {
         let mut args = base.to_vec();
         args.extend_from_slice(extra);
-        args.extend_from_slice(&SMALL);
+        args.extend_from_slice(&small_proxy(&[
+            ("--d-model", "16"),
+            ("--heads", "2"),
+            ("--ffn-hidden", "32"),
+            ("--train-tokens", "8192"),
+        ]));
         remix(work, &args)
     };
     let output = run(&["--mixture", "web.json", "--mixture", "natural"]);

@@ -104,16 +104,14 @@ pub struct ProxyArgs {
 impl ProxyArgs {
     /// The proxy run settings, with the vocabulary of the token index.
     pub fn config(&self, index: &TokensIndex) -> anyhow::Result<ProxyRunConfig> {
-        let shape = ProxyShape {
-            vocab_size: index.vocab_size as usize,
-            layers: self.layers,
-            d_model: self.d_model,
-            heads: self.heads,
-            ffn_hidden: self.ffn_hidden,
-            context: self.context,
-            rope_theta: 10_000.0,
-        };
-        shape.check()?;
+        let shape = ProxyShape::checked(
+            index.vocab_size as usize,
+            self.layers,
+            self.d_model,
+            self.heads,
+            self.ffn_hidden,
+            self.context,
+        )?;
         Ok(ProxyRunConfig {
             shape,
             train: TrainConfig {

@@ -365,16 +365,14 @@ impl<'a> Plan<'a> {
     fn proxy_config(&self) -> Result<ProxyRunConfig> {
         let index = TokensIndex::read(&self.tokens_dir())?;
         let p = &self.config.proxy;
-        let shape = ProxyShape {
-            vocab_size: index.vocab_size as usize,
-            layers: p.layers,
-            d_model: p.d_model,
-            heads: p.heads,
-            ffn_hidden: p.ffn_hidden,
-            context: p.context,
-            rope_theta: 10_000.0,
-        };
-        shape.check()?;
+        let shape = ProxyShape::checked(
+            index.vocab_size as usize,
+            p.layers,
+            p.d_model,
+            p.heads,
+            p.ffn_hidden,
+            p.context,
+        )?;
         Ok(ProxyRunConfig {
             shape,
             train: p.train.clone(),

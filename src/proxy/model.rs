@@ -48,6 +48,28 @@ impl ProxyShape {
         }
     }
 
+    /// A shape with LLaMA's RoPE base, refused when the model cannot take it ([`Self::check`]).
+    pub fn checked(
+        vocab_size: usize,
+        layers: usize,
+        d_model: usize,
+        heads: usize,
+        ffn_hidden: usize,
+        context: usize,
+    ) -> anyhow::Result<Self> {
+        let shape = Self {
+            vocab_size,
+            layers,
+            d_model,
+            heads,
+            ffn_hidden,
+            context,
+            rope_theta: 10_000.0,
+        };
+        shape.check()?;
+        Ok(shape)
+    }
+
     /// Refuses shapes the model cannot take: heads must split the width into pieces of even size
     /// (rotary embeddings rotate pairs).
     pub fn check(&self) -> anyhow::Result<()> {

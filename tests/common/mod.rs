@@ -174,3 +174,30 @@ pub fn validate(work: &std::path::Path, pairs: &[(&str, &str)]) {
         assert!(errors.is_empty(), "{file}: {errors:?}");
     }
 }
+
+/// Proxy flags for a model small enough to train in seconds on two cores (1 layer, width 32, context
+/// 64, 65,536 tokens), with `overrides` (flag, value) replacing the defaults.
+pub fn small_proxy(overrides: &[(&'static str, &'static str)]) -> Vec<&'static str> {
+    let defaults = [
+        ("--context", "64"),
+        ("--layers", "1"),
+        ("--d-model", "32"),
+        ("--heads", "4"),
+        ("--ffn-hidden", "64"),
+        ("--train-tokens", "65536"),
+        ("--batch-size", "8"),
+        ("--val-sequences", "4"),
+        ("--learning-rate", "0.003"),
+    ];
+    defaults
+        .iter()
+        .map(|&(flag, value)| {
+            let value = overrides
+                .iter()
+                .find(|(f, _)| *f == flag)
+                .map_or(value, |(_, v)| *v);
+            [flag, value]
+        })
+        .collect::<Vec<_>>()
+        .concat()
+}
