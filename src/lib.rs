@@ -21,10 +21,13 @@
 //! - [`validate`]: one larger model per chosen mixture, their validation losses side by side.
 //! - [`pipeline`]: `remix run CONFIG.toml`, every enabled stage in order, skipping those already done.
 //!
+//! - [`bench`]: `remix bench train`, proxy training speed on random tokens.
+//!
 //! Shared pieces: [`corpus`] reads any corpus layout with bounded memory; [`domain`] turns domain
 //! names from the data into safe file names; [`config`] holds every setting with its default and the
 //! reason for it; [`schema`] generates the JSON Schemas of everything remix writes.
 
+pub mod bench;
 pub mod cmd;
 pub mod config;
 pub mod corpus;

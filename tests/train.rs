@@ -293,3 +293,38 @@ fn a_killed_train_resumes_without_losing_or_repeating_runs() {
         assert!(after.runs.contains(run), "{} changed", run.run_id);
     }
 }
+
+#[test]
+fn bench_train_prints_a_rate_and_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = remix(
+        dir.path(),
+        &[
+            "bench",
+            "train",
+            "--steps",
+            "3",
+            "--layers",
+            "1",
+            "--d-model",
+            "16",
+            "--heads",
+            "2",
+            "--ffn-hidden",
+            "32",
+            "--context",
+            "32",
+            "--vocab-size",
+            "256",
+            "--json",
+        ],
+    );
+    assert_ok(&output);
+    let text = stdout(&output);
+    let (rate, json) = text.split_once('\n').unwrap();
+    let rate: f64 = rate.parse().unwrap();
+    let summary: Value = serde_json::from_str(json).unwrap();
+    assert!(rate > 0.0 && rate.is_finite());
+    assert_eq!(summary["step_seconds"].as_array().unwrap().len(), 3);
+    assert!(summary["final_loss"].as_f64().unwrap().is_finite());
+}

@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand, each holding its arguments and a call into the library
 //! (the xsv habit). Nothing here computes anything.
 
+pub mod bench;
 pub mod dedup;
 pub mod doremi;
 pub mod fit;
@@ -52,6 +53,7 @@ pub enum Command {
     Manifest(manifest::Args),
     Report(report::Args),
     Validate(validate::Args),
+    Bench(bench::Args),
 }
 
 impl Cli {
@@ -72,6 +74,7 @@ impl Cli {
             Command::Manifest(args) => manifest::run(args),
             Command::Report(args) => report::run(args),
             Command::Validate(args) => validate::run(args, self.quiet),
+            Command::Bench(args) => bench::run(args),
         }
     }
 }

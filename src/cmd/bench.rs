@@ -1,0 +1,75 @@
+use clap::{Args as ClapArgs, Subcommand};
+
+use super::train::{DeviceChoice, parse_device};
+use crate::proxy::model::ProxyShape;
+
+/// Benchmarks that print figures (speed is measured here, never asserted in tests).
+#[derive(Debug, ClapArgs)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: BenchCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    Train(TrainArgs),
+}
+
+/// Train the proxy on random tokens and print tokens per second (compare: bench/train_pytorch.py).
+///
+/// Example:
+///
+///   remix bench train --steps 20 --context 256
+#[derive(Debug, ClapArgs)]
+#[command(verbatim_doc_comment)]
+pub struct TrainArgs {
+    /// Timed steps (the first, a warm-up, is not counted).
+    #[arg(long, default_value_t = 20)]
+    pub steps: usize,
+
+    #[arg(long, default_value_t = 16)]
+    pub batch_size: usize,
+
+    #[arg(long, default_value_t = 256)]
+    pub context: usize,
+
+    #[arg(long, default_value_t = 4096)]
+    pub vocab_size: usize,
+
+    #[arg(long, default_value_t = 2)]
+    pub layers: usize,
+
+    #[arg(long, default_value_t = 256)]
+    pub d_model: usize,
+
+    #[arg(long, default_value_t = 8)]
+    pub heads: usize,
+
+    #[arg(long, default_value_t = 512)]
+    pub ffn_hidden: usize,
+
+    #[arg(long, value_parser = parse_device, default_value = "auto")]
+    pub device: DeviceChoice,
+
+    /// Print the summary as JSON after the figure.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let BenchCommand::Train(args) = args.command;
+    let shape = ProxyShape::checked(
+        args.vocab_size,
+        args.layers,
+        args.d_model,
+        args.heads,
+        args.ffn_hidden,
+        args.context,
+    )?;
+    let result = crate::bench::train(&shape, args.batch_size, args.steps, &args.device.device())?;
+    println!("{:.0}", result.tokens_per_second);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    }
+    Ok(())
+}
