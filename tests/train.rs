@@ -232,8 +232,11 @@ fn bad_mixtures_and_devices_are_refused_before_training() {
     fs::write(&index_path, original).unwrap();
 
     // A device this build does not have.
-    let message = train_fails(work, "mixtures.parquet", &["--device", "wgpu"]);
-    assert!(message.contains("devices found: cpu"), "{message}");
+    let message = train_fails(work, "mixtures.parquet", &["--device", "cuda"]);
+    assert!(
+        message.contains("use wgpu") && message.contains("cpu"),
+        "{message}"
+    );
 }
 
 #[test]

@@ -1,6 +1,7 @@
 use clap::{Args as ClapArgs, Subcommand};
 
-use super::train::{DeviceChoice, parse_device};
+use super::train::parse_device;
+use crate::proxy::device::DeviceChoice;
 use crate::proxy::model::ProxyShape;
 
 /// Benchmarks that print figures (speed is measured here, never asserted in tests).
@@ -66,7 +67,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         args.ffn_hidden,
         args.context,
     )?;
-    let result = crate::bench::train(&shape, args.batch_size, args.steps, &args.device.device())?;
+    let result = crate::bench::train(&shape, args.batch_size, args.steps, &args.device.device()?)?;
     println!("{:.0}", result.tokens_per_second);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&result)?);

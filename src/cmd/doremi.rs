@@ -2,8 +2,9 @@ use std::path::PathBuf;
 
 use clap::Args as ClapArgs;
 
-use super::train::{DeviceChoice, ProxyArgs, parse_device};
+use super::train::{ProxyArgs, parse_device};
 use crate::doremi::{DoremiConfig, Reference, run_doremi};
+use crate::proxy::device::DeviceChoice;
 use crate::tokens::TokensIndex;
 
 /// Domain weights by DoReMi: a reference proxy, then a proxy trained with Group DRO against it.
@@ -75,7 +76,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
         &args.tokens,
         &out_dir,
         &config,
-        &args.device.device(),
+        &args.device.device()?,
         quiet,
     )?;
     if args.json {

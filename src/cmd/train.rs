@@ -1,8 +1,8 @@
 use std::path::PathBuf;
 
-use burn::prelude::Device;
 use clap::Args as ClapArgs;
 
+use crate::proxy::device::DeviceChoice;
 use crate::proxy::model::ProxyShape;
 use crate::proxy::stage::{ProxyRunConfig, Shard};
 use crate::proxy::train::TrainConfig;
@@ -126,33 +126,9 @@ impl ProxyArgs {
     }
 }
 
-/// `--device`: where proxies train.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeviceChoice {
-    Auto,
-    Cpu,
-}
-
-impl DeviceChoice {
-    pub fn device(self) -> Device {
-        match self {
-            DeviceChoice::Auto | DeviceChoice::Cpu => Device::flex(),
-        }
-    }
-}
-
-/// Parses `--device`; GPU backends are named so the message can say that this build lacks them.
+/// Parses `--device` (auto, cpu, wgpu).
 pub fn parse_device(text: &str) -> Result<DeviceChoice, String> {
-    match text {
-        "auto" => Ok(DeviceChoice::Auto),
-        "cpu" => Ok(DeviceChoice::Cpu),
-        "wgpu" | "cuda" | "gpu" => Err(format!(
-            "device `{text}` is not available: this build of remix trains on the CPU only (burn's flex \
-             backend, {} threads); devices found: cpu. Use --device cpu or auto",
-            rayon::current_num_threads()
-        )),
-        _ => Err(format!("`{text}` is not a device: use auto or cpu")),
-    }
+    text.parse()
 }
 
 fn parse_shard(text: &str) -> Result<Shard, String> {
@@ -191,7 +167,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let device = args.device.device();
+    let device = args.device.device()?;
     let runs = args.output.join("runs").join("runs.parquet");
     let summary = crate::proxy::stage::train_candidates(
         &args.tokens,

@@ -2,7 +2,8 @@ use std::path::PathBuf;
 
 use clap::Args as ClapArgs;
 
-use super::train::{DeviceChoice, ProxyArgs, parse_device};
+use super::train::{ProxyArgs, parse_device};
+use crate::proxy::device::DeviceChoice;
 use crate::tokens::TokensIndex;
 use crate::validate::ValidateConfig;
 
@@ -63,7 +64,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
         &args.mixtures,
         &config,
         &out_dir,
-        &args.device.device(),
+        &args.device.device()?,
         quiet,
     )?;
     if args.json {

@@ -78,7 +78,7 @@ fn folder() -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProxySection {
-    /// `auto` or `cpu`.
+    /// `auto` (the CPU), `cpu` or `wgpu`.
     pub device: String,
     /// RegMix's 1M proxy by default: 2 layers, width 256, 8 heads, SwiGLU 512, context 512.
     pub layers: usize,
@@ -231,12 +231,10 @@ impl PipelineConfig {
         }
         self.weights_from()
             .map_err(|e| anyhow::anyhow!("{where_}: [manifest] {e}"))?;
-        if !matches!(self.proxy.device.as_str(), "auto" | "cpu") {
-            bail!(
-                "{where_}: [proxy] device `{}` is not available in this build: use auto or cpu",
-                self.proxy.device
-            );
-        }
+        self.proxy
+            .device
+            .parse::<crate::proxy::device::DeviceChoice>()
+            .map_err(|e| anyhow::anyhow!("{where_}: [proxy] device: {e}"))?;
         Ok(())
     }
 

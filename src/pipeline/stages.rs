@@ -232,7 +232,7 @@ impl<'a> Plan<'a> {
                     &self.proxy_config()?,
                     Shard { index: 0, count: 1 },
                     self.sample_config().max_epochs,
-                    &self.device(),
+                    &self.device()?,
                     quiet,
                 )?;
             }
@@ -256,7 +256,7 @@ impl<'a> Plan<'a> {
                     &self.tokens_dir(),
                     &self.path("doremi"),
                     &self.doremi_config()?,
-                    &self.device(),
+                    &self.device()?,
                     quiet,
                 )?;
             }
@@ -393,7 +393,12 @@ impl<'a> Plan<'a> {
         })
     }
 
-    fn device(&self) -> Device {
-        Device::flex()
+    fn device(&self) -> Result<Device> {
+        self.config
+            .proxy
+            .device
+            .parse::<crate::proxy::device::DeviceChoice>()
+            .map_err(|e| anyhow::anyhow!("[proxy] device: {e}"))?
+            .device()
     }
 }

@@ -6,6 +6,7 @@
 //! The training loop and `remix train` are still to come (the proxy-model issue).
 
 pub mod data;
+pub mod device;
 pub mod model;
 pub mod shard;
 pub mod stage;

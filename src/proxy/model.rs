@@ -244,6 +244,37 @@ mod tests {
         );
     }
 
+    /// The same weights and batch give the same loss on the CPU (flex) and on wgpu (lavapipe where there
+    /// is no GPU; `.ci/run` installs it). Skipped with a message where no wgpu adapter exists.
+    #[test]
+    fn cpu_and_wgpu_agree_on_the_loss() {
+        let wgpu = match crate::proxy::device::DeviceChoice::Wgpu.device() {
+            Ok(device) => device,
+            Err(e) => {
+                eprintln!("skipping the wgpu comparison: {e}");
+                return;
+            }
+        };
+        let cpu = Device::flex();
+        cpu.seed(7);
+        let model = tiny().init(&cpu);
+        let ids: Vec<i64> = (0..3 * 13).map(|i| (i * 17 + 5) % 50).collect();
+        let rows = |device: &Device| {
+            Tensor::<2, Int>::from_data(TensorData::new(ids.clone(), [3, 13]), device)
+        };
+        let on_cpu = next_token_loss(&model, rows(&cpu)).into_scalar::<f32>();
+        let moved = model.clone().to_device(&wgpu);
+        let on_wgpu = next_token_loss(&moved, rows(&wgpu)).into_scalar::<f32>();
+        assert!(
+            on_cpu.is_finite() && (on_cpu - on_wgpu).abs() < 1e-4,
+            "cpu {on_cpu}, wgpu {on_wgpu}"
+        );
+        let per_token_cpu = token_losses(&model, rows(&cpu)).into_data();
+        let per_token_wgpu = token_losses(&moved, rows(&wgpu)).into_data();
+        per_token_cpu
+            .assert_approx_eq::<f32>(&per_token_wgpu, burn::tensor::Tolerance::absolute(1e-4));
+    }
+
     #[test]
     fn attention_is_causal() {
         let device = Device::flex();

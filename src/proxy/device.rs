@@ -1,0 +1,76 @@
+//! Where proxies train: `--device auto|cpu|wgpu`.
+//!
+//! `cpu` is burn's pure-Rust flex backend. `wgpu` is burn-wgpu on whatever the machine's Vulkan, Metal or
+//! DX12 driver offers: a GPU, or on a machine without one Mesa's lavapipe (`mesa-vulkan-drivers`), which
+//! is slow but computes the same model, so the tests check the two backends against each other. `auto`
+//! is the CPU: the flex backend beats lavapipe, and GPU selection is left to an explicit `wgpu`.
+
+use std::str::FromStr;
+
+use anyhow::{Result, anyhow};
+use burn::prelude::*;
+
+/// `--device`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceChoice {
+    Auto,
+    Cpu,
+    Wgpu,
+}
+
+impl FromStr for DeviceChoice {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "auto" => Ok(DeviceChoice::Auto),
+            "cpu" => Ok(DeviceChoice::Cpu),
+            "wgpu" => Ok(DeviceChoice::Wgpu),
+            "cuda" => Err(
+                "device `cuda` is not in this build of remix: use wgpu (Vulkan, Metal, DX12) or cpu".into(),
+            ),
+            _ => Err(format!("`{text}` is not a device: use auto, cpu or wgpu")),
+        }
+    }
+}
+
+impl DeviceChoice {
+    /// The device, checked to work: a `wgpu` request on a machine with no adapter is an error that
+    /// says what to install, not a panic half-way through training.
+    pub fn device(self) -> Result<Device> {
+        match self {
+            DeviceChoice::Auto | DeviceChoice::Cpu => Ok(Device::flex()),
+            DeviceChoice::Wgpu => {
+                let device = Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
+                probe(&device)?;
+                Ok(device)
+            }
+        }
+    }
+}
+
+/// Runs one small operation on `device`, turning a failed adapter request into an error.
+fn probe(device: &Device) -> Result<()> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result =
+        std::panic::catch_unwind(|| Tensor::<1>::ones([4], device).sum().into_scalar::<f32>());
+    std::panic::set_hook(hook);
+    match result {
+        Ok(4.0) => Ok(()),
+        Ok(sum) => Err(anyhow!(
+            "the wgpu device computed 1+1+1+1 = {sum}: its driver is broken"
+        )),
+        Err(panic) => {
+            let reason = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            Err(anyhow!(
+                "no wgpu device could be started ({reason}); devices found: cpu. On Linux without a GPU, \
+                 install Mesa's Vulkan drivers (apt-get install mesa-vulkan-drivers) for lavapipe, or use \
+                 --device cpu"
+            ))
+        }
+    }
+}
