@@ -57,6 +57,15 @@ impl TokensIndex {
             .with_context(|| format!("{} is not a remix token index", file.display()))
     }
 
+    /// The natural mixture: each training domain's share of the training tokens, in index order.
+    pub fn natural_weights(&self) -> Vec<f64> {
+        let training = self.domains.iter().filter(|d| !d.eval_only);
+        let total: u64 = training.clone().map(|d| d.tokens).sum();
+        training
+            .map(|d| d.tokens as f64 / total.max(1) as f64)
+            .collect()
+    }
+
     /// Training tokens of a domain, if the index has it.
     pub fn training_tokens(&self, domain: &str) -> Option<u64> {
         self.domains

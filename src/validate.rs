@@ -78,16 +78,7 @@ pub fn scaled_shape(base: &ProxyShape, scale: f64) -> ProxyShape {
 fn mixture(spec: &str, index: &TokensIndex) -> Result<(String, Vec<f64>)> {
     let training: Vec<_> = index.domains.iter().filter(|d| !d.eval_only).collect();
     match spec {
-        "natural" => {
-            let total: u64 = training.iter().map(|d| d.tokens).sum();
-            Ok((
-                "natural".into(),
-                training
-                    .iter()
-                    .map(|d| d.tokens as f64 / total.max(1) as f64)
-                    .collect(),
-            ))
-        }
+        "natural" => Ok(("natural".into(), index.natural_weights())),
         "uniform" => Ok((
             "uniform".into(),
             vec![1.0 / training.len().max(1) as f64; training.len()],

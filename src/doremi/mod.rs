@@ -127,13 +127,7 @@ pub fn run_doremi(
         );
     }
     let mut reference = match &config.reference {
-        Reference::Natural => {
-            let total: u64 = training.iter().map(|d| d.tokens).sum();
-            training
-                .iter()
-                .map(|d| d.tokens as f64 / total as f64)
-                .collect()
-        }
+        Reference::Natural => index.natural_weights(),
         Reference::Uniform => vec![1.0 / names.len() as f64; names.len()],
         Reference::File(path) => weights_in_order(path, &names)?,
     };
