@@ -2,8 +2,9 @@
 //!
 //! Writes one domain of uniformly random token ids to a temporary tokens folder, trains the proxy on it
 //! through the same sampler and loop as `remix train`, and times every step. The first step (allocation
-//! and first-touch of the weights) is left out of the rate. `bench/train_pytorch.py` trains the same
-//! model the same way in PyTorch, so the two can run side by side on one machine.
+//! and first-touch of the weights) is left out of the rate. With `parallel` P, P proxies train in one
+//! stack, each on its own batches, and the rate counts the tokens of all P. `bench/train_pytorch.py`
+//! trains the same model the same way in PyTorch, so the two can run side by side on one machine.
 
 use std::time::Instant;
 
@@ -14,7 +15,7 @@ use serde::Serialize;
 
 use crate::proxy::data::MixtureSampler;
 use crate::proxy::model::ProxyShape;
-use crate::proxy::train::{TrainConfig, train_proxy};
+use crate::proxy::train::{TrainConfig, train_proxies};
 use crate::tokenize::shard::{ShardWriter, TokenDtype};
 use crate::tokens::{TokenDomain, TokensIndex};
 
@@ -24,25 +25,31 @@ pub struct TrainBench {
     pub shape: ProxyShape,
     pub batch_size: usize,
     pub steps: usize,
+    /// Proxies trained together.
+    pub parallel: usize,
     pub threads: usize,
-    /// Tokens per second over the steps after the first.
+    /// Tokens (of all proxies) per second over the steps after the first.
     pub tokens_per_second: f64,
     /// Seconds of each step, the first included.
     pub step_seconds: Vec<f64>,
+    /// Mean training loss of the proxies at the last step.
     pub final_loss: f64,
 }
 
-/// Trains `steps` steps of `batch_size` x `shape.context` random tokens and times them.
+/// Trains `parallel` proxies together for `steps` steps of `batch_size` x `shape.context` random
+/// tokens each, and times them.
 pub fn train(
     shape: &ProxyShape,
     batch_size: usize,
     steps: usize,
+    parallel: usize,
     device: &Device,
 ) -> Result<TrainBench> {
+    let parallel = parallel.max(1);
     shape.check()?;
     let steps = steps.max(2);
     let dir = tempfile::tempdir()?;
-    let needed = (steps * batch_size * (shape.context + 1)) as u64 + 1;
+    let needed = (parallel * steps * batch_size * (shape.context + 1)) as u64 + 1;
     let mut rng = rand::rngs::StdRng::seed_from_u64(0);
     let eod = shape.vocab_size as u32 - 1;
     let dtype = TokenDtype::for_vocab(shape.vocab_size);
@@ -69,7 +76,10 @@ pub fn train(
             eval_only: false,
         }],
     };
-    let mut sampler = MixtureSampler::new(dir.path(), &index, &[1.0], shape.context, 0)?;
+    // Each proxy its own seed, so each reads other batches, as candidates would.
+    let mut samplers = (0..parallel as u64)
+        .map(|seed| MixtureSampler::new(dir.path(), &index, &[1.0], shape.context, seed))
+        .collect::<Result<Vec<_>>>()?;
     let config = TrainConfig {
         train_tokens: (steps * batch_size * shape.context) as u64,
         batch_size,
@@ -77,18 +87,30 @@ pub fn train(
     };
     let mut step_seconds = Vec::with_capacity(steps);
     let mut last = Instant::now();
-    let trained = train_proxy(shape, &config, &mut sampler, &[], device, 0, |_, _, _| {
-        step_seconds.push(last.elapsed().as_secs_f64());
-        last = Instant::now();
-    })?;
+    let mut final_loss = f64::NAN;
+    train_proxies(
+        shape,
+        &config,
+        &mut samplers,
+        &[],
+        device,
+        0,
+        |_, _, loss| {
+            step_seconds.push(last.elapsed().as_secs_f64());
+            last = Instant::now();
+            final_loss = loss;
+        },
+    )?;
     let timed: f64 = step_seconds[1..].iter().sum();
     Ok(TrainBench {
         shape: shape.clone(),
         batch_size,
         steps,
+        parallel,
         threads: rayon::current_num_threads(),
-        tokens_per_second: ((steps - 1) * batch_size * shape.context) as f64 / timed.max(1e-9),
+        tokens_per_second: (parallel * (steps - 1) * batch_size * shape.context) as f64
+            / timed.max(1e-9),
         step_seconds,
-        final_loss: trained.final_train_loss,
+        final_loss,
     })
 }

@@ -27,6 +27,7 @@
 //! names from the data into safe file names; [`config`] holds every setting with its default and the
 //! reason for it; [`schema`] generates the JSON Schemas of everything remix writes.
 
+pub mod allocator;
 pub mod bench;
 pub mod cmd;
 pub mod config;

@@ -6,6 +6,7 @@ use clap::Parser;
 use remix::cmd::Cli;
 
 fn main() -> ExitCode {
+    remix::allocator::keep_large_blocks();
     let cli = Cli::parse();
     remix::logging::init(cli.verbose);
     match cli.run() {

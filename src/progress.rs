@@ -3,28 +3,63 @@
 
 use std::io::IsTerminal;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// A progress bar that draws only when stderr is a terminal and the user did not ask for quiet.
 pub struct Progress {
     bar: ProgressBar,
+    /// Where the bar and its children draw; `None` when nothing draws.
+    lines: Option<MultiProgress>,
+}
+
+fn style(unit: &str) -> Option<ProgressStyle> {
+    let template = format!(
+        "{{spinner}} {{msg}} [{{elapsed_precise}}] {{wide_bar}} {{human_pos}}/{{human_len}} {unit} \
+         ({{per_sec}}, ETA {{eta}})"
+    );
+    ProgressStyle::with_template(&template).ok()
 }
 
 impl Progress {
     /// A bar over `total` units named `unit` (for example "docs").
     pub fn new(total: u64, unit: &str, quiet: bool) -> Self {
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
+        let mut lines = None;
         if !quiet && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none() {
-            let template = format!(
-                "{{spinner}} {{msg}} [{{elapsed_precise}}] {{wide_bar}} {{human_pos}}/{{human_len}} {unit} \
-                 ({{per_sec}}, ETA {{eta}})"
-            );
-            if let Ok(style) = ProgressStyle::with_template(&template) {
+            if let Some(style) = style(unit) {
                 bar.set_style(style);
             }
-            bar.set_draw_target(ProgressDrawTarget::stderr());
+            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+            lines = Some(multi.clone());
+            return Self {
+                bar: multi.add(bar),
+                lines,
+            };
         }
-        Self { bar }
+        Self { bar, lines }
+    }
+
+    /// A second bar under this one (for the item in progress), drawn only where this one is.
+    pub fn child(&self, total: u64, unit: &str) -> Self {
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
+        match &self.lines {
+            Some(multi) => {
+                if let Some(style) = style(unit) {
+                    bar.set_style(style);
+                }
+                Self {
+                    bar: multi.add(bar),
+                    lines: Some(multi.clone()),
+                }
+            }
+            None => Self { bar, lines: None },
+        }
+    }
+
+    /// Starts the bar over at 0 of `total`, its rate and ETA too.
+    pub fn restart(&self, total: u64) {
+        self.bar.reset();
+        self.bar.set_length(total);
     }
 
     /// A bar that never draws.

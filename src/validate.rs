@@ -19,7 +19,7 @@ use crate::progress::Progress;
 use crate::proxy::data::{MixtureSampler, validation_sets};
 use crate::proxy::model::ProxyShape;
 use crate::proxy::stage::ProxyRunConfig;
-use crate::proxy::train::train_proxy;
+use crate::proxy::train::train_proxies;
 use crate::tokens::TokensIndex;
 use crate::workdir::write_atomic;
 
@@ -175,33 +175,41 @@ pub fn run(
         }
     }
     let steps = train.steps(shape.context) as u64;
-    let progress = Progress::new(steps * mixtures.len() as u64, "steps", quiet);
+    let progress = Progress::new(steps, "steps", quiet);
+    progress.set_message(format!("{} mixtures, stacked", mixtures.len()));
     let training_names: Vec<String> = index
         .domains
         .iter()
         .filter(|d| !d.eval_only)
         .map(|d| d.domain.clone())
         .collect();
+    let mut samplers = mixtures
+        .iter()
+        .map(|(_, weights)| {
+            MixtureSampler::new(
+                tokens_dir,
+                &index,
+                weights,
+                shape.context,
+                config.proxy.seed,
+            )
+        })
+        .collect::<Result<Vec<_>>>()?;
+    // Every mixture's model trains in one stack: the same result as one after another, faster.
+    let trained = train_proxies(
+        &shape,
+        &train,
+        &mut samplers,
+        &validation,
+        device,
+        config.proxy.seed,
+        |_, _, _| progress.inc(1),
+    )?;
     let mut results = Vec::new();
-    for ((name, weights), spec) in mixtures.into_iter().zip(specs) {
-        progress.set_message(name.clone());
-        let mut sampler = MixtureSampler::new(
-            tokens_dir,
-            &index,
-            &weights,
-            shape.context,
-            config.proxy.seed,
-        )?;
-        let trained = train_proxy(
-            &shape,
-            &train,
-            &mut sampler,
-            &validation,
-            device,
-            config.proxy.seed,
-            |_, _, _| progress.inc(1),
-        )?;
-        let losses: BTreeMap<String, f64> = trained.val_losses.into_iter().collect();
+    for (((name, weights), spec), val_losses) in
+        mixtures.into_iter().zip(specs).zip(trained.val_losses)
+    {
+        let losses: BTreeMap<String, f64> = val_losses.into_iter().collect();
         let target_loss = target
             .iter()
             .map(|t| losses.get(t).copied().unwrap_or(f64::NAN))

@@ -135,6 +135,30 @@ fn proxies_fill_the_runs_table_and_resume() {
         }
     }
     let _ = fs::remove_dir_all(work.join("shard-a"));
+
+    // The 4 proxies trained in one stack end as each did alone (above, one at a time on the CPU).
+    let stacked = train(work, "stacked", &["--parallel", "4"]);
+    assert_eq!(
+        (stacked["trained"].as_u64(), stacked["parallel"].as_u64()),
+        (Some(4), Some(4))
+    );
+    let stacked = remix::runs::read_runs(&work.join("stacked/runs/runs.parquet")).unwrap();
+    let order =
+        |t: &remix::runs::RunsTable| t.runs.iter().map(|r| r.run_id.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        order(&stacked),
+        order(&table),
+        "the same rows in the same order"
+    );
+    for (run, alone) in stacked.runs.iter().zip(&table.runs) {
+        for (x, y) in run.losses.iter().zip(&alone.losses) {
+            assert!(
+                (x.unwrap() - y.unwrap()).abs() < 1e-4,
+                "{} stacked {x:?} vs alone {y:?}",
+                run.run_id
+            );
+        }
+    }
 }
 
 fn mixtures_file(work: &Path, name: &str, rows: &[(&str, [f64; 3])]) {
@@ -319,15 +343,32 @@ fn bench_train_prints_a_rate_and_a_summary() {
             "32",
             "--vocab-size",
             "256",
+            "--parallel",
+            "2",
             "--json",
         ],
     );
     assert_ok(&output);
     let text = stdout(&output);
-    let (rate, json) = text.split_once('\n').unwrap();
-    let rate: f64 = rate.parse().unwrap();
-    let summary: Value = serde_json::from_str(json).unwrap();
-    assert!(rate > 0.0 && rate.is_finite());
-    assert_eq!(summary["step_seconds"].as_array().unwrap().len(), 3);
-    assert!(summary["final_loss"].as_f64().unwrap().is_finite());
+    let mut lines = text.splitn(3, '\n');
+    for _ in 0..2 {
+        let rate: f64 = lines.next().unwrap().parse().unwrap();
+        assert!(
+            rate > 0.0 && rate.is_finite(),
+            "one proxy, then the stack of 2"
+        );
+    }
+    let summary: Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    let runs = summary["runs"].as_array().unwrap();
+    assert_eq!(
+        runs.iter()
+            .map(|r| r["parallel"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        [1, 2]
+    );
+    for run in runs {
+        assert_eq!(run["step_seconds"].as_array().unwrap().len(), 3);
+        assert!(run["final_loss"].as_f64().unwrap().is_finite());
+    }
+    assert!(summary["stacked_over_one_at_a_time"].as_f64().unwrap() > 0.0);
 }

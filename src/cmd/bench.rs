@@ -18,9 +18,14 @@ pub enum BenchCommand {
 
 /// Train the proxy on random tokens and print tokens per second (compare: bench/train_pytorch.py).
 ///
-/// Example:
+/// With --parallel P > 1 it prints two lines: one proxy at a time (the rate of P proxies trained one
+/// after another), then P stacked (the tokens of all P per second).
+///
+/// Examples:
 ///
 ///   remix bench train --steps 20 --context 256
+///
+///   remix bench train --steps 10 --parallel 8 --json
 #[derive(Debug, ClapArgs)]
 #[command(verbatim_doc_comment)]
 pub struct TrainArgs {
@@ -52,6 +57,10 @@ pub struct TrainArgs {
     #[arg(long, value_parser = parse_device, default_value = "auto")]
     pub device: DeviceChoice,
 
+    /// Proxies trained together, compared with one at a time.
+    #[arg(long, default_value_t = 1)]
+    pub parallel: usize,
+
     /// Print the summary as JSON after the figure.
     #[arg(long)]
     pub json: bool,
@@ -67,10 +76,27 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         args.ffn_hidden,
         args.context,
     )?;
-    let result = crate::bench::train(&shape, args.batch_size, args.steps, &args.device.device()?)?;
-    println!("{:.0}", result.tokens_per_second);
+    let device = args.device.device()?;
+    let mut results = Vec::new();
+    for parallel in [1, args.parallel.max(1)] {
+        if results
+            .iter()
+            .any(|r: &crate::bench::TrainBench| r.parallel == parallel)
+        {
+            continue;
+        }
+        let result = crate::bench::train(&shape, args.batch_size, args.steps, parallel, &device)?;
+        println!("{:.0}", result.tokens_per_second);
+        results.push(result);
+    }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&result)?);
+        let speedup = results.last().map_or(1.0, |r| r.tokens_per_second)
+            / results[0].tokens_per_second.max(1e-9);
+        let summary = serde_json::json!({
+            "runs": results,
+            "stacked_over_one_at_a_time": speedup,
+        });
+        println!("{}", serde_json::to_string_pretty(&summary)?);
     }
     Ok(())
 }

@@ -4,7 +4,7 @@ use clap::Args as ClapArgs;
 
 use crate::proxy::device::DeviceChoice;
 use crate::proxy::model::ProxyShape;
-use crate::proxy::stage::{ProxyRunConfig, Shard};
+use crate::proxy::stage::{ProxyRunConfig, Shard, TrainOptions};
 use crate::proxy::train::TrainConfig;
 use crate::tokens::TokensIndex;
 
@@ -33,7 +33,7 @@ pub struct Args {
     #[arg(short, long)]
     pub output: PathBuf,
 
-    /// Where to train: cpu (burn's pure-Rust flex backend); auto picks the best available, today the CPU.
+    /// Where to train: cpu (burn's pure-Rust flex backend), wgpu (Vulkan, Metal, DX12); auto: the CPU.
     #[arg(long, value_parser = parse_device, default_value = "auto")]
     pub device: DeviceChoice,
 
@@ -44,6 +44,12 @@ pub struct Args {
     /// Most times a candidate may repeat a domain within one proxy's tokens (as in `remix sample`).
     #[arg(long, default_value_t = 4.0)]
     pub max_epochs: f64,
+
+    /// Proxies trained together, their weights stacked so each layer is one batched matmul for all;
+    /// each ends as it would alone. 0: as many as fit in 4 GiB on wgpu; one at a time on the CPU,
+    /// where a stack measured slower (remix bench train --parallel 4).
+    #[arg(long, default_value_t = 0)]
+    pub parallel: usize,
 
     #[command(flatten)]
     pub proxy: ProxyArgs,
@@ -174,18 +180,23 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
         &args.mixtures,
         &runs,
         &config,
-        args.shard,
-        args.max_epochs,
+        TrainOptions {
+            shard: args.shard,
+            max_epochs: args.max_epochs,
+            parallel: args.parallel,
+            stack_budget: args.device.stack_budget(),
+            quiet,
+        },
         &device,
-        quiet,
     )?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         println!(
-            "Trained {} proxies ({} already done), {:.0} tokens/s; {} runs in {}",
+            "Trained {} proxies ({} already done, {} at a time), {:.0} tokens/s; {} runs in {}",
             summary.trained,
             summary.skipped,
+            summary.parallel,
             summary.tokens_per_second,
             summary.runs_in_table,
             runs.display()

@@ -16,7 +16,7 @@ use burn::tensor::TensorData;
 use crate::proxy::data::MixtureSampler;
 use crate::proxy::model::{ProxyModel, token_losses};
 use crate::proxy::stage::ProxyRunConfig;
-use crate::proxy::train::rows_tensor;
+use crate::proxy::train::{clip_per_model, host_values, rows_tensor};
 
 /// DoReMi's step settings (the paper's values are the defaults).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -67,9 +67,8 @@ pub fn train_dro(
 ) -> Result<DroRound> {
     let (shape, config) = (&proxy.shape, &proxy.train);
     let domains = sampler.domains().len();
-    device.seed(proxy.seed);
     let train_device = device.clone().autodiff();
-    let mut model: ProxyModel = shape.init(&train_device);
+    let mut model: ProxyModel = shape.init(proxy.seed, &train_device);
     let mut optimizer = config.optimizer();
     let steps = config.steps(shape.context);
     let length = shape.context;
@@ -80,10 +79,10 @@ pub fn train_dro(
     for step in 0..steps {
         let batch = sampler.next_stratified_batch(config.batch_size);
         let rows = config.batch_size;
-        let proxy_tokens = token_losses(&model, rows_tensor(&batch.tokens, rows, &train_device));
-        let reference_tokens = token_losses(reference, rows_tensor(&batch.tokens, rows, device));
-        let proxy_values = host(proxy_tokens.clone().detach())?;
-        let reference_values = host(reference_tokens)?;
+        let proxy_tokens = token_losses(&model, rows_tensor(&batch.tokens, 1, rows, &train_device));
+        let reference_tokens = token_losses(reference, rows_tensor(&batch.tokens, 1, rows, device));
+        let proxy_values = host_values(proxy_tokens.clone().detach())?;
+        let reference_values = host_values(reference_tokens)?;
 
         let mut excess_sum = vec![0.0; domains];
         let mut domain_rows = vec![0usize; domains];
@@ -92,7 +91,7 @@ pub fn train_dro(
             excess_sum[d] += proxy_values[span.clone()]
                 .iter()
                 .zip(&reference_values[span])
-                .map(|(p, q)| (p - q).max(0.0) as f64)
+                .map(|(p, q)| (p - q).max(0.0))
                 .sum::<f64>();
             domain_rows[d] += 1;
         }
@@ -111,12 +110,13 @@ pub fn train_dro(
             .collect();
         let row_weights =
             Tensor::<1>::from_data(TensorData::new(row_weights, [rows]), &train_device);
-        let loss = (proxy_tokens.mean_dim(1).reshape([rows]) * row_weights).sum();
+        let loss = (proxy_tokens.mean_dim(2).reshape([rows]) * row_weights).sum();
         let value = loss.clone().into_scalar::<f32>();
         if !value.is_finite() {
             bail!("the DoReMi proxy's loss became {value} at step {step}: lower the learning rate");
         }
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let mut grads = GradientsParams::from_grads(loss.backward(), &model);
+        clip_per_model(&model, &mut grads, config.clip_norm);
         model = optimizer.step(config.learning_rate_at(step, steps), model, grads);
 
         sum.iter_mut().zip(&weights).for_each(|(s, w)| *s += w);
@@ -130,37 +130,4 @@ pub fn train_dro(
         final_excess: excess,
         model: model.valid(),
     })
-}
-
-fn host(tensor: Tensor<2>) -> Result<Vec<f32>> {
-    tensor
-        .into_data()
-        .try_to_vec::<f32>()
-        .map_err(|e| anyhow::anyhow!("cannot read token losses back from the device: {e:?}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const PAPER: DroSettings = DroSettings {
-        eta: 1.0,
-        smoothing: 1e-3,
-    };
-
-    #[test]
-    fn excess_loss_moves_weight_to_its_domain_and_smoothing_keeps_a_floor() {
-        let w = update_weights(&[0.5, 0.5], &[1.0, 0.0], PAPER);
-        assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-12);
-        let e = std::f64::consts::E;
-        let expected = 0.999 * e / (e + 1.0) + 0.0005;
-        assert!((w[0] - expected).abs() < 1e-12, "{w:?}");
-        let mut w = vec![0.25; 4];
-        for _ in 0..200 {
-            w = update_weights(&w, &[5.0, 0.0, 0.0, 0.0], PAPER);
-        }
-        assert!(w[1] >= 1e-3 / 4.0 - 1e-12 && w[0] < 1.0, "{w:?}");
-        let huge = update_weights(&[0.5, 0.5], &[1e6, 0.0], PAPER);
-        assert!(huge.iter().all(|x| x.is_finite()), "{huge:?}");
-    }
 }

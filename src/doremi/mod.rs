@@ -21,7 +21,7 @@ use crate::progress::Progress;
 use crate::proxy::data::{MixtureSampler, validation_sets};
 use crate::proxy::model::ProxyModel;
 use crate::proxy::stage::ProxyRunConfig;
-use crate::proxy::train::{train_proxy, validation_loss};
+use crate::proxy::train::{train_proxies, validation_losses};
 use crate::tokens::TokensIndex;
 use crate::workdir::{DoneMarker, Stage, write_atomic};
 use dro::{DroSettings, train_dro};
@@ -159,10 +159,10 @@ pub fn run_doremi(
             config.proxy.shape.context,
             seed,
         )?;
-        let trained = train_proxy(
+        let trained = train_proxies(
             &config.proxy.shape,
             &config.proxy.train,
-            &mut sampler,
+            std::slice::from_mut(&mut sampler),
             &validation,
             device,
             seed,
@@ -196,8 +196,8 @@ pub fn run_doremi(
             reference_weights: reference.clone(),
             weights: result.weights.clone(),
             change,
-            reference_losses: losses(&trained.model, &validation, config, device),
-            proxy_losses: losses(&result.model, &validation, config, device),
+            reference_losses: losses(&trained.model, &validation, config, device)?,
+            proxy_losses: losses(&result.model, &validation, config, device)?,
             final_excess: result.final_excess,
             trajectory: result.trajectory,
         });
@@ -243,14 +243,12 @@ fn losses(
     validation: &[crate::proxy::data::ValidationSet],
     config: &DoremiConfig,
     device: &Device,
-) -> BTreeMap<String, f64> {
+) -> Result<BTreeMap<String, f64>> {
     validation
         .iter()
         .map(|set| {
-            (
-                set.domain.clone(),
-                validation_loss(model, set, config.proxy.train.batch_size, device),
-            )
+            let losses = validation_losses(model, set, config.proxy.train.batch_size, device)?;
+            Ok((set.domain.clone(), losses[0]))
         })
         .collect()
 }

@@ -80,6 +80,9 @@ fn folder() -> String {
 pub struct ProxySection {
     /// `auto` (the CPU), `cpu` or `wgpu`.
     pub device: String,
+    /// Proxies trained together in one stack (the same results as one by one); 0: as many as fit on
+    /// wgpu, one at a time on the CPU (see `remix train --help`).
+    pub parallel: usize,
     /// RegMix's 1M proxy by default: 2 layers, width 256, 8 heads, SwiGLU 512, context 512.
     pub layers: usize,
     pub d_model: usize,
@@ -94,6 +97,7 @@ impl Default for ProxySection {
         let shape = crate::proxy::model::ProxyShape::regmix_1m(0);
         Self {
             device: "auto".into(),
+            parallel: 0,
             layers: shape.layers,
             d_model: shape.d_model,
             heads: shape.heads,

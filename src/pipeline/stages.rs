@@ -12,8 +12,9 @@ use super::config::{PipelineConfig, WeightsFrom};
 use crate::corpus::Corpus;
 use crate::doremi::{DoremiConfig, run_doremi};
 use crate::manifest::ManifestConfig;
+use crate::proxy::device::DeviceChoice;
 use crate::proxy::model::ProxyShape;
-use crate::proxy::stage::{ProxyRunConfig, Shard, train_candidates};
+use crate::proxy::stage::{ProxyRunConfig, Shard, TrainOptions, train_candidates};
 use crate::tokens::TokensIndex;
 use crate::workdir::{DoneMarker, WorkDir};
 
@@ -230,10 +231,14 @@ impl<'a> Plan<'a> {
                     &self.path("mixtures.parquet"),
                     &self.path("runs/runs.parquet"),
                     &self.proxy_config()?,
-                    Shard { index: 0, count: 1 },
-                    self.sample_config().max_epochs,
+                    TrainOptions {
+                        shard: Shard { index: 0, count: 1 },
+                        max_epochs: self.sample_config().max_epochs,
+                        parallel: self.config.proxy.parallel,
+                        stack_budget: self.device_choice()?.stack_budget(),
+                        quiet,
+                    },
                     &self.device()?,
-                    quiet,
                 )?;
             }
             PipelineStage::Fit => {
@@ -393,12 +398,15 @@ impl<'a> Plan<'a> {
         })
     }
 
-    fn device(&self) -> Result<Device> {
+    fn device_choice(&self) -> Result<DeviceChoice> {
         self.config
             .proxy
             .device
-            .parse::<crate::proxy::device::DeviceChoice>()
-            .map_err(|e| anyhow::anyhow!("[proxy] device: {e}"))?
-            .device()
+            .parse::<DeviceChoice>()
+            .map_err(|e| anyhow::anyhow!("[proxy] device: {e}"))
+    }
+
+    fn device(&self) -> Result<Device> {
+        self.device_choice()?.device()
     }
 }

@@ -46,6 +46,19 @@ impl DeviceChoice {
             }
         }
     }
+
+    /// Bytes a stack of proxies may take for `--parallel 0` ("as many as fit"), or `None` where
+    /// stacking does not pay and proxies train one at a time. On the CPU (flex) a stack was slower than
+    /// the same proxies one after another (`remix bench train --parallel 4`: the batched matmuls run one
+    /// single-threaded gemm per model instead of one multi-threaded gemm), so `None`; on wgpu the
+    /// stack turns P small kernels into one, within 4 GiB, as wgpu offers no portable way to ask a GPU
+    /// for its free memory (give `--parallel` to use more of a large one).
+    pub fn stack_budget(self) -> Option<u64> {
+        match self {
+            DeviceChoice::Auto | DeviceChoice::Cpu => None,
+            DeviceChoice::Wgpu => Some(4 << 30),
+        }
+    }
 }
 
 /// Runs one small operation on `device`, turning a failed adapter request into an error.

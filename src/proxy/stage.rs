@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::data::{MixtureSampler, validation_sets};
 use super::model::ProxyShape;
-use super::train::{TrainConfig, train_proxy};
+use super::train::{TrainConfig, train_proxies};
 use crate::progress::Progress;
 use crate::runs::{Run, RunsTable, WEIGHT_SUM_TOLERANCE, read_runs, write_runs};
 use crate::tokens::TokensIndex;
@@ -38,13 +38,61 @@ pub struct Shard {
     pub count: usize,
 }
 
+/// How a train invocation runs, beside what decides the results ([`ProxyRunConfig`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrainOptions {
+    pub shard: Shard,
+    /// Most times a candidate may repeat a domain within one proxy's tokens.
+    pub max_epochs: f64,
+    /// Proxies trained together in one stack; 0 = as many as fit in `stack_budget` ([`auto_parallel`]).
+    pub parallel: usize,
+    /// Bytes a stack may take, `None` where stacking does not pay (`DeviceChoice::stack_budget`).
+    pub stack_budget: Option<u64>,
+    pub quiet: bool,
+}
+
 /// Summary of a train invocation.
 #[derive(Debug, Clone, Serialize)]
 pub struct TrainSummary {
     pub trained: usize,
     pub skipped: usize,
     pub runs_in_table: usize,
+    /// Proxies trained together.
+    pub parallel: usize,
+    /// Tokens of all proxies per second of training.
     pub tokens_per_second: f64,
+}
+
+/// Bytes one proxy's training step holds: weights, gradients and AdamW's two moments, and the
+/// activations the backward pass keeps (per layer the residual stream, norms, projections, the
+/// attention scores and probabilities, the SwiGLU halves; then the logits, their exponentials and
+/// gradient). An estimate, within a factor of about two of what flex allocates.
+pub fn step_bytes(shape: &ProxyShape, config: &TrainConfig) -> u64 {
+    let tokens = (config.batch_size * shape.context) as u64;
+    let (d, h, v) = (
+        shape.d_model as u64,
+        shape.ffn_hidden as u64,
+        shape.vocab_size as u64,
+    );
+    let scores = (config.batch_size * shape.heads * shape.context * shape.context) as u64;
+    let per_layer = tokens * (12 * d + 5 * h) + 3 * scores;
+    let floats = 4 * shape.params() as u64 + shape.layers as u64 * per_layer + 3 * tokens * v;
+    4 * floats
+}
+
+/// "As many as fit": how many proxies to stack within `stack_budget` bytes (1 without a budget), at
+/// most `candidates` and at most 64 (past that a stack only delays the first row written).
+pub fn auto_parallel(
+    shape: &ProxyShape,
+    config: &TrainConfig,
+    stack_budget: Option<u64>,
+    candidates: usize,
+) -> usize {
+    let Some(budget) = stack_budget else {
+        return 1;
+    };
+    let fit = (budget / step_bytes(shape, config).max(1)) as usize;
+    fit.clamp(1, 64).min(candidates.max(1))
 }
 
 /// Refuses, before any training, candidates that could not run to the end: weights that are not finite,
@@ -107,17 +155,23 @@ fn check_candidates(
 }
 
 /// Trains the candidates of `mixtures` on the shards of `tokens_dir`, appending to `runs_path`.
-#[allow(clippy::too_many_arguments)]
+/// P candidates at a time are stacked into one [`super::model::ProxyModel`] (`options.parallel`); each
+/// ends as it would have trained alone, and their rows are written together.
 pub fn train_candidates(
     tokens_dir: &Path,
     mixtures: &Path,
     runs_path: &Path,
     config: &ProxyRunConfig,
-    shard: Shard,
-    max_epochs: f64,
+    options: TrainOptions,
     device: &Device,
-    quiet: bool,
 ) -> Result<TrainSummary> {
+    let TrainOptions {
+        shard,
+        max_epochs,
+        parallel,
+        stack_budget,
+        quiet,
+    } = options;
     let index = TokensIndex::read(tokens_dir)?;
     let training: Vec<String> = index
         .domains
@@ -198,61 +252,75 @@ pub fn train_candidates(
         .copied()
         .filter(|&c| !done(&table, &ids[c]))
         .collect();
+    let parallel = match parallel {
+        0 => auto_parallel(&config.shape, &config.train, stack_budget, todo.len()),
+        p => p,
+    };
+    let steps = config.train.steps(config.shape.context) as u64;
+    let step_tokens = (config.train.batch_size * config.shape.context) as u64;
     let progress = Progress::new(todo.len() as u64, "proxies", quiet);
-    progress.set_message("training");
+    // The stack in training: tokens of all its proxies, so its rate is the aggregate tokens/s.
+    let stack_progress = progress.child(0, "tokens");
     let started = Instant::now();
     let mut tokens = 0u64;
-    for &c in &todo {
-        let weights: Vec<f64> = file.weights.iter().map(|(_, values)| values[c]).collect();
-        let mut sampler = MixtureSampler::new(
-            tokens_dir,
-            &index,
-            &weights,
-            config.shape.context,
-            config.seed,
-        )?;
-        let run_started = Instant::now();
-        let trained = train_proxy(
+    for group in todo.chunks(parallel) {
+        progress.set_message(format!("training {} together", group.len()));
+        let weights: Vec<Vec<f64>> = group
+            .iter()
+            .map(|&c| file.weights.iter().map(|(_, values)| values[c]).collect())
+            .collect();
+        let mut samplers = weights
+            .iter()
+            .map(|w| MixtureSampler::new(tokens_dir, &index, w, config.shape.context, config.seed))
+            .collect::<Result<Vec<_>>>()?;
+        let group_started = Instant::now();
+        stack_progress.restart(steps * step_tokens * group.len() as u64);
+        let trained = train_proxies(
             &config.shape,
             &config.train,
-            &mut sampler,
+            &mut samplers,
             &validation,
             device,
             config.seed,
-            |_, _, _| {},
+            |_, _, _| stack_progress.inc(step_tokens * group.len() as u64),
         )?;
-        tokens += trained.tokens_trained;
-        let losses = loss_domains
-            .iter()
-            .map(|d| {
-                trained
-                    .val_losses
-                    .iter()
-                    .find(|(name, _)| name == d)
-                    .map(|(_, l)| *l)
-            })
-            .collect();
-        table.runs.retain(|r| r.run_id != ids[c]);
-        table.runs.push(Run {
-            run_id: ids[c].clone(),
-            seed: Some(config.seed),
-            proxy_config_hash: Some(config_id.clone()),
-            weights,
-            tokens_trained: Some(trained.tokens_trained),
-            wall_time_s: Some(run_started.elapsed().as_secs_f64()),
-            device: Some(format!("{device:?}")),
-            losses,
-            status: crate::runs::FINISHED.into(),
-        });
+        tokens += trained.tokens_trained * group.len() as u64;
+        let wall_time_s = group_started.elapsed().as_secs_f64();
+        for (p, (&c, weights)) in group.iter().zip(weights).enumerate() {
+            let losses = loss_domains
+                .iter()
+                .map(|d| {
+                    trained.val_losses[p]
+                        .iter()
+                        .find(|(name, _)| name == d)
+                        .map(|(_, l)| *l)
+                })
+                .collect();
+            table.runs.retain(|r| r.run_id != ids[c]);
+            table.runs.push(Run {
+                run_id: ids[c].clone(),
+                seed: Some(config.seed),
+                proxy_config_hash: Some(config_id.clone()),
+                weights,
+                tokens_trained: Some(trained.tokens_trained),
+                // The stack's time: each proxy shared it.
+                wall_time_s: Some(wall_time_s),
+                device: Some(format!("{device:?}")),
+                losses,
+                status: crate::runs::FINISHED.into(),
+            });
+            tracing::info!(run = %ids[c], steps = trained.steps, train_loss = trained.final_train_loss[p], "proxy finished");
+        }
         write_runs(&table, runs_path)?;
-        tracing::info!(run = %ids[c], steps = trained.steps, train_loss = trained.final_train_loss, "proxy finished");
-        progress.inc(1);
+        progress.inc(group.len() as u64);
     }
+    stack_progress.finish();
     progress.finish();
     Ok(TrainSummary {
         trained: todo.len(),
         skipped: mine.len() - todo.len(),
         runs_in_table: table.runs.len(),
+        parallel,
         tokens_per_second: tokens as f64 / started.elapsed().as_secs_f64().max(1e-9),
     })
 }

@@ -1,13 +1,13 @@
-//! Training one proxy: an explicit loop, then the per-domain validation losses.
+//! Training proxies, P at once (stacked, [`ProxyModel`]): an explicit loop, then the per-domain
+//! validation losses.
 //!
-//! AdamW (beta 0.9 / 0.95, weight decay 0.1), gradient clipping at norm 1.0, a linear warmup then a
+//! AdamW (beta 0.9 / 0.95, weight decay 0.1), gradient clipping at norm 1.0 (per proxy), a linear warmup then a
 //! cosine decay to a tenth of the peak whose period is exactly the run's total steps (a schedule that
 //! has not ended at the last step wastes the run). The token budget sets the steps:
 //! `train_tokens / (batch_size * context)`. At the end every domain's fixed validation sequences
 //! ([`super::data::validation_sets`]) are scored without gradients.
 
 use anyhow::{Result, bail};
-use burn::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::TensorData;
@@ -53,13 +53,13 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
-    /// AdamW with these settings and gradient clipping.
+    /// AdamW with these settings; elementwise, so each stacked model keeps its own state. Gradient
+    /// clipping is per model, before the step ([`clip_per_model`]), not burn's per-tensor clipping.
     pub fn optimizer(&self) -> ModuleOptimizer {
         AdamWConfig::new()
             .with_beta_1(0.9)
             .with_beta_2(0.95)
             .with_weight_decay(self.weight_decay)
-            .with_grad_clipping(Some(GradientClippingConfig::Norm(self.clip_norm)))
             .init()
     }
 
@@ -82,96 +82,140 @@ impl TrainConfig {
     }
 }
 
-/// What one proxy run produced.
+/// What training P proxies together produced.
 #[derive(Debug, Clone)]
-pub struct TrainedProxy {
-    /// The trained model, without gradients.
+pub struct TrainedProxies {
+    /// The trained models (stacked), without gradients.
     pub model: ProxyModel,
     pub steps: usize,
+    /// Tokens each proxy trained on.
     pub tokens_trained: u64,
-    /// Mean training loss of the last step.
-    pub final_train_loss: f64,
-    /// (domain, validation loss) for every domain with validation sequences.
-    pub val_losses: Vec<(String, f64)>,
+    /// Each proxy's mean training loss of the last step.
+    pub final_train_loss: Vec<f64>,
+    /// Each proxy's (domain, validation loss) for every domain with validation sequences.
+    pub val_losses: Vec<Vec<(String, f64)>>,
 }
 
-/// Token rows as an Int tensor.
-pub(crate) fn rows_tensor(tokens: &[u32], rows: usize, device: &Device) -> Tensor<2, Int> {
-    let width = tokens.len() / rows.max(1);
+/// Token rows as an Int tensor `[models, rows, width]`: model p reads the p-th block of `rows` rows.
+pub(crate) fn rows_tensor(
+    tokens: &[u32],
+    models: usize,
+    rows: usize,
+    device: &Device,
+) -> Tensor<3, Int> {
+    let width = tokens.len() / (models * rows).max(1);
     let ids: Vec<i64> = tokens.iter().map(|&t| t as i64).collect();
-    Tensor::from_data(TensorData::new(ids, [rows, width]), device)
+    Tensor::from_data(TensorData::new(ids, [models, rows, width]), device)
 }
 
-/// Trains a proxy of `shape` on batches from `sampler` and scores it on `validation`.
-pub fn train_proxy(
+/// Trains one proxy per sampler, stacked ([`ProxyModel`]): every proxy starts from `seed`'s weights,
+/// proxy p trains on batches from `samplers[p]` with its own AdamW state and its own gradient clipping,
+/// so each ends where it would have trained alone. `on_step(step, steps, mean loss)`.
+pub fn train_proxies(
     shape: &ProxyShape,
     config: &TrainConfig,
-    sampler: &mut MixtureSampler,
+    samplers: &mut [MixtureSampler],
     validation: &[ValidationSet],
     device: &Device,
     seed: u64,
     mut on_step: impl FnMut(usize, usize, f64),
-) -> Result<TrainedProxy> {
-    if shape.d_model % shape.heads != 0 {
-        bail!(
-            "d_model {} is not a multiple of heads {}",
-            shape.d_model,
-            shape.heads
-        );
-    }
-    device.seed(seed);
+) -> Result<TrainedProxies> {
+    let models = samplers.len();
     let train_device = device.clone().autodiff();
-    let mut model: ProxyModel = shape.init(&train_device);
+    let mut model = shape.init_stacked(&vec![seed; models], &train_device);
     let mut optimizer = config.optimizer();
     let steps = config.steps(shape.context);
-    let mut last_loss = f64::NAN;
+    let mut last_losses = vec![f64::NAN; models];
+    let mut tokens = Vec::new();
     for step in 0..steps {
-        let batch = sampler.next_batch(config.batch_size);
-        let rows = rows_tensor(&batch.tokens, config.batch_size, &train_device);
-        let loss = next_token_loss(&model, rows);
-        last_loss = loss.clone().into_scalar::<f32>() as f64;
-        if !last_loss.is_finite() {
-            bail!("the training loss became {last_loss} at step {step}: lower the learning rate");
+        tokens.clear();
+        for sampler in samplers.iter_mut() {
+            tokens.extend_from_slice(&sampler.next_batch(config.batch_size).tokens);
         }
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let rows = rows_tensor(&tokens, models, config.batch_size, &train_device);
+        let losses = next_token_loss(&model, rows);
+        last_losses = host_values(losses.clone().detach())?;
+        if let Some((p, loss)) = last_losses.iter().enumerate().find(|(_, l)| !l.is_finite()) {
+            bail!(
+                "the training loss of proxy {p} became {loss} at step {step}: lower the learning rate"
+            );
+        }
+        let mut grads = GradientsParams::from_grads(losses.sum().backward(), &model);
+        clip_per_model(&model, &mut grads, config.clip_norm);
         model = optimizer.step(config.learning_rate_at(step, steps), model, grads);
-        on_step(step, steps, last_loss);
+        on_step(step, steps, last_losses.iter().sum::<f64>() / models as f64);
     }
     let model = model.valid();
-    let val_losses = validation
-        .iter()
-        .map(|set| {
-            (
-                set.domain.clone(),
-                validation_loss(&model, set, config.batch_size, device),
-            )
-        })
-        .collect();
-    Ok(TrainedProxy {
+    let mut val_losses = vec![Vec::new(); models];
+    for set in validation {
+        let losses = validation_losses(&model, set, config.batch_size, device)?;
+        for (p, loss) in losses.into_iter().enumerate() {
+            val_losses[p].push((set.domain.clone(), loss));
+        }
+    }
+    Ok(TrainedProxies {
         model,
         steps,
         tokens_trained: (steps * config.batch_size * shape.context) as u64,
-        final_train_loss: last_loss,
+        final_train_loss: last_losses,
         val_losses,
     })
 }
 
-/// Mean next-token loss over a domain's validation sequences (every target counted once).
-pub fn validation_loss(
+/// Scales each model's gradients so that their norm over all its weights is at most `max_norm`
+/// (PyTorch's `clip_grad_norm_`, one norm per stacked model).
+pub(crate) fn clip_per_model(model: &ProxyModel, grads: &mut GradientsParams, max_norm: f32) {
+    let parameters = model.parameters();
+    let squares = parameters
+        .iter()
+        .filter_map(|p| grads.get::<3>(p.id))
+        .map(|g| g.square().sum_dim(2).sum_dim(1))
+        .reduce(|a, b| a + b);
+    let Some(squares) = squares else { return };
+    let scale = (squares.sqrt() + 1e-6)
+        .recip()
+        .mul_scalar(max_norm)
+        .clamp_max(1.0);
+    for p in parameters {
+        if let Some(g) = grads.remove::<3>(p.id) {
+            grads.register(p.id, g * scale.clone());
+        }
+    }
+}
+
+/// Reads a small tensor back to the host.
+pub(crate) fn host_values<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f64>> {
+    let values = tensor
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .map_err(|e| anyhow::anyhow!("cannot read values back from the device: {e:?}"))?;
+    Ok(values.into_iter().map(f64::from).collect())
+}
+
+/// Each stacked model's mean next-token loss over a domain's validation sequences (every target
+/// counted once; every model reads the same sequences).
+pub fn validation_losses(
     model: &ProxyModel,
     set: &ValidationSet,
     batch_size: usize,
     device: &Device,
-) -> f64 {
+) -> Result<Vec<f64>> {
+    let models = model.models();
     let width = set.tokens.len() / set.sequences.max(1);
-    let mut total = 0.0;
+    let mut totals = vec![0.0; models];
     for chunk in set.tokens.chunks(width * batch_size.max(1)) {
         let rows = chunk.len() / width;
-        let loss =
-            next_token_loss(model, rows_tensor(chunk, rows, device)).into_scalar::<f32>() as f64;
-        total += loss * rows as f64;
+        let one = rows_tensor(chunk, 1, rows, device);
+        let losses = host_values(next_token_loss(model, one.repeat_dim(0, models)))?;
+        for (total, loss) in totals.iter_mut().zip(losses) {
+            *total += loss * rows as f64;
+        }
     }
-    total / set.sequences.max(1) as f64
+    Ok(totals
+        .into_iter()
+        .map(|t| t / set.sequences.max(1) as f64)
+        .collect())
 }
 
 #[cfg(test)]
