@@ -48,11 +48,12 @@ impl DeviceChoice {
     }
 
     /// Bytes a stack of proxies may take for `--parallel 0` ("as many as fit"), or `None` where
-    /// stacking does not pay and proxies train one at a time. On the CPU (flex) a stack was slower than
-    /// the same proxies one after another (`remix bench train --parallel 4`: the batched matmuls run one
-    /// single-threaded gemm per model instead of one multi-threaded gemm), so `None`; on wgpu the
-    /// stack turns P small kernels into one, within 4 GiB, as wgpu offers no portable way to ask a GPU
-    /// for its free memory (give `--parallel` to use more of a large one).
+    /// stacking does not pay and proxies train one at a time. Measured with `remix bench train` on a
+    /// 2-core machine: on the CPU (flex) a stack of 8 default proxies made 0.86x the tokens/s of one
+    /// at a time (its batched matmuls run one single-threaded gemm per model instead of one gemm over
+    /// both cores), so `None`; on wgpu (lavapipe) a stack of 4 small proxies made 1.7x, as it turns P
+    /// small kernels into one. The wgpu budget is 4 GiB: wgpu offers no portable way to ask a GPU for
+    /// its free memory (give `--parallel` to use more of a large one).
     pub fn stack_budget(self) -> Option<u64> {
         match self {
             DeviceChoice::Auto | DeviceChoice::Cpu => None,

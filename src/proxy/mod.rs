@@ -2,8 +2,9 @@
 //!
 //! [`shard`] opens the Megatron token shards that the tokenize stage writes (memory-mapped, so a proxy
 //! never loads a corpus); [`data`] builds training batches from them in proportion to a mixture, and the
-//! fixed validation sequences every proxy is scored on; [`model`] is the LLaMA-style proxy in burn.
-//! The training loop and `remix train` are still to come (the proxy-model issue).
+//! fixed validation sequences every proxy is scored on; [`model`] is the LLaMA-style proxy in burn, P of
+//! them stacked; [`train`] the training loop; [`stage`] `remix train` over a candidate list; [`device`]
+//! where they train.
 
 pub mod data;
 pub mod device;
