@@ -113,7 +113,7 @@ impl ProxyShape {
 
     /// Proxies stacked along the model dimension, the p-th initialised from `seeds[p]` exactly as
     /// [`Self::init`] would initialise it alone: linear weights uniform in +-1/sqrt(fan-in), embeddings
-    /// standard normal, norm gains 1.
+    /// standard normal, norm gains 1. `seeds` must not be empty.
     pub fn init_stacked(&self, seeds: &[u64], device: &Device) -> ProxyModel {
         let (d, h, v) = (self.d_model, self.ffn_hidden, self.vocab_size);
         let singles: Vec<Vec<Tensor<3>>> = seeds

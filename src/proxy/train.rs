@@ -1,9 +1,9 @@
 //! Training proxies, P at once (stacked, [`ProxyModel`]): an explicit loop, then the per-domain
 //! validation losses.
 //!
-//! AdamW (beta 0.9 / 0.95, weight decay 0.1), gradient clipping at norm 1.0 (per proxy), a linear warmup then a
-//! cosine decay to a tenth of the peak whose period is exactly the run's total steps (a schedule that
-//! has not ended at the last step wastes the run). The token budget sets the steps:
+//! AdamW (beta 0.9 / 0.95, weight decay 0.1), gradient clipping at norm 1.0 (per proxy), a linear
+//! warmup then a cosine decay to a tenth of the peak whose period is exactly the run's total steps (a
+//! schedule that has not ended at the last step wastes the run). The token budget sets the steps:
 //! `train_tokens / (batch_size * context)`. At the end every domain's fixed validation sequences
 //! ([`super::data::validation_sets`]) are scored without gradients.
 
@@ -121,6 +121,9 @@ pub fn train_proxies(
     mut on_step: impl FnMut(usize, usize, f64),
 ) -> Result<TrainedProxies> {
     let models = samplers.len();
+    if models == 0 {
+        bail!("no proxies to train: give at least one mixture");
+    }
     let train_device = device.clone().autodiff();
     let mut model = shape.init_stacked(&vec![seed; models], &train_device);
     let mut optimizer = config.optimizer();
