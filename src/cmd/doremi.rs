@@ -45,7 +45,7 @@ pub struct Args {
     #[arg(long, default_value_t = 1e-3)]
     pub smoothing: f64,
 
-    /// Where to train: cpu (burn's pure-Rust flex backend); auto picks the best available.
+    /// Where to train: cpu (burn's flex backend), wgpu (Vulkan, Metal, DX12); auto: cpu.
     #[arg(long, value_parser = parse_device, default_value = "auto")]
     pub device: DeviceChoice,
 

@@ -33,7 +33,7 @@ pub struct Args {
     #[arg(short, long)]
     pub output: PathBuf,
 
-    /// Where to train: cpu (burn's pure-Rust flex backend), wgpu (Vulkan, Metal, DX12); auto: the CPU.
+    /// Where to train: cpu (burn's flex backend), wgpu (Vulkan, Metal, DX12); auto: cpu.
     #[arg(long, value_parser = parse_device, default_value = "auto")]
     pub device: DeviceChoice,
 

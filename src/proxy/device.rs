@@ -4,6 +4,7 @@
 //! DX12 driver offers: a GPU, or on a machine without one Mesa's lavapipe (`mesa-vulkan-drivers`), which
 //! is slow but computes the same model, so the tests check the two backends against each other. `auto`
 //! is the CPU: the flex backend beats lavapipe, and GPU selection is left to an explicit `wgpu`.
+//! `cuda` is refused with the devices this build has (the comment on `NO_CUDA` says why).
 
 use std::str::FromStr;
 
@@ -25,9 +26,7 @@ impl FromStr for DeviceChoice {
             "auto" => Ok(DeviceChoice::Auto),
             "cpu" => Ok(DeviceChoice::Cpu),
             "wgpu" => Ok(DeviceChoice::Wgpu),
-            "cuda" => Err(
-                "device `cuda` is not in this build of remix: use wgpu (Vulkan, Metal, DX12) or cpu".into(),
-            ),
+            "cuda" => Err(NO_CUDA.into()),
             _ => Err(format!("`{text}` is not a device: use auto, cpu or wgpu")),
         }
     }
@@ -61,6 +60,11 @@ impl DeviceChoice {
         }
     }
 }
+
+/// burn's `cuda` feature downloads an LLVM bundle in a build script, which a machine without internet
+/// access (this project's build machines) cannot build; NVIDIA GPUs are reached through wgpu (Vulkan).
+const NO_CUDA: &str = "device `cuda` is not in this build of remix (devices in this build: cpu, wgpu): \
+    use --device wgpu, which reaches NVIDIA GPUs through Vulkan, or cpu";
 
 /// Runs one small operation on `device`, turning a failed adapter request into an error.
 fn probe(device: &Device) -> Result<()> {
