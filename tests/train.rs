@@ -375,3 +375,39 @@ fn bench_train_prints_a_rate_and_a_summary() {
     }
     assert!(summary["stacked_over_one_at_a_time"].as_f64().unwrap() > 0.0);
 }
+
+/// With every graphics driver hidden (Vulkan ICDs and EGL vendors pointed at nothing), `--device wgpu`
+/// is an error that names the devices there are, not a panic.
+#[test]
+fn a_machine_without_a_wgpu_adapter_gets_an_error_naming_the_devices() {
+    let dir = tempfile::tempdir().unwrap();
+    let nothing = dir.path().join("no-driver.json");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_remix"))
+        .args(["bench", "train", "--device", "wgpu", "--steps", "2"])
+        .args([
+            "--layers",
+            "1",
+            "--d-model",
+            "16",
+            "--heads",
+            "2",
+            "--ffn-hidden",
+            "32",
+        ])
+        .args(["--context", "16", "--vocab-size", "64"])
+        .env("VK_ICD_FILENAMES", &nothing)
+        .env("VK_DRIVER_FILES", &nothing)
+        .env("__EGL_VENDOR_LIBRARY_FILENAMES", &nothing)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let message = stderr(&output);
+    assert!(!output.status.success(), "{message}");
+    assert!(
+        message.contains("no wgpu device could be started")
+            && message.contains("devices found: cpu")
+            && message.contains("mesa-vulkan-drivers")
+            && !message.contains("panicked"),
+        "{message}"
+    );
+}
