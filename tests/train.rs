@@ -324,33 +324,36 @@ fn a_killed_train_resumes_without_losing_or_repeating_runs() {
     }
 }
 
+/// A proxy small enough for a benchmark run in a test.
+const TINY_BENCH_PROXY: [&str; 12] = [
+    "--layers",
+    "1",
+    "--d-model",
+    "16",
+    "--heads",
+    "2",
+    "--ffn-hidden",
+    "32",
+    "--context",
+    "32",
+    "--vocab-size",
+    "256",
+];
+
 #[test]
 fn bench_train_prints_a_rate_and_a_summary() {
     let dir = tempfile::tempdir().unwrap();
-    let output = remix(
-        dir.path(),
-        &[
-            "bench",
-            "train",
-            "--steps",
-            "3",
-            "--layers",
-            "1",
-            "--d-model",
-            "16",
-            "--heads",
-            "2",
-            "--ffn-hidden",
-            "32",
-            "--context",
-            "32",
-            "--vocab-size",
-            "256",
-            "--parallel",
-            "2",
-            "--json",
-        ],
-    );
+    let mut args = vec![
+        "bench",
+        "train",
+        "--steps",
+        "3",
+        "--parallel",
+        "2",
+        "--json",
+    ];
+    args.extend_from_slice(&TINY_BENCH_PROXY);
+    let output = remix(dir.path(), &args);
     assert_ok(&output);
     let text = stdout(&output);
     let mut lines = text.splitn(3, '\n');
@@ -384,17 +387,7 @@ fn a_machine_without_a_wgpu_adapter_gets_an_error_naming_the_devices() {
     let nothing = dir.path().join("no-driver.json");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_remix"))
         .args(["bench", "train", "--device", "wgpu", "--steps", "2"])
-        .args([
-            "--layers",
-            "1",
-            "--d-model",
-            "16",
-            "--heads",
-            "2",
-            "--ffn-hidden",
-            "32",
-        ])
-        .args(["--context", "16", "--vocab-size", "64"])
+        .args(TINY_BENCH_PROXY)
         .env("VK_ICD_FILENAMES", &nothing)
         .env("VK_DRIVER_FILES", &nothing)
         .env("__EGL_VENDOR_LIBRARY_FILENAMES", &nothing)
