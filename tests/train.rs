@@ -27,20 +27,26 @@ fn prepare(work: &Path, candidates: &str) {
     ));
 }
 
-fn train(work: &Path, out: &str, extra: &[&str]) -> Value {
+/// `remix train` of `mixtures` into `out` with the small test proxy.
+fn train_args<'a>(mixtures: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "train",
         "--quiet",
         "--tokens",
         "tokens",
         "--mixtures",
-        "mixtures.parquet",
+        mixtures,
         "-o",
         out,
-        "--json",
     ];
     args.extend_from_slice(&small_proxy(&[]));
     args.extend_from_slice(extra);
+    args
+}
+
+fn train(work: &Path, out: &str, extra: &[&str]) -> Value {
+    let mut args = train_args("mixtures.parquet", out, extra);
+    args.push("--json");
     let output = remix(work, &args);
     assert_ok(&output);
     serde_json::from_str(&stdout(&output)).unwrap()
@@ -181,19 +187,7 @@ fn mixtures_file(work: &Path, name: &str, rows: &[(&str, [f64; 3])]) {
 }
 
 fn train_fails(work: &Path, mixtures: &str, extra: &[&str]) -> String {
-    let mut args = vec![
-        "train",
-        "--quiet",
-        "--tokens",
-        "tokens",
-        "--mixtures",
-        mixtures,
-        "-o",
-        "bad",
-    ];
-    args.extend_from_slice(&small_proxy(&[]));
-    args.extend_from_slice(extra);
-    let output = remix(work, &args);
+    let output = remix(work, &train_args(mixtures, "bad", extra));
     assert!(!output.status.success(), "{mixtures} {extra:?} trained");
     assert!(!work.join("bad/runs/runs.parquet").exists());
     stderr(&output)
@@ -271,19 +265,8 @@ fn a_killed_train_resumes_without_losing_or_repeating_runs() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path();
     prepare(work, "4");
-    let mut args = vec![
-        "train",
-        "--quiet",
-        "--tokens",
-        "tokens",
-        "--mixtures",
-        "mixtures.parquet",
-        "-o",
-        ".",
-    ];
-    args.extend_from_slice(&small_proxy(&[]));
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_remix"))
-        .args(&args)
+        .args(train_args("mixtures.parquet", ".", &[]))
         .current_dir(work)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
