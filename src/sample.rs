@@ -65,7 +65,7 @@ pub struct Mixtures {
 
 /// Draws the candidates for the training domains of a token index.
 pub fn sample(index: &TokensIndex, config: &SampleConfig) -> Result<Mixtures> {
-    let training: Vec<_> = index.domains.iter().filter(|d| !d.eval_only).collect();
+    let training: Vec<_> = index.training_domains().collect();
     if training.is_empty() {
         bail!("the token index has no training domains (every domain is evaluation-only)");
     }

@@ -57,9 +57,19 @@ impl TokensIndex {
             .with_context(|| format!("{} is not a remix token index", file.display()))
     }
 
+    /// The domains proxies train on (every one but the evaluation-only ones), in index order.
+    pub fn training_domains(&self) -> impl Iterator<Item = &TokenDomain> + Clone {
+        self.domains.iter().filter(|d| !d.eval_only)
+    }
+
+    /// The names of [`Self::training_domains`].
+    pub fn training_names(&self) -> Vec<String> {
+        self.training_domains().map(|d| d.domain.clone()).collect()
+    }
+
     /// The natural mixture: each training domain's share of the training tokens, in index order.
     pub fn natural_weights(&self) -> Vec<f64> {
-        let training = self.domains.iter().filter(|d| !d.eval_only);
+        let training = self.training_domains();
         let total: u64 = training.clone().map(|d| d.tokens).sum();
         training
             .map(|d| d.tokens as f64 / total.max(1) as f64)
@@ -68,9 +78,8 @@ impl TokensIndex {
 
     /// Training tokens of a domain, if the index has it.
     pub fn training_tokens(&self, domain: &str) -> Option<u64> {
-        self.domains
-            .iter()
-            .find(|d| d.domain == domain && !d.eval_only)
+        self.training_domains()
+            .find(|d| d.domain == domain)
             .map(|d| d.tokens)
     }
 }

@@ -76,7 +76,7 @@ pub fn scaled_shape(base: &ProxyShape, scale: f64) -> ProxyShape {
 
 /// Reads a mixture: `natural`, `uniform` or a weights file (manifest, optimum, DoReMi weights, ...).
 fn mixture(spec: &str, index: &TokensIndex) -> Result<(String, Vec<f64>)> {
-    let training: Vec<_> = index.domains.iter().filter(|d| !d.eval_only).collect();
+    let training: Vec<_> = index.training_domains().collect();
     match spec {
         "natural" => Ok(("natural".into(), index.natural_weights())),
         "uniform" => Ok((
@@ -177,12 +177,7 @@ pub fn run(
     let steps = train.steps(shape.context) as u64;
     let progress = Progress::new(steps, "steps", quiet);
     progress.set_message(format!("{} mixtures, stacked", mixtures.len()));
-    let training_names: Vec<String> = index
-        .domains
-        .iter()
-        .filter(|d| !d.eval_only)
-        .map(|d| d.domain.clone())
-        .collect();
+    let training_names: Vec<String> = index.training_names();
     let mut samplers = mixtures
         .iter()
         .map(|(_, weights)| {

@@ -103,8 +103,7 @@ pub fn run_doremi(
     quiet: bool,
 ) -> Result<DoremiWeights> {
     let index = TokensIndex::read(tokens_dir)?;
-    let training: Vec<_> = index.domains.iter().filter(|d| !d.eval_only).collect();
-    let names: Vec<String> = training.iter().map(|d| d.domain.clone()).collect();
+    let names = index.training_names();
     if names.len() < 2 {
         bail!(
             "DoReMi weighs domains against each other; {} has {} training domain(s)",
@@ -112,7 +111,7 @@ pub fn run_doremi(
             names.len()
         );
     }
-    if let Some(empty) = training.iter().find(|d| d.tokens == 0) {
+    if let Some(empty) = index.training_domains().find(|d| d.tokens == 0) {
         bail!(
             "domain `{}` has no training tokens: DoReMi samples every domain in every batch; tokenize \
              it with --eval-only or drop it",

@@ -102,7 +102,7 @@ pub fn build(
     if config.train_tokens == 0 {
         bail!("--train-tokens must be positive");
     }
-    let training: Vec<_> = index.domains.iter().filter(|d| !d.eval_only).collect();
+    let training: Vec<_> = index.training_domains().collect();
     let names: Vec<&str> = training.iter().map(|d| d.domain.as_str()).collect();
     let missing: Vec<&str> = names
         .iter()

@@ -54,7 +54,7 @@ impl MixtureSampler {
         context: usize,
         seed: u64,
     ) -> Result<Self> {
-        let training: Vec<_> = index.domains.iter().filter(|d| !d.eval_only).collect();
+        let training: Vec<_> = index.training_domains().collect();
         if weights.len() != training.len() {
             bail!(
                 "{} weights for {} training domains",

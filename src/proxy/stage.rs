@@ -173,12 +173,7 @@ pub fn train_candidates(
         quiet,
     } = options;
     let index = TokensIndex::read(tokens_dir)?;
-    let training: Vec<String> = index
-        .domains
-        .iter()
-        .filter(|d| !d.eval_only)
-        .map(|d| d.domain.clone())
-        .collect();
+    let training: Vec<String> = index.training_names();
     let file = crate::predict::read_mixtures(mixtures)?;
     let Some((_, ids)) = file.id else {
         bail!(
