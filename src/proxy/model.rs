@@ -21,7 +21,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// RMSNorm's epsilon, as in LLaMA.
-const NORM_EPSILON: f64 = 1e-5;
+pub(crate) const NORM_EPSILON: f64 = 1e-5;
 
 /// The shape of a proxy, with RegMix's 1M proxy as the default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -328,6 +328,54 @@ impl ProxyModel {
         }
         all.extend([&self.final_norm, &self.head]);
         all
+    }
+
+    fn parameters_mut(&mut self) -> Vec<&mut Param<Tensor<3>>> {
+        let mut all = vec![&mut self.embedding];
+        for b in &mut self.blocks {
+            all.extend([
+                &mut b.attention_norm,
+                &mut b.qkv,
+                &mut b.output,
+                &mut b.ffn_norm,
+                &mut b.gate_up,
+                &mut b.down,
+            ]);
+        }
+        all.extend([&mut self.final_norm, &mut self.head]);
+        all
+    }
+
+    /// Each stacked model's parameters on the host, in [`Self::parameters`] order: `[model][parameter]`.
+    pub fn host_parameters(&self) -> anyhow::Result<Vec<Vec<Vec<f32>>>> {
+        let models = self.models();
+        let mut out = vec![Vec::new(); models];
+        for p in self.parameters() {
+            let values = p
+                .val()
+                .into_data()
+                .convert::<f32>()
+                .try_into_vec::<f32>()
+                .map_err(|e| {
+                    anyhow::anyhow!("cannot read the weights back from the device: {e:?}")
+                })?;
+            let per_model = values.len() / models;
+            for (model, chunk) in out.iter_mut().zip(values.chunks_exact(per_model)) {
+                model.push(chunk.to_vec());
+            }
+        }
+        Ok(out)
+    }
+
+    /// This model with the parameters replaced by `values` (`[model][parameter]`, in
+    /// [`Self::parameters`] order, each as long as the parameter it replaces).
+    pub fn with_host_parameters(mut self, values: &[Vec<&[f32]>]) -> Self {
+        for (i, param) in self.parameters_mut().into_iter().enumerate() {
+            let dims = param.dims();
+            let joined: Vec<f32> = values.iter().flat_map(|m| m[i].iter().copied()).collect();
+            *param = Param::from_data(TensorData::new(joined, dims), &param.device());
+        }
+        self
     }
 
     /// Logits `[P, batch * length, vocab]` for tokens `[P, batch, length]` (model p reads row block p).

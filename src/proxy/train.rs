@@ -14,6 +14,7 @@ use burn::tensor::TensorData;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::cpu::step::AdamW;
 use super::data::{MixtureSampler, ValidationSet};
 use super::model::{ProxyModel, ProxyShape, next_token_loss};
 
@@ -56,11 +57,25 @@ impl TrainConfig {
     /// AdamW with these settings; elementwise, so each stacked model keeps its own state. Gradient
     /// clipping is per model, before the step ([`clip_per_model`]), not burn's per-tensor clipping.
     pub fn optimizer(&self) -> ModuleOptimizer {
+        let adamw = self.adamw();
         AdamWConfig::new()
-            .with_beta_1(0.9)
-            .with_beta_2(0.95)
-            .with_weight_decay(self.weight_decay)
+            .with_beta_1(adamw.beta_1)
+            .with_beta_2(adamw.beta_2)
+            .with_epsilon(adamw.epsilon)
+            .with_weight_decay(adamw.weight_decay)
             .init()
+    }
+
+    /// The optimizer's settings for the CPU step ([`super::cpu`]): the same as [`Self::optimizer`]'s.
+    pub fn adamw(&self) -> AdamW {
+        AdamW {
+            beta_1: 0.9,
+            beta_2: 0.95,
+            // burn's AdamW default.
+            epsilon: 1e-5,
+            weight_decay: self.weight_decay,
+            clip_norm: self.clip_norm,
+        }
     }
 
     pub fn steps(&self, context: usize) -> usize {
@@ -108,10 +123,28 @@ pub(crate) fn rows_tensor(
     Tensor::from_data(TensorData::new(ids, [models, rows, width]), device)
 }
 
-/// Trains one proxy per sampler, stacked ([`ProxyModel`]): every proxy starts from `seed`'s weights,
-/// proxy p trains on batches from `samplers[p]` with its own AdamW state and its own gradient clipping,
-/// so each ends where it would have trained alone. `on_step(step, steps, mean loss)`.
+/// Trains one proxy per sampler: every proxy starts from `seed`'s weights, proxy p trains on batches
+/// from `samplers[p]` with its own AdamW state and its own gradient clipping, so each ends where it
+/// would have trained alone. On the CPU through remix's own step ([`super::cpu`]); elsewhere stacked in
+/// burn ([`train_proxies_in_burn`]). `on_step(step, steps, mean loss)`.
 pub fn train_proxies(
+    shape: &ProxyShape,
+    config: &TrainConfig,
+    samplers: &mut [MixtureSampler],
+    validation: &[ValidationSet],
+    device: &Device,
+    seed: u64,
+    on_step: impl FnMut(usize, usize, f64),
+) -> Result<TrainedProxies> {
+    if *device == Device::flex() {
+        super::cpu::train_proxies(shape, config, samplers, validation, seed, on_step)
+    } else {
+        train_proxies_in_burn(shape, config, samplers, validation, device, seed, on_step)
+    }
+}
+
+/// [`train_proxies`] with burn's autodiff, the proxies stacked ([`ProxyModel`]).
+pub(crate) fn train_proxies_in_burn(
     shape: &ProxyShape,
     config: &TrainConfig,
     samplers: &mut [MixtureSampler],
@@ -205,13 +238,25 @@ pub fn validation_losses(
     device: &Device,
 ) -> Result<Vec<f64>> {
     let models = model.models();
+    validation_losses_with(set, batch_size, models, |chunk, rows| {
+        let one = rows_tensor(chunk, 1, rows, device);
+        host_values(next_token_loss(model, one.repeat_dim(0, models)))
+    })
+}
+
+/// Each of `models` models' mean loss over a domain's validation sequences, given `score(rows,
+/// sequences)`, the models' mean losses over a chunk of at most `batch_size` sequences.
+pub(crate) fn validation_losses_with(
+    set: &ValidationSet,
+    batch_size: usize,
+    models: usize,
+    mut score: impl FnMut(&[u32], usize) -> Result<Vec<f64>>,
+) -> Result<Vec<f64>> {
     let width = set.tokens.len() / set.sequences.max(1);
     let mut totals = vec![0.0; models];
     for chunk in set.tokens.chunks(width * batch_size.max(1)) {
         let rows = chunk.len() / width;
-        let one = rows_tensor(chunk, 1, rows, device);
-        let losses = host_values(next_token_loss(model, one.repeat_dim(0, models)))?;
-        for (total, loss) in totals.iter_mut().zip(losses) {
+        for (total, loss) in totals.iter_mut().zip(score(chunk, rows)?) {
             *total += loss * rows as f64;
         }
     }
