@@ -8,7 +8,8 @@ float32, eager mode, the same thread count. Prints tokens per second over the st
     python3 bench/train_pytorch.py --threads 2 --steps 20          # PyTorch
     remix bench train --steps 20                                   # remix, same defaults
 
-Needs `pip install torch` (CPU wheels are enough).
+Needs `pip install torch`: PyPI's wheel (about 7 GB installed with the CUDA libraries it pulls in) runs on
+the CPU, e.g. `python3 -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch`.
 """
 import argparse
 import time

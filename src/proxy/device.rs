@@ -1,6 +1,7 @@
 //! Where proxies train: `--device auto|cpu|wgpu`.
 //!
-//! `cpu` is burn's pure-Rust flex backend. `wgpu` is burn-wgpu on whatever the machine's Vulkan, Metal or
+//! `cpu` is burn's pure-Rust flex backend for initialising and scoring models, with training through
+//! remix's own CPU step ([`super::cpu`]), which runs several times faster than flex's autodiff. `wgpu` is burn-wgpu on whatever the machine's Vulkan, Metal or
 //! DX12 driver offers: a GPU, or on a machine without one Mesa's lavapipe (`mesa-vulkan-drivers`), which
 //! is slow but computes the same model, so the tests check the two backends against each other. `auto`
 //! is the CPU: the flex backend beats lavapipe, and GPU selection is left to an explicit `wgpu`.
@@ -47,12 +48,11 @@ impl DeviceChoice {
     }
 
     /// Bytes a stack of proxies may take for `--parallel 0` ("as many as fit"), or `None` where
-    /// stacking does not pay and proxies train one at a time. Measured with `remix bench train` on a
-    /// 2-core machine: on the CPU (flex) a stack of 8 default proxies made 0.86x the tokens/s of one
-    /// at a time (its batched matmuls run one single-threaded gemm per model instead of one gemm over
-    /// both cores), so `None`; on wgpu (lavapipe) a stack of 4 small proxies made 1.7x, as it turns P
-    /// small kernels into one. The wgpu budget is 4 GiB: wgpu offers no portable way to ask a GPU for
-    /// its free memory (give `--parallel` to use more of a large one).
+    /// stacking does not pay and proxies train one at a time. On the CPU each proxy's step already uses
+    /// every core ([`super::cpu`]), so `None`; on wgpu (lavapipe) a stack of 4 small proxies made 1.7x
+    /// the tokens/s of one at a time (`remix bench train`, 2-core machine), as it turns P small kernels
+    /// into one. The wgpu budget is 4 GiB: wgpu offers no portable way to ask a GPU for its free memory
+    /// (give `--parallel` to use more of a large one).
     pub fn stack_budget(self) -> Option<u64> {
         match self {
             DeviceChoice::Auto | DeviceChoice::Cpu => None,

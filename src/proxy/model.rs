@@ -424,6 +424,14 @@ pub fn next_token_loss(model: &ProxyModel, rows: Tensor<3, Int>) -> Tensor<1> {
         .reshape([models])
 }
 
+/// The flex device's random generator is one per process: tests that seed it and draw from it take
+/// turns through this lock, or concurrent tests would draw each other's numbers.
+#[cfg(test)]
+pub(crate) fn test_rng() -> std::sync::MutexGuard<'static, ()> {
+    static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    RNG.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -441,13 +449,7 @@ mod tests {
         }
     }
 
-    /// The flex device's random generator is one per process: tests that seed it and draw from it
-    /// take turns, or concurrent tests would draw each other's numbers.
-    static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-    fn rng() -> std::sync::MutexGuard<'static, ()> {
-        RNG.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
+    use super::test_rng as rng;
 
     fn rows(ids: &[i64], shape: [usize; 3], device: &Device) -> Tensor<3, Int> {
         Tensor::from_data(TensorData::new(ids.to_vec(), shape), device)

@@ -88,7 +88,7 @@ mod tests {
     use burn::prelude::*;
 
     use super::*;
-    use crate::proxy::model::{ProxyModel, next_token_loss};
+    use crate::proxy::model::{ProxyModel, next_token_loss, test_rng};
     use crate::proxy::train::{clip_per_model, host_values, rows_tensor};
 
     fn tiny() -> ProxyShape {
@@ -145,6 +145,7 @@ mod tests {
     /// sequences and on sequences shorter than the context.
     #[test]
     fn gradients_match_burn_autodiff() {
+        let _rng = test_rng();
         let model = tiny().init(5, &Device::flex().autodiff());
         let parameters = model.valid().host_parameters().unwrap().remove(0);
         let mut proxy = CpuProxy::new(&tiny(), parameters);
@@ -171,6 +172,7 @@ mod tests {
     /// Steps of clipping and AdamW land on the weights burn's loop lands on.
     #[test]
     fn training_steps_match_the_burn_loop() {
+        let _rng = test_rng();
         let device = Device::flex().autodiff();
         let config = TrainConfig {
             clip_norm: 0.5,
