@@ -432,22 +432,26 @@ pub(crate) fn test_rng() -> std::sync::MutexGuard<'static, ()> {
     RNG.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// A proxy small enough for unit tests to train in milliseconds.
+#[cfg(test)]
+pub(crate) fn test_shape() -> ProxyShape {
+    ProxyShape {
+        vocab_size: 50,
+        layers: 2,
+        d_model: 16,
+        heads: 4,
+        ffn_hidden: 32,
+        context: 12,
+        rope_theta: 10_000.0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use burn::module::Module;
 
-    fn tiny() -> ProxyShape {
-        ProxyShape {
-            vocab_size: 50,
-            layers: 2,
-            d_model: 16,
-            heads: 4,
-            ffn_hidden: 32,
-            context: 12,
-            rope_theta: 10_000.0,
-        }
-    }
+    use super::test_shape as tiny;
 
     use super::test_rng as rng;
 

@@ -136,6 +136,9 @@ pub fn train_proxies(
     seed: u64,
     on_step: impl FnMut(usize, usize, f64),
 ) -> Result<TrainedProxies> {
+    if samplers.is_empty() {
+        bail!("no proxies to train: give at least one mixture");
+    }
     if *device == Device::flex() {
         super::cpu::train_proxies(shape, config, samplers, validation, seed, on_step)
     } else {
@@ -144,7 +147,7 @@ pub fn train_proxies(
 }
 
 /// [`train_proxies`] with burn's autodiff, the proxies stacked ([`ProxyModel`]).
-pub(crate) fn train_proxies_in_burn(
+fn train_proxies_in_burn(
     shape: &ProxyShape,
     config: &TrainConfig,
     samplers: &mut [MixtureSampler],
@@ -154,9 +157,6 @@ pub(crate) fn train_proxies_in_burn(
     mut on_step: impl FnMut(usize, usize, f64),
 ) -> Result<TrainedProxies> {
     let models = samplers.len();
-    if models == 0 {
-        bail!("no proxies to train: give at least one mixture");
-    }
     let train_device = device.clone().autodiff();
     let mut model = shape.init_stacked(&vec![seed; models], &train_device);
     let mut optimizer = config.optimizer();
