@@ -20,6 +20,8 @@ use burn::tensor::activation::{silu, softmax};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::cpu::kernels::RopeTables;
+
 /// RMSNorm's epsilon, as in LLaMA.
 pub(crate) const NORM_EPSILON: f64 = 1e-5;
 
@@ -185,16 +187,9 @@ struct Rope {
 impl Rope {
     fn new(shape: &ProxyShape, device: &Device) -> Self {
         let head_dim = shape.d_model / shape.heads;
-        let mut cos = Vec::with_capacity(shape.context * head_dim);
-        let mut sin = Vec::with_capacity(shape.context * head_dim);
-        for t in 0..shape.context {
-            for i in 0..head_dim / 2 {
-                let frequency = (shape.rope_theta as f64).powf(-2.0 * i as f64 / head_dim as f64);
-                let (s, c) = (t as f64 * frequency).sin_cos();
-                cos.extend([c as f32, c as f32]);
-                sin.extend([-s as f32, s as f32]);
-            }
-        }
+        let angles = RopeTables::new(shape.context, head_dim, shape.rope_theta as f64);
+        let cos = angles.cos.iter().flat_map(|&c| [c, c]).collect();
+        let sin = angles.sin.iter().flat_map(|&s| [-s, s]).collect();
         let table = |values: Vec<f32>| {
             Tensor::<2>::from_data(TensorData::new(values, [shape.context, head_dim]), device)
         };

@@ -212,7 +212,8 @@ pub fn rms_norm_backward(
     }
 }
 
-/// Rotary tables for `length` positions: `[length, head_dim / 2]` cosines and sines.
+/// Rotary tables for `length` positions: `[length, head_dim / 2]` cosines and sines, one angle per pair;
+/// the burn model's tables ([`crate::proxy::model`]) are laid out from these.
 pub struct RopeTables {
     pub cos: Vec<f32>,
     pub sin: Vec<f32>,

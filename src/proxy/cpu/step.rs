@@ -48,6 +48,11 @@ const GATE_UP: usize = 4;
 const DOWN: usize = 5;
 const PER_BLOCK: usize = 6;
 
+/// The number of parameter `which` of block `layer`.
+fn block_parameter(layer: usize, which: usize) -> usize {
+    1 + layer * PER_BLOCK + which
+}
+
 /// A block's activations kept for the backward pass.
 struct BlockActivations {
     x_in: Vec<f32>,
@@ -185,10 +190,6 @@ impl CpuProxy {
             .collect()
     }
 
-    fn block_parameter(&self, layer: usize, which: usize) -> usize {
-        1 + layer * PER_BLOCK + which
-    }
-
     fn final_norm(&self) -> usize {
         1 + self.shape.layers * PER_BLOCK
     }
@@ -262,7 +263,7 @@ impl CpuProxy {
             row.copy_from_slice(&table[token as usize * d..(token as usize + 1) * d]);
         }
         for (layer, a) in w.blocks.iter_mut().enumerate() {
-            let p = |which| &self.weights[self.range(self.block_parameter(layer, which))];
+            let p = |which| &self.weights[self.range(block_parameter(layer, which))];
             a.x_in.copy_from_slice(&w.x);
             rms_norm(
                 &a.x_in,
@@ -375,7 +376,7 @@ impl CpuProxy {
             &mut grads[final_norm],
         );
         for (layer, a) in w.blocks.iter().enumerate().rev() {
-            let r = |which: usize| ranges[1 + layer * PER_BLOCK + which].clone();
+            let r = |which: usize| ranges[block_parameter(layer, which)].clone();
             // x_out = x_mid + silu(gate) * up @ down
             matmul(
                 &mut grads[r(DOWN)],
