@@ -79,13 +79,16 @@ def main():
     parser.add_argument("--heads", type=int, default=8)
     parser.add_argument("--ffn-hidden", type=int, default=512)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda (bench/gpu_sweep.sh)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    device = torch.device(args.device)
     model = Proxy(args.vocab_size, args.layers, args.d_model, args.heads, args.ffn_hidden, args.context)
+    model = model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95), weight_decay=0.1)
     steps = max(args.steps, 2)
-    data = torch.randint(0, args.vocab_size - 1, (steps, args.batch_size, args.context + 1))
+    data = torch.randint(0, args.vocab_size - 1, (steps, args.batch_size, args.context + 1), device=device)
     seconds = []
     for step in range(steps):
         started = time.perf_counter()
@@ -96,6 +99,8 @@ def main():
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
         seconds.append(time.perf_counter() - started)
     tokens = (steps - 1) * args.batch_size * args.context
     print(f"{tokens / sum(seconds[1:]):.0f}")

@@ -4,10 +4,12 @@ use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
-/// Installs the stderr logger: warnings by default, more with `-v`, `RUST_LOG` when set.
+/// Installs the stderr logger: warnings and the proxies' device choice by default (which adapter, why,
+/// how many proxies a stack holds: what a user must see on a GPU machine), more with `-v`, `RUST_LOG`
+/// when set.
 pub fn init(verbose: u8) {
     let default = match verbose {
-        0 => "warn",
+        0 => "warn,remix::proxy::device=info",
         1 => "remix=debug,warn",
         _ => "remix=trace,info",
     };

@@ -147,6 +147,13 @@ fn the_pipeline_runs_once_then_skips_and_reruns_only_what_changed() {
         );
     }
     let weights = manifest_weights(dir);
+    // The manifest's evidence says where the proxies behind it trained (the runs table's device column).
+    let evidence: Value = serde_json::from_slice(&fs::read(&manifest).unwrap()).unwrap();
+    assert_eq!(
+        evidence["method"]["evidence"]["fit"]["proxy_devices"],
+        serde_json::json!({"cpu": 8}),
+        "{evidence}"
+    );
 
     // Nothing changed: every stage is skipped and the manifest is untouched.
     let second = run(dir, &[]);

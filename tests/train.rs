@@ -387,3 +387,73 @@ fn a_machine_without_a_wgpu_adapter_gets_an_error_naming_the_devices() {
         "{message}"
     );
 }
+
+/// Whether Mesa's lavapipe is installed; CI (`REMIX_REQUIRE_WGPU`) requires it.
+fn lavapipe() -> bool {
+    let found = Path::new("/usr/share/vulkan/icd.d/lvp_icd.x86_64.json").exists();
+    assert!(
+        found || std::env::var_os("REMIX_REQUIRE_WGPU").is_none(),
+        "REMIX_REQUIRE_WGPU is set but lavapipe is not installed (apt-get install mesa-vulkan-drivers)"
+    );
+    if !found {
+        eprintln!("skipping: lavapipe (mesa-vulkan-drivers) is not installed");
+    }
+    found
+}
+
+fn devices(runs: &Path) -> Vec<String> {
+    let table = remix::runs::read_runs(runs).unwrap();
+    table.runs.iter().map(|r| r.device.clone().unwrap()).collect()
+}
+
+/// wgpu's own adapter list decides `auto`: where the only Vulkan adapter is lavapipe, a CPU one,
+/// proxies train on the CPU and the log says why; `--device wgpu` still trains on lavapipe, with the
+/// stack sized from what the adapter reports, and the runs table records each device.
+#[test]
+fn auto_prefers_the_cpu_to_a_software_adapter_and_wgpu_still_runs_on_it() {
+    if !lavapipe() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path();
+    prepare(work, "2");
+
+    let auto = remix(
+        work,
+        &train_args("mixtures.parquet", "auto", &["--device", "auto"]),
+    );
+    assert_ok(&auto);
+    let log = stderr(&auto);
+    assert!(
+        log.contains("proxies train on the CPU: auto chose the CPU: the only wgpu adapters are not GPUs")
+            && log.contains("llvmpipe")
+            && log.contains("(Cpu, Vulkan)"),
+        "{log}"
+    );
+    let on_cpu = devices(&work.join("auto/runs/runs.parquet"));
+    assert!(!on_cpu.is_empty() && on_cpu.iter().all(|d| d == "cpu"), "{on_cpu:?}");
+
+    let wgpu = remix(
+        work,
+        &train_args(
+            "mixtures.parquet",
+            "wgpu",
+            &["--device", "wgpu", "--parallel", "0"],
+        ),
+    );
+    assert_ok(&wgpu);
+    let log = stderr(&wgpu);
+    assert!(
+        log.contains("proxies train on wgpu: --device wgpu: llvmpipe")
+            && log.contains("--parallel 0 on wgpu: llvmpipe")
+            && log.contains("proxies per stack")
+            && log.contains("80% of the adapter's largest memory heap"),
+        "{log}"
+    );
+    let on_wgpu = devices(&work.join("wgpu/runs/runs.parquet"));
+    assert_eq!(on_wgpu.len(), on_cpu.len());
+    assert!(
+        on_wgpu.iter().all(|d| d.starts_with("wgpu: llvmpipe") && d.ends_with("(Cpu, Vulkan)")),
+        "{on_wgpu:?}"
+    );
+}

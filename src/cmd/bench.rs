@@ -18,14 +18,16 @@ pub enum BenchCommand {
 
 /// Train the proxy on random tokens and print tokens per second (compare: bench/train_pytorch.py).
 ///
-/// With --parallel P > 1 it prints two lines: one proxy at a time (the rate of P proxies trained one
-/// after another), then P stacked (the tokens of all P per second).
+/// It prints one line per stack size: first one proxy at a time, then each P of --parallel stacked
+/// (the tokens of all P per second). bench/gpu_sweep.sh runs it over P = 1, 4, 16, 64 on wgpu.
 ///
 /// Examples:
 ///
 ///   remix bench train --steps 20 --context 256
 ///
 ///   remix bench train --steps 10 --parallel 8 --json
+///
+///   remix bench train --device wgpu --vocab-size 50304 --parallel 4,16,64
 #[derive(Debug, ClapArgs)]
 #[command(verbatim_doc_comment)]
 pub struct TrainArgs {
@@ -57,9 +59,9 @@ pub struct TrainArgs {
     #[arg(long, value_parser = parse_device, default_value = "auto")]
     pub device: DeviceChoice,
 
-    /// Proxies trained together, compared with one at a time.
-    #[arg(long, default_value_t = 1)]
-    pub parallel: usize,
+    /// Proxies trained together, compared with one at a time: one count or a list (4,16,64).
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    pub parallel: Vec<usize>,
 
     /// Print the summary as JSON after the figure.
     #[arg(long)]
@@ -76,16 +78,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         args.ffn_hidden,
         args.context,
     )?;
-    let device = args.device.device()?;
-    let mut results = Vec::new();
-    for parallel in [1, args.parallel.max(1)] {
-        if results
-            .iter()
-            .any(|r: &crate::bench::TrainBench| r.parallel == parallel)
-        {
-            continue;
+    let device = args.device.resolve()?;
+    let mut sizes = vec![1];
+    for &p in &args.parallel {
+        if !sizes.contains(&p.max(1)) {
+            sizes.push(p.max(1));
         }
-        let result = crate::bench::train(&shape, args.batch_size, args.steps, parallel, &device)?;
+    }
+    let mut results: Vec<crate::bench::TrainBench> = Vec::new();
+    for parallel in sizes {
+        let result =
+            crate::bench::train(&shape, args.batch_size, args.steps, parallel, &device.device)?;
         println!("{:.0}", result.tokens_per_second);
         results.push(result);
     }
@@ -93,6 +96,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let speedup = results.last().map_or(1.0, |r| r.tokens_per_second)
             / results[0].tokens_per_second.max(1e-9);
         let summary = serde_json::json!({
+            "device": device.label(),
+            "adapter": device.adapter,
             "runs": results,
             "stacked_over_one_at_a_time": speedup,
         });

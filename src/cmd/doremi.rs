@@ -76,7 +76,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
         &args.tokens,
         &out_dir,
         &config,
-        &args.device.device()?,
+        &args.device.resolve()?,
         quiet,
     )?;
     if args.json {

@@ -52,6 +52,11 @@ pub struct Args {
     /// Seed written into the exports' samplers.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+
+    /// Tokens per training sequence of the real run: the length of the token samples written for the
+    /// mosaic export (MDS shards, as llm-foundry prepares pre-training data).
+    #[arg(long, default_value_t = crate::manifest::DEFAULT_SEQUENCE_LENGTH)]
+    pub sequence_length: u64,
 }
 
 fn parse_export(text: &str) -> Result<Vec<Format>, String> {
@@ -70,6 +75,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         max_epochs: args.max_epochs,
         allow_repeat: args.allow_repeat,
         seed: args.seed,
+        sequence_length: args.sequence_length,
     };
     let source = crate::manifest::read_weights(&args.weights)?;
     let index = TokensIndex::read(&args.tokens)?;

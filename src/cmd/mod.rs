@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod dedup;
+pub mod devices;
 pub mod doremi;
 pub mod fit;
 pub mod manifest;
@@ -54,6 +55,7 @@ pub enum Command {
     Report(report::Args),
     Validate(validate::Args),
     Bench(bench::Args),
+    Devices(devices::Args),
 }
 
 impl Cli {
@@ -75,6 +77,7 @@ impl Cli {
             Command::Report(args) => report::run(args),
             Command::Validate(args) => validate::run(args, self.quiet),
             Command::Bench(args) => bench::run(args),
+            Command::Devices(args) => devices::run(args),
         }
     }
 }

@@ -173,7 +173,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let device = args.device.device()?;
+    let device = args.device.resolve()?;
     let runs = args.output.join("runs").join("runs.parquet");
     let summary = crate::proxy::stage::train_candidates(
         &args.tokens,
@@ -184,7 +184,6 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
             shard: args.shard,
             max_epochs: args.max_epochs,
             parallel: args.parallel,
-            stack_budget: args.device.stack_budget(),
             quiet,
         },
         &device,

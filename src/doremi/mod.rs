@@ -18,6 +18,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::progress::Progress;
+use crate::proxy::device::ProxyDevice;
 use crate::proxy::data::{MixtureSampler, validation_sets};
 use crate::proxy::model::ProxyModel;
 use crate::proxy::stage::ProxyRunConfig;
@@ -68,6 +69,10 @@ pub struct DoremiWeights {
     pub tolerance: f64,
     pub config: DoremiConfig,
     pub rounds: Vec<DoremiRound>,
+    /// Where the proxies trained ([`crate::proxy::device::ProxyDevice::label`]); absent in files
+    /// written before remix recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -99,9 +104,10 @@ pub fn run_doremi(
     tokens_dir: &Path,
     out_dir: &Path,
     config: &DoremiConfig,
-    device: &Device,
+    proxy_device: &ProxyDevice,
     quiet: bool,
 ) -> Result<DoremiWeights> {
+    let device = &proxy_device.device;
     let index = TokensIndex::read(tokens_dir)?;
     let names = index.training_names();
     if names.len() < 2 {
@@ -221,6 +227,7 @@ pub fn run_doremi(
         tolerance: CONVERGED,
         config: config.clone(),
         rounds,
+        device: Some(proxy_device.label()),
     };
     write_atomic(
         &out_dir.join("weights.json"),

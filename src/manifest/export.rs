@@ -3,8 +3,9 @@
 //! Every export is a file beside the manifest (`<name>.<format>.<ext>`) whose first lines say what the
 //! weights count. Megatron-LM, GPT-NeoX, nanotron and OLMo-core sample fixed-length token sequences, so
 //! they take the manifest's token weights as they are; LitGPT's `CombinedStreamingDataset` over
-//! `TokensLoader` blocks also counts tokens. HF `interleave_datasets`, MosaicML streaming and torchtitan's
-//! weighted datasets draw whole documents, so their weights are converted: a domain's document share is
+//! `TokensLoader` blocks also counts tokens, as does MosaicML streaming over the fixed-length token
+//! samples remix writes for it ([`super::mds`]). HF `interleave_datasets` and torchtitan's weighted
+//! datasets draw whole documents, so their weights are converted: a domain's document share is
 //! its token weight divided by its mean document length, renormalised to sum to exactly 1.
 //! Strings are written as JSON string literals, which are valid in YAML and Python alike.
 
@@ -218,24 +219,35 @@ fn hf(manifest: &Manifest) -> String {
     )
 }
 
+/// MosaicML streaming over the MDS shards [`super::mds`] writes: one `Stream` per domain whose
+/// proportion is its token weight (every sample holds `sequence_length` tokens), and `epoch_size` the
+/// samples that make the run's token budget (proportions alone do not set how many an epoch draws).
 fn mosaic(manifest: &Manifest) -> String {
     let domains = used(manifest);
-    let weights = document_weights(manifest);
     let streams: Vec<String> = domains
         .iter()
-        .zip(&weights)
-        .map(|(d, w)| {
+        .map(|d| {
             format!(
-                "Stream(local={}, proportion={w})",
-                quoted(&format!("{}/{}", manifest.tokens_dir, d.domain))
+                "Stream(local={}, proportion={})",
+                quoted(&super::mds::domain_dir(manifest, &d.domain).display().to_string()),
+                d.weight
             )
         })
         .collect();
     format!(
-        "{}# Point each Stream's local (or remote) at that domain's MDS shards.\n\
-         from streaming import Stream, StreamingDataset\n\nSTREAMS = {}\n\n\
-         def dataset(**kwargs):\n    return StreamingDataset(streams=STREAMS, shuffle_seed={}, **kwargs)\n",
-        header(manifest, "#", DOCUMENTS),
+        "{}# Each Stream holds one domain's tokens as MDS samples of SEQUENCE_LENGTH tokens (column `tokens`,\n\
+         # as llm-foundry prepares pre-training data; its text dataloader reads them), written by remix.\n\
+         from streaming import Stream, StreamingDataset\n\n\
+         SEQUENCE_LENGTH = {}\n\
+         # Samples per epoch: the run's training tokens in sequences.\n\
+         EPOCH_SIZE = {}\n\
+         STREAMS = {}\n\n\
+         def dataset(batch_size, **kwargs):\n    \
+         return StreamingDataset(streams=STREAMS, epoch_size=EPOCH_SIZE, batch_size=batch_size, shuffle=True, \
+         shuffle_seed={}, **kwargs)\n",
+        header(manifest, "#", "tokens (fixed-length samples, so the manifest's weights as they are)"),
+        manifest.sequence_length,
+        manifest.train_tokens.div_ceil(manifest.sequence_length.max(1)),
         python_list(streams),
         manifest.seed
     )

@@ -8,6 +8,7 @@
 //! behind the choice. [`export`] renders it in each trainer's own syntax.
 
 pub mod export;
+pub mod mds;
 pub mod weights;
 
 use std::path::{Path, PathBuf};
@@ -33,6 +34,17 @@ pub struct ManifestConfig {
     pub allow_repeat: bool,
     /// Seed written into the exports' samplers. Default 0.
     pub seed: u64,
+    /// Tokens per training sequence of the real run: the length of the fixed-length token samples the
+    /// `mosaic` export writes. Default 2048.
+    pub sequence_length: u64,
+}
+
+/// The default [`ManifestConfig::sequence_length`]: a common pre-training context (OLMo, LLaMA 2 use
+/// 4096; 2048 also divides it).
+pub const DEFAULT_SEQUENCE_LENGTH: u64 = 2048;
+
+fn default_sequence_length() -> u64 {
+    DEFAULT_SEQUENCE_LENGTH
 }
 
 /// `mixtures/<name>.json`.
@@ -44,6 +56,9 @@ pub struct Manifest {
     pub weights_count: String,
     pub train_tokens: u64,
     pub seed: u64,
+    /// Tokens per training sequence of the real run ([`ManifestConfig::sequence_length`]).
+    #[serde(default = "default_sequence_length")]
+    pub sequence_length: u64,
     pub tokenizer: ManifestTokenizer,
     /// The folder holding the shards (absolute).
     pub tokens_dir: String,
@@ -101,6 +116,9 @@ pub fn build(
 ) -> Result<Manifest> {
     if config.train_tokens == 0 {
         bail!("--train-tokens must be positive");
+    }
+    if config.sequence_length == 0 {
+        bail!("--sequence-length must be positive");
     }
     let training: Vec<_> = index.training_domains().collect();
     let names: Vec<&str> = training.iter().map(|d| d.domain.as_str()).collect();
@@ -182,6 +200,7 @@ pub fn build(
         weights_count: "tokens".into(),
         train_tokens: config.train_tokens,
         seed: config.seed,
+        sequence_length: config.sequence_length,
         tokenizer: ManifestTokenizer {
             sha256: index.tokenizer_sha256.clone(),
             vocab_size: index.vocab_size,
@@ -233,6 +252,9 @@ pub fn write(manifest: &Manifest, path: &Path, formats: &[export::Format]) -> Re
     let dir = path.parent().unwrap_or(Path::new(""));
     let mut formats = formats.to_vec();
     formats.dedup();
+    if formats.contains(&export::Format::Mosaic) {
+        mds::export(manifest)?;
+    }
     for format in formats {
         for file in export::render(manifest, format) {
             let export_path = dir.join(format!("{}.{}", manifest.name, file.suffix));

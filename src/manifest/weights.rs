@@ -124,9 +124,24 @@ fn doremi_method(path: &str, weights: &DoremiWeights) -> Method {
             "steps_per_round": weights.config.proxy.train.steps(weights.config.proxy.shape.context),
             "proxy": weights.config.proxy,
             "converged": weights.converged,
+            "device": weights.device,
             "rounds": rounds,
         }),
     }
+}
+
+/// How many runs of the runs table at `path` trained on each device (its `device` column), e.g.
+/// `{"cpu": 26}`; null when the table cannot be read.
+fn proxy_devices(path: &Path) -> Value {
+    let Ok(table) = crate::runs::read_runs(path) else {
+        return Value::Null;
+    };
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for run in &table.runs {
+        let device = run.device.clone().unwrap_or_else(|| "unknown".into());
+        *counts.entry(device).or_default() += 1;
+    }
+    json!(counts)
 }
 
 /// RegMix evidence: the optimum's predictions, and the fit's cross-validated scores when its report
@@ -140,6 +155,7 @@ fn regmix_method(path: &Path, optimum: &Optimum) -> Method {
             json!({
                 "report": report_path.display().to_string(),
                 "runs": report.runs,
+                "proxy_devices": proxy_devices(Path::new(&report.runs_table)),
                 "chosen": report.chosen,
                 "regressors": report.regressors,
             })

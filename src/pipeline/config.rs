@@ -168,6 +168,9 @@ pub struct ManifestSection {
     pub max_epochs: f64,
     #[serde(default)]
     pub allow_repeat: bool,
+    /// Tokens per training sequence of the real run (the `mosaic` export's sample length). Default 2048.
+    #[serde(default = "sequence_length")]
+    pub sequence_length: u64,
     /// Trainer formats: megatron, neox, olmo-core, mosaic, hf, nanotron, litgpt, torchtitan.
     #[serde(default)]
     pub exports: Vec<Format>,
@@ -175,6 +178,10 @@ pub struct ManifestSection {
 
 fn four() -> f64 {
     4.0
+}
+
+fn sequence_length() -> u64 {
+    crate::manifest::DEFAULT_SEQUENCE_LENGTH
 }
 
 /// Where the manifest's weights come from.

@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use burn::prelude::Device;
 use serde_json::{Value, json};
 
 use super::PipelineStage;
@@ -12,7 +11,7 @@ use super::config::{PipelineConfig, WeightsFrom};
 use crate::corpus::Corpus;
 use crate::doremi::{DoremiConfig, run_doremi};
 use crate::manifest::ManifestConfig;
-use crate::proxy::device::DeviceChoice;
+use crate::proxy::device::{DeviceChoice, ProxyDevice};
 use crate::proxy::model::ProxyShape;
 use crate::proxy::stage::{ProxyRunConfig, Shard, TrainOptions, train_candidates};
 use crate::tokens::TokensIndex;
@@ -22,6 +21,8 @@ use crate::workdir::{DoneMarker, WorkDir};
 pub struct Plan<'a> {
     config: &'a PipelineConfig,
     work: WorkDir,
+    /// The proxies' device, decided when the first stage that trains runs (once per `remix run`).
+    device: std::cell::OnceCell<ProxyDevice>,
 }
 
 impl<'a> Plan<'a> {
@@ -29,6 +30,7 @@ impl<'a> Plan<'a> {
         Self {
             config,
             work: WorkDir::new(&config.work),
+            device: std::cell::OnceCell::new(),
         }
     }
 
@@ -235,10 +237,9 @@ impl<'a> Plan<'a> {
                         shard: Shard { index: 0, count: 1 },
                         max_epochs: self.sample_config().max_epochs,
                         parallel: self.config.proxy.parallel,
-                        stack_budget: self.device_choice()?.stack_budget(),
                         quiet,
                     },
-                    &self.device()?,
+                    self.device()?,
                 )?;
             }
             PipelineStage::Fit => {
@@ -261,7 +262,7 @@ impl<'a> Plan<'a> {
                     &self.tokens_dir(),
                     &self.path("doremi"),
                     &self.doremi_config()?,
-                    &self.device()?,
+                    self.device()?,
                     quiet,
                 )?;
             }
@@ -289,6 +290,7 @@ impl<'a> Plan<'a> {
             max_epochs: c.manifest.max_epochs,
             allow_repeat: c.manifest.allow_repeat,
             seed: c.seed,
+            sequence_length: c.manifest.sequence_length,
         };
         let manifest =
             crate::manifest::build(&source, &index, &self.tokens_dir(), &manifest_config)?;
@@ -406,7 +408,11 @@ impl<'a> Plan<'a> {
             .map_err(|e| anyhow::anyhow!("[proxy] device: {e}"))
     }
 
-    fn device(&self) -> Result<Device> {
-        self.device_choice()?.device()
+    fn device(&self) -> Result<&ProxyDevice> {
+        if let Some(device) = self.device.get() {
+            return Ok(device);
+        }
+        let device = self.device_choice()?.resolve()?;
+        Ok(self.device.get_or_init(|| device))
     }
 }

@@ -500,12 +500,17 @@ mod tests {
     }
 
     /// The same weights and batch give the same loss on the CPU (flex) and on wgpu (lavapipe where there
-    /// is no GPU; `.ci/run` installs it). Skipped with a message where no wgpu adapter exists.
+    /// is no GPU; `.ci/run` installs it). Skipped with a message where no wgpu adapter exists, except
+    /// under `REMIX_REQUIRE_WGPU` (CI).
     #[test]
     fn cpu_and_wgpu_agree_on_the_loss() {
         let _rng = rng();
         let wgpu = match crate::proxy::device::DeviceChoice::Wgpu.device() {
             Ok(device) => device,
+            // CI installs lavapipe and sets REMIX_REQUIRE_WGPU: there a missing adapter fails.
+            Err(e) if std::env::var_os("REMIX_REQUIRE_WGPU").is_some() => {
+                panic!("REMIX_REQUIRE_WGPU is set but {e}")
+            }
             Err(e) => {
                 eprintln!("skipping the wgpu comparison: {e}");
                 return;

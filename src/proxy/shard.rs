@@ -101,6 +101,11 @@ impl TokenShard {
         &self.path
     }
 
+    /// The dtype of the tokens in `.bin`.
+    pub fn dtype(&self) -> TokenDtype {
+        self.dtype
+    }
+
     pub fn documents(&self) -> usize {
         self.starts.len() - 1
     }

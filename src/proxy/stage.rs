@@ -9,11 +9,11 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
-use burn::prelude::Device;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::data::{MixtureSampler, validation_sets};
+use super::device::{ProxyDevice, StackBudget};
 use super::model::ProxyShape;
 use super::train::{TrainConfig, train_proxies};
 use crate::progress::Progress;
@@ -44,10 +44,8 @@ pub struct TrainOptions {
     pub shard: Shard,
     /// Most times a candidate may repeat a domain within one proxy's tokens.
     pub max_epochs: f64,
-    /// Proxies trained together in one stack; 0 = as many as fit in `stack_budget` ([`auto_parallel`]).
+    /// Proxies trained together in one stack; 0 = as many as fit on the device ([`auto_parallel`]).
     pub parallel: usize,
-    /// Bytes a stack may take, `None` where stacking does not pay (`DeviceChoice::stack_budget`).
-    pub stack_budget: Option<u64>,
     pub quiet: bool,
 }
 
@@ -80,20 +78,39 @@ pub fn step_bytes(shape: &ProxyShape, config: &TrainConfig) -> u64 {
     4 * floats
 }
 
-/// "As many as fit": how many proxies to stack within `stack_budget` bytes (1 without a budget), at
-/// most `candidates` and at most 64 (past that a stack only delays the first row written).
+/// Bytes of the largest single buffer one proxy's step allocates in burn, f32: the logits `[batch,
+/// context, vocab]`, the embedding or head weight (and its gradient and AdamW moments) `[vocab,
+/// d_model]`, or the attention scores `[batch, heads, context, context]`. A stack of P holds P times
+/// this in one buffer, which must fit the device's largest binding (on lavapipe, 128 MiB: a stack of 4
+/// proxies at vocabulary 50,304 failed on its 206 MB head weight).
+pub fn largest_buffer_bytes(shape: &ProxyShape, config: &TrainConfig) -> u64 {
+    let rows = (config.batch_size * shape.context) as u64;
+    let logits = rows * shape.vocab_size as u64;
+    let weight = (shape.vocab_size * shape.d_model) as u64;
+    let scores = rows * (shape.heads * shape.context) as u64;
+    4 * logits.max(weight).max(scores)
+}
+
+/// "As many as fit": how many proxies to stack within `budget` (1 without a budget): their step bytes
+/// within its bytes and their largest tensor within its largest binding; at most `candidates` and at
+/// most 64 (past that a stack only delays the first row written).
 pub fn auto_parallel(
     shape: &ProxyShape,
     config: &TrainConfig,
-    stack_budget: Option<u64>,
+    budget: Option<StackBudget>,
     candidates: usize,
 ) -> usize {
-    let Some(budget) = stack_budget else {
+    let Some(budget) = budget else {
         return 1;
     };
-    let fit = (budget / step_bytes(shape, config).max(1)) as usize;
-    fit.clamp(1, 64).min(candidates.max(1))
+    let by_memory = budget.bytes / step_bytes(shape, config).max(1);
+    let by_binding = budget.max_binding_bytes / largest_buffer_bytes(shape, config).max(1);
+    (by_memory.min(by_binding) as usize)
+        .clamp(1, 64)
+        .min(candidates.max(1))
 }
+
+const MIB: f64 = 1024.0 * 1024.0;
 
 /// Refuses, before any training, candidates that could not run to the end: weights that are not finite,
 /// negative or do not sum to 1, weight on a domain without training tokens, or a domain repeated more
@@ -163,13 +180,12 @@ pub fn train_candidates(
     runs_path: &Path,
     config: &ProxyRunConfig,
     options: TrainOptions,
-    device: &Device,
+    device: &ProxyDevice,
 ) -> Result<TrainSummary> {
     let TrainOptions {
         shard,
         max_epochs,
         parallel,
-        stack_budget,
         quiet,
     } = options;
     let index = TokensIndex::read(tokens_dir)?;
@@ -248,7 +264,28 @@ pub fn train_candidates(
         .filter(|&c| !done(&table, &ids[c]))
         .collect();
     let parallel = match parallel {
-        0 => auto_parallel(&config.shape, &config.train, stack_budget, todo.len()),
+        0 => {
+            let budget = device.stack_budget();
+            let chosen = auto_parallel(&config.shape, &config.train, budget, todo.len());
+            if let Some(budget) = budget {
+                tracing::info!(
+                    target: "remix::proxy::device",
+                    "--parallel 0 on {}: {chosen} proxies per stack, about {:.0} MiB each within {:.1} GiB ({}), \
+                     largest buffer {:.0} MiB of {:.0} MiB a binding takes",
+                    device.label(),
+                    step_bytes(&config.shape, &config.train) as f64 / MIB,
+                    budget.bytes as f64 / (1024.0 * MIB),
+                    if budget.from_adapter {
+                        "80% of the adapter's largest memory heap"
+                    } else {
+                        "the fallback: wgpu reports no memory heap here"
+                    },
+                    (chosen as u64 * largest_buffer_bytes(&config.shape, &config.train)) as f64 / MIB,
+                    budget.max_binding_bytes as f64 / MIB,
+                );
+            }
+            chosen
+        }
         p => p,
     };
     let steps = config.train.steps(config.shape.context) as u64;
@@ -275,7 +312,7 @@ pub fn train_candidates(
             &config.train,
             &mut samplers,
             &validation,
-            device,
+            &device.device,
             config.seed,
             |_, _, _| stack_progress.inc(step_tokens * group.len() as u64),
         )?;
@@ -300,11 +337,11 @@ pub fn train_candidates(
                 tokens_trained: Some(trained.tokens_trained),
                 // The stack's time: each proxy shared it.
                 wall_time_s: Some(wall_time_s),
-                device: Some(format!("{device:?}")),
+                device: Some(device.label()),
                 losses,
                 status: crate::runs::FINISHED.into(),
             });
-            tracing::info!(run = %ids[c], steps = trained.steps, train_loss = trained.final_train_loss[p], "proxy finished");
+            tracing::debug!(run = %ids[c], steps = trained.steps, train_loss = trained.final_train_loss[p], "proxy finished");
         }
         write_runs(&table, runs_path)?;
         progress.inc(group.len() as u64);

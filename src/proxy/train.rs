@@ -142,7 +142,21 @@ pub fn train_proxies(
     if *device == Device::flex() {
         super::cpu::train_proxies(shape, config, samplers, validation, seed, on_step)
     } else {
-        train_proxies_in_burn(shape, config, samplers, validation, device, seed, on_step)
+        let models = samplers.len();
+        // burn's wgpu runtime panics when an allocation fails (out of memory, or a buffer past the
+        // device's binding limit): an error that names the fix instead.
+        super::device::quietly(|| {
+            train_proxies_in_burn(shape, config, samplers, validation, device, seed, on_step)
+        })
+        .unwrap_or_else(|panic| {
+            Err(anyhow::anyhow!(
+                "training a stack of {models} proxies on {device:?} failed: {panic}. If the device ran \
+                 out of memory or a buffer passed its limit, stack fewer proxies: --parallel {} (or \
+                 [proxy] parallel in the config); each proxy needs about {:.0} MiB",
+                (models / 2).max(1),
+                super::stage::step_bytes(shape, config) as f64 / (1024.0 * 1024.0)
+            ))
+        })
     }
 }
 

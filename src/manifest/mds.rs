@@ -1,0 +1,290 @@
+//! MosaicML streaming's MDS shards, written from a domain's token shard for the `mosaic` export.
+//!
+//! The layout is mosaicml-streaming 0.13's (`streaming/base/format/mds/`, read there, written here in
+//! Rust): a folder of `shard.NNNNN.mds` files and an `index.json`. Each sample is one column, `tokens`,
+//! encoded `ndarray:<dtype>` (a 1-D array whose length is in the sample), holding `sample_tokens`
+//! consecutive tokens of the domain's concatenated documents, end-of-document tokens included; the
+//! tokens left over at the end are dropped. That is how llm-foundry prepares pre-training data
+//! (`convert_dataset_hf --concat_tokens`), and its `StreamingTextDataset` reads such samples. Every
+//! sample has the same length, so a stream's share of samples is its share of tokens.
+//!
+//! A shard file: `u32` sample count N, `u32[N + 1]` byte offsets of the samples (the last is the file
+//! size), the shard's settings as JSON, then the samples. A sample: `u32` byte length of the column,
+//! then the ndarray body: one shape byte `(ndim << 2) | width` (width 0..3 = u8, u16, u32, u64 dims),
+//! the length in that width, and the values little-endian. Shards are cut at MDSWriter's default
+//! size limit (64 MiB) by its rule, so the files are byte-identical to what `MDSWriter` writes for the
+//! same samples (a test holds them to it).
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::Manifest;
+use crate::proxy::shard::TokenShard;
+use crate::tokenize::shard::{TokenDtype, shard_path};
+
+/// MDSWriter's default `size_limit`: a shard is cut before it would pass 64 MiB.
+const SIZE_LIMIT: u64 = 1 << 26;
+
+/// The MDS folder of `domain` for `manifest`: `<tokens folder>/../exports/mds-<sequence length>/<domain>`,
+/// beside the token shards it is made from and shared by every manifest over them.
+pub fn domain_dir(manifest: &Manifest, domain: &str) -> PathBuf {
+    Path::new(&manifest.tokens_dir)
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("exports")
+        .join(format!("mds-{}", manifest.sequence_length))
+        .join(domain)
+}
+
+/// What an MDS folder was made from, kept in it as `.remix-source.json`: a folder whose source matches
+/// is not written again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Source {
+    shard_prefix: String,
+    idx_sha256: String,
+    bin_bytes: u64,
+    sample_tokens: usize,
+}
+
+const SOURCE_FILE: &str = ".remix-source.json";
+
+/// Writes the MDS folder of every domain the manifest samples ([`domain_dir`]), skipping those already
+/// written from the same shard with the same sample length.
+pub fn export(manifest: &Manifest) -> Result<()> {
+    for domain in manifest.domains.iter().filter(|d| d.weight > 0.0) {
+        let prefix = Path::new(&domain.shard_prefix);
+        let idx = shard_path(prefix, "idx");
+        let idx_bytes = fs::read(&idx).with_context(|| format!("cannot read {}", idx.display()))?;
+        let bin = shard_path(prefix, "bin");
+        let source = Source {
+            shard_prefix: domain.shard_prefix.clone(),
+            idx_sha256: format!("{:x}", Sha256::digest(&idx_bytes)),
+            bin_bytes: fs::metadata(&bin)
+                .with_context(|| format!("cannot read {}", bin.display()))?
+                .len(),
+            sample_tokens: manifest.sequence_length as usize,
+        };
+        let dir = domain_dir(manifest, &domain.domain);
+        let written = fs::read(dir.join(SOURCE_FILE))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Source>(&bytes).ok());
+        if written.as_ref() == Some(&source) && dir.join("index.json").exists() {
+            tracing::info!(domain = %domain.domain, dir = %dir.display(), "MDS shards already written");
+            continue;
+        }
+        let shard = TokenShard::open(prefix)?;
+        let summary = write_domain(&shard, source.sample_tokens, &dir, &serde_json::to_vec_pretty(&source)?)?;
+        tracing::info!(domain = %domain.domain, samples = summary.samples, shards = summary.shards, "MDS shards written");
+    }
+    Ok(())
+}
+
+/// What [`write_domain`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MdsSummary {
+    pub samples: u64,
+    pub shards: usize,
+}
+
+/// numpy's name for a token dtype, as the ndarray encoding spells it.
+fn numpy_dtype(dtype: TokenDtype) -> &'static str {
+    match dtype {
+        TokenDtype::U16 => "uint16",
+        TokenDtype::I32 => "int32",
+    }
+}
+
+/// The shard settings as Python's `json.dumps(..., sort_keys=True)` writes them.
+fn settings_json(encoding: &str) -> String {
+    format!(
+        "{{\"column_encodings\": [\"{encoding}\"], \"column_names\": [\"tokens\"], \"column_sizes\": [null], \
+         \"compression\": null, \"format\": \"mds\", \"hashes\": [], \"size_limit\": {SIZE_LIMIT}, \"version\": 2}}"
+    )
+}
+
+/// One sample: the column's byte length, then the 1-D ndarray body of `tokens`.
+fn encode_sample(tokens: &[u32], dtype: TokenDtype, out: &mut Vec<u8>) {
+    let len = tokens.len() as u64;
+    let mut body = Vec::with_capacity(9 + tokens.len() * dtype.bytes());
+    match len {
+        0..=255 => body.extend_from_slice(&[0x04, len as u8]),
+        256..=65_535 => {
+            body.push(0x05);
+            body.extend_from_slice(&(len as u16).to_le_bytes());
+        }
+        65_536..=0xFFFF_FFFF => {
+            body.push(0x06);
+            body.extend_from_slice(&(len as u32).to_le_bytes());
+        }
+        _ => {
+            body.push(0x07);
+            body.extend_from_slice(&len.to_le_bytes());
+        }
+    }
+    match dtype {
+        TokenDtype::U16 => tokens
+            .iter()
+            .for_each(|&t| body.extend_from_slice(&(t as u16).to_le_bytes())),
+        TokenDtype::I32 => tokens
+            .iter()
+            .for_each(|&t| body.extend_from_slice(&(t as i32).to_le_bytes())),
+    }
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&body);
+}
+
+/// Writes `shard`'s tokens as MDS samples of `sample_tokens` tokens into `out_dir`, with `source` as
+/// its `.remix-source.json`, replacing whatever was there only once the new folder is complete
+/// (written beside it, then renamed).
+///
+/// Errors: `sample_tokens` of 0, a domain with fewer tokens than one sample, or an I/O failure.
+fn write_domain(
+    shard: &TokenShard,
+    sample_tokens: usize,
+    out_dir: &Path,
+    source: &[u8],
+) -> Result<MdsSummary> {
+    if sample_tokens == 0 {
+        bail!("the MDS sample length must be positive");
+    }
+    let samples = shard.tokens() / sample_tokens as u64;
+    if samples == 0 {
+        bail!(
+            "{} holds {} tokens, fewer than one MDS sample of {sample_tokens}: lower --sequence-length \
+             ([manifest] sequence_length) or give the domain no weight",
+            shard.path().display(),
+            shard.tokens()
+        );
+    }
+    let dtype = shard.dtype();
+    let encoding = format!("ndarray:{}", numpy_dtype(dtype));
+    let settings = settings_json(&encoding);
+    let tmp = sibling(out_dir, "tmp");
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp).with_context(|| format!("cannot remove {}", tmp.display()))?;
+    }
+    fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+
+    let mut entries = Vec::new();
+    let mut pending: Vec<Vec<u8>> = Vec::new();
+    let mut running = 8 + settings.len() as u64;
+    let mut flush = |pending: &mut Vec<Vec<u8>>| -> Result<()> {
+        let name = format!("shard.{:05}.mds", entries.len());
+        let bytes = shard_bytes(pending, &settings);
+        let path = tmp.join(&name);
+        fs::write(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        entries.push(format!(
+            "{{\"column_encodings\": [\"{encoding}\"], \"column_names\": [\"tokens\"], \"column_sizes\": [null], \
+             \"compression\": null, \"format\": \"mds\", \"hashes\": [], \"raw_data\": {{\"basename\": \"{name}\", \
+             \"bytes\": {}, \"hashes\": {{}}}}, \"samples\": {}, \"size_limit\": {SIZE_LIMIT}, \"version\": 2, \
+             \"zip_data\": null}}",
+            bytes.len(),
+            pending.len()
+        ));
+        pending.clear();
+        Ok(())
+    };
+    let mut tokens = vec![0u32; sample_tokens];
+    for s in 0..samples {
+        shard.read(s * sample_tokens as u64, &mut tokens);
+        let mut sample = Vec::new();
+        encode_sample(&tokens, dtype, &mut sample);
+        let cost = sample.len() as u64 + 4;
+        // MDSWriter's rule: cut before a sample that would take the shard past the limit.
+        if !pending.is_empty() && SIZE_LIMIT < running + cost {
+            flush(&mut pending)?;
+            running = 8 + settings.len() as u64;
+        }
+        running += cost;
+        pending.push(sample);
+    }
+    if !pending.is_empty() {
+        flush(&mut pending)?;
+    }
+    let shards = entries.len();
+    let index = format!("{{\"shards\": [{}], \"version\": 2}}", entries.join(", "));
+    for (name, bytes) in [("index.json", index.as_bytes()), (SOURCE_FILE, source)] {
+        let path = tmp.join(name);
+        let mut file =
+            fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+    }
+    replace_dir(&tmp, out_dir)?;
+    Ok(MdsSummary { samples, shards })
+}
+
+/// A shard file: count, offsets, settings, samples.
+fn shard_bytes(samples: &[Vec<u8>], settings: &str) -> Vec<u8> {
+    let n = samples.len();
+    let mut offset = (4 + 4 * (n + 1) + settings.len()) as u32;
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(&(n as u32).to_le_bytes());
+    bytes.extend_from_slice(&offset.to_le_bytes());
+    for sample in samples {
+        offset += sample.len() as u32;
+        bytes.extend_from_slice(&offset.to_le_bytes());
+    }
+    bytes.extend_from_slice(settings.as_bytes());
+    for sample in samples {
+        bytes.extend_from_slice(sample);
+    }
+    bytes
+}
+
+fn sibling(dir: &Path, what: &str) -> PathBuf {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    dir.with_file_name(format!(".{name}.{what}-{}", std::process::id()))
+}
+
+/// Puts the finished folder `tmp` at `dir`: the old one moves aside first and goes only after.
+fn replace_dir(tmp: &Path, dir: &Path) -> Result<()> {
+    let old = sibling(dir, "old");
+    if dir.exists() {
+        fs::rename(dir, &old).with_context(|| format!("cannot move {} aside", dir.display()))?;
+    }
+    fs::rename(tmp, dir).with_context(|| format!("cannot rename {} to {}", tmp.display(), dir.display()))?;
+    if old.exists() {
+        fs::remove_dir_all(&old).with_context(|| format!("cannot remove {}", old.display()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The byte layout of mosaicml-streaming's own output for samples [1, 2, 3] and [258, 5] (uint16),
+    /// as documented in its `MDSWriter` and checked against a file it wrote.
+    #[test]
+    fn a_shard_is_laid_out_as_mdswriter_lays_it_out() {
+        let settings = settings_json("ndarray:uint16");
+        assert_eq!(settings.len(), 182);
+        let mut a = Vec::new();
+        encode_sample(&[1, 2, 3], TokenDtype::U16, &mut a);
+        assert_eq!(a, [8, 0, 0, 0, 0x04, 3, 1, 0, 2, 0, 3, 0]);
+        let mut b = Vec::new();
+        encode_sample(&[258, 5], TokenDtype::U16, &mut b);
+        let bytes = shard_bytes(&[a, b], &settings);
+        assert_eq!(bytes.len(), 220);
+        assert_eq!(&bytes[..16], &[2, 0, 0, 0, 198, 0, 0, 0, 210, 0, 0, 0, 220, 0, 0, 0]);
+        assert_eq!(&bytes[16..198], settings.as_bytes());
+        assert_eq!(&bytes[210..], &[6, 0, 0, 0, 0x04, 2, 2, 1, 5, 0]);
+
+        let mut long = Vec::new();
+        encode_sample(&[7; 300], TokenDtype::U16, &mut long);
+        assert_eq!(&long[..7], &[0x5b, 2, 0, 0, 0x05, 0x2c, 0x01]);
+        let mut wide = Vec::new();
+        encode_sample(&[70_000], TokenDtype::I32, &mut wide);
+        assert_eq!(wide, [6, 0, 0, 0, 0x04, 1, 0x70, 0x11, 0x01, 0x00]);
+    }
+}

@@ -1,0 +1,82 @@
+//! The exports of `remix run mixtures/fixtures.toml`, loaded by the trainers' own libraries: each samples
+//! every domain within 0.01 of the manifest's weight, over at least 2,000 samples.
+//!
+//! The libraries live in a Python environment that `.ci/run` builds at pinned versions and names in
+//! `REMIX_TRAINERS_PYTHON`; without it (a development machine) the test says so and does nothing, and
+//! CI, which always sets it, fails on any missing library.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+use serde_json::Value;
+
+/// Samples each trainer draws from the export.
+const MIN_SAMPLES: usize = 2000;
+
+/// The bundled pipeline, `mixtures/fixtures.toml`, with its work folder in `dir`.
+fn run_fixtures_pipeline(dir: &Path) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = fs::read_to_string(root.join("mixtures/fixtures.toml"))
+        .unwrap()
+        .replace("\"../", &format!("\"{}/", root.display()))
+        .replace(
+            &format!("work = \"{}/work/fixtures\"", root.display()),
+            &format!("work = \"{}\"", dir.join("work").display()),
+        );
+    let config = dir.join("fixtures.toml");
+    fs::write(&config, text).unwrap();
+    assert_ok(&remix(dir, &["run", "--quiet", config.to_str().unwrap()]));
+    dir.join("work/mixtures")
+}
+
+fn trainers_python() -> Option<String> {
+    let python = std::env::var("REMIX_TRAINERS_PYTHON").ok();
+    if python.is_none() {
+        eprintln!("skipping: REMIX_TRAINERS_PYTHON is not set (.ci/run builds that environment)");
+    }
+    python
+}
+
+/// Runs `tests/trainers/<script>` with the trainers' Python and checks the shares it reports.
+fn check_shares(python: &str, script: &str, args: &[&Path]) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/trainers").join(script);
+    let output = Command::new(python)
+        .arg(&path)
+        .args(args)
+        .arg(MIN_SAMPLES.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{script} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(report["samples"].as_u64().unwrap() >= MIN_SAMPLES as u64, "{report}");
+    for (domain, pair) in report["shares"].as_object().unwrap() {
+        let (share, weight) = (pair[0].as_f64().unwrap(), pair[1].as_f64().unwrap());
+        assert!(
+            (share - weight).abs() <= 0.01,
+            "{script}: `{domain}` drawn {share:.4} of the samples, weight {weight:.4}"
+        );
+    }
+}
+
+#[test]
+fn every_trainer_samples_the_manifests_weights() {
+    let Some(python) = trainers_python() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mixtures = run_fixtures_pipeline(dir.path());
+    let manifest = mixtures.join("fixtures.json");
+    check_shares(
+        &python,
+        "mosaic.py",
+        &[&manifest, &mixtures.join("fixtures.mosaic.py")],
+    );
+}

@@ -1,0 +1,56 @@
+"""Loads remix's mosaic export with mosaicml-streaming itself and checks what it samples.
+
+    python mosaic.py MANIFEST.json EXPORT.mosaic.py MIN_SAMPLES
+
+Every domain's MDS folder is first read alone through streaming (which sample belongs to which domain,
+and that each holds SEQUENCE_LENGTH tokens of the manifest's dtype); then the export's own `dataset()`
+is iterated, epoch after epoch, until MIN_SAMPLES samples, and each domain's share of them is printed
+beside its weight in the manifest as JSON: {"samples": N, "shares": {domain: [share, weight]}}.
+"""
+import collections
+import hashlib
+import importlib.util
+import json
+import sys
+
+from streaming import StreamingDataset
+from streaming.base.util import clean_stale_shared_memory
+
+
+def main():
+    manifest_path, export_path, min_samples = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    manifest = json.load(open(manifest_path))
+    spec = importlib.util.spec_from_file_location("export", export_path)
+    export = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(export)
+    clean_stale_shared_memory()
+
+    dtype = {"uint16": "uint16", "int32": "int32"}[manifest["tokenizer"]["dtype"]]
+    owner = {}
+    for stream in export.STREAMS:
+        alone = StreamingDataset(local=stream.local, batch_size=1, shuffle=False)
+        for sample in alone:
+            tokens = sample["tokens"]
+            assert tokens.dtype == dtype and tokens.shape == (export.SEQUENCE_LENGTH,), (tokens.dtype, tokens.shape)
+            owner[hashlib.sha1(tokens.tobytes()).digest()] = stream.local
+        del alone
+
+    mixed = export.dataset(batch_size=1)
+    assert len(mixed) == export.EPOCH_SIZE, (len(mixed), export.EPOCH_SIZE)
+    counts = collections.Counter()
+    total = 0
+    while total < min_samples:
+        for sample in mixed:
+            counts[owner[hashlib.sha1(sample["tokens"].tobytes()).digest()]] += 1
+            total += 1
+
+    weights = {d["domain"]: d["weight"] for d in manifest["domains"]}
+    shares = {}
+    for stream in export.STREAMS:
+        domain = stream.local.rstrip("/").rsplit("/", 1)[-1]
+        shares[domain] = [counts[stream.local] / total, weights[domain]]
+    print(json.dumps({"samples": total, "shares": shares}))
+
+
+if __name__ == "__main__":
+    main()
