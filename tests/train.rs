@@ -418,10 +418,23 @@ fn auto_prefers_the_cpu_to_a_software_adapter_and_wgpu_still_runs_on_it() {
     let work = dir.path();
     prepare(work, "2");
 
-    let auto = remix(
-        work,
-        &train_args("mixtures.parquet", "auto", &["--device", "auto"]),
-    );
+    // A short run: lavapipe is slow.
+    let args = |out: &'static str, device: &[&'static str]| {
+        let mut args = vec![
+            "train",
+            "--quiet",
+            "--tokens",
+            "tokens",
+            "--mixtures",
+            "mixtures.parquet",
+            "-o",
+            out,
+        ];
+        args.extend(small_proxy(&[("--train-tokens", "8192")]));
+        args.extend_from_slice(device);
+        args
+    };
+    let auto = remix(work, &args("auto", &["--device", "auto"]));
     assert_ok(&auto);
     let log = stderr(&auto);
     assert!(
@@ -433,14 +446,7 @@ fn auto_prefers_the_cpu_to_a_software_adapter_and_wgpu_still_runs_on_it() {
     let on_cpu = devices(&work.join("auto/runs/runs.parquet"));
     assert!(!on_cpu.is_empty() && on_cpu.iter().all(|d| d == "cpu"), "{on_cpu:?}");
 
-    let wgpu = remix(
-        work,
-        &train_args(
-            "mixtures.parquet",
-            "wgpu",
-            &["--device", "wgpu", "--parallel", "0"],
-        ),
-    );
+    let wgpu = remix(work, &args("wgpu", &["--device", "wgpu", "--parallel", "0"]));
     assert_ok(&wgpu);
     let log = stderr(&wgpu);
     assert!(

@@ -74,9 +74,11 @@ fn every_trainer_samples_the_manifests_weights() {
     let dir = tempfile::tempdir().unwrap();
     let mixtures = run_fixtures_pipeline(dir.path());
     let manifest = mixtures.join("fixtures.json");
-    check_shares(
-        &python,
-        "mosaic.py",
-        &[&manifest, &mixtures.join("fixtures.mosaic.py")],
-    );
+    for trainer in ["mosaic", "litgpt"] {
+        check_shares(
+            &python,
+            &format!("{trainer}.py"),
+            &[&manifest, &mixtures.join(format!("fixtures.{trainer}.py"))],
+        );
+    }
 }

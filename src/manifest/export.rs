@@ -4,7 +4,7 @@
 //! weights count. Megatron-LM, GPT-NeoX, nanotron and OLMo-core sample fixed-length token sequences, so
 //! they take the manifest's token weights as they are; LitGPT's `CombinedStreamingDataset` over
 //! `TokensLoader` blocks also counts tokens, as does MosaicML streaming over the fixed-length token
-//! samples remix writes for it ([`super::mds`]). HF `interleave_datasets` and torchtitan's weighted
+//! samples remix writes for it ([`super::native::mds`]). HF `interleave_datasets` and torchtitan's weighted
 //! datasets draw whole documents, so their weights are converted: a domain's document share is
 //! its token weight divided by its mean document length, renormalised to sum to exactly 1.
 //! Strings are written as JSON string literals, which are valid in YAML and Python alike.
@@ -219,7 +219,7 @@ fn hf(manifest: &Manifest) -> String {
     )
 }
 
-/// MosaicML streaming over the MDS shards [`super::mds`] writes: one `Stream` per domain whose
+/// MosaicML streaming over the MDS shards [`super::native::mds`] writes: one `Stream` per domain whose
 /// proportion is its token weight (every sample holds `sequence_length` tokens), and `epoch_size` the
 /// samples that make the run's token budget (proportions alone do not set how many an epoch draws).
 fn mosaic(manifest: &Manifest) -> String {
@@ -229,7 +229,7 @@ fn mosaic(manifest: &Manifest) -> String {
         .map(|d| {
             format!(
                 "Stream(local={}, proportion={})",
-                quoted(&super::mds::domain_dir(manifest, &d.domain).display().to_string()),
+                quoted(&super::native::domain_dir(manifest, Format::Mosaic, &d.domain).display().to_string()),
                 d.weight
             )
         })
@@ -253,22 +253,27 @@ fn mosaic(manifest: &Manifest) -> String {
     )
 }
 
+/// LitGPT's litdata loader over the optimised chunks [`super::native::litdata`] writes: one
+/// `StreamingDataset` per domain cutting blocks of tokens (`TokensLoader`), mixed per block by weight
+/// (`CombinedStreamingDataset`), so the weights count tokens.
 fn litgpt(manifest: &Manifest) -> String {
     let domains = used(manifest);
     let weights: Vec<f64> = domains.iter().map(|d| d.weight).collect();
     format!(
-        "{}# For litdata datasets optimised with TokensLoader (fixed blocks of tokens), so weights count tokens.\n\
-         from litdata.streaming import CombinedStreamingDataset, StreamingDataset, TokensLoader\n\n{}INPUT_DIRS = {}\n\n\
-         def dataset(block_size):\n    datasets = [StreamingDataset(input_dir=d, item_loader=TokensLoader(block_size=block_size), \
-         shuffle=True) for d in INPUT_DIRS]\n    \
-         return CombinedStreamingDataset(datasets=datasets, weights=tuple(WEIGHTS), seed=SEED, iterate_over_all=False)\n",
+        "{}# Each input dir holds one domain's documents as litdata chunks (written by remix, as litdata.optimize \
+         writes them for TokensLoader).\n\
+         from litdata.streaming import CombinedStreamingDataset, StreamingDataset, TokensLoader\n\n{}\
+         SEQUENCE_LENGTH = {}\nINPUT_DIRS = {}\n\n\
+         def dataset(block_size=SEQUENCE_LENGTH + 1, seed=SEED):\n    \
+         datasets = [StreamingDataset(input_dir=d, item_loader=TokensLoader(block_size=block_size), shuffle=True, \
+         seed=seed) for d in INPUT_DIRS]\n    \
+         return CombinedStreamingDataset(datasets=datasets, weights=tuple(WEIGHTS), seed=seed, iterate_over_all=False)\n",
         header(manifest, "#", TOKENS),
         names_and_weights(manifest, &weights),
-        python_list(
-            domains
-                .iter()
-                .map(|d| quoted(&format!("{}/{}", manifest.tokens_dir, d.domain)))
-        ),
+        manifest.sequence_length,
+        python_list(domains.iter().map(|d| {
+            quoted(&super::native::domain_dir(manifest, Format::Litgpt, &d.domain).display().to_string())
+        })),
     )
 }
 

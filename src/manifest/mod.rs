@@ -8,7 +8,7 @@
 //! behind the choice. [`export`] renders it in each trainer's own syntax.
 
 pub mod export;
-pub mod mds;
+pub mod native;
 pub mod weights;
 
 use std::path::{Path, PathBuf};
@@ -252,10 +252,8 @@ pub fn write(manifest: &Manifest, path: &Path, formats: &[export::Format]) -> Re
     let dir = path.parent().unwrap_or(Path::new(""));
     let mut formats = formats.to_vec();
     formats.dedup();
-    if formats.contains(&export::Format::Mosaic) {
-        mds::export(manifest)?;
-    }
     for format in formats {
+        native::export(manifest, format)?;
         for file in export::render(manifest, format) {
             let export_path = dir.join(format!("{}.{}", manifest.name, file.suffix));
             write_atomic(&export_path, file.text.as_bytes())?;

@@ -356,3 +356,44 @@ pub fn train_candidates(
         tokens_per_second: tokens as f64 / started.elapsed().as_secs_f64().max(1e-9),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RegMix's proxy at vocabulary 50,304 on lavapipe's limits: 2 GiB of memory, 128 MiB a binding.
+    #[test]
+    fn a_stack_fits_both_the_memory_and_the_largest_binding() {
+        let shape = ProxyShape {
+            context: 32,
+            ..ProxyShape::regmix_1m(50_304)
+        };
+        let config = TrainConfig {
+            batch_size: 2,
+            ..Default::default()
+        };
+        // The head weight, 50,304 x 256 f32, is the largest buffer: two fit in 128 MiB, four did not.
+        assert_eq!(largest_buffer_bytes(&shape, &config), 4 * 50_304 * 256);
+        let lavapipe = StackBudget {
+            bytes: 2 << 30,
+            max_binding_bytes: 128 << 20,
+            from_adapter: true,
+        };
+        assert_eq!(auto_parallel(&shape, &config, Some(lavapipe), 100), 2);
+        // With room in every buffer, the memory decides; never more than the candidates, or 64.
+        let roomy = StackBudget {
+            max_binding_bytes: u64::MAX,
+            ..lavapipe
+        };
+        let by_memory = ((2u64 << 30) / step_bytes(&shape, &config)) as usize;
+        assert_eq!(auto_parallel(&shape, &config, Some(roomy), 100), by_memory.clamp(1, 64));
+        assert_eq!(auto_parallel(&shape, &config, Some(roomy), 1), 1);
+        let huge = StackBudget {
+            bytes: u64::MAX,
+            ..roomy
+        };
+        assert_eq!(auto_parallel(&shape, &config, Some(huge), 1000), 64);
+        // No budget (the CPU): one at a time.
+        assert_eq!(auto_parallel(&shape, &config, None, 100), 1);
+    }
+}

@@ -3,7 +3,8 @@
     python mosaic.py MANIFEST.json EXPORT.mosaic.py MIN_SAMPLES
 
 Every domain's MDS folder is first read alone through streaming (which sample belongs to which domain,
-and that each holds SEQUENCE_LENGTH tokens of the manifest's dtype); then the export's own `dataset()`
+and that each holds SEQUENCE_LENGTH tokens of the manifest's dtype) and written again with streaming's own
+MDSWriter, which must give the same bytes as remix; then the export's own `dataset()`
 is iterated, epoch after epoch, until MIN_SAMPLES samples, and each domain's share of them is printed
 beside its weight in the manifest as JSON: {"samples": N, "shares": {domain: [share, weight]}}.
 """
@@ -11,9 +12,11 @@ import collections
 import hashlib
 import importlib.util
 import json
+import os
 import sys
+import tempfile
 
-from streaming import StreamingDataset
+from streaming import MDSWriter, StreamingDataset
 from streaming.base.util import clean_stale_shared_memory
 
 
@@ -29,11 +32,20 @@ def main():
     owner = {}
     for stream in export.STREAMS:
         alone = StreamingDataset(local=stream.local, batch_size=1, shuffle=False)
-        for sample in alone:
-            tokens = sample["tokens"]
-            assert tokens.dtype == dtype and tokens.shape == (export.SEQUENCE_LENGTH,), (tokens.dtype, tokens.shape)
-            owner[hashlib.sha1(tokens.tobytes()).digest()] = stream.local
+        samples = [alone[i]["tokens"] for i in range(len(alone))]
         del alone
+        with tempfile.TemporaryDirectory() as again:
+            with MDSWriter(out=again, columns={"tokens": f"ndarray:{dtype}"}) as writer:
+                for tokens in samples:
+                    assert tokens.dtype == dtype and tokens.shape == (export.SEQUENCE_LENGTH,), (tokens.dtype, tokens.shape)
+                    owner[hashlib.sha1(tokens.tobytes()).digest()] = stream.local
+                    writer.write({"tokens": tokens})
+            names = sorted(os.listdir(again))
+            assert names == sorted(n for n in os.listdir(stream.local) if not n.startswith(".")), names
+            for name in names:
+                theirs = open(os.path.join(again, name), "rb").read()
+                ours = open(os.path.join(stream.local, name), "rb").read()
+                assert theirs == ours, f"{stream.local}/{name} differs from what MDSWriter writes"
 
     mixed = export.dataset(batch_size=1)
     assert len(mixed) == export.EPOCH_SIZE, (len(mixed), export.EPOCH_SIZE)

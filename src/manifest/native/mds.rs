@@ -15,75 +15,14 @@
 //! size limit (64 MiB) by its rule, so the files are byte-identical to what `MDSWriter` writes for the
 //! same samples (a test holds them to it).
 
-use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use anyhow::{Result, bail};
 
-use anyhow::{Context, Result, bail};
-
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-
-use super::Manifest;
+use super::FolderWriter;
 use crate::proxy::shard::TokenShard;
-use crate::tokenize::shard::{TokenDtype, shard_path};
+use crate::tokenize::shard::TokenDtype;
 
 /// MDSWriter's default `size_limit`: a shard is cut before it would pass 64 MiB.
 const SIZE_LIMIT: u64 = 1 << 26;
-
-/// The MDS folder of `domain` for `manifest`: `<tokens folder>/../exports/mds-<sequence length>/<domain>`,
-/// beside the token shards it is made from and shared by every manifest over them.
-pub fn domain_dir(manifest: &Manifest, domain: &str) -> PathBuf {
-    Path::new(&manifest.tokens_dir)
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join("exports")
-        .join(format!("mds-{}", manifest.sequence_length))
-        .join(domain)
-}
-
-/// What an MDS folder was made from, kept in it as `.remix-source.json`: a folder whose source matches
-/// is not written again.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Source {
-    shard_prefix: String,
-    idx_sha256: String,
-    bin_bytes: u64,
-    sample_tokens: usize,
-}
-
-const SOURCE_FILE: &str = ".remix-source.json";
-
-/// Writes the MDS folder of every domain the manifest samples ([`domain_dir`]), skipping those already
-/// written from the same shard with the same sample length.
-pub fn export(manifest: &Manifest) -> Result<()> {
-    for domain in manifest.domains.iter().filter(|d| d.weight > 0.0) {
-        let prefix = Path::new(&domain.shard_prefix);
-        let idx = shard_path(prefix, "idx");
-        let idx_bytes = fs::read(&idx).with_context(|| format!("cannot read {}", idx.display()))?;
-        let bin = shard_path(prefix, "bin");
-        let source = Source {
-            shard_prefix: domain.shard_prefix.clone(),
-            idx_sha256: format!("{:x}", Sha256::digest(&idx_bytes)),
-            bin_bytes: fs::metadata(&bin)
-                .with_context(|| format!("cannot read {}", bin.display()))?
-                .len(),
-            sample_tokens: manifest.sequence_length as usize,
-        };
-        let dir = domain_dir(manifest, &domain.domain);
-        let written = fs::read(dir.join(SOURCE_FILE))
-            .ok()
-            .and_then(|bytes| serde_json::from_slice::<Source>(&bytes).ok());
-        if written.as_ref() == Some(&source) && dir.join("index.json").exists() {
-            tracing::info!(domain = %domain.domain, dir = %dir.display(), "MDS shards already written");
-            continue;
-        }
-        let shard = TokenShard::open(prefix)?;
-        let summary = write_domain(&shard, source.sample_tokens, &dir, &serde_json::to_vec_pretty(&source)?)?;
-        tracing::info!(domain = %domain.domain, samples = summary.samples, shards = summary.shards, "MDS shards written");
-    }
-    Ok(())
-}
 
 /// What [`write_domain`] wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,17 +78,10 @@ fn encode_sample(tokens: &[u32], dtype: TokenDtype, out: &mut Vec<u8>) {
     out.extend_from_slice(&body);
 }
 
-/// Writes `shard`'s tokens as MDS samples of `sample_tokens` tokens into `out_dir`, with `source` as
-/// its `.remix-source.json`, replacing whatever was there only once the new folder is complete
-/// (written beside it, then renamed).
+/// Writes `shard`'s tokens as MDS samples of `sample_tokens` tokens into `out`.
 ///
 /// Errors: `sample_tokens` of 0, a domain with fewer tokens than one sample, or an I/O failure.
-fn write_domain(
-    shard: &TokenShard,
-    sample_tokens: usize,
-    out_dir: &Path,
-    source: &[u8],
-) -> Result<MdsSummary> {
+pub fn write(shard: &TokenShard, sample_tokens: usize, out: &FolderWriter) -> Result<MdsSummary> {
     if sample_tokens == 0 {
         bail!("the MDS sample length must be positive");
     }
@@ -165,20 +97,13 @@ fn write_domain(
     let dtype = shard.dtype();
     let encoding = format!("ndarray:{}", numpy_dtype(dtype));
     let settings = settings_json(&encoding);
-    let tmp = sibling(out_dir, "tmp");
-    if tmp.exists() {
-        fs::remove_dir_all(&tmp).with_context(|| format!("cannot remove {}", tmp.display()))?;
-    }
-    fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-
     let mut entries = Vec::new();
     let mut pending: Vec<Vec<u8>> = Vec::new();
     let mut running = 8 + settings.len() as u64;
     let mut flush = |pending: &mut Vec<Vec<u8>>| -> Result<()> {
         let name = format!("shard.{:05}.mds", entries.len());
         let bytes = shard_bytes(pending, &settings);
-        let path = tmp.join(&name);
-        fs::write(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        out.write(&name, &bytes)?;
         entries.push(format!(
             "{{\"column_encodings\": [\"{encoding}\"], \"column_names\": [\"tokens\"], \"column_sizes\": [null], \
              \"compression\": null, \"format\": \"mds\", \"hashes\": [], \"raw_data\": {{\"basename\": \"{name}\", \
@@ -209,14 +134,7 @@ fn write_domain(
     }
     let shards = entries.len();
     let index = format!("{{\"shards\": [{}], \"version\": 2}}", entries.join(", "));
-    for (name, bytes) in [("index.json", index.as_bytes()), (SOURCE_FILE, source)] {
-        let path = tmp.join(name);
-        let mut file =
-            fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-    }
-    replace_dir(&tmp, out_dir)?;
+    out.write("index.json", index.as_bytes())?;
     Ok(MdsSummary { samples, shards })
 }
 
@@ -236,27 +154,6 @@ fn shard_bytes(samples: &[Vec<u8>], settings: &str) -> Vec<u8> {
         bytes.extend_from_slice(sample);
     }
     bytes
-}
-
-fn sibling(dir: &Path, what: &str) -> PathBuf {
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    dir.with_file_name(format!(".{name}.{what}-{}", std::process::id()))
-}
-
-/// Puts the finished folder `tmp` at `dir`: the old one moves aside first and goes only after.
-fn replace_dir(tmp: &Path, dir: &Path) -> Result<()> {
-    let old = sibling(dir, "old");
-    if dir.exists() {
-        fs::rename(dir, &old).with_context(|| format!("cannot move {} aside", dir.display()))?;
-    }
-    fs::rename(tmp, dir).with_context(|| format!("cannot rename {} to {}", tmp.display(), dir.display()))?;
-    if old.exists() {
-        fs::remove_dir_all(&old).with_context(|| format!("cannot remove {}", old.display()))?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,0 +1,150 @@
+//! Trainers' native data formats, written from remix's token shards where a trainer cannot read Megatron
+//! shards: MosaicML streaming's MDS ([`mds`], for the `mosaic` export) and litdata's optimised chunks
+//! ([`litdata`], for the `litgpt` export).
+//!
+//! Each domain's folder sits beside the token shards it is made from, `<tokens>/../exports/<format>/
+//! <domain>/`, so every manifest over the same shards shares it. It holds a `.remix-source.json` naming
+//! the shard (its index's SHA-256 and its size) and the settings: a folder whose source matches is not
+//! written again, so re-running `remix manifest` or `remix run` skips it. A new folder is written beside
+//! the old one and renamed into place when complete: a crash never leaves a half-written folder.
+
+pub mod litdata;
+pub mod mds;
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::Manifest;
+use super::export::Format;
+use crate::proxy::shard::TokenShard;
+use crate::tokenize::shard::shard_path;
+
+/// The folder of `domain` in `format` for `manifest`: `<tokens>/../exports/<kind>/<domain>`, where kind
+/// is `mds-<sequence length>` (samples of that many tokens) or `litdata` (blocks are cut when read).
+pub fn domain_dir(manifest: &Manifest, format: Format, domain: &str) -> PathBuf {
+    let kind = match format {
+        Format::Mosaic => format!("mds-{}", manifest.sequence_length),
+        _ => "litdata".into(),
+    };
+    Path::new(&manifest.tokens_dir)
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("exports")
+        .join(kind)
+        .join(domain)
+}
+
+/// What a folder was made from, kept in it as `.remix-source.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Source {
+    format: Format,
+    shard_prefix: String,
+    idx_sha256: String,
+    bin_bytes: u64,
+    /// MDS: tokens per sample.
+    sample_tokens: Option<u64>,
+}
+
+const SOURCE_FILE: &str = ".remix-source.json";
+
+/// Writes the native data of `format` (mosaic or litgpt; others need none) for every domain the manifest
+/// samples ([`domain_dir`]), skipping folders already written from the same shard and settings.
+pub fn export(manifest: &Manifest, format: Format) -> Result<()> {
+    if !matches!(format, Format::Mosaic | Format::Litgpt) {
+        return Ok(());
+    }
+    for domain in manifest.domains.iter().filter(|d| d.weight > 0.0) {
+        let prefix = Path::new(&domain.shard_prefix);
+        let idx = shard_path(prefix, "idx");
+        let idx_bytes = fs::read(&idx).with_context(|| format!("cannot read {}", idx.display()))?;
+        let bin = shard_path(prefix, "bin");
+        let source = Source {
+            format,
+            shard_prefix: domain.shard_prefix.clone(),
+            idx_sha256: format!("{:x}", Sha256::digest(&idx_bytes)),
+            bin_bytes: fs::metadata(&bin)
+                .with_context(|| format!("cannot read {}", bin.display()))?
+                .len(),
+            sample_tokens: (format == Format::Mosaic).then_some(manifest.sequence_length),
+        };
+        let dir = domain_dir(manifest, format, &domain.domain);
+        let written = fs::read(dir.join(SOURCE_FILE))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Source>(&bytes).ok());
+        if written.as_ref() == Some(&source) {
+            tracing::info!(domain = %domain.domain, dir = %dir.display(), "already written");
+            continue;
+        }
+        let shard = TokenShard::open(prefix)?;
+        let out = FolderWriter::start(&dir)?;
+        match format {
+            Format::Mosaic => {
+                mds::write(&shard, manifest.sequence_length as usize, &out)?;
+            }
+            _ => litdata::write(&shard, &out)?,
+        }
+        out.write(SOURCE_FILE, &serde_json::to_vec_pretty(&source)?)?;
+        out.finish()?;
+        tracing::info!(domain = %domain.domain, dir = %dir.display(), "written");
+    }
+    Ok(())
+}
+
+/// A folder written under a temporary name beside its destination, then renamed into place.
+pub struct FolderWriter {
+    tmp: PathBuf,
+    dir: PathBuf,
+}
+
+impl FolderWriter {
+    fn start(dir: &Path) -> Result<Self> {
+        let tmp = sibling(dir, "tmp");
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp).with_context(|| format!("cannot remove {}", tmp.display()))?;
+        }
+        fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        Ok(Self {
+            tmp,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Writes one file of the folder.
+    pub fn write(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        let path = self.tmp.join(name);
+        let mut file =
+            fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
+        file.write_all(bytes)
+            .and_then(|()| file.sync_all())
+            .with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    /// Puts the folder in place: the old one moves aside first and is removed only after.
+    fn finish(self) -> Result<()> {
+        let old = sibling(&self.dir, "old");
+        if self.dir.exists() {
+            fs::rename(&self.dir, &old)
+                .with_context(|| format!("cannot move {} aside", self.dir.display()))?;
+        }
+        fs::rename(&self.tmp, &self.dir).with_context(|| {
+            format!("cannot rename {} to {}", self.tmp.display(), self.dir.display())
+        })?;
+        if old.exists() {
+            fs::remove_dir_all(&old).with_context(|| format!("cannot remove {}", old.display()))?;
+        }
+        Ok(())
+    }
+}
+
+fn sibling(dir: &Path, what: &str) -> PathBuf {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    dir.with_file_name(format!(".{name}.{what}-{}", std::process::id()))
+}
