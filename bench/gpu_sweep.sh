@@ -9,11 +9,10 @@
 #
 # Where wgpu's only adapter is a CPU one (Mesa's lavapipe on a machine without a GPU) it runs the same
 # sweep small (P = 1, 2; 2 x 32-token batches; 3 steps: lavapipe's 128 MiB buffer limit holds the head
-# weights of two proxies at this vocabulary, not four) so
-# that it finishes in about a minute; the figures then say only that the GPU code path works.
-# Settings: PARALLEL, STEPS, BATCH, CONTEXT. A stack that does not fit (out of memory, or a buffer past
-# the adapter's binding limit: the head weights or logits of P proxies are one tensor) shows as failed,
-# with remix's error.
+# weights of two proxies at this vocabulary, not four), so that it finishes in about a minute; the
+# figures then say only that the GPU code path works. Settings: PARALLEL, STEPS, BATCH, CONTEXT. A stack
+# that does not fit (out of memory, or a buffer past the adapter's binding limit: the head weights or
+# logits of P proxies are one tensor) shows as failed, with remix's error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

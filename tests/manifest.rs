@@ -177,7 +177,11 @@ fn manifest_and_every_export() {
         assert!(status.success(), "{name} export is not valid Python");
         let text = fs::read_to_string(&path).unwrap();
         let counts_documents = text.contains("Weights count documents");
-        assert_eq!(counts_documents, name == "hf" || name == "torchtitan", "{name}");
+        assert_eq!(
+            counts_documents,
+            name == "hf" || name == "torchtitan",
+            "{name}"
+        );
     }
     let hf = fs::read_to_string(work.join("mixtures/fx.hf.py")).unwrap();
     let probabilities: Vec<f64> = hf

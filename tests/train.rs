@@ -29,6 +29,16 @@ fn prepare(work: &Path, candidates: &str) {
 
 /// `remix train` of `mixtures` into `out` with the small test proxy.
 fn train_args<'a>(mixtures: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    train_args_with(mixtures, out, &[], extra)
+}
+
+/// [`train_args`] with some of the small proxy's settings changed.
+fn train_args_with<'a>(
+    mixtures: &'a str,
+    out: &'a str,
+    proxy: &[(&'static str, &'static str)],
+    extra: &[&'a str],
+) -> Vec<&'a str> {
     let mut args = vec![
         "train",
         "--quiet",
@@ -39,7 +49,7 @@ fn train_args<'a>(mixtures: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a
         "-o",
         out,
     ];
-    args.extend_from_slice(&small_proxy(&[]));
+    args.extend_from_slice(&small_proxy(proxy));
     args.extend_from_slice(extra);
     args
 }
@@ -403,7 +413,11 @@ fn lavapipe() -> bool {
 
 fn devices(runs: &Path) -> Vec<String> {
     let table = remix::runs::read_runs(runs).unwrap();
-    table.runs.iter().map(|r| r.device.clone().unwrap()).collect()
+    table
+        .runs
+        .iter()
+        .map(|r| r.device.clone().unwrap())
+        .collect()
 }
 
 /// wgpu's own adapter list decides `auto`: where the only Vulkan adapter is lavapipe, a CPU one,
@@ -419,34 +433,34 @@ fn auto_prefers_the_cpu_to_a_software_adapter_and_wgpu_still_runs_on_it() {
     prepare(work, "2");
 
     // A short run: lavapipe is slow.
-    let args = |out: &'static str, device: &[&'static str]| {
-        let mut args = vec![
-            "train",
-            "--quiet",
-            "--tokens",
-            "tokens",
-            "--mixtures",
+    let args = |out, device| {
+        train_args_with(
             "mixtures.parquet",
-            "-o",
             out,
-        ];
-        args.extend(small_proxy(&[("--train-tokens", "8192")]));
-        args.extend_from_slice(device);
-        args
+            &[("--train-tokens", "8192")],
+            device,
+        )
     };
     let auto = remix(work, &args("auto", &["--device", "auto"]));
     assert_ok(&auto);
     let log = stderr(&auto);
     assert!(
-        log.contains("proxies train on the CPU: auto chose the CPU: the only wgpu adapters are not GPUs")
-            && log.contains("llvmpipe")
+        log.contains(
+            "proxies train on the CPU: auto chose the CPU: the only wgpu adapters are not GPUs"
+        ) && log.contains("llvmpipe")
             && log.contains("(Cpu, Vulkan)"),
         "{log}"
     );
     let on_cpu = devices(&work.join("auto/runs/runs.parquet"));
-    assert!(!on_cpu.is_empty() && on_cpu.iter().all(|d| d == "cpu"), "{on_cpu:?}");
+    assert!(
+        !on_cpu.is_empty() && on_cpu.iter().all(|d| d == "cpu"),
+        "{on_cpu:?}"
+    );
 
-    let wgpu = remix(work, &args("wgpu", &["--device", "wgpu", "--parallel", "0"]));
+    let wgpu = remix(
+        work,
+        &args("wgpu", &["--device", "wgpu", "--parallel", "0"]),
+    );
     assert_ok(&wgpu);
     let log = stderr(&wgpu);
     assert!(
@@ -459,7 +473,9 @@ fn auto_prefers_the_cpu_to_a_software_adapter_and_wgpu_still_runs_on_it() {
     let on_wgpu = devices(&work.join("wgpu/runs/runs.parquet"));
     assert_eq!(on_wgpu.len(), on_cpu.len());
     assert!(
-        on_wgpu.iter().all(|d| d.starts_with("wgpu: llvmpipe") && d.ends_with("(Cpu, Vulkan)")),
+        on_wgpu
+            .iter()
+            .all(|d| d.starts_with("wgpu: llvmpipe") && d.ends_with("(Cpu, Vulkan)")),
         "{on_wgpu:?}"
     );
 }

@@ -43,7 +43,9 @@ fn trainers_python() -> Option<String> {
 
 /// Runs `tests/trainers/<script>` with the trainers' Python and checks the shares it reports.
 fn check_shares(python: &str, script: &str, args: &[&Path]) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/trainers").join(script);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/trainers")
+        .join(script);
     let output = Command::new(python)
         .arg(&path)
         .args(args)
@@ -56,7 +58,10 @@ fn check_shares(python: &str, script: &str, args: &[&Path]) {
         String::from_utf8_lossy(&output.stderr)
     );
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert!(report["samples"].as_u64().unwrap() >= MIN_SAMPLES as u64, "{report}");
+    assert!(
+        report["samples"].as_u64().unwrap() >= MIN_SAMPLES as u64,
+        "{report}"
+    );
     for (domain, pair) in report["shares"].as_object().unwrap() {
         let (share, weight) = (pair[0].as_f64().unwrap(), pair[1].as_f64().unwrap());
         assert!(

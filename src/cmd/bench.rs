@@ -87,8 +87,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let mut results: Vec<crate::bench::TrainBench> = Vec::new();
     for parallel in sizes {
-        let result =
-            crate::bench::train(&shape, args.batch_size, args.steps, parallel, &device.device)?;
+        let result = crate::bench::train(
+            &shape,
+            args.batch_size,
+            args.steps,
+            parallel,
+            &device.device,
+        )?;
         println!("{:.0}", result.tokens_per_second);
         results.push(result);
     }

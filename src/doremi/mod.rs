@@ -18,8 +18,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::progress::Progress;
-use crate::proxy::device::ProxyDevice;
 use crate::proxy::data::{MixtureSampler, validation_sets};
+use crate::proxy::device::ProxyDevice;
 use crate::proxy::model::ProxyModel;
 use crate::proxy::stage::ProxyRunConfig;
 use crate::proxy::train::{train_proxies, validation_losses};

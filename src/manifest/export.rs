@@ -229,7 +229,11 @@ fn mosaic(manifest: &Manifest) -> String {
         .map(|d| {
             format!(
                 "Stream(local={}, proportion={})",
-                quoted(&super::native::domain_dir(manifest, Format::Mosaic, &d.domain).display().to_string()),
+                quoted(
+                    &super::native::domain_dir(manifest, Format::Mosaic, &d.domain)
+                        .display()
+                        .to_string()
+                ),
                 d.weight
             )
         })
@@ -245,9 +249,15 @@ fn mosaic(manifest: &Manifest) -> String {
          def dataset(batch_size, **kwargs):\n    \
          return StreamingDataset(streams=STREAMS, epoch_size=EPOCH_SIZE, batch_size=batch_size, shuffle=True, \
          shuffle_seed={}, **kwargs)\n",
-        header(manifest, "#", "tokens (fixed-length samples, so the manifest's weights as they are)"),
+        header(
+            manifest,
+            "#",
+            "tokens (fixed-length samples, so the manifest's weights as they are)"
+        ),
         manifest.sequence_length,
-        manifest.train_tokens.div_ceil(manifest.sequence_length.max(1)),
+        manifest
+            .train_tokens
+            .div_ceil(manifest.sequence_length.max(1)),
         python_list(streams),
         manifest.seed
     )
@@ -272,7 +282,11 @@ fn litgpt(manifest: &Manifest) -> String {
         names_and_weights(manifest, &weights),
         manifest.sequence_length,
         python_list(domains.iter().map(|d| {
-            quoted(&super::native::domain_dir(manifest, Format::Litgpt, &d.domain).display().to_string())
+            quoted(
+                &super::native::domain_dir(manifest, Format::Litgpt, &d.domain)
+                    .display()
+                    .to_string(),
+            )
         })),
     )
 }

@@ -317,7 +317,6 @@ async fn adapters_on(api: wgpu::Backend) -> Vec<Adapter> {
         .collect()
 }
 
-
 /// The largest device-local memory heap of a Vulkan adapter (`vkGetPhysicalDeviceMemoryProperties`),
 /// `None` on other APIs.
 #[cfg(not(any(target_os = "macos", target_os = "ios", target_family = "wasm")))]
@@ -404,18 +403,27 @@ mod tests {
         let igpu = adapter("Intel(R) UHD Graphics 770", AdapterType::IntegratedGpu);
         let h200 = adapter("NVIDIA H200", AdapterType::DiscreteGpu);
         let vgpu = adapter("Virtio-GPU Venus", AdapterType::VirtualGpu);
-        assert_eq!(auto_pick(&[lavapipe.clone(), igpu.clone(), h200.clone()]), Ok(2));
+        assert_eq!(
+            auto_pick(&[lavapipe.clone(), igpu.clone(), h200.clone()]),
+            Ok(2)
+        );
         assert_eq!(auto_pick(&[lavapipe.clone(), igpu.clone()]), Ok(1));
         assert_eq!(auto_pick(&[vgpu.clone(), lavapipe.clone()]), Ok(0));
         assert_eq!(auto_pick(&[igpu.clone(), vgpu]), Ok(0));
         // The first of two discrete GPUs.
         assert_eq!(auto_pick(&[h200.clone(), h200]), Ok(0));
 
-        let why = auto_pick(&[lavapipe.clone()]).unwrap_err();
-        assert!(why.contains("llvmpipe") && why.contains("Cpu") && why.contains("not GPUs"), "{why}");
+        let why = auto_pick(std::slice::from_ref(&lavapipe)).unwrap_err();
+        assert!(
+            why.contains("llvmpipe") && why.contains("Cpu") && why.contains("not GPUs"),
+            "{why}"
+        );
         assert!(auto_pick(&[]).unwrap_err().contains("no adapter"));
         // Software by name, whatever type the driver reports.
-        let gl_llvmpipe = adapter("llvmpipe (LLVM 15.0.6, 256 bits)", AdapterType::IntegratedGpu);
+        let gl_llvmpipe = adapter(
+            "llvmpipe (LLVM 15.0.6, 256 bits)",
+            AdapterType::IntegratedGpu,
+        );
         assert!(auto_pick(&[gl_llvmpipe]).is_err());
         assert!(auto_pick(&[adapter("unknown", AdapterType::Other)]).is_err());
     }
@@ -425,7 +433,7 @@ mod tests {
         let lavapipe = adapter("llvmpipe", AdapterType::Cpu);
         let a = adapter("A", AdapterType::DiscreteGpu);
         let b = adapter("B", AdapterType::DiscreteGpu);
-        assert_eq!(wgpu_pick(&[lavapipe.clone()]), Some(0));
+        assert_eq!(wgpu_pick(std::slice::from_ref(&lavapipe)), Some(0));
         assert_eq!(wgpu_pick(&[]), None);
         let list = [a, lavapipe, b];
         assert_eq!(device_kind(&list, 0), DeviceKind::DiscreteGpu(0));

@@ -386,7 +386,10 @@ mod tests {
             ..lavapipe
         };
         let by_memory = ((2u64 << 30) / step_bytes(&shape, &config)) as usize;
-        assert_eq!(auto_parallel(&shape, &config, Some(roomy), 100), by_memory.clamp(1, 64));
+        assert_eq!(
+            auto_parallel(&shape, &config, Some(roomy), 100),
+            by_memory.clamp(1, 64)
+        );
         assert_eq!(auto_parallel(&shape, &config, Some(roomy), 1), 1);
         let huge = StackBudget {
             bytes: u64::MAX,

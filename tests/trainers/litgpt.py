@@ -10,23 +10,16 @@ ten times MIN_SAMPLES blocks (a random choice per block needs that many for its 
 """
 import collections
 import hashlib
-import importlib.util
-import json
-import sys
 
 from litdata.streaming import StreamingDataset, TokensLoader
+
+from common import arguments, report
 
 BLOCK = 65
 
 
 def main():
-    manifest_path, export_path, min_samples = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    manifest = json.load(open(manifest_path))
-    spec = importlib.util.spec_from_file_location("export", export_path)
-    export = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(export)
-
-    dtype = {"uint16": "uint16", "int32": "int32"}[manifest["tokenizer"]["dtype"]]
+    manifest, export, dtype, min_samples = arguments()
     owner = {}
     for domain, path in zip(export.DOMAINS, export.INPUT_DIRS):
         alone = StreamingDataset(input_dir=path, item_loader=TokensLoader(block_size=BLOCK))
@@ -45,10 +38,7 @@ def main():
             total += 1
         seed += 1
     assert counts[None] <= total / 100, f"{counts[None]} of {total} blocks are in more than one domain"
-
-    weights = {d["domain"]: d["weight"] for d in manifest["domains"]}
-    shares = {d: [counts[d] / total, weights[d]] for d in export.DOMAINS}
-    print(json.dumps({"samples": total, "shares": shares}))
+    report(manifest, counts, total)
 
 
 if __name__ == "__main__":

@@ -10,27 +10,21 @@ beside its weight in the manifest as JSON: {"samples": N, "shares": {domain: [sh
 """
 import collections
 import hashlib
-import importlib.util
-import json
 import os
-import sys
 import tempfile
 
 from streaming import MDSWriter, StreamingDataset
 from streaming.base.util import clean_stale_shared_memory
 
+from common import arguments, report
+
 
 def main():
-    manifest_path, export_path, min_samples = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    manifest = json.load(open(manifest_path))
-    spec = importlib.util.spec_from_file_location("export", export_path)
-    export = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(export)
+    manifest, export, dtype, min_samples = arguments()
     clean_stale_shared_memory()
-
-    dtype = {"uint16": "uint16", "int32": "int32"}[manifest["tokenizer"]["dtype"]]
     owner = {}
     for stream in export.STREAMS:
+        domain = os.path.basename(stream.local.rstrip("/"))
         alone = StreamingDataset(local=stream.local, batch_size=1, shuffle=False)
         samples = [alone[i]["tokens"] for i in range(len(alone))]
         del alone
@@ -38,7 +32,7 @@ def main():
             with MDSWriter(out=again, columns={"tokens": f"ndarray:{dtype}"}) as writer:
                 for tokens in samples:
                     assert tokens.dtype == dtype and tokens.shape == (export.SEQUENCE_LENGTH,), (tokens.dtype, tokens.shape)
-                    owner[hashlib.sha1(tokens.tobytes()).digest()] = stream.local
+                    owner[hashlib.sha1(tokens.tobytes()).digest()] = domain
                     writer.write({"tokens": tokens})
             names = sorted(os.listdir(again))
             assert names == sorted(n for n in os.listdir(stream.local) if not n.startswith(".")), names
@@ -56,12 +50,7 @@ def main():
             counts[owner[hashlib.sha1(sample["tokens"].tobytes()).digest()]] += 1
             total += 1
 
-    weights = {d["domain"]: d["weight"] for d in manifest["domains"]}
-    shares = {}
-    for stream in export.STREAMS:
-        domain = stream.local.rstrip("/").rsplit("/", 1)[-1]
-        shares[domain] = [counts[stream.local] / total, weights[domain]]
-    print(json.dumps({"samples": total, "shares": shares}))
+    report(manifest, counts, total)
 
 
 if __name__ == "__main__":

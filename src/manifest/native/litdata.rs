@@ -65,15 +65,8 @@ pub fn write(shard: &TokenShard, out: &FolderWriter) -> Result<()> {
     };
     for d in 0..shard.documents() {
         let document = shard.document(d);
-        let mut item = Vec::with_capacity(document.len() * dtype.bytes());
-        match dtype {
-            TokenDtype::U16 => document
-                .iter()
-                .for_each(|&t| item.extend_from_slice(&(t as u16).to_le_bytes())),
-            TokenDtype::I32 => document
-                .iter()
-                .for_each(|&t| item.extend_from_slice(&(t as i32).to_le_bytes())),
-        }
+        let mut item = Vec::new();
+        dtype.extend_le(&document, &mut item);
         if !items.is_empty() && held + item.len() > CHUNK_BYTES {
             flush(&mut items)?;
             held = 0;
@@ -111,7 +104,9 @@ mod tests {
         assert_eq!(bytes.len(), 62);
         assert_eq!(
             &bytes[..20],
-            &[3, 0, 0, 0, 0x14, 0, 0, 0, 0x22, 0, 0, 0, 0x30, 0, 0, 0, 0x3e, 0, 0, 0]
+            &[
+                3, 0, 0, 0, 0x14, 0, 0, 0, 0x22, 0, 0, 0, 0x30, 0, 0, 0, 0x3e, 0, 0, 0
+            ]
         );
         assert_eq!(&bytes[20..24], &[0x0a, 0, 0x0b, 0]);
         assert_eq!(&bytes[60..], &[0x24, 0]);

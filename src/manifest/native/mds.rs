@@ -24,21 +24,6 @@ use crate::tokenize::shard::TokenDtype;
 /// MDSWriter's default `size_limit`: a shard is cut before it would pass 64 MiB.
 const SIZE_LIMIT: u64 = 1 << 26;
 
-/// What [`write_domain`] wrote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MdsSummary {
-    pub samples: u64,
-    pub shards: usize,
-}
-
-/// numpy's name for a token dtype, as the ndarray encoding spells it.
-fn numpy_dtype(dtype: TokenDtype) -> &'static str {
-    match dtype {
-        TokenDtype::U16 => "uint16",
-        TokenDtype::I32 => "int32",
-    }
-}
-
 /// The shard settings as Python's `json.dumps(..., sort_keys=True)` writes them.
 fn settings_json(encoding: &str) -> String {
     format!(
@@ -66,14 +51,7 @@ fn encode_sample(tokens: &[u32], dtype: TokenDtype, out: &mut Vec<u8>) {
             body.extend_from_slice(&len.to_le_bytes());
         }
     }
-    match dtype {
-        TokenDtype::U16 => tokens
-            .iter()
-            .for_each(|&t| body.extend_from_slice(&(t as u16).to_le_bytes())),
-        TokenDtype::I32 => tokens
-            .iter()
-            .for_each(|&t| body.extend_from_slice(&(t as i32).to_le_bytes())),
-    }
+    dtype.extend_le(tokens, &mut body);
     out.extend_from_slice(&(body.len() as u32).to_le_bytes());
     out.extend_from_slice(&body);
 }
@@ -81,7 +59,7 @@ fn encode_sample(tokens: &[u32], dtype: TokenDtype, out: &mut Vec<u8>) {
 /// Writes `shard`'s tokens as MDS samples of `sample_tokens` tokens into `out`.
 ///
 /// Errors: `sample_tokens` of 0, a domain with fewer tokens than one sample, or an I/O failure.
-pub fn write(shard: &TokenShard, sample_tokens: usize, out: &FolderWriter) -> Result<MdsSummary> {
+pub fn write(shard: &TokenShard, sample_tokens: usize, out: &FolderWriter) -> Result<()> {
     if sample_tokens == 0 {
         bail!("the MDS sample length must be positive");
     }
@@ -95,7 +73,8 @@ pub fn write(shard: &TokenShard, sample_tokens: usize, out: &FolderWriter) -> Re
         );
     }
     let dtype = shard.dtype();
-    let encoding = format!("ndarray:{}", numpy_dtype(dtype));
+    // numpy's dtype names are Megatron's here: uint16, int32.
+    let encoding = format!("ndarray:{}", dtype.name());
     let settings = settings_json(&encoding);
     let mut entries = Vec::new();
     let mut pending: Vec<Vec<u8>> = Vec::new();
@@ -132,10 +111,8 @@ pub fn write(shard: &TokenShard, sample_tokens: usize, out: &FolderWriter) -> Re
     if !pending.is_empty() {
         flush(&mut pending)?;
     }
-    let shards = entries.len();
     let index = format!("{{\"shards\": [{}], \"version\": 2}}", entries.join(", "));
-    out.write("index.json", index.as_bytes())?;
-    Ok(MdsSummary { samples, shards })
+    out.write("index.json", index.as_bytes())
 }
 
 /// A shard file: count, offsets, settings, samples.
@@ -173,7 +150,10 @@ mod tests {
         encode_sample(&[258, 5], TokenDtype::U16, &mut b);
         let bytes = shard_bytes(&[a, b], &settings);
         assert_eq!(bytes.len(), 220);
-        assert_eq!(&bytes[..16], &[2, 0, 0, 0, 198, 0, 0, 0, 210, 0, 0, 0, 220, 0, 0, 0]);
+        assert_eq!(
+            &bytes[..16],
+            &[2, 0, 0, 0, 198, 0, 0, 0, 210, 0, 0, 0, 220, 0, 0, 0]
+        );
         assert_eq!(&bytes[16..198], settings.as_bytes());
         assert_eq!(&bytes[210..], &[6, 0, 0, 0, 0x04, 2, 2, 1, 5, 0]);
 

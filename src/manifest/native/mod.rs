@@ -83,9 +83,7 @@ pub fn export(manifest: &Manifest, format: Format) -> Result<()> {
         let shard = TokenShard::open(prefix)?;
         let out = FolderWriter::start(&dir)?;
         match format {
-            Format::Mosaic => {
-                mds::write(&shard, manifest.sequence_length as usize, &out)?;
-            }
+            Format::Mosaic => mds::write(&shard, manifest.sequence_length as usize, &out)?,
             _ => litdata::write(&shard, &out)?,
         }
         out.write(SOURCE_FILE, &serde_json::to_vec_pretty(&source)?)?;
@@ -132,7 +130,11 @@ impl FolderWriter {
                 .with_context(|| format!("cannot move {} aside", self.dir.display()))?;
         }
         fs::rename(&self.tmp, &self.dir).with_context(|| {
-            format!("cannot rename {} to {}", self.tmp.display(), self.dir.display())
+            format!(
+                "cannot rename {} to {}",
+                self.tmp.display(),
+                self.dir.display()
+            )
         })?;
         if old.exists() {
             fs::remove_dir_all(&old).with_context(|| format!("cannot remove {}", old.display()))?;

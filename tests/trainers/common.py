@@ -1,0 +1,21 @@
+"""What every trainer check shares: its arguments, the manifest, the export module, and the report."""
+import importlib.util
+import json
+import sys
+
+
+def arguments():
+    """(manifest, export module, numpy dtype of the tokens, MIN_SAMPLES) from MANIFEST EXPORT MIN_SAMPLES."""
+    manifest_path, export_path, min_samples = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    manifest = json.load(open(manifest_path))
+    spec = importlib.util.spec_from_file_location("export", export_path)
+    export = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(export)
+    dtype = {"uint16": "uint16", "int32": "int32"}[manifest["tokenizer"]["dtype"]]
+    return manifest, export, dtype, min_samples
+
+
+def report(manifest, counts, total):
+    """Prints {"samples": total, "shares": {domain: [share drawn, weight]}} for tests/trainers.rs."""
+    shares = {d["domain"]: [counts[d["domain"]] / total, d["weight"]] for d in manifest["domains"] if d["weight"] > 0}
+    print(json.dumps({"samples": total, "shares": shares}))
