@@ -46,8 +46,9 @@ pub struct Args {
     pub max_epochs: f64,
 
     /// Proxies trained together, their weights stacked so each layer is one batched matmul for all;
-    /// each ends as it would alone. 0: as many as fit in 4 GiB on wgpu; one at a time on the CPU,
-    /// where a stack measured slower (remix bench train --parallel 4).
+    /// each ends as it would alone. 0: as many as fit on wgpu (80% of the adapter's memory, 4 GiB where
+    /// it reports none, within its largest buffer); one at a time on the CPU, where a stack measured
+    /// slower (remix bench train --parallel 4).
     #[arg(long, default_value_t = 0)]
     pub parallel: usize,
 

@@ -221,7 +221,16 @@ impl DeviceChoice {
             DeviceChoice::Auto => {
                 let found = adapters();
                 match auto_pick(&found) {
-                    Ok(index) => on_adapter(&found, index, "auto: the best GPU wgpu reports")?,
+                    Ok(index) => on_adapter(&found, index, "auto: the best GPU wgpu reports")
+                        .unwrap_or_else(|e| {
+                            // A GPU the driver lists but cannot start (a container without its
+                            // compute libraries, say): the CPU still trains.
+                            tracing::warn!("auto: the GPU wgpu reports did not start ({e:#})");
+                            ProxyDevice::cpu(format!(
+                                "auto chose the CPU: {} did not start",
+                                found[index].describe()
+                            ))
+                        }),
                     Err(why) => ProxyDevice::cpu(format!("auto chose the CPU: {why}")),
                 }
             }

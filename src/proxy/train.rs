@@ -149,12 +149,22 @@ pub fn train_proxies(
             train_proxies_in_burn(shape, config, samplers, validation, device, seed, on_step)
         })
         .unwrap_or_else(|panic| {
+            let lower = panic.to_lowercase();
+            let allocation = ["alloc", "memory", "buffer", "limit"]
+                .iter()
+                .any(|word| lower.contains(word));
+            let fix = if allocation && models > 1 {
+                format!(
+                    ". The device ran out of memory or a buffer passed its limit: stack fewer proxies, \
+                     --parallel {} (or [proxy] parallel in the config); each proxy needs about {:.0} MiB",
+                    models / 2,
+                    super::stage::step_bytes(shape, config) as f64 / (1024.0 * 1024.0)
+                )
+            } else {
+                String::new()
+            };
             Err(anyhow::anyhow!(
-                "training a stack of {models} proxies on {device:?} failed: {panic}. If the device ran \
-                 out of memory or a buffer passed its limit, stack fewer proxies: --parallel {} (or \
-                 [proxy] parallel in the config); each proxy needs about {:.0} MiB",
-                (models / 2).max(1),
-                super::stage::step_bytes(shape, config) as f64 / (1024.0 * 1024.0)
+                "training a stack of {models} proxies on {device:?} failed: {panic}{fix}"
             ))
         })
     }

@@ -33,9 +33,11 @@ def main():
     total = 0
     seed = 0
     while total < 10 * min_samples:
+        before = total
         for block in export.dataset(block_size=BLOCK, seed=seed):
             counts[owner[hashlib.sha1(block.tobytes()).digest()]] += 1
             total += 1
+        assert total > before, f"seed {seed}: the combined dataset drew nothing"
         seed += 1
     assert counts[None] <= total / 100, f"{counts[None]} of {total} blocks are in more than one domain"
     report(manifest, counts, total)

@@ -46,6 +46,7 @@ def main():
     counts = collections.Counter()
     total = 0
     while total < min_samples:
+        assert len(mixed) > 0, "the mixed dataset is empty"
         for sample in mixed:
             counts[owner[hashlib.sha1(sample["tokens"].tobytes()).digest()]] += 1
             total += 1

@@ -101,10 +101,23 @@ pub struct FolderWriter {
 
 impl FolderWriter {
     fn start(dir: &Path) -> Result<Self> {
-        let tmp = sibling(dir, "tmp");
-        if tmp.exists() {
-            fs::remove_dir_all(&tmp).with_context(|| format!("cannot remove {}", tmp.display()))?;
+        // What an interrupted writer left: its half-written folder, or the old one it had moved aside.
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if let Ok(entries) = fs::read_dir(dir.parent().unwrap_or(Path::new("."))) {
+            for entry in entries.flatten() {
+                let left = entry.file_name().to_string_lossy().into_owned();
+                if left.starts_with(&format!(".{name}.tmp-"))
+                    || (left.starts_with(&format!(".{name}.old-")) && dir.exists())
+                {
+                    fs::remove_dir_all(entry.path())
+                        .with_context(|| format!("cannot remove {}", entry.path().display()))?;
+                }
+            }
         }
+        let tmp = sibling(dir, "tmp");
         fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
         Ok(Self {
             tmp,
