@@ -115,11 +115,23 @@ impl TokenShard {
         self.starts.last().copied().unwrap_or(0)
     }
 
+    /// Tokens `start..start + count` of the concatenated documents as they are stored: little-endian
+    /// in the shard's [`Self::dtype`] (the layout MDS and litdata store too).
+    pub fn token_bytes(&self, start: u64, count: u64) -> &[u8] {
+        let Some(bin) = &self.bin else { return &[] };
+        let width = self.dtype.bytes();
+        &bin[start as usize * width..(start + count) as usize * width]
+    }
+
+    /// The stored bytes of document `i` ([`Self::token_bytes`]).
+    pub fn document_bytes(&self, i: usize) -> &[u8] {
+        let (start, end) = (self.starts[i], self.starts[i + 1]);
+        self.token_bytes(start, end - start)
+    }
+
     /// Token `start..start + out.len()` of the concatenated documents into `out`.
     pub fn read(&self, start: u64, out: &mut [u32]) {
-        let Some(bin) = &self.bin else { return };
-        let width = self.dtype.bytes();
-        let bytes = &bin[start as usize * width..(start as usize + out.len()) * width];
+        let bytes = self.token_bytes(start, out.len() as u64);
         match self.dtype {
             TokenDtype::U16 => {
                 for (o, c) in out.iter_mut().zip(bytes.chunks_exact(2)) {

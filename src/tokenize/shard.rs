@@ -52,20 +52,6 @@ impl TokenDtype {
             Self::I32 => 4,
         }
     }
-
-    /// Appends `tokens` to `out` little-endian in this dtype. For ids read from a shard of this dtype,
-    /// which fit it (the writer checks new ids, [`ShardWriter::push`]).
-    pub fn extend_le(self, tokens: &[u32], out: &mut Vec<u8>) {
-        out.reserve(tokens.len() * self.bytes());
-        match self {
-            Self::U16 => tokens
-                .iter()
-                .for_each(|&t| out.extend_from_slice(&(t as u16).to_le_bytes())),
-            Self::I32 => tokens
-                .iter()
-                .for_each(|&t| out.extend_from_slice(&(t as i32).to_le_bytes())),
-        }
-    }
 }
 
 /// Writes one indexed dataset: `.bin` streamed to a temporary file, `.idx` written at the end, both

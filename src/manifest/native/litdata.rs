@@ -28,10 +28,11 @@ fn data_format(dtype: TokenDtype) -> &'static str {
 }
 
 /// One chunk file: count, offsets, items.
-fn chunk_bytes(items: &[Vec<u8>]) -> Vec<u8> {
+fn chunk_bytes(items: &[&[u8]]) -> Vec<u8> {
     let n = items.len();
     let mut offset = (4 + 4 * (n + 1)) as u32;
-    let mut bytes = Vec::with_capacity(offset as usize + items.iter().map(Vec::len).sum::<usize>());
+    let mut bytes =
+        Vec::with_capacity(offset as usize + items.iter().map(|i| i.len()).sum::<usize>());
     bytes.extend_from_slice(&(n as u32).to_le_bytes());
     bytes.extend_from_slice(&offset.to_le_bytes());
     for item in items {
@@ -48,9 +49,10 @@ fn chunk_bytes(items: &[Vec<u8>]) -> Vec<u8> {
 pub fn write(shard: &TokenShard, out: &FolderWriter) -> Result<()> {
     let dtype = shard.dtype();
     let mut chunks = Vec::new();
-    let mut items: Vec<Vec<u8>> = Vec::new();
+    // Each item is a document's bytes as the shard stores them (the same little-endian dtype).
+    let mut items: Vec<&[u8]> = Vec::new();
     let mut held = 0usize;
-    let mut flush = |items: &mut Vec<Vec<u8>>| -> Result<()> {
+    let mut flush = |items: &mut Vec<&[u8]>| -> Result<()> {
         let name = format!("chunk-0-{}.bin", chunks.len());
         let bytes = chunk_bytes(items);
         out.write(&name, &bytes)?;
@@ -64,9 +66,7 @@ pub fn write(shard: &TokenShard, out: &FolderWriter) -> Result<()> {
         Ok(())
     };
     for d in 0..shard.documents() {
-        let document = shard.document(d);
-        let mut item = Vec::new();
-        dtype.extend_le(&document, &mut item);
+        let item = shard.document_bytes(d);
         if !items.is_empty() && held + item.len() > CHUNK_BYTES {
             flush(&mut items)?;
             held = 0;
@@ -100,6 +100,7 @@ mod tests {
             .iter()
             .map(|&start| (start..start + 7).flat_map(|t| t.to_le_bytes()).collect())
             .collect();
+        let items: Vec<&[u8]> = items.iter().map(Vec::as_slice).collect();
         let bytes = chunk_bytes(&items);
         assert_eq!(bytes.len(), 62);
         assert_eq!(

@@ -19,7 +19,6 @@ use anyhow::{Result, bail};
 
 use super::FolderWriter;
 use crate::proxy::shard::TokenShard;
-use crate::tokenize::shard::TokenDtype;
 
 /// MDSWriter's default `size_limit`: a shard is cut before it would pass 64 MiB.
 const SIZE_LIMIT: u64 = 1 << 26;
@@ -32,10 +31,10 @@ fn settings_json(encoding: &str) -> String {
     )
 }
 
-/// One sample: the column's byte length, then the 1-D ndarray body of `tokens`.
-fn encode_sample(tokens: &[u32], dtype: TokenDtype, out: &mut Vec<u8>) {
-    let len = tokens.len() as u64;
-    let mut body = Vec::with_capacity(9 + tokens.len() * dtype.bytes());
+/// One sample: the column's byte length, then the 1-D ndarray body of `len` tokens whose values are
+/// `values` (little-endian, as a shard stores them).
+fn encode_sample(values: &[u8], len: u64, out: &mut Vec<u8>) {
+    let mut body = Vec::with_capacity(9 + values.len());
     match len {
         0..=255 => body.extend_from_slice(&[0x04, len as u8]),
         256..=65_535 => {
@@ -51,7 +50,7 @@ fn encode_sample(tokens: &[u32], dtype: TokenDtype, out: &mut Vec<u8>) {
             body.extend_from_slice(&len.to_le_bytes());
         }
     }
-    dtype.extend_le(tokens, &mut body);
+    body.extend_from_slice(values);
     out.extend_from_slice(&(body.len() as u32).to_le_bytes());
     out.extend_from_slice(&body);
 }
@@ -72,9 +71,8 @@ pub fn write(shard: &TokenShard, sample_tokens: usize, out: &FolderWriter) -> Re
             shard.tokens()
         );
     }
-    let dtype = shard.dtype();
     // numpy's dtype names are Megatron's here: uint16, int32.
-    let encoding = format!("ndarray:{}", dtype.name());
+    let encoding = format!("ndarray:{}", shard.dtype().name());
     let settings = settings_json(&encoding);
     let mut entries = Vec::new();
     let mut pending: Vec<Vec<u8>> = Vec::new();
@@ -94,11 +92,10 @@ pub fn write(shard: &TokenShard, sample_tokens: usize, out: &FolderWriter) -> Re
         pending.clear();
         Ok(())
     };
-    let mut tokens = vec![0u32; sample_tokens];
     for s in 0..samples {
-        shard.read(s * sample_tokens as u64, &mut tokens);
+        let values = shard.token_bytes(s * sample_tokens as u64, sample_tokens as u64);
         let mut sample = Vec::new();
-        encode_sample(&tokens, dtype, &mut sample);
+        encode_sample(values, sample_tokens as u64, &mut sample);
         let cost = sample.len() as u64 + 4;
         // MDSWriter's rule: cut before a sample that would take the shard past the limit.
         if !pending.is_empty() && SIZE_LIMIT < running + cost {
@@ -139,15 +136,19 @@ mod tests {
 
     /// The byte layout of mosaicml-streaming's own output for samples [1, 2, 3] and [258, 5] (uint16),
     /// as documented in its `MDSWriter` and checked against a file it wrote.
+    fn u16s(tokens: &[u16]) -> Vec<u8> {
+        tokens.iter().flat_map(|t| t.to_le_bytes()).collect()
+    }
+
     #[test]
     fn a_shard_is_laid_out_as_mdswriter_lays_it_out() {
         let settings = settings_json("ndarray:uint16");
         assert_eq!(settings.len(), 182);
         let mut a = Vec::new();
-        encode_sample(&[1, 2, 3], TokenDtype::U16, &mut a);
+        encode_sample(&u16s(&[1, 2, 3]), 3, &mut a);
         assert_eq!(a, [8, 0, 0, 0, 0x04, 3, 1, 0, 2, 0, 3, 0]);
         let mut b = Vec::new();
-        encode_sample(&[258, 5], TokenDtype::U16, &mut b);
+        encode_sample(&u16s(&[258, 5]), 2, &mut b);
         let bytes = shard_bytes(&[a, b], &settings);
         assert_eq!(bytes.len(), 220);
         assert_eq!(
@@ -158,10 +159,10 @@ mod tests {
         assert_eq!(&bytes[210..], &[6, 0, 0, 0, 0x04, 2, 2, 1, 5, 0]);
 
         let mut long = Vec::new();
-        encode_sample(&[7; 300], TokenDtype::U16, &mut long);
+        encode_sample(&u16s(&[7; 300]), 300, &mut long);
         assert_eq!(&long[..7], &[0x5b, 2, 0, 0, 0x05, 0x2c, 0x01]);
         let mut wide = Vec::new();
-        encode_sample(&[70_000], TokenDtype::I32, &mut wide);
+        encode_sample(&70_000i32.to_le_bytes(), 1, &mut wide);
         assert_eq!(wide, [6, 0, 0, 0, 0x04, 1, 0x70, 0x11, 0x01, 0x00]);
     }
 }
