@@ -163,6 +163,20 @@ pub struct StackBudget {
     pub from_adapter: bool,
 }
 
+impl StackBudget {
+    /// Where `bytes` came from, for the log.
+    pub fn source(&self) -> String {
+        if self.from_adapter {
+            format!(
+                "{:.0}% of the adapter's largest memory heap",
+                HEAP_SHARE * 100.0
+            )
+        } else {
+            "the fallback: wgpu reports no memory heap here".into()
+        }
+    }
+}
+
 /// The stack budget where wgpu reports no memory heap: a size every GPU worth training on has.
 const FALLBACK_STACK_BYTES: u64 = 4 << 30;
 
@@ -178,11 +192,6 @@ impl ProxyDevice {
             adapter: None,
             reason: reason.into(),
         }
-    }
-
-    /// Whether proxies train through remix's CPU step.
-    pub fn is_cpu(&self) -> bool {
-        self.adapter.is_none()
     }
 
     /// What the runs table and the manifest record: `cpu`, or `wgpu: NAME (TYPE, BACKEND)`.

@@ -110,7 +110,7 @@ pub fn auto_parallel(
         .min(candidates.max(1))
 }
 
-const MIB: f64 = 1024.0 * 1024.0;
+pub(crate) const MIB: f64 = 1024.0 * 1024.0;
 
 /// Refuses, before any training, candidates that could not run to the end: weights that are not finite,
 /// negative or do not sum to 1, weight on a domain without training tokens, or a domain repeated more
@@ -275,11 +275,7 @@ pub fn train_candidates(
                     device.label(),
                     step_bytes(&config.shape, &config.train) as f64 / MIB,
                     budget.bytes as f64 / (1024.0 * MIB),
-                    if budget.from_adapter {
-                        "80% of the adapter's largest memory heap"
-                    } else {
-                        "the fallback: wgpu reports no memory heap here"
-                    },
+                    budget.source(),
                     (chosen as u64 * largest_buffer_bytes(&config.shape, &config.train)) as f64 / MIB,
                     budget.max_binding_bytes as f64 / MIB,
                 );

@@ -158,7 +158,7 @@ pub fn train_proxies(
                     ". The device ran out of memory or a buffer passed its limit: stack fewer proxies, \
                      --parallel {} (or [proxy] parallel in the config); each proxy needs about {:.0} MiB",
                     models / 2,
-                    super::stage::step_bytes(shape, config) as f64 / (1024.0 * 1024.0)
+                    super::stage::step_bytes(shape, config) as f64 / super::stage::MIB
                 )
             } else {
                 String::new()
