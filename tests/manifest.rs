@@ -145,8 +145,9 @@ fn manifest_and_every_export() {
         assert_eq!(neox["valid_data_paths"][0], domains[0]["val_prefix"]);
     }
     if let Some(olmo) = yaml(&work.join("mixtures/fx.olmo-core.yaml")) {
-        assert_eq!(olmo["requested_tokens"], 1_000_000);
-        let sources = olmo["source_list"].as_array().unwrap();
+        let mixture = &olmo["source_mixture_config"];
+        assert_eq!(mixture["requested_tokens"], 1_000_000);
+        let sources = mixture["source_list"]["sources"].as_array().unwrap();
         assert_eq!(
             sources
                 .iter()

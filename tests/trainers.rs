@@ -71,6 +71,19 @@ fn check_shares(python: &str, script: &str, args: &[&Path]) {
     }
 }
 
+/// Each trainer's check script and the export files it loads (`fixtures.<suffix>`).
+const CHECKS: [(&str, &[&str]); 6] = [
+    (
+        "megatron_lm.py",
+        &["megatron.args", "megatron.json", "neox.yml"],
+    ),
+    ("olmo_core_mix.py", &["olmo-core.yaml"]),
+    ("nanoset.py", &["nanotron.yaml"]),
+    ("mosaic.py", &["mosaic.py"]),
+    ("litgpt.py", &["litgpt.py"]),
+    ("hf.py", &["hf.py"]),
+];
+
 #[test]
 fn every_trainer_samples_the_manifests_weights() {
     let Some(python) = trainers_python() else {
@@ -79,11 +92,13 @@ fn every_trainer_samples_the_manifests_weights() {
     let dir = tempfile::tempdir().unwrap();
     let mixtures = run_fixtures_pipeline(dir.path());
     let manifest = mixtures.join("fixtures.json");
-    for trainer in ["mosaic", "litgpt"] {
-        check_shares(
-            &python,
-            &format!("{trainer}.py"),
-            &[&manifest, &mixtures.join(format!("fixtures.{trainer}.py"))],
-        );
+    for (script, suffixes) in CHECKS {
+        for suffix in suffixes {
+            check_shares(
+                &python,
+                script,
+                &[&manifest, &mixtures.join(format!("fixtures.{suffix}"))],
+            );
+        }
     }
 }

@@ -148,22 +148,35 @@ fn neox(manifest: &Manifest) -> String {
     )
 }
 
+/// OLMo-core's `NumpyFSLDatasetConfig` (load it with `NumpyFSLDatasetConfig.from_file`): a
+/// `SourceMixtureDatasetConfig` over the `.bin` shards, which are raw token arrays as OLMo-core's numpy
+/// datasets read them. OLMo-core reads unsigned tokens only, so Megatron's `int32` is read as `uint32`
+/// (token ids are non-negative: the bytes are the same).
 fn olmo_core(manifest: &Manifest) -> String {
+    let dtype = match manifest.tokenizer.dtype.as_str() {
+        "int32" => "uint32",
+        other => other,
+    };
     let mut text = header(manifest, "#", TOKENS);
-    text.push_str(
-        "# SourceMixtureDatasetConfig: the .bin shards are raw token arrays, which OLMo-core's numpy datasets read\n\
-         # with the dtype below.\n",
-    );
     text.push_str(&format!(
-        "requested_tokens: {}\nseed: {}\ndtype: {}\nsource_list:\n",
+        "# NumpyFSLDatasetConfig.from_file(this file).build() gives the mixture in instances of sequence_length\n\
+         # tokens. pad_token_id is the EOD id: fixed-length instances are never padded.\n\
+         # global_batch_size (tokens) only rounds requested_tokens up to whole batches: set your run's.\n\
+         sequence_length: {length}\ndtype: {}\ntokenizer:\n  vocab_size: {}\n  eos_token_id: {eod}\n  \
+         pad_token_id: {eod}\nsource_mixture_config:\n  requested_tokens: {}\n  global_batch_size: {length}\n  \
+         seed: {}\n  source_list:\n    sources:\n",
+        quoted(dtype),
+        manifest.tokenizer.vocab_size,
         manifest.train_tokens,
         manifest.seed,
-        quoted(&manifest.tokenizer.dtype)
+        length = manifest.sequence_length,
+        eod = manifest.tokenizer.eod_id,
     ));
     for d in used(manifest) {
         let repetition = (d.epochs * 1e6).ceil() / 1e6;
         text.push_str(&format!(
-            "  - source_name: {}\n    target_ratio: {}\n    max_repetition_ratio: {}\n    paths: [{}]\n",
+            "      - source_name: {}\n        target_ratio: {}\n        max_repetition_ratio: {}\n        \
+             paths: [{}]\n",
             quoted(&d.domain),
             d.weight,
             repetition.max(1.0),
@@ -173,16 +186,33 @@ fn olmo_core(manifest: &Manifest) -> String {
     text
 }
 
+/// nanotron's `Nanoset` config over the datatrove files [`super::native::datatrove`] writes: one folder
+/// per domain, weighted by token weight (a Nanoset sample is `sequence_length + 1` tokens, so its weights
+/// count tokens).
 fn nanotron(manifest: &Manifest) -> String {
     let domains = used(manifest);
+    let folders = domains.iter().map(|d| {
+        quoted(
+            &super::native::domain_dir(manifest, Format::Nanotron, &d.domain)
+                .display()
+                .to_string(),
+        )
+    });
     format!(
-        "{}data_stages:\n  - name: {}\n    start_training_step: 1\n    data:\n      seed: {}\n      dataset:\n        \
-         dataset_folder: {}\n        dataset_weights: {}\n",
+        "{}# Each dataset_folder holds one domain's tokens as datatrove tokenized files (`.ds`), written by remix,\n\
+         # which nanotron's Nanoset reads with datatrove's DatatroveFolderDataset.\n\
+         data_stages:\n  - name: {}\n    start_training_step: 1\n    data:\n      seed: {}\n      dataset:\n        \
+         dataset_folder: {}\n        dataset_weights: {}\n        token_size_in_bytes: {}\n",
         header(manifest, "#", TOKENS),
         quoted(&manifest.name),
         manifest.seed,
-        yaml_list(domains.iter().map(|d| quoted(&d.shard_prefix))),
+        yaml_list(folders),
         yaml_list(domains.iter().map(|d| d.weight.to_string())),
+        if manifest.tokenizer.dtype == "uint16" {
+            2
+        } else {
+            4
+        },
     )
 }
 

@@ -5,12 +5,15 @@ import sys
 
 
 def arguments():
-    """(manifest, export module, numpy dtype of the tokens, MIN_SAMPLES) from MANIFEST EXPORT MIN_SAMPLES."""
-    manifest_path, export_path, min_samples = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    """(manifest, export, numpy dtype of the tokens, MIN_SAMPLES) from MANIFEST EXPORT MIN_SAMPLES.
+
+    A Python export is imported as a module; any other export is returned as its path."""
+    manifest_path, export, min_samples = sys.argv[1], sys.argv[2], int(sys.argv[3])
     manifest = json.load(open(manifest_path))
-    spec = importlib.util.spec_from_file_location("export", export_path)
-    export = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(export)
+    if export.endswith(".py"):
+        spec = importlib.util.spec_from_file_location("export", export)
+        export = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(export)
     dtype = {"uint16": "uint16", "int32": "int32"}[manifest["tokenizer"]["dtype"]]
     return manifest, export, dtype, min_samples
 

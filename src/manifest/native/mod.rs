@@ -1,6 +1,7 @@
 //! Trainers' native data formats, written from remix's token shards where a trainer cannot read Megatron
-//! shards: MosaicML streaming's MDS ([`mds`], for the `mosaic` export) and litdata's optimised chunks
-//! ([`litdata`], for the `litgpt` export).
+//! shards: MosaicML streaming's MDS ([`mds`], for the `mosaic` export), litdata's optimised chunks
+//! ([`litdata`], for the `litgpt` export) and datatrove's tokenized files ([`datatrove`], for nanotron's
+//! `Nanoset`).
 //!
 //! Each domain's folder sits beside the token shards it is made from, `<tokens>/../exports/<format>/
 //! <domain>/`, so every manifest over the same shards shares it. It holds a `.remix-source.json` naming
@@ -8,6 +9,7 @@
 //! written again, so re-running `remix manifest` or `remix run` skips it. A new folder is written beside
 //! the old one and renamed into place when complete: a crash never leaves a half-written folder.
 
+pub mod datatrove;
 pub mod litdata;
 pub mod mds;
 
@@ -25,10 +27,12 @@ use crate::proxy::shard::TokenShard;
 use crate::tokenize::shard::shard_path;
 
 /// The folder of `domain` in `format` for `manifest`: `<tokens>/../exports/<kind>/<domain>`, where kind
-/// is `mds-<sequence length>` (samples of that many tokens) or `litdata` (blocks are cut when read).
+/// is `mds-<sequence length>` (samples of that many tokens), `litdata` or `datatrove` (samples are cut
+/// when read).
 pub fn domain_dir(manifest: &Manifest, format: Format, domain: &str) -> PathBuf {
     let kind = match format {
         Format::Mosaic => format!("mds-{}", manifest.sequence_length),
+        Format::Nanotron => "datatrove".into(),
         _ => "litdata".into(),
     };
     Path::new(&manifest.tokens_dir)
@@ -52,10 +56,10 @@ struct Source {
 
 const SOURCE_FILE: &str = ".remix-source.json";
 
-/// Writes the native data of `format` (mosaic or litgpt; others need none) for every domain the manifest
-/// samples ([`domain_dir`]), skipping folders already written from the same shard and settings.
+/// Writes the native data of `format` (mosaic, litgpt or nanotron; others need none) for every domain the
+/// manifest samples ([`domain_dir`]), skipping folders already written from the same shard and settings.
 pub fn export(manifest: &Manifest, format: Format) -> Result<()> {
-    if !matches!(format, Format::Mosaic | Format::Litgpt) {
+    if !matches!(format, Format::Mosaic | Format::Litgpt | Format::Nanotron) {
         return Ok(());
     }
     for domain in manifest.domains.iter().filter(|d| d.weight > 0.0) {
@@ -84,6 +88,7 @@ pub fn export(manifest: &Manifest, format: Format) -> Result<()> {
         let out = FolderWriter::start(&dir)?;
         match format {
             Format::Mosaic => mds::write(&shard, manifest.sequence_length as usize, &out)?,
+            Format::Nanotron => datatrove::write(&shard, &tokenizer_name(manifest), &out)?,
             _ => litdata::write(&shard, &out)?,
         }
         out.write(SOURCE_FILE, &serde_json::to_vec_pretty(&source)?)?;
@@ -91,6 +96,11 @@ pub fn export(manifest: &Manifest, format: Format) -> Result<()> {
         tracing::info!(domain = %domain.domain, dir = %dir.display(), "written");
     }
     Ok(())
+}
+
+/// The tokenizer's name in datatrove's metadata: remix knows it by its SHA-256.
+fn tokenizer_name(manifest: &Manifest) -> String {
+    format!("remix-tokenizer-sha256-{}", manifest.tokenizer.sha256)
 }
 
 /// A folder written under a temporary name beside its destination, then renamed into place.
