@@ -57,11 +57,20 @@ fn check_shares(python: &str, script: &str, args: &[&Path]) {
         "{script} failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    // The report is the last line: the libraries may print progress to stdout before it.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    let report: Value = serde_json::from_str(last)
+        .unwrap_or_else(|e| panic!("{script} printed no report ({e}): {stdout}"));
     assert!(
         report["samples"].as_u64().unwrap() >= MIN_SAMPLES as u64,
         "{report}"
     );
+    eprintln!("{script} {}: {report}", args[1].display());
     for (domain, pair) in report["shares"].as_object().unwrap() {
         let (share, weight) = (pair[0].as_f64().unwrap(), pair[1].as_f64().unwrap());
         assert!(
@@ -72,7 +81,7 @@ fn check_shares(python: &str, script: &str, args: &[&Path]) {
 }
 
 /// Each trainer's check script and the export files it loads (`fixtures.<suffix>`).
-const CHECKS: [(&str, &[&str]); 6] = [
+const CHECKS: [(&str, &[&str]); 7] = [
     (
         "megatron_lm.py",
         &["megatron.args", "megatron.json", "neox.yml"],
@@ -82,6 +91,7 @@ const CHECKS: [(&str, &[&str]); 6] = [
     ("mosaic.py", &["mosaic.py"]),
     ("litgpt.py", &["litgpt.py"]),
     ("hf.py", &["hf.py"]),
+    ("torchtitan_mix.py", &["torchtitan.py"]),
 ];
 
 #[test]

@@ -4,9 +4,10 @@
 //! weights count. Megatron-LM, GPT-NeoX, nanotron and OLMo-core sample fixed-length token sequences, so
 //! they take the manifest's token weights as they are; LitGPT's `CombinedStreamingDataset` over
 //! `TokensLoader` blocks also counts tokens, as does MosaicML streaming over the fixed-length token
-//! samples remix writes for it ([`super::native::mds`]). HF `interleave_datasets` and torchtitan's weighted
-//! datasets draw whole documents, so their weights are converted: a domain's document share is
-//! its token weight divided by its mean document length, renormalised to sum to exactly 1.
+//! samples remix writes for it ([`super::native::mds`]), and torchtitan, whose sources yield packed
+//! sequences. HF `interleave_datasets` draws whole documents, so its weights are converted: a domain's
+//! document share is its token weight divided by its mean document length, renormalised to sum to
+//! exactly 1.
 //! Strings are written as JSON string literals, which are valid in YAML and Python alike.
 
 use clap::ValueEnum;
@@ -236,16 +237,38 @@ fn names_and_weights(manifest: &Manifest, weights: &[f64]) -> String {
     )
 }
 
+/// The text folders [`super::native::text`] writes, one per domain the manifest samples, as a Python list.
+fn text_dirs(manifest: &Manifest, format: Format) -> String {
+    python_list(used(manifest).iter().map(|d| {
+        quoted(
+            &super::native::domain_dir(manifest, format, &d.domain)
+                .display()
+                .to_string(),
+        )
+    }))
+}
+
+const TEXT_FOLDERS: &str = "# Each data dir holds one domain's training documents as text (Parquet, column `text`), decoded by remix\n\
+                            # from the token shards with the tokenizer that wrote them.\n";
+
+/// HF `datasets`: each domain's text loaded with `load_dataset("parquet")` and interleaved with
+/// `interleave_datasets`, which draws whole documents, so the probabilities are [`document_weights`].
 fn hf(manifest: &Manifest) -> String {
     format!(
-        "{}# interleave_datasets does not renormalise: these probabilities sum to exactly 1.\n\
-         from datasets import interleave_datasets\n\n{}\n\n\
-         def mix(datasets_by_domain, stopping_strategy=\"all_exhausted\"):\n    \
-         \"\"\"Interleaves one dataset per domain (a dict keyed by domain name) with the mixture's probabilities.\"\"\"\n    \
-         return interleave_datasets(\n        [datasets_by_domain[d] for d in DOMAINS],\n        probabilities=WEIGHTS,\n        \
+        "{}{TEXT_FOLDERS}# interleave_datasets does not renormalise: these probabilities sum to exactly 1.\n\
+         import os\n\nfrom datasets import interleave_datasets, load_dataset\n\n{}DATA_DIRS = {}\n\n\n\
+         def datasets_by_domain(**kwargs):\n    \
+         \"\"\"One `datasets.Dataset` per domain (a dict keyed by domain name); kwargs go to load_dataset.\"\"\"\n    \
+         return {{\n        d: load_dataset(\"parquet\", data_files=os.path.join(p, \"*.parquet\"), split=\"train\", **kwargs)\n        \
+         for d, p in zip(DOMAINS, DATA_DIRS)\n    }}\n\n\n\
+         def mix(datasets=None, stopping_strategy=\"all_exhausted\"):\n    \
+         \"\"\"The domains' datasets (default: datasets_by_domain()) interleaved with the mixture's probabilities.\"\"\"\n    \
+         datasets = datasets if datasets is not None else datasets_by_domain()\n    \
+         return interleave_datasets(\n        [datasets[d] for d in DOMAINS],\n        probabilities=WEIGHTS,\n        \
          seed=SEED,\n        stopping_strategy=stopping_strategy,\n    )\n",
         header(manifest, "#", DOCUMENTS),
         names_and_weights(manifest, &document_weights(manifest)),
+        text_dirs(manifest, Format::Hf),
     )
 }
 
@@ -321,19 +344,33 @@ fn litgpt(manifest: &Manifest) -> String {
     )
 }
 
+/// torchtitan 0.3's `InterleavedHuggingFaceTextDataLoader`: one `HFDataSource` per domain over its text
+/// (registered in torchtitan's `DATASETS` as `remix:<domain>`), weighted by token weight: each source
+/// yields packed sequences of the run's `seq_len`, so its weights count tokens.
 fn torchtitan(manifest: &Manifest) -> String {
-    let domains = used(manifest);
-    let weights = document_weights(manifest);
-    let entries: Vec<String> = domains
-        .iter()
-        .zip(&weights)
-        .map(|(d, w)| format!("WeightedDataset(dataset={}, weight={w})", quoted(&d.domain)))
-        .collect();
     format!(
-        "{}from torchtitan.datasets import DatasetMixConfig, WeightedDataset\n\n\
-         MIX = DatasetMixConfig(\n    datasets=tuple({}),\n    seed={},\n)\n",
-        header(manifest, "#", DOCUMENTS),
-        python_list(entries),
-        manifest.seed
+        "{}{TEXT_FOLDERS}# Use dataloader() as the trainer config's `dataloader`; torchtitan tokenizes with the run's tokenizer.\n\
+         import os\n\nfrom datasets import load_dataset\nfrom torchtitan.hf_datasets import DatasetConfig\n\
+         from torchtitan.hf_datasets.text_datasets import DATASETS, HFDataSource, InterleavedHuggingFaceTextDataLoader\n\n\
+         {}DATA_DIRS = {}\n\n\n\
+         def _load(path):\n    return load_dataset(\"parquet\", data_files=os.path.join(path, \"*.parquet\"), split=\"train\")\n\n\n\
+         def _text(row):\n    return row[\"text\"]\n\n\n\
+         NAMES = [f\"remix:{{d}}\".lower() for d in DOMAINS]\n\
+         for _name, _path in zip(NAMES, DATA_DIRS):\n    \
+         DATASETS[_name] = DatasetConfig(path=_path, loader=_load, sample_processor=_text)\n\n\n\
+         def dataloader(**kwargs):\n    \
+         \"\"\"The mixture as torchtitan's dataloader config; kwargs go to its Config (num_workers, ...).\"\"\"\n    \
+         return InterleavedHuggingFaceTextDataLoader.Config(\n        \
+         sources=[HFDataSource(dataset=n, weight=w) for n, w in zip(NAMES, WEIGHTS)],\n        seed=SEED,\n        **kwargs,\n    )\n",
+        header(
+            manifest,
+            "#",
+            "tokens (each source yields packed sequences, so the manifest's weights as they are)"
+        ),
+        names_and_weights(
+            manifest,
+            &used(manifest).iter().map(|d| d.weight).collect::<Vec<_>>()
+        ),
+        text_dirs(manifest, Format::Torchtitan),
     )
 }

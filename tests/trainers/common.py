@@ -22,3 +22,17 @@ def report(manifest, counts, total):
     """Prints {"samples": total, "shares": {domain: [share drawn, weight]}} for tests/trainers.rs."""
     shares = {d["domain"]: [counts[d["domain"]] / total, d["weight"]] for d in manifest["domains"] if d["weight"] > 0}
     print(json.dumps({"samples": total, "shares": shares}))
+
+
+def shards_tokenizer(manifest):
+    """The tokenizer.json that wrote the manifest's shards: the input of the tokens folder's completion
+    marker whose SHA-256 is the manifest's (as remix finds it)."""
+    import hashlib
+    import os
+
+    marker = json.load(open(os.path.join(manifest["tokens_dir"], "_done.json")))
+    for entry in marker["inputs"]:
+        path = entry["path"]
+        if path.endswith(".json") and hashlib.sha256(open(path, "rb").read()).hexdigest() == manifest["tokenizer"]["sha256"]:
+            return path
+    raise SystemExit("the shards' tokenizer is not among the tokens folder's inputs")

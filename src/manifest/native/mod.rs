@@ -1,7 +1,8 @@
 //! Trainers' native data formats, written from remix's token shards where a trainer cannot read Megatron
 //! shards: MosaicML streaming's MDS ([`mds`], for the `mosaic` export), litdata's optimised chunks
-//! ([`litdata`], for the `litgpt` export) and datatrove's tokenized files ([`datatrove`], for nanotron's
-//! `Nanoset`).
+//! ([`litdata`], for the `litgpt` export), datatrove's tokenized files ([`datatrove`], for nanotron's
+//! `Nanoset`), and the documents as text ([`text`], for HF `datasets` and torchtitan, which tokenize for
+//! themselves).
 //!
 //! Each domain's folder sits beside the token shards it is made from, `<tokens>/../exports/<format>/
 //! <domain>/`, so every manifest over the same shards shares it. It holds a `.remix-source.json` naming
@@ -12,6 +13,7 @@
 pub mod datatrove;
 pub mod litdata;
 pub mod mds;
+pub mod text;
 
 use std::fs;
 use std::io::Write;
@@ -28,25 +30,30 @@ use crate::tokenize::shard::shard_path;
 
 /// The folder of `domain` in `format` for `manifest`: `<tokens>/../exports/<kind>/<domain>`, where kind
 /// is `mds-<sequence length>` (samples of that many tokens), `litdata` or `datatrove` (samples are cut
-/// when read).
+/// when read), or `text` (shared by `hf` and `torchtitan`).
 pub fn domain_dir(manifest: &Manifest, format: Format, domain: &str) -> PathBuf {
-    let kind = match format {
-        Format::Mosaic => format!("mds-{}", manifest.sequence_length),
-        Format::Nanotron => "datatrove".into(),
-        _ => "litdata".into(),
-    };
     Path::new(&manifest.tokens_dir)
         .parent()
         .unwrap_or(Path::new("."))
         .join("exports")
-        .join(kind)
+        .join(folder_kind(manifest, format))
         .join(domain)
+}
+
+fn folder_kind(manifest: &Manifest, format: Format) -> String {
+    match format {
+        Format::Mosaic => format!("mds-{}", manifest.sequence_length),
+        Format::Nanotron => "datatrove".into(),
+        Format::Hf | Format::Torchtitan => "text".into(),
+        _ => "litdata".into(),
+    }
 }
 
 /// What a folder was made from, kept in it as `.remix-source.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Source {
-    format: Format,
+    /// The folder's kind ([`domain_dir`]).
+    kind: String,
     shard_prefix: String,
     idx_sha256: String,
     bin_bytes: u64,
@@ -56,19 +63,24 @@ struct Source {
 
 const SOURCE_FILE: &str = ".remix-source.json";
 
-/// Writes the native data of `format` (mosaic, litgpt or nanotron; others need none) for every domain the
-/// manifest samples ([`domain_dir`]), skipping folders already written from the same shard and settings.
+/// Writes the native data of `format` (all but megatron, neox and olmo-core, which read the shards) for
+/// every domain the manifest samples ([`domain_dir`]), skipping folders already written from the same
+/// shard and settings.
 pub fn export(manifest: &Manifest, format: Format) -> Result<()> {
-    if !matches!(format, Format::Mosaic | Format::Litgpt | Format::Nanotron) {
+    if matches!(format, Format::Megatron | Format::Neox | Format::OlmoCore) {
         return Ok(());
     }
+    let tokenizer = match format {
+        Format::Hf | Format::Torchtitan => Some(text::shards_tokenizer(manifest)?),
+        _ => None,
+    };
     for domain in manifest.domains.iter().filter(|d| d.weight > 0.0) {
         let prefix = Path::new(&domain.shard_prefix);
         let idx = shard_path(prefix, "idx");
         let idx_bytes = fs::read(&idx).with_context(|| format!("cannot read {}", idx.display()))?;
         let bin = shard_path(prefix, "bin");
         let source = Source {
-            format,
+            kind: folder_kind(manifest, format),
             shard_prefix: domain.shard_prefix.clone(),
             idx_sha256: format!("{:x}", Sha256::digest(&idx_bytes)),
             bin_bytes: fs::metadata(&bin)
@@ -89,7 +101,15 @@ pub fn export(manifest: &Manifest, format: Format) -> Result<()> {
         match format {
             Format::Mosaic => mds::write(&shard, manifest.sequence_length as usize, &out)?,
             Format::Nanotron => datatrove::write(&shard, &tokenizer_name(manifest), &out)?,
-            _ => litdata::write(&shard, &out)?,
+            Format::Litgpt => litdata::write(&shard, &out)?,
+            _ => text::write(
+                &shard,
+                tokenizer
+                    .as_ref()
+                    .context("the text formats decode with the shards' tokenizer")?,
+                manifest.tokenizer.eod_id as u32,
+                &out,
+            )?,
         }
         out.write(SOURCE_FILE, &serde_json::to_vec_pretty(&source)?)?;
         out.finish()?;
