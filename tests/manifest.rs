@@ -297,3 +297,27 @@ fn a_regmix_optimum_carries_its_evidence() {
         .sum();
     assert_eq!(sum, 1.0);
 }
+
+/// The hf and torchtitan exports decode the shards with the tokenizer that wrote them: when it has moved,
+/// `remix manifest` says so and writes nothing.
+#[test]
+fn a_moved_tokenizer_is_named_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path();
+    tokenize_fixtures(work, &[]);
+    let marker = work.join("tokens/_done.json");
+    let moved = fs::read_to_string(&marker)
+        .unwrap()
+        .replace("tokenizer.json", "tokenizer-moved.json");
+    fs::write(&marker, moved).unwrap();
+    let weights = json!({"code": 0.3, "email": 0.3, "novel": 0.4, "speeches": 0.0});
+    let output = manifest(work, &weights, &["--export", "hf"]);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{message}");
+    assert!(
+        message.contains("no longer where `remix tokenize` read it"),
+        "{message}"
+    );
+    assert!(!work.join("mixtures/fx.json").exists());
+    assert!(!work.join("exports/text").exists());
+}

@@ -244,16 +244,19 @@ pub fn allocate(weights: &[f64], total: u64) -> Vec<u64> {
     counts
 }
 
-/// Writes the manifest (atomically) and each export beside it as `<name>.<format suffix>`; returns
-/// the paths written, the manifest first.
+/// Writes the exports' native data first ([`native::export`]), then the manifest (atomically) and each
+/// export beside it as `<name>.<format suffix>`, so a failure writes no manifest; returns the paths
+/// written, the manifest first.
 pub fn write(manifest: &Manifest, path: &Path, formats: &[export::Format]) -> Result<Vec<PathBuf>> {
+    let mut formats = formats.to_vec();
+    formats.dedup();
+    for &format in &formats {
+        native::export(manifest, format)?;
+    }
     write_atomic(path, &serde_json::to_vec_pretty(manifest)?)?;
     let mut written = vec![path.to_path_buf()];
     let dir = path.parent().unwrap_or(Path::new(""));
-    let mut formats = formats.to_vec();
-    formats.dedup();
     for format in formats {
-        native::export(manifest, format)?;
         for file in export::render(manifest, format) {
             let export_path = dir.join(format!("{}.{}", manifest.name, file.suffix));
             write_atomic(&export_path, file.text.as_bytes())?;
