@@ -77,6 +77,11 @@ fn used(manifest: &Manifest) -> Vec<&super::ManifestDomain> {
     manifest.domains.iter().filter(|d| d.weight > 0.0).collect()
 }
 
+/// The token weights of the domains with a positive weight.
+fn token_weights(manifest: &Manifest) -> Vec<f64> {
+    used(manifest).iter().map(|d| d.weight).collect()
+}
+
 /// Document shares from token weights: weight / mean tokens per document, summing to exactly 1.
 pub fn document_weights(manifest: &Manifest) -> Vec<f64> {
     let domains = used(manifest);
@@ -93,6 +98,21 @@ pub fn document_weights(manifest: &Manifest) -> Vec<f64> {
 
 fn quoted(text: &str) -> String {
     serde_json::to_string(text).unwrap_or_default()
+}
+
+/// The native data folders of `format` ([`super::native::domain_dir`]), one per domain the manifest
+/// samples, each a quoted string.
+fn data_dirs(manifest: &Manifest, format: Format) -> Vec<String> {
+    used(manifest)
+        .iter()
+        .map(|d| {
+            quoted(
+                &super::native::domain_dir(manifest, format, &d.domain)
+                    .display()
+                    .to_string(),
+            )
+        })
+        .collect()
 }
 
 fn header(manifest: &Manifest, comment: &str, counts: &str) -> String {
@@ -192,13 +212,6 @@ fn olmo_core(manifest: &Manifest) -> String {
 /// count tokens).
 fn nanotron(manifest: &Manifest) -> String {
     let domains = used(manifest);
-    let folders = domains.iter().map(|d| {
-        quoted(
-            &super::native::domain_dir(manifest, Format::Nanotron, &d.domain)
-                .display()
-                .to_string(),
-        )
-    });
     format!(
         "{}# Each dataset_folder holds one domain's tokens as datatrove tokenized files (`.ds`), written by remix,\n\
          # which nanotron's Nanoset reads with datatrove's DatatroveFolderDataset.\n\
@@ -207,7 +220,7 @@ fn nanotron(manifest: &Manifest) -> String {
         header(manifest, "#", TOKENS),
         quoted(&manifest.name),
         manifest.seed,
-        yaml_list(folders),
+        yaml_list(data_dirs(manifest, Format::Nanotron)),
         yaml_list(domains.iter().map(|d| d.weight.to_string())),
         if manifest.tokenizer.dtype == "uint16" {
             2
@@ -237,17 +250,6 @@ fn names_and_weights(manifest: &Manifest, weights: &[f64]) -> String {
     )
 }
 
-/// The text folders [`super::native::text`] writes, one per domain the manifest samples, as a Python list.
-fn text_dirs(manifest: &Manifest, format: Format) -> String {
-    python_list(used(manifest).iter().map(|d| {
-        quoted(
-            &super::native::domain_dir(manifest, format, &d.domain)
-                .display()
-                .to_string(),
-        )
-    }))
-}
-
 const TEXT_FOLDERS: &str = "# Each data dir holds one domain's training documents as text (Parquet, column `text`), decoded by remix\n\
                             # from the token shards with the tokenizer that wrote them.\n";
 
@@ -268,7 +270,7 @@ fn hf(manifest: &Manifest) -> String {
          seed=SEED,\n        stopping_strategy=stopping_strategy,\n    )\n",
         header(manifest, "#", DOCUMENTS),
         names_and_weights(manifest, &document_weights(manifest)),
-        text_dirs(manifest, Format::Hf),
+        python_list(data_dirs(manifest, Format::Hf)),
     )
 }
 
@@ -276,20 +278,10 @@ fn hf(manifest: &Manifest) -> String {
 /// proportion is its token weight (every sample holds `sequence_length` tokens), and `epoch_size` the
 /// samples that make the run's token budget (proportions alone do not set how many an epoch draws).
 fn mosaic(manifest: &Manifest) -> String {
-    let domains = used(manifest);
-    let streams: Vec<String> = domains
+    let streams: Vec<String> = used(manifest)
         .iter()
-        .map(|d| {
-            format!(
-                "Stream(local={}, proportion={})",
-                quoted(
-                    &super::native::domain_dir(manifest, Format::Mosaic, &d.domain)
-                        .display()
-                        .to_string()
-                ),
-                d.weight
-            )
-        })
+        .zip(data_dirs(manifest, Format::Mosaic))
+        .map(|(d, dir)| format!("Stream(local={dir}, proportion={})", d.weight))
         .collect();
     format!(
         "{}# Each Stream holds one domain's tokens as MDS samples of SEQUENCE_LENGTH tokens (column `tokens`,\n\
@@ -320,8 +312,6 @@ fn mosaic(manifest: &Manifest) -> String {
 /// `StreamingDataset` per domain cutting blocks of tokens (`TokensLoader`), mixed per block by weight
 /// (`CombinedStreamingDataset`), so the weights count tokens.
 fn litgpt(manifest: &Manifest) -> String {
-    let domains = used(manifest);
-    let weights: Vec<f64> = domains.iter().map(|d| d.weight).collect();
     format!(
         "{}# Each input dir holds one domain's documents as litdata chunks (written by remix, as litdata.optimize \
          writes them for TokensLoader).\n\
@@ -332,15 +322,9 @@ fn litgpt(manifest: &Manifest) -> String {
          seed=seed) for d in INPUT_DIRS]\n    \
          return CombinedStreamingDataset(datasets=datasets, weights=tuple(WEIGHTS), seed=seed, iterate_over_all=False)\n",
         header(manifest, "#", TOKENS),
-        names_and_weights(manifest, &weights),
+        names_and_weights(manifest, &token_weights(manifest)),
         manifest.sequence_length,
-        python_list(domains.iter().map(|d| {
-            quoted(
-                &super::native::domain_dir(manifest, Format::Litgpt, &d.domain)
-                    .display()
-                    .to_string(),
-            )
-        })),
+        python_list(data_dirs(manifest, Format::Litgpt)),
     )
 }
 
@@ -367,10 +351,7 @@ fn torchtitan(manifest: &Manifest) -> String {
             "#",
             "tokens (each source yields packed sequences, so the manifest's weights as they are)"
         ),
-        names_and_weights(
-            manifest,
-            &used(manifest).iter().map(|d| d.weight).collect::<Vec<_>>()
-        ),
-        text_dirs(manifest, Format::Torchtitan),
+        names_and_weights(manifest, &token_weights(manifest)),
+        python_list(data_dirs(manifest, Format::Torchtitan)),
     )
 }
