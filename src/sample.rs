@@ -3,7 +3,8 @@
 //! Reads the training domains and their token counts from `tokens/index.json` and writes
 //! `mixtures.parquet`: one row per candidate, `mixture_id` then one `w_<domain>` column per training
 //! domain (evaluation-only domains are never sampled). The first two rows are always the natural
-//! (token-proportional) mixture and the uniform one; the rest are Dirichlet draws from
+//! (token-proportional) mixture and the uniform one (under the epoch caps when a domain is too small for
+//! it); the rest are Dirichlet draws from
 //! [`crate::mixture`] (prior = token shares ^ temperature, strength log-uniform), each rejected when it
 //! would repeat a domain more than `max_epochs` times in `train_tokens` proxy tokens, or when it lies
 //! within `min_distance` (L1) of a candidate already kept. The same seed gives the same file.
@@ -88,20 +89,29 @@ pub fn sample(index: &TokensIndex, config: &SampleConfig) -> Result<Mixtures> {
         );
     }
     let natural: Vec<f64> = tokens.iter().map(|&t| t as f64 / total as f64).collect();
-    let uniform = vec![1.0 / domains.len() as f64; domains.len()];
+    // The natural mixture is always within the caps (they sum to at least 1); the uniform one is not when
+    // a domain is small, and `remix train` would refuse it: it becomes the uniform mixture under the caps
+    // (the excess moved to the domains with room, in proportion to their weight).
+    let mut uniform = vec![1.0 / domains.len() as f64; domains.len()];
+    if !within_caps(&uniform, &caps) {
+        uniform = crate::mixture::enforce(&uniform, &caps, 0.0)?;
+        tracing::info!(
+            "the uniform mixture would repeat a domain more than {} times in {} proxy tokens: the uniform row is \
+             capped at {}",
+            config.max_epochs,
+            config.train_tokens.unwrap_or(0),
+            domains
+                .iter()
+                .zip(&uniform)
+                .map(|(d, w)| format!("{d} {w:.4}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     let mut rows = vec![
         ("natural".to_string(), natural),
         ("uniform".to_string(), uniform),
     ];
-    for (id, weights) in &rows {
-        if !within_caps(weights, &caps) {
-            tracing::warn!(
-                "the {id} mixture repeats a domain more than {} times in {} tokens; it is kept as a reference row",
-                config.max_epochs,
-                config.train_tokens.unwrap_or(0)
-            );
-        }
-    }
 
     let shares: Vec<f64> = tokens.iter().map(|&t| t as f64).collect();
     let prior = crate::mixture::prior(&shares, config.sampling.temperature);
@@ -224,5 +234,37 @@ mod tests {
         );
         let other = sample(&index, &SampleConfig { seed: 1, ..config }).unwrap();
         assert_ne!(mixtures.rows[2], other.rows[2]);
+    }
+
+    /// A domain too small for its uniform share: the uniform row is capped, so `remix train` with the
+    /// same settings takes every row.
+    #[test]
+    fn the_uniform_row_obeys_the_epoch_caps() {
+        let index = index(&[
+            ("web", 90_000, false),
+            ("code", 9_000, false),
+            ("tiny", 100, false),
+        ]);
+        let config = SampleConfig {
+            candidates: 10,
+            train_tokens: Some(10_000),
+            max_epochs: 4.0,
+            ..Default::default()
+        };
+        let mixtures = sample(&index, &config).unwrap();
+        let uniform = &mixtures.rows[1].1;
+        assert_eq!(mixtures.rows[1].0, "uniform");
+        assert_eq!(uniform.iter().sum::<f64>(), 1.0);
+        assert!(
+            uniform[2] <= 0.04,
+            "tiny: 4 epochs of 100 tokens in 10,000: {uniform:?}"
+        );
+        // The excess goes to the others in proportion to their (equal) weights: still uniform among them.
+        assert!((uniform[2] - 0.04).abs() < 1e-12, "{uniform:?}");
+        assert!((uniform[0] - uniform[1]).abs() < 1e-12, "{uniform:?}");
+        let caps = epoch_caps(&[90_000, 9_000, 100], 10_000, 4.0);
+        for (id, w) in &mixtures.rows {
+            assert!(within_caps(w, &caps), "{id}: {w:?}");
+        }
     }
 }

@@ -366,3 +366,42 @@ fn a_full_disk_fails_cleanly() {
         files_under(&disk.path)
     );
 }
+
+/// A training domain of one document cannot hold one out for validation, and `remix train` would stop on
+/// it after the tokens are written: tokenize names it, with the settings to change, and writes nothing.
+/// As evaluation-only, the same domain is fine.
+#[test]
+fn a_domain_without_a_held_out_document_is_refused_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    small_corpus(dir.path());
+    write_parquet(
+        &dir.path().join("corpus/solo/p.parquet"),
+        vec![("text", strings(&[Some("the only document of this domain")]))],
+        10,
+    );
+    let tokenizer = fixtures().join("tokenizer.json");
+    let tokenize = |extra: &[&str]| {
+        let mut args = vec![
+            "tokenize",
+            "--quiet",
+            "--input",
+            "corpus",
+            "--tokenizer",
+            tokenizer.to_str().unwrap(),
+            "-o",
+            "work",
+        ];
+        args.extend_from_slice(extra);
+        remix(dir.path(), &args)
+    };
+    expect_error(
+        &tokenize(&[]),
+        &["`solo` (1 document)", "--eval-only", "at least 2 documents"],
+    );
+    assert!(files_under(&dir.path().join("work")).is_empty());
+    expect_error(
+        &tokenize(&["--val-fraction", "0"]),
+        &["`solo` (1 document)", "`web` (3 documents)"],
+    );
+    assert_ok(&tokenize(&["--eval-only", "solo"]));
+}

@@ -256,6 +256,31 @@ pub fn run(
         }
     }
 
+    // Every proxy is scored on each domain's held-out documents: a training domain with documents but
+    // none held out would stop `remix train` after the tokens are written; refuse it here.
+    let mut unscored = Vec::new();
+    for domain in &domains {
+        let documents = per_domain.get(domain).map_or(0, Vec::len);
+        if documents > 0
+            && !config.eval_only.contains(domain)
+            && val_threshold(per_domain[domain].clone(), config).is_none()
+        {
+            unscored.push(format!(
+                "`{domain}` ({documents} document{})",
+                if documents == 1 { "" } else { "s" }
+            ));
+        }
+    }
+    if !unscored.is_empty() {
+        bail!(
+            "no document of {} would be held out for validation, and every proxy is scored on each domain's \
+             held-out documents. A domain needs at least 2 documents (one to train on, one to hold out) and a \
+             positive --val-fraction or --val-documents: add documents to it, merge it into another domain, or \
+             mark it --eval-only (`[tokenize] eval_only` in a pipeline config)",
+            unscored.join(", ")
+        );
+    }
+
     let staging = staging_dir(&out_dir);
     if staging.exists() {
         std::fs::remove_dir_all(&staging)
