@@ -70,6 +70,15 @@ pub fn sample(index: &TokensIndex, config: &SampleConfig) -> Result<Mixtures> {
     if training.is_empty() {
         bail!("the token index has no training domains (every domain is evaluation-only)");
     }
+    if let [only] = training.as_slice() {
+        bail!(
+            "`{}` is the only training domain: every mixture puts all its weight on it, so there is no \
+             mixture to choose and no proxy to train. Add training domains (or un-mark evaluation-only ones), \
+             or write its manifest directly: remix manifest --weights FILE holding {{\"{}\": 1}}",
+            only.domain,
+            only.domain
+        );
+    }
     let domains: Vec<String> = training.iter().map(|d| d.domain.clone()).collect();
     let tokens: Vec<u64> = training.iter().map(|d| d.tokens).collect();
     let total: u64 = tokens.iter().sum();

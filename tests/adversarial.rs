@@ -34,7 +34,13 @@ fn documents(seed: u64, count: usize, words: usize) -> Vec<String> {
 
 /// The fixtures corpus (code, email, novel, speeches) with `extra` domains added, under `dir/corpus`.
 fn corpus_with(dir: &Path, extra: &[(&str, Vec<String>)]) {
-    for domain in ["code", "email", "novel", "speeches"] {
+    corpus_of(dir, &["code", "email", "novel", "speeches"], extra);
+}
+
+/// The fixtures domains `fixture` (speeches is the evaluation target) and `extra` domains, under
+/// `dir/corpus`.
+fn corpus_of(dir: &Path, fixture: &[&str], extra: &[(&str, Vec<String>)]) {
+    for domain in fixture {
         let to = dir.join("corpus").join(domain);
         fs::create_dir_all(&to).unwrap();
         fs::copy(
@@ -57,7 +63,12 @@ fn corpus_with(dir: &Path, extra: &[(&str, Vec<String>)]) {
 }
 
 fn write_config(dir: &Path) {
-    let text = format!(
+    write_config_with(dir, "");
+}
+
+/// The test pipeline, with `settings` appended (TOML).
+fn write_config_with(dir: &Path, settings: &str) {
+    let mut text = format!(
         r#"
 work = "work"
 seed = 5
@@ -103,7 +114,25 @@ exports = ["megatron"]
 "#,
         tokenizer = fixtures().join("tokenizer.json").display(),
     );
+    text.push_str(settings);
     fs::write(dir.join("pipeline.toml"), text).unwrap();
+}
+
+fn manifest_domains(dir: &Path) -> Vec<(String, f64)> {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.join("work/mixtures/adversarial.json")).unwrap())
+            .unwrap();
+    manifest["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["domain"].as_str().unwrap().to_string(),
+                d["weight"].as_f64().unwrap(),
+            )
+        })
+        .collect()
 }
 
 /// A domain far too small for the uniform mixture (a few hundred tokens against 16,384 per proxy): the
@@ -116,17 +145,8 @@ fn a_tiny_domain_runs_end_to_end() {
     write_config(dir.path());
     let output = remix(dir.path(), &["run", "--quiet", "pipeline.toml"]);
     assert_ok(&output);
-    let manifest: serde_json::Value = serde_json::from_slice(
-        &fs::read(dir.path().join("work/mixtures/adversarial.json")).unwrap(),
-    )
-    .unwrap();
-    let domains: Vec<&str> = manifest["domains"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["domain"].as_str().unwrap())
-        .collect();
-    assert!(domains.contains(&"tiny"), "{domains:?}");
+    let domains = manifest_domains(dir.path());
+    assert!(domains.iter().any(|d| d.0 == "tiny"), "{domains:?}");
 }
 
 /// A domain of one document cannot be scored on a held-out document: the run stops at tokenize, naming
@@ -142,4 +162,63 @@ fn a_one_document_domain_stops_before_training() {
     assert!(message.contains("`solo` (1 document)"), "{message}");
     assert!(message.contains("eval_only"), "{message}");
     assert!(!dir.path().join("work/runs").exists());
+}
+
+/// One training domain (and the evaluation target): every mixture is the same, so there is nothing to
+/// choose; the run stops at sample, before any proxy trains, naming the domain and what to do.
+#[test]
+fn a_single_training_domain_stops_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    corpus_of(dir.path(), &["novel", "speeches"], &[]);
+    write_config(dir.path());
+    let output = remix(dir.path(), &["run", "--quiet", "pipeline.toml"]);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{message}");
+    assert!(
+        message.contains("`novel` is the only training domain"),
+        "{message}"
+    );
+    assert!(message.contains("remix manifest --weights"), "{message}");
+    assert!(!dir.path().join("work/runs").exists());
+}
+
+/// Twenty training domains (the three of the fixtures and seventeen more): the candidates, the fit and
+/// the manifest cover all of them.
+#[test]
+fn twenty_domains() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra: Vec<(String, Vec<String>)> = (0..17)
+        .map(|i| (format!("d{i:02}"), documents(100 + i, 6, 150)))
+        .collect();
+    let extra: Vec<(&str, Vec<String>)> = extra
+        .iter()
+        .map(|(d, docs)| (d.as_str(), docs.clone()))
+        .collect();
+    corpus_with(dir.path(), &extra);
+    write_config_with(dir.path(), "");
+    let output = remix(dir.path(), &["run", "--quiet", "pipeline.toml"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let domains = manifest_domains(dir.path());
+    assert_eq!(domains.len(), 20, "{domains:?}");
+    assert_eq!(domains.iter().map(|d| d.1).sum::<f64>(), 1.0);
+}
+
+/// A domain whose documents are all shorter than the proxies' context: its held-out documents make less
+/// than one validation sequence, and the run stops before any proxy trains, naming the domain and the
+/// settings to change.
+#[test]
+fn a_domain_of_documents_shorter_than_the_context_stops_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    corpus_with(dir.path(), &[("short", documents(13, 40, 6))]);
+    write_config(dir.path());
+    let output = remix(dir.path(), &["run", "--quiet", "pipeline.toml"]);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{message}");
+    assert!(message.contains("`short`"), "{message}");
+    assert!(message.contains("--val-fraction"), "{message}");
+    let runs = dir.path().join("work/runs");
+    assert!(
+        !runs.exists() || fs::read_dir(&runs).unwrap().next().is_none(),
+        "proxies trained before the stop"
+    );
 }

@@ -321,3 +321,40 @@ fn a_moved_tokenizer_is_named_before_anything_is_written() {
     assert!(!work.join("mixtures/fx.json").exists());
     assert!(!work.join("exports/text").exists());
 }
+
+/// Every weight on one domain: the manifest and its exports name that domain alone, with all the tokens.
+#[test]
+fn every_weight_on_one_domain() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path();
+    tokenize_fixtures(work, &[]);
+    let weights = json!({"code": 0.0, "email": 0.0, "novel": 1.0, "speeches": 0.0});
+    let output = manifest(
+        work,
+        &weights,
+        &[
+            "--allow-repeat",
+            "--export",
+            "megatron",
+            "--export",
+            "olmo-core",
+        ],
+    );
+    assert_ok(&output);
+    let manifest: Value =
+        serde_json::from_slice(&fs::read(work.join("mixtures/fx.json")).unwrap()).unwrap();
+    for domain in manifest["domains"].as_array().unwrap() {
+        let novel = domain["domain"] == "novel";
+        assert_eq!(
+            domain["weight"].as_f64().unwrap(),
+            if novel { 1.0 } else { 0.0 }
+        );
+        assert_eq!(
+            domain["tokens_requested"].as_u64().unwrap(),
+            if novel { 1_000_000 } else { 0 }
+        );
+    }
+    let args = fs::read_to_string(work.join("mixtures/fx.megatron.args")).unwrap();
+    assert_eq!(args.split_whitespace().count(), 3, "{args}");
+    assert!(args.contains("tokens/novel"), "{args}");
+}
