@@ -223,7 +223,7 @@ fn best_candidates(
                 }
             }
             let scores = match model {
-                Fitted::Gbdt(gbdt) => gbdt.predict_flat(&flat, dims),
+                Fitted::Gbdt(trees) | Fitted::Forest(trees) => trees.predict_flat(&flat, dims),
                 linear => {
                     linear.predict(&flat.chunks(dims).map(<[f64]>::to_vec).collect::<Vec<_>>())
                 }

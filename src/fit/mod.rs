@@ -1,7 +1,7 @@
 //! `remix fit`: learn how the mixture drives the loss, from a runs table.
 //!
 //! The target is one evaluated domain's validation loss, or the mean over several. Each regressor
-//! ([`RegressorKind`]: least squares, ridge, gradient-boosted trees) is scored by k-fold
+//! ([`RegressorKind`]: least squares, ridge, gradient-boosted trees, a random forest) is scored by k-fold
 //! cross-validation on the runs alone: every run is predicted by a model that never saw it, and the
 //! pooled out-of-fold predictions give Spearman's rho, Pearson's r and the mean absolute error. The
 //! default model is the best by cross-validated rho, refitted on every run. Nothing is ever scored on
@@ -14,6 +14,7 @@
 //!   predictions ([`FitReport`]);
 //! - `_done.json`.
 
+pub mod forest;
 pub mod gbdt;
 pub mod metrics;
 mod regressor;

@@ -8,6 +8,7 @@ use ndarray::{Array1, Array2};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::forest::{self, ForestParams};
 use super::gbdt::{Gbdt, GbdtParams};
 
 /// Ridge penalty (linfa's `penalty`, on the mean squared error). 1e-3 keeps the fit stable when some
@@ -27,13 +28,17 @@ pub enum RegressorKind {
     Ridge,
     /// Gradient-boosted trees with RegMix's LightGBM setting ([`super::gbdt`]).
     Gbdt,
+    /// A random forest: 500 trees on bootstrap samples, a third of the features per split
+    /// ([`super::forest`]).
+    Forest,
 }
 
 impl RegressorKind {
-    pub const ALL: [RegressorKind; 3] = [
+    pub const ALL: [RegressorKind; 4] = [
         RegressorKind::Ols,
         RegressorKind::Ridge,
         RegressorKind::Gbdt,
+        RegressorKind::Forest,
     ];
 
     pub fn name(self) -> &'static str {
@@ -41,6 +46,7 @@ impl RegressorKind {
             RegressorKind::Ols => "ols",
             RegressorKind::Ridge => "ridge",
             RegressorKind::Gbdt => "gbdt",
+            RegressorKind::Forest => "forest",
         }
     }
 }
@@ -55,6 +61,9 @@ pub enum Fitted {
         coefficients: Vec<f64>,
     },
     Gbdt(Gbdt),
+    /// A random forest, stored as trees whose leaf values are divided by their count (base 0), so it
+    /// predicts as a booster does.
+    Forest(Gbdt),
 }
 
 impl Fitted {
@@ -63,6 +72,9 @@ impl Fitted {
         let features = x.first().map_or(0, Vec::len);
         match kind {
             RegressorKind::Gbdt => Ok(Fitted::Gbdt(Gbdt::fit(x, y, &GbdtParams::default()))),
+            RegressorKind::Forest => {
+                Ok(Fitted::Forest(forest::fit(x, y, &ForestParams::default())))
+            }
             RegressorKind::Ols => {
                 // Columns that are zero in every run carry no information and make the system singular.
                 let used: Vec<usize> = (0..features)
@@ -115,7 +127,7 @@ impl Fitted {
                             .sum::<f64>()
                 })
                 .collect(),
-            Fitted::Gbdt(model) => model.predict(rows),
+            Fitted::Gbdt(trees) | Fitted::Forest(trees) => trees.predict(rows),
         }
     }
 }
