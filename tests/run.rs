@@ -120,7 +120,8 @@ fn the_pipeline_runs_once_then_skips_and_reruns_only_what_changed() {
 
     let first = run(dir, &[]);
     let all = [
-        "dedup", "tokenize", "sample", "train", "fit", "simulate", "doremi", "manifest", "report",
+        "stats", "dedup", "tokenize", "sample", "train", "fit", "simulate", "doremi", "manifest",
+        "report",
     ];
     assert_eq!(ran(&first), all, "{first}");
     let manifest = dir.join("work/mixtures/test-mix.json");
@@ -140,7 +141,9 @@ fn the_pipeline_runs_once_then_skips_and_reruns_only_what_changed() {
         ],
     );
     let html = fs::read_to_string(dir.join("work/report.html")).unwrap();
-    for section in ["dedup", "tokens", "runs", "fit", "optimum", "doremi"] {
+    for section in [
+        "stats", "dedup", "tokens", "runs", "fit", "optimum", "doremi",
+    ] {
         assert!(
             html.contains(&format!("id=\"{section}\"")),
             "no {section} section"

@@ -95,6 +95,25 @@ fn folder_layout_matches_an_independent_count() {
         close("len_p99", quantile(lengths, 0.99));
         close("share_bytes", *bytes as f64 / total_bytes as f64);
         assert_eq!(d["skipped"]["null_text"], 0);
+        // The log-scale histogram: each document in the power-of-two bin its length falls in.
+        let mut bins = std::collections::BTreeMap::new();
+        for &length in lengths {
+            *bins
+                .entry(1u64 << (63 - length.leading_zeros()))
+                .or_insert(0u64) += 1;
+        }
+        let got: Vec<(u64, u64)> = d["length_histogram"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                (
+                    b["min_bytes"].as_u64().unwrap(),
+                    b["documents"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(got, bins.into_iter().collect::<Vec<_>>());
     }
 }
 

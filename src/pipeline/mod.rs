@@ -4,6 +4,7 @@
 //!
 //! | stage | writes |
 //! | --- | --- |
+//! | stats | `stats/` (per-domain statistics of the corpus, as `remix stats` writes them) |
 //! | dedup | `dedup/` (when `[dedup]` is there) |
 //! | tokenize | `tokens/` |
 //! | sample | `mixtures.parquet` (RegMix's candidates) |
@@ -38,6 +39,7 @@ use stages::Plan;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PipelineStage {
+    Stats,
     Dedup,
     Tokenize,
     Sample,
@@ -50,7 +52,8 @@ pub enum PipelineStage {
 }
 
 impl PipelineStage {
-    pub const ALL: [PipelineStage; 9] = [
+    pub const ALL: [PipelineStage; 10] = [
+        PipelineStage::Stats,
         PipelineStage::Dedup,
         PipelineStage::Tokenize,
         PipelineStage::Sample,
@@ -64,6 +67,7 @@ impl PipelineStage {
 
     pub fn name(self) -> &'static str {
         match self {
+            PipelineStage::Stats => "stats",
             PipelineStage::Dedup => "dedup",
             PipelineStage::Tokenize => "tokenize",
             PipelineStage::Sample => "sample",

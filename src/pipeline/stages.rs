@@ -66,7 +66,7 @@ impl<'a> Plan<'a> {
             Sample | Train | Fit | Simulate => self.config.regmix.is_some(),
             Doremi => self.config.doremi.is_some(),
             Report => self.config.report,
-            Tokenize | Manifest => true,
+            Stats | Tokenize | Manifest => true,
         }
     }
 
@@ -74,7 +74,7 @@ impl<'a> Plan<'a> {
     fn upstream(&self, stage: PipelineStage) -> Vec<PipelineStage> {
         use PipelineStage::*;
         let list = match stage {
-            Dedup => vec![],
+            Stats | Dedup => vec![],
             Tokenize => vec![Dedup],
             Sample | Doremi => vec![Tokenize],
             Train => vec![Tokenize, Sample],
@@ -101,7 +101,7 @@ impl<'a> Plan<'a> {
             .map(|s| self.marker_path(s))
             .collect();
         match stage {
-            PipelineStage::Dedup => inputs.extend(self.corpus_files()?),
+            PipelineStage::Stats | PipelineStage::Dedup => inputs.extend(self.corpus_files()?),
             PipelineStage::Tokenize => {
                 if self.config.dedup.is_none() {
                     inputs.extend(self.corpus_files()?);
@@ -126,6 +126,7 @@ impl<'a> Plan<'a> {
     fn outputs(&self, stage: PipelineStage) -> Vec<PathBuf> {
         use PipelineStage::*;
         match stage {
+            Stats => vec![self.path("stats/_done.json")],
             Dedup => vec![self.path("dedup/_done.json")],
             Tokenize => vec![self.path("tokens/_done.json")],
             Sample => vec![self.path("mixtures.parquet")],
@@ -143,6 +144,7 @@ impl<'a> Plan<'a> {
         let c = self.config;
         let seed = c.seed;
         Ok(match stage {
+            PipelineStage::Stats => serde_json::to_value(self.config.corpus_config())?,
             PipelineStage::Dedup => serde_json::to_value(self.dedup_config())?,
             PipelineStage::Tokenize => serde_json::to_value(self.tokenize_config())?,
             PipelineStage::Sample => serde_json::to_value(self.sample_config())?,
@@ -198,6 +200,15 @@ impl<'a> Plan<'a> {
         DoneMarker::clear(&marker_dir)?;
         let c = self.config;
         match stage {
+            PipelineStage::Stats => {
+                crate::stats::run(
+                    &c.corpus.paths,
+                    &c.corpus_config(),
+                    &self.path("stats"),
+                    None,
+                    quiet,
+                )?;
+            }
             PipelineStage::Dedup => {
                 crate::dedup::run(&c.corpus.paths, &self.dedup_config(), &self.work, quiet)?;
             }

@@ -179,6 +179,128 @@ pub fn scatter(title: &str, points: &[(f64, f64)], x_label: &str, y_label: &str)
     Ok(svg)
 }
 
+/// Points on free axes (no diagonal): one value against another, e.g. a proxy's weight on a domain
+/// against its target loss.
+pub fn points(title: &str, points: &[(f64, f64)], x_label: &str, y_label: &str) -> Result<String> {
+    let span = |values: &mut dyn Iterator<Item = f64>| {
+        let (low, high) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+            (l.min(v), h.max(v))
+        });
+        if !low.is_finite() {
+            return 0.0..1.0;
+        }
+        let pad = ((high - low) * 0.05).max(1e-9);
+        (low - pad)..(high + pad)
+    };
+    let xs = span(&mut points.iter().map(|p| p.0));
+    let ys = span(&mut points.iter().map(|p| p.1));
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (320, 280)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 14))
+            .margin(8)
+            .x_label_area_size(40)
+            .y_label_area_size(55)
+            .build_cartesian_2d(xs, ys)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc(y_label)
+            .x_labels(5)
+            .y_labels(5)
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(
+                points
+                    .iter()
+                    .map(|&p| Circle::new(p, 3, COLORS[0].mix(0.7).filled())),
+            )
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// Histograms on a log2 x axis, one outlined step line per series: `(series name, [(log2 of the bin's
+/// start, share of the series in the bin)])`, bins one unit wide.
+pub fn log_histograms(
+    title: &str,
+    series: &[(&str, Vec<(f64, f64)>)],
+    x_label: &str,
+    y_label: &str,
+) -> Result<String> {
+    let bins = series.iter().flat_map(|(_, b)| b.iter());
+    let (low, high) = bins
+        .clone()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), b| {
+            (l.min(b.0), h.max(b.0 + 1.0))
+        });
+    let (low, high) = if low.is_finite() {
+        (low, high)
+    } else {
+        (0.0, 1.0)
+    };
+    let top = bins.map(|b| b.1).fold(0.0f64, f64::max).max(1e-12) * 1.1;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(55)
+            .build_cartesian_2d(low..high, 0f64..top)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc(y_label)
+            .x_label_formatter(&|x| {
+                // Powers of two read best in binary units: 1k = 1024 bytes.
+                let bytes = 2f64.powf(*x);
+                if bytes >= 1048576.0 {
+                    format!("{:.0}M", bytes / 1048576.0)
+                } else if bytes >= 1024.0 {
+                    format!("{:.0}k", bytes / 1024.0)
+                } else {
+                    format!("{bytes:.0}")
+                }
+            })
+            .y_label_formatter(&|y| tick(*y))
+            .draw()
+            .map_err(err)?;
+        for (i, (name, bins)) in series.iter().enumerate() {
+            let color = COLORS[i % COLORS.len()];
+            // A step outline: up at each bin's start, across, down at its end.
+            let mut path = Vec::with_capacity(bins.len() * 4);
+            for &(x, y) in bins {
+                path.extend([(x, 0.0), (x, y), (x + 1.0, y), (x + 1.0, 0.0)]);
+            }
+            chart
+                .draw_series(LineSeries::new(path, color.stroke_width(2)))
+                .map_err(err)?
+                .label(*name)
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK.mix(0.3))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
 /// One line per series over the x values `0..n` (a trajectory): `(series name, y per step)`.
 pub fn lines(
     title: &str,
@@ -261,5 +383,15 @@ mod tests {
         );
         let scatter = scatter("s", &[(1.0, 1.1), (2.0, 1.9)], "measured", "predicted").unwrap();
         assert!(scatter.contains("<circle"));
+        let free = points("p", &[(0.1, 3.2), (0.4, 3.0)], "weight", "loss").unwrap();
+        assert!(free.contains("<circle"));
+        let histogram = log_histograms(
+            "h",
+            &[("a", vec![(3.0, 0.5), (4.0, 0.5)])],
+            "bytes",
+            "share",
+        )
+        .unwrap();
+        assert!(histogram.contains("<polyline") || histogram.contains("<path"));
     }
 }

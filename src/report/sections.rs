@@ -10,7 +10,7 @@ use arrow::datatypes::Float64Type;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::de::DeserializeOwned;
 
-use super::charts::{bars, lines, scatter};
+use super::charts::{bars, lines, log_histograms, scatter};
 use super::html::{section, table};
 use crate::dedup::DedupReport;
 use crate::doremi::DoremiWeights;
@@ -46,6 +46,14 @@ pub fn stats(work: &Path) -> Result<Option<String>> {
     let Some(report) = read_json::<StatsReport>(&work.join("stats/stats.json"))? else {
         return Ok(None);
     };
+    // In a pipeline, stats runs before tokenize: the training tokens come from the token index.
+    let index = read_json::<TokensIndex>(&work.join("tokens/index.json"))?;
+    let tokens_of = |domain: &str| {
+        index
+            .as_ref()
+            .and_then(|i| i.domains.iter().find(|t| t.domain == domain))
+            .map(|t| t.tokens)
+    };
     let rows: Vec<Vec<String>> = report
         .domains
         .iter()
@@ -58,7 +66,10 @@ pub fn stats(work: &Path) -> Result<Option<String>> {
                 d.words.to_string(),
                 format!("{:.0}", d.len_median),
                 format!("{:.0}", d.len_p90),
-                d.tokens.map(|t| t.to_string()).unwrap_or_default(),
+                d.tokens
+                    .or_else(|| tokens_of(&d.domain))
+                    .map(|t| t.to_string())
+                    .unwrap_or_default(),
                 d.skipped.total().to_string(),
             ]
         })
@@ -87,6 +98,35 @@ pub fn stats(work: &Path) -> Result<Option<String>> {
         ],
         &rows,
     ) + &charts(&[chart]);
+    // Each domain's documents by length, as shares of the domain, on a log scale.
+    let series: Vec<(&str, Vec<(f64, f64)>)> = report
+        .domains
+        .iter()
+        .filter(|d| d.documents > 0 && !d.length_histogram.is_empty())
+        .map(|d| {
+            let bins = d
+                .length_histogram
+                .iter()
+                .map(|b| {
+                    (
+                        (b.min_bytes as f64).log2(),
+                        b.documents as f64 / d.documents as f64,
+                    )
+                })
+                .collect();
+            (d.domain.as_str(), bins)
+        })
+        .collect();
+    let body = if series.is_empty() {
+        body
+    } else {
+        body + &charts(&[log_histograms(
+            "Document length per domain",
+            &series,
+            "document length (bytes, log scale)",
+            "share of the domain's documents",
+        )?])
+    };
     Ok(Some(section(
         "stats",
         "Corpus statistics",
@@ -356,12 +396,38 @@ pub fn fit(work: &Path) -> Result<Option<String>> {
         "predicted loss",
     )?;
     let note = format!(
-        "{} runs; chosen regressor {:?} (best cross-validated Spearman rho); target {}",
+        "{} runs; chosen regressor {} (best cross-validated Spearman rho); target {}",
         report.runs,
-        report.chosen,
+        report.chosen.name(),
         report.config.target.join(", ")
     );
-    let body = table(&["regressor", "Spearman rho", "Pearson r", "MAE"], &rows) + &charts(&[chart]);
+    let mut body =
+        table(&["regressor", "Spearman rho", "Pearson r", "MAE"], &rows) + &charts(&[chart]);
+    // RegMix's picture: per training domain, every proxy's weight on it against its target loss.
+    let runs = work.join("runs/runs.parquet");
+    if runs.exists() {
+        let samples = crate::fit::samples(&crate::runs::read_runs(&runs)?, &report.config.target)?;
+        let per_domain = report
+            .domains
+            .iter()
+            .enumerate()
+            .map(|(d, domain)| {
+                let pairs: Vec<(f64, f64)> = samples
+                    .x
+                    .iter()
+                    .zip(&samples.y)
+                    .map(|(weights, &loss)| (weights[d], loss))
+                    .collect();
+                super::charts::points(domain, &pairs, "weight", "target loss")
+            })
+            .collect::<Result<Vec<_>>>()?;
+        body.push_str(&format!(
+            "<h3>Weight against target loss, per domain</h3><p>Each point is one proxy run: its weight on the \
+             domain and its loss on {}.</p>{}",
+            report.config.target.join(", "),
+            charts(&per_domain)
+        ));
+    }
     Ok(Some(section("fit", "Regression fit", &note, &body)))
 }
 

@@ -3,7 +3,8 @@
 //! Reads the corpus once through the shared reader ([`crate::corpus`]), turns every usable document
 //! into one row of (domain, bytes, words) on rayon's workers, and lets DataFusion SQL aggregate those
 //! rows per domain ([`sql`]): documents, bytes, share of the corpus by bytes, words, and the document
-//! length distribution (mean, median, p90, p99, max; exact, not sketched). Rows skipped by the reader
+//! length distribution (mean, median, p90, p99, max; exact, not sketched; and a histogram in
+//! power-of-two bins). Rows skipped by the reader
 //! (null, empty or invalid UTF-8 text) are reported per domain beside them.
 //!
 //! Artifacts, in the output folder (`WORK/stats/` in a pipeline):
@@ -58,12 +59,24 @@ pub struct DomainStats {
     pub len_p90: f64,
     pub len_p99: f64,
     pub len_max: u64,
+    /// Document lengths on a log scale: each non-empty bin of `min_bytes` to `2 * min_bytes - 1` bytes
+    /// (powers of two) and its documents, shortest first.
+    #[serde(default)]
+    pub length_histogram: Vec<LengthBin>,
     /// Rows skipped, by reason.
     pub skipped: SkipCounts,
     /// Training tokens (end-of-document tokens included), once `tokens/index.json` exists.
     pub tokens: Option<u64>,
     /// Held-out validation tokens, once `tokens/index.json` exists.
     pub val_tokens: Option<u64>,
+}
+
+/// One bin of [`DomainStats::length_histogram`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct LengthBin {
+    /// The bin's shortest length in bytes, a power of two; its longest is twice that, less one.
+    pub min_bytes: u64,
+    pub documents: u64,
 }
 
 /// What `remix stats` writes to `stats.json`.
@@ -144,7 +157,7 @@ pub fn run(
     }
 
     let skip_table = skip_table(&skips)?;
-    let table = sql::aggregate(schema, doc_batches, skip_table)?;
+    let (table, mut histogram) = sql::aggregate(schema, doc_batches, skip_table)?;
     let mut report = StatsReport {
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         corpus: config.clone(),
@@ -155,7 +168,7 @@ pub fn run(
             .collect(),
         rows: corpus.rows(),
         rows_without_domain,
-        domains: sql::domain_stats(&table, &skips)?,
+        domains: sql::domain_stats(&table, &skips, &mut histogram)?,
     };
     if let Some(index) = tokens {
         for domain in &mut report.domains {

@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow};
 use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{DataType, Float64Type, SchemaRef, UInt64Type};
+use arrow::datatypes::{DataType, Float64Type, Int64Type, SchemaRef, UInt64Type};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 
-use super::DomainStats;
+use super::{DomainStats, LengthBin};
 use crate::corpus::SkipCounts;
 use crate::domain::file_stem;
 
@@ -46,12 +46,24 @@ FROM skipped LEFT JOIN per_domain ON skipped.domain = per_domain.domain
 ORDER BY skipped.domain
 ";
 
-/// Runs [`QUERY`] and returns its result as one batch.
+/// Documents per domain and length bin: bin `k` holds the documents of `2^k` to `2^(k+1) - 1` bytes
+/// (texts are never empty, so `log2` is defined).
+const HISTOGRAM: &str = "
+SELECT arrow_cast(domain, 'Utf8') AS domain,
+       CAST(floor(log2(CAST(bytes AS DOUBLE))) AS BIGINT) AS bin,
+       count(*) AS documents
+FROM docs
+GROUP BY arrow_cast(domain, 'Utf8'), CAST(floor(log2(CAST(bytes AS DOUBLE))) AS BIGINT)
+ORDER BY domain, bin
+";
+
+/// Runs [`QUERY`] and [`HISTOGRAM`]; returns the per-domain table as one batch and the histogram's
+/// bins per domain (`(first byte count of the bin, documents)`, in length order).
 pub(super) fn aggregate(
     doc_schema: SchemaRef,
     docs: Vec<RecordBatch>,
     skipped: RecordBatch,
-) -> Result<RecordBatch> {
+) -> Result<(RecordBatch, BTreeMap<String, Vec<LengthBin>>)> {
     let threads = rayon::current_num_threads().max(1);
     let mut partitions = vec![Vec::new(); threads];
     for (i, batch) in docs.into_iter().filter(|b| b.num_rows() > 0).enumerate() {
@@ -74,7 +86,31 @@ pub(super) fn aggregate(
             .first()
             .map(|b| b.schema())
             .ok_or_else(|| anyhow!("the stats query returned nothing"))?;
-        Ok(arrow::compute::concat_batches(&schema, &batches)?)
+        let table = arrow::compute::concat_batches(&schema, &batches)?;
+        let mut histogram: BTreeMap<String, Vec<LengthBin>> = BTreeMap::new();
+        for batch in ctx.sql(HISTOGRAM).await?.collect().await? {
+            let column = |i: usize| arrow::compute::cast(batch.column(i), &DataType::Int64);
+            let (domains, bins, counts) = (
+                arrow::compute::cast(batch.column(0), &DataType::Utf8)?,
+                column(1)?,
+                column(2)?,
+            );
+            let (domains, bins, counts) = (
+                domains.as_string::<i32>(),
+                bins.as_primitive::<Int64Type>(),
+                counts.as_primitive::<Int64Type>(),
+            );
+            for row in 0..batch.num_rows() {
+                histogram
+                    .entry(domains.value(row).to_string())
+                    .or_default()
+                    .push(LengthBin {
+                        min_bytes: 1u64 << bins.value(row).clamp(0, 63),
+                        documents: counts.value(row).max(0) as u64,
+                    });
+            }
+        }
+        Ok((table, histogram))
     })
 }
 
@@ -82,6 +118,7 @@ pub(super) fn aggregate(
 pub(super) fn domain_stats(
     table: &RecordBatch,
     skips: &BTreeMap<String, SkipCounts>,
+    histogram: &mut BTreeMap<String, Vec<LengthBin>>,
 ) -> Result<Vec<DomainStats>> {
     let text = |name: &str| -> Result<Vec<String>> {
         let column = table
@@ -139,6 +176,7 @@ pub(super) fn domain_stats(
             len_p90: p90[i],
             len_p99: p99[i],
             len_max: max[i],
+            length_histogram: histogram.remove(&domains[i]).unwrap_or_default(),
             tokens: None,
             val_tokens: None,
         })
