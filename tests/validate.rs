@@ -109,3 +109,122 @@ fn validate_refuses_bad_mixtures() {
     assert!(stderr(&output).contains("poetry"), "{}", stderr(&output));
     assert!(!work.join("validate/results.json").exists());
 }
+
+/// `[validate]` in a pipeline: after the manifest, the chosen, DoReMi's, the natural and uniform and three
+/// holdout mixtures trained at twice the proxy's size, the rank transfer of the fit's predictions, a
+/// two-step ladder, the manifest's evidence and the report's section.
+#[test]
+fn the_validate_stage_measures_rank_transfer_and_the_ladder() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        r#"
+work = "work"
+seed = 2
+
+[corpus]
+paths = ["{corpus}"]
+tokenizer = "{tokenizer}"
+
+[dedup]
+
+[tokenize]
+eval_only = ["speeches"]
+
+[proxy]
+device = "cpu"
+layers = 1
+d_model = 16
+heads = 2
+ffn_hidden = 32
+context = 32
+
+[proxy.train]
+train_tokens = 8192
+batch_size = 8
+learning_rate = 0.003
+val_sequences = 4
+
+[regmix.sample]
+candidates = 6
+
+[regmix.fit]
+target = ["speeches"]
+regressors = ["ols", "ridge"]
+
+[regmix.simulate]
+candidates = 2000
+
+[doremi]
+reference = "natural"
+
+[manifest]
+name = "v"
+train_tokens = 1000000
+exports = ["megatron"]
+
+[validate]
+model_scale = 2
+holdout = 3
+ladder = [1, 2]
+"#,
+        corpus = fixtures().join("corpus").display(),
+        tokenizer = fixtures().join("tokenizer.json").display(),
+    );
+    fs::write(dir.path().join("pipeline.toml"), config).unwrap();
+    let output = remix(dir.path(), &["run", "--quiet", "pipeline.toml"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    validate(
+        dir.path(),
+        &[("work/validate/results.json", "validation.schema.json")],
+    );
+    let results: Value =
+        serde_json::from_slice(&fs::read(dir.path().join("work/validate/results.json")).unwrap())
+            .unwrap();
+    let names: Vec<&str> = results["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "chosen",
+            "doremi",
+            "natural",
+            "uniform",
+            "holdout-1",
+            "holdout-2",
+            "holdout-3"
+        ]
+    );
+    for r in results["results"].as_array().unwrap() {
+        assert!(r["target_loss"].as_f64().unwrap().is_finite(), "{r}");
+        assert!(
+            r["predicted_target_loss"].as_f64().unwrap().is_finite(),
+            "{r}"
+        );
+    }
+    let transfer = &results["rank_transfer"];
+    let rho = transfer["rho"].as_f64().unwrap();
+    assert!((-1.0..=1.0).contains(&rho), "{transfer}");
+    assert_eq!(transfer["mixtures"], 7);
+    let p = transfer["p_value"].as_f64().unwrap();
+    assert!(p > 0.0 && p <= 1.0, "{transfer}");
+    let ladder = &results["ladder"];
+    assert_eq!(ladder["scales"], serde_json::json!([1.0, 2.0]));
+    assert_eq!(ladder["rho"][1][1], 1.0);
+    assert_eq!(ladder["target_losses"][0].as_array().unwrap().len(), 3);
+    let manifest: Value =
+        serde_json::from_slice(&fs::read(dir.path().join("work/mixtures/v.json")).unwrap())
+            .unwrap();
+    let evidence = &manifest["method"]["evidence"]["validation"];
+    assert_eq!(
+        evidence["rank_transfer"], results["rank_transfer"],
+        "{evidence}"
+    );
+    assert_eq!(evidence["target_losses"].as_object().unwrap().len(), 7);
+    let html = fs::read_to_string(dir.path().join("work/report.html")).unwrap();
+    assert!(html.contains("id=\"validate\"") && html.contains("Rank transfer"));
+    assert!(html.contains("Proxy ladder"));
+}

@@ -56,6 +56,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
     let config = ValidateConfig {
         proxy: args.proxy.config(&index)?,
         model_scale: args.model_scale,
+        token_scale: None,
         target: args.target,
     };
     let out_dir = args.output.join("validate");

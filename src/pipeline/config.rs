@@ -41,6 +41,9 @@ pub struct PipelineConfig {
     /// DoReMi; leave the section out to skip it.
     pub doremi: Option<DoremiSection>,
     pub manifest: ManifestSection,
+    /// Validation at a larger scale, after the manifest (needs `[regmix]`); leave the section out to
+    /// skip it.
+    pub validate: Option<crate::validate::stage::ValidateSection>,
     /// Write `WORK/report.html` at the end. Default true.
     #[serde(default = "yes")]
     pub report: bool,

@@ -13,6 +13,7 @@
 //! | simulate | `fit/optimum.json` |
 //! | doremi | `doremi/weights.json` (when `[doremi]` is there) |
 //! | manifest | `mixtures/<name>.json` and its exports |
+//! | validate | `validate/results.json` (when `[validate]` is there), and the manifest's evidence |
 //! | report | `report.html` |
 //!
 //! After a stage finishes, the pipeline writes its completion marker `WORK/pipeline/<stage>/_done.json`:
@@ -48,11 +49,12 @@ pub enum PipelineStage {
     Simulate,
     Doremi,
     Manifest,
+    Validate,
     Report,
 }
 
 impl PipelineStage {
-    pub const ALL: [PipelineStage; 10] = [
+    pub const ALL: [PipelineStage; 11] = [
         PipelineStage::Stats,
         PipelineStage::Dedup,
         PipelineStage::Tokenize,
@@ -62,6 +64,7 @@ impl PipelineStage {
         PipelineStage::Simulate,
         PipelineStage::Doremi,
         PipelineStage::Manifest,
+        PipelineStage::Validate,
         PipelineStage::Report,
     ];
 
@@ -76,6 +79,7 @@ impl PipelineStage {
             PipelineStage::Simulate => "simulate",
             PipelineStage::Doremi => "doremi",
             PipelineStage::Manifest => "manifest",
+            PipelineStage::Validate => "validate",
             PipelineStage::Report => "report",
         }
     }

@@ -65,6 +65,7 @@ impl<'a> Plan<'a> {
             Dedup => self.config.dedup.is_some(),
             Sample | Train | Fit | Simulate => self.config.regmix.is_some(),
             Doremi => self.config.doremi.is_some(),
+            Validate => self.config.validate.is_some() && self.config.regmix.is_some(),
             Report => self.config.report,
             Stats | Tokenize | Manifest => true,
         }
@@ -84,6 +85,7 @@ impl<'a> Plan<'a> {
                 Ok(WeightsFrom::Doremi) => vec![Tokenize, Doremi],
                 _ => vec![Tokenize, Simulate],
             },
+            Validate => vec![Tokenize, Sample, Fit, Doremi, Manifest],
             Report => PipelineStage::ALL
                 .into_iter()
                 .filter(|s| *s < Report)
@@ -135,6 +137,7 @@ impl<'a> Plan<'a> {
             Simulate => vec![self.path("fit/optimum.json")],
             Doremi => vec![self.path("doremi/_done.json")],
             Manifest => vec![self.manifest_path()],
+            Validate => vec![self.path("validate/results.json")],
             Report => vec![self.report_path()],
         }
     }
@@ -153,6 +156,13 @@ impl<'a> Plan<'a> {
             PipelineStage::Simulate => serde_json::to_value(self.simulate_config())?,
             PipelineStage::Doremi => json!({ "doremi": c.doremi, "proxy": c.proxy, "seed": seed }),
             PipelineStage::Manifest => json!({ "manifest": c.manifest, "seed": seed }),
+            PipelineStage::Validate => json!({
+                "validate": c.validate,
+                "proxy": c.proxy,
+                "sample": self.sample_config(),
+                "target": self.fit_config().target,
+                "seed": seed,
+            }),
             PipelineStage::Report => json!({}),
         })
     }
@@ -279,6 +289,25 @@ impl<'a> Plan<'a> {
             }
             PipelineStage::Manifest => {
                 self.write_manifest()?;
+            }
+            PipelineStage::Validate => {
+                let doremi = self.path("doremi/weights.json");
+                crate::validate::stage::run(
+                    &crate::validate::stage::StagePaths {
+                        tokens: &self.tokens_dir(),
+                        fit_model: &self.path("fit/model.json"),
+                        manifest: &self.manifest_path(),
+                        doremi: (self.enabled(PipelineStage::Doremi) && doremi.exists())
+                            .then_some(doremi.as_path()),
+                        out_dir: &self.path("validate"),
+                    },
+                    &c.validate.clone().unwrap_or_default(),
+                    &self.proxy_config()?,
+                    &self.sample_config(),
+                    &self.fit_config().target,
+                    self.device()?,
+                    quiet,
+                )?;
             }
             PipelineStage::Report => {
                 crate::report::write(self.work.root(), &self.report_path())?;

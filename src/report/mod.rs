@@ -4,7 +4,8 @@
 //! cross-domain matrix (`dedup/`), token counts (`tokens/`), the sampled candidates (`mixtures.parquet`),
 //! proxy losses (`runs/runs.parquet`), the regression fit with its cross-validated predicted-against-
 //! measured scatter (`fit/report.json`), the chosen weights beside the natural and uniform ones
-//! (`fit/optimum.json`) and the manifests (`mixtures/*.json`). Charts are inline SVG ([`charts`]); the
+//! (`fit/optimum.json`), the validation at a larger scale with the rank transfer and the proxy ladder
+//! (`validate/results.json`) and the manifests (`mixtures/*.json`). Charts are inline SVG ([`charts`]); the
 //! page loads nothing from anywhere.
 
 mod charts;
@@ -25,7 +26,7 @@ pub fn render(work: &Path) -> Result<String> {
     if !work.is_dir() {
         bail!("the work directory {} does not exist", work.display());
     }
-    let builders: [SectionBuilder; 9] = [
+    let builders: [SectionBuilder; 10] = [
         sections::stats,
         sections::dedup,
         sections::tokens,
@@ -34,6 +35,7 @@ pub fn render(work: &Path) -> Result<String> {
         sections::fit,
         sections::optimum,
         sections::doremi,
+        sections::validate,
         sections::manifests,
     ];
     let mut parts = Vec::new();

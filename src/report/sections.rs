@@ -19,6 +19,7 @@ use crate::manifest::Manifest;
 use crate::simulate::Optimum;
 use crate::stats::StatsReport;
 use crate::tokens::TokensIndex;
+use crate::validate::ValidationReport;
 
 /// Reads a JSON artifact, or `None` when the file is absent.
 fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
@@ -622,4 +623,108 @@ pub fn manifests(work: &Path) -> Result<Option<String>> {
         return Ok(None);
     }
     Ok(Some(section("manifests", "Manifests", "", &body)))
+}
+
+pub fn validate(work: &Path) -> Result<Option<String>> {
+    let Some(report) = read_json::<ValidationReport>(&work.join("validate/results.json"))? else {
+        return Ok(None);
+    };
+    let rows: Vec<Vec<String>> = report
+        .results
+        .iter()
+        .map(|r| {
+            vec![
+                r.name.clone(),
+                r.predicted_target_loss
+                    .map(|p| format!("{p:.4}"))
+                    .unwrap_or_default(),
+                format!("{:.4}", r.target_loss),
+            ]
+        })
+        .collect();
+    let mut body = table(
+        &[
+            "mixture",
+            "predicted by the fit (proxies)",
+            "measured (validation model)",
+        ],
+        &rows,
+    );
+    if let Some(t) = &report.rank_transfer {
+        let pairs: Vec<(f64, f64)> = report
+            .results
+            .iter()
+            .filter_map(|r| r.predicted_target_loss.map(|p| (p, r.target_loss)))
+            .collect();
+        body.push_str(&charts(&[super::charts::points(
+            "Rank transfer",
+            &pairs,
+            "predicted by the fit",
+            "measured, validation model",
+        )?]));
+        body.push_str(&format!(
+            "<p><b>Rank transfer</b>: Spearman rho {:.3} between the fit's predictions and the validation models' \
+             target losses over {} mixtures (permutation p = {:.4}; bootstrap 95% interval {:.3} to {:.3}).</p>",
+            t.rho, t.mixtures, t.p_value, t.interval[0], t.interval[1]
+        ));
+    }
+    if let Some(b) = &report.chosen_beats {
+        let word = |yes: bool| if yes { "beats" } else { "does not beat" };
+        body.push_str(&format!(
+            "<p>The chosen mixture {} the natural mixture and {} the uniform one at this scale.</p>",
+            word(b.natural),
+            word(b.uniform)
+        ));
+    }
+    if let Some(ladder) = &report.ladder {
+        let scales: Vec<String> = ladder.scales.iter().map(|s| format!("{s}x")).collect();
+        let mut header = vec!["rho".to_string()];
+        header.extend(scales.iter().cloned());
+        let header: Vec<&str> = header.iter().map(String::as_str).collect();
+        let rows: Vec<Vec<String>> = ladder
+            .rho
+            .iter()
+            .zip(&scales)
+            .map(|(row, s)| {
+                std::iter::once(s.clone())
+                    .chain(row.iter().map(|r| format!("{r:.3}")))
+                    .collect()
+            })
+            .collect();
+        // The smallest scale's losses against the largest's: a ranking that transfers is monotone.
+        let (first, last) = (
+            &ladder.target_losses[0],
+            &ladder.target_losses[scales.len() - 1],
+        );
+        let pairs: Vec<(f64, f64)> = first.iter().copied().zip(last.iter().copied()).collect();
+        let chart = super::charts::points(
+            "Holdout candidates",
+            &pairs,
+            &format!("target loss at {}", scales[0]),
+            &format!("target loss at {}", scales[scales.len() - 1]),
+        )?;
+        body.push_str(&format!(
+            "<h3>Proxy ladder</h3><p>Smallest scale whose ranking of the {} holdout candidates agrees with the \
+             largest scale's at rho >= {}: <b>{}x</b>.</p>{}{}",
+            ladder.candidates.len(),
+            crate::validate::stage::LADDER_AGREEMENT,
+            ladder.recommended_scale,
+            table(&header, &rows),
+            charts(&[chart])
+        ));
+    }
+    let note = format!(
+        "{} mixtures, each on a model of {} non-embedding parameters ({}x the proxy) trained on {} tokens; target {}",
+        report.results.len(),
+        report.non_embedding_params,
+        report.config.model_scale,
+        report.train_tokens,
+        report.target.join(", ")
+    );
+    Ok(Some(section(
+        "validate",
+        "Validation at a larger scale",
+        &note,
+        &body,
+    )))
 }

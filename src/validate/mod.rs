@@ -6,6 +6,13 @@
 //! the square root of the scale) on `model_scale` times its tokens, from the same seed and on the same
 //! validation windows, and reports each model's validation loss per domain and on the target domains.
 //! Writes `validate/results.json` ([`ValidationReport`]).
+//!
+//! In a pipeline (`[validate]`, after the manifest) [`stage`] validates the chosen mixture, DoReMi's,
+//! the natural and uniform ones and `holdout` candidates the fit never saw, and measures the rank
+//! transfer (does the fit's ranking of mixtures hold at the larger scale?) and, with `ladder`, how the
+//! ranking changes with scale.
+
+pub mod stage;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -28,8 +35,12 @@ use crate::workdir::write_atomic;
 pub struct ValidateConfig {
     /// The proxy the mixtures were chosen with; the validation model is this one scaled up.
     pub proxy: ProxyRunConfig,
-    /// Non-embedding parameters and tokens relative to the proxy. Default 4.
+    /// Non-embedding parameters relative to the proxy. Default 4.
     pub model_scale: f64,
+    /// Training tokens relative to the proxy's. Default: `model_scale` (tokens grow with parameters, as
+    /// compute-optimal training scales them).
+    #[serde(default)]
+    pub token_scale: Option<f64>,
     /// Domains whose mean validation loss decides. Default: the evaluation-only domains.
     pub target: Vec<String>,
 }
@@ -45,6 +56,15 @@ pub struct ValidationReport {
     pub target: Vec<String>,
     /// One per mixture, in the order given.
     pub results: Vec<MixtureResult>,
+    /// Spearman rho between the fit's predicted and the measured target losses (pipeline stage only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rank_transfer: Option<stage::RankTransfer>,
+    /// Whether the chosen mixture's model beat the natural and the uniform mixtures' (pipeline stage).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chosen_beats: Option<stage::ChosenBeats>,
+    /// The proxy ladder: the holdout candidates trained at each scale (pipeline stage, with `ladder`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ladder: Option<stage::Ladder>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -57,6 +77,9 @@ pub struct MixtureResult {
     pub weights: BTreeMap<String, f64>,
     /// Mean validation loss over the target domains.
     pub target_loss: f64,
+    /// The fit's prediction of the proxies' target loss for this mixture (pipeline stage).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted_target_loss: Option<f64>,
     pub losses: BTreeMap<String, f64>,
 }
 
@@ -75,7 +98,7 @@ pub fn scaled_shape(base: &ProxyShape, scale: f64) -> ProxyShape {
 }
 
 /// Reads a mixture: `natural`, `uniform` or a weights file (manifest, optimum, DoReMi weights, ...).
-fn mixture(spec: &str, index: &TokensIndex) -> Result<(String, Vec<f64>)> {
+pub fn mixture(spec: &str, index: &TokensIndex) -> Result<(String, Vec<f64>)> {
     let training: Vec<_> = index.training_domains().collect();
     match spec {
         "natural" => Ok(("natural".into(), index.natural_weights())),
@@ -114,53 +137,70 @@ fn mixture(spec: &str, index: &TokensIndex) -> Result<(String, Vec<f64>)> {
     }
 }
 
-/// Trains one scaled-up model per mixture in `specs` and writes `out_dir/results.json`.
-pub fn run(
+/// One mixture to validate: its name, where it came from, and its weights per training domain.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub name: String,
+    pub source: String,
+    pub weights: Vec<f64>,
+}
+
+/// The target domains: `config.target`, or the evaluation-only domains of `index`.
+pub fn target_domains(index: &TokensIndex, config: &ValidateConfig) -> Result<Vec<String>> {
+    if !config.target.is_empty() {
+        return Ok(config.target.clone());
+    }
+    let eval: Vec<String> = index
+        .domains
+        .iter()
+        .filter(|d| d.eval_only)
+        .map(|d| d.domain.clone())
+        .collect();
+    if eval.is_empty() {
+        bail!(
+            "no --target given and the tokens index has no evaluation-only domain: name the target domain(s)"
+        );
+    }
+    Ok(eval)
+}
+
+/// A scale-up of the proxy: the model `model_scale` times its non-embedding parameters, trained on
+/// `token_scale` (default `model_scale`) times its tokens.
+pub struct Trained {
+    pub shape: ProxyShape,
+    pub train_tokens: u64,
+    pub results: Vec<MixtureResult>,
+}
+
+/// Trains one scaled-up model per candidate, in one stack (the same result as one after another,
+/// faster), from the same seed and on the same validation windows.
+pub fn train_candidates(
     tokens_dir: &Path,
-    specs: &[String],
+    index: &TokensIndex,
+    candidates: Vec<Candidate>,
     config: &ValidateConfig,
-    out_dir: &Path,
+    target: &[String],
     device: &Device,
     quiet: bool,
-) -> Result<ValidationReport> {
-    if specs.len() < 2 {
-        bail!(
-            "validation compares mixtures: give at least two (--mixture natural --mixture FILE ...)"
-        );
-    }
-    if !(config.model_scale.is_finite() && config.model_scale > 0.0) {
-        bail!(
-            "--model-scale must be a positive number, not {}",
-            config.model_scale
-        );
-    }
-    let index = TokensIndex::read(tokens_dir)?;
-    let target = if config.target.is_empty() {
-        let eval: Vec<String> = index
-            .domains
-            .iter()
-            .filter(|d| d.eval_only)
-            .map(|d| d.domain.clone())
-            .collect();
-        if eval.is_empty() {
-            bail!(
-                "no --target given and the tokens index has no evaluation-only domain: name the target domain(s)"
-            );
+) -> Result<Trained> {
+    for (what, scale) in [
+        ("--model-scale", Some(config.model_scale)),
+        ("token_scale", config.token_scale),
+    ] {
+        if let Some(scale) = scale
+            && !(scale.is_finite() && scale > 0.0)
+        {
+            bail!("{what} must be a positive number, not {scale}");
         }
-        eval
-    } else {
-        config.target.clone()
-    };
-    let mixtures = specs
-        .iter()
-        .map(|s| mixture(s, &index))
-        .collect::<Result<Vec<_>>>()?;
+    }
     let shape = scaled_shape(&config.proxy.shape, config.model_scale);
     shape.check()?;
     let mut train = config.proxy.train.clone();
-    train.train_tokens = (train.train_tokens as f64 * config.model_scale).round() as u64;
-    let validation = validation_sets(tokens_dir, &index, shape.context, train.val_sequences)?;
-    for t in &target {
+    train.train_tokens = (train.train_tokens as f64
+        * config.token_scale.unwrap_or(config.model_scale))
+    .round() as u64;
+    let validation = validation_sets(tokens_dir, index, shape.context, train.val_sequences)?;
+    for t in target {
         if !validation.iter().any(|v| &v.domain == t) {
             bail!(
                 "the target domain `{t}` has no validation sequences in {} (domains: {})",
@@ -176,21 +216,23 @@ pub fn run(
     }
     let steps = train.steps(shape.context) as u64;
     let progress = Progress::new(steps, "steps", quiet);
-    progress.set_message(format!("{} mixtures, stacked", mixtures.len()));
-    let training_names: Vec<String> = index.training_names();
-    let mut samplers = mixtures
+    progress.set_message(format!(
+        "{} mixtures at {}x, stacked",
+        candidates.len(),
+        config.model_scale
+    ));
+    let mut samplers = candidates
         .iter()
-        .map(|(_, weights)| {
+        .map(|c| {
             MixtureSampler::new(
                 tokens_dir,
-                &index,
-                weights,
+                index,
+                &c.weights,
                 shape.context,
                 config.proxy.seed,
             )
         })
         .collect::<Result<Vec<_>>>()?;
-    // Every mixture's model trains in one stack: the same result as one after another, faster.
     let trained = train_proxies(
         &shape,
         &train,
@@ -200,33 +242,75 @@ pub fn run(
         config.proxy.seed,
         |_, _, _| progress.inc(1),
     )?;
-    let mut results = Vec::new();
-    for (((name, weights), spec), val_losses) in
-        mixtures.into_iter().zip(specs).zip(trained.val_losses)
-    {
-        let losses: BTreeMap<String, f64> = val_losses.into_iter().collect();
-        let target_loss = target
-            .iter()
-            .map(|t| losses.get(t).copied().unwrap_or(f64::NAN))
-            .sum::<f64>()
-            / target.len() as f64;
-        tracing::info!(mixture = %name, target_loss, "validation model trained");
-        results.push(MixtureResult {
-            name,
-            source: spec.clone(),
-            weights: training_names.iter().cloned().zip(weights).collect(),
-            target_loss,
-            losses,
-        });
-    }
     progress.finish();
-    let report = ValidationReport {
-        config: config.clone(),
-        non_embedding_params: shape.non_embedding_params(),
+    let training_names: Vec<String> = index.training_names();
+    let results = candidates
+        .into_iter()
+        .zip(trained.val_losses)
+        .map(|(candidate, val_losses)| {
+            let losses: BTreeMap<String, f64> = val_losses.into_iter().collect();
+            let target_loss = target
+                .iter()
+                .map(|t| losses.get(t).copied().unwrap_or(f64::NAN))
+                .sum::<f64>()
+                / target.len() as f64;
+            tracing::info!(mixture = %candidate.name, target_loss, scale = config.model_scale, "validation model trained");
+            MixtureResult {
+                name: candidate.name,
+                source: candidate.source,
+                weights: training_names.iter().cloned().zip(candidate.weights).collect(),
+                target_loss,
+                predicted_target_loss: None,
+                losses,
+            }
+        })
+        .collect();
+    Ok(Trained {
         shape,
         train_tokens: train.train_tokens,
-        target,
         results,
+    })
+}
+
+/// Trains one scaled-up model per mixture in `specs` and writes `out_dir/results.json`.
+pub fn run(
+    tokens_dir: &Path,
+    specs: &[String],
+    config: &ValidateConfig,
+    out_dir: &Path,
+    device: &Device,
+    quiet: bool,
+) -> Result<ValidationReport> {
+    if specs.len() < 2 {
+        bail!(
+            "validation compares mixtures: give at least two (--mixture natural --mixture FILE ...)"
+        );
+    }
+    let index = TokensIndex::read(tokens_dir)?;
+    let target = target_domains(&index, config)?;
+    let candidates = specs
+        .iter()
+        .map(|s| {
+            mixture(s, &index).map(|(name, weights)| Candidate {
+                name,
+                source: s.clone(),
+                weights,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let trained = train_candidates(
+        tokens_dir, &index, candidates, config, &target, device, quiet,
+    )?;
+    let report = ValidationReport {
+        config: config.clone(),
+        non_embedding_params: trained.shape.non_embedding_params(),
+        shape: trained.shape,
+        train_tokens: trained.train_tokens,
+        target,
+        results: trained.results,
+        rank_transfer: None,
+        chosen_beats: None,
+        ladder: None,
     };
     write_atomic(
         &out_dir.join("results.json"),
