@@ -66,56 +66,17 @@ fn write_config(dir: &Path) {
     write_config_with(dir, "");
 }
 
-/// The test pipeline, with `settings` appended (TOML).
+/// The test pipeline over `dir/corpus`, with `settings` appended (TOML).
 fn write_config_with(dir: &Path, settings: &str) {
-    let mut text = format!(
-        r#"
-work = "work"
-seed = 5
-
-[corpus]
-paths = ["corpus"]
-tokenizer = "{tokenizer}"
-
-[dedup]
-
-[tokenize]
-eval_only = ["speeches"]
-
-[proxy]
-device = "cpu"
-layers = 1
-d_model = 32
-heads = 4
-ffn_hidden = 64
-context = 64
-
-[proxy.train]
-train_tokens = 16384
-batch_size = 16
-learning_rate = 0.003
-val_sequences = 4
-
-[regmix.sample]
-candidates = 6
-
-[regmix.fit]
-target = ["speeches"]
-regressors = ["ols", "ridge"]
-
-[regmix.simulate]
-candidates = 2000
-
-[manifest]
-name = "adversarial"
-train_tokens = 1000000
-allow_repeat = true
-exports = ["megatron"]
-"#,
-        tokenizer = fixtures().join("tokenizer.json").display(),
+    let rest = format!(
+        "\n[manifest]\nname = \"adversarial\"\ntrain_tokens = 1000000\nallow_repeat = true\n\
+         exports = [\"megatron\"]\n{settings}"
     );
-    text.push_str(settings);
-    fs::write(dir.join("pipeline.toml"), text).unwrap();
+    fs::write(
+        dir.join("pipeline.toml"),
+        small_pipeline(&dir.join("corpus"), 2000, &rest),
+    )
+    .unwrap();
 }
 
 fn manifest_domains(dir: &Path) -> Vec<(String, f64)> {

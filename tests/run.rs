@@ -14,56 +14,13 @@ use serde_json::Value;
 
 /// A pipeline small enough for a test: 8 tiny proxies, DoReMi only when asked.
 fn write_config(dir: &Path, simulate_candidates: u32, doremi: bool) -> std::path::PathBuf {
-    let fixtures = fixtures();
-    let mut text = format!(
-        r#"
-work = "work"
-seed = 3
-
-[corpus]
-paths = ["{corpus}"]
-tokenizer = "{tokenizer}"
-
-[dedup]
-
-[tokenize]
-eval_only = ["speeches"]
-
-[proxy]
-device = "cpu"
-layers = 1
-d_model = 32
-heads = 4
-ffn_hidden = 64
-context = 64
-
-[proxy.train]
-train_tokens = 16384
-batch_size = 16
-learning_rate = 0.003
-val_sequences = 8
-
-[regmix.sample]
-candidates = 6
-
-[regmix.fit]
-target = ["speeches"]
-regressors = ["ols", "ridge"]
-
-[regmix.simulate]
-candidates = {simulate_candidates}
-
-[manifest]
-name = "test-mix"
-train_tokens = 1000000
-exports = ["megatron", "hf"]
-"#,
-        corpus = fixtures.join("corpus").display(),
-        tokenizer = fixtures.join("tokenizer.json").display(),
+    let mut rest = String::from(
+        "\n[manifest]\nname = \"test-mix\"\ntrain_tokens = 1000000\nexports = [\"megatron\", \"hf\"]\n",
     );
     if doremi {
-        text.push_str("\n[doremi]\nreference = \"uniform\"\n");
+        rest.push_str("\n[doremi]\nreference = \"uniform\"\n");
     }
+    let text = small_pipeline(&fixtures().join("corpus"), simulate_candidates, &rest);
     let path = dir.join("pipeline.toml");
     fs::write(&path, text).unwrap();
     path

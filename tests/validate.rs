@@ -116,59 +116,11 @@ fn validate_refuses_bad_mixtures() {
 #[test]
 fn the_validate_stage_measures_rank_transfer_and_the_ladder() {
     let dir = tempfile::tempdir().unwrap();
-    let config = format!(
-        r#"
-work = "work"
-seed = 2
-
-[corpus]
-paths = ["{corpus}"]
-tokenizer = "{tokenizer}"
-
-[dedup]
-
-[tokenize]
-eval_only = ["speeches"]
-
-[proxy]
-device = "cpu"
-layers = 1
-d_model = 16
-heads = 2
-ffn_hidden = 32
-context = 32
-
-[proxy.train]
-train_tokens = 8192
-batch_size = 8
-learning_rate = 0.003
-val_sequences = 4
-
-[regmix.sample]
-candidates = 6
-
-[regmix.fit]
-target = ["speeches"]
-regressors = ["ols", "ridge"]
-
-[regmix.simulate]
-candidates = 2000
-
-[doremi]
-reference = "natural"
-
-[manifest]
-name = "v"
-train_tokens = 1000000
-exports = ["megatron"]
-
-[validate]
-model_scale = 2
-holdout = 3
-ladder = [1, 2]
-"#,
-        corpus = fixtures().join("corpus").display(),
-        tokenizer = fixtures().join("tokenizer.json").display(),
+    let config = small_pipeline(
+        &fixtures().join("corpus"),
+        2000,
+        "\n[doremi]\nreference = \"natural\"\n\n[manifest]\nname = \"v\"\ntrain_tokens = 1000000\n\
+         exports = [\"megatron\"]\n\n[validate]\nmodel_scale = 2\nholdout = 3\nladder = [1, 2]\n",
     );
     fs::write(dir.path().join("pipeline.toml"), config).unwrap();
     let output = remix(dir.path(), &["run", "--quiet", "pipeline.toml"]);

@@ -132,87 +132,80 @@ fn tick(y: f64) -> String {
     }
 }
 
-/// Points with the y = x diagonal: predicted against measured.
-pub fn scatter(title: &str, points: &[(f64, f64)], x_label: &str, y_label: &str) -> Result<String> {
-    let (mut low, mut high) = (f64::INFINITY, f64::NEG_INFINITY);
-    for &(x, y) in points {
-        low = low.min(x).min(y);
-        high = high.max(x).max(y);
-    }
+/// The span of `values` with 5% padding (0..1 when there are none).
+fn padded(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
+    let (low, high) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+        (l.min(v), h.max(v))
+    });
     if !low.is_finite() {
-        (low, high) = (0.0, 1.0);
+        return 0.0..1.0;
     }
     let pad = ((high - low) * 0.05).max(1e-9);
-    let range = (low - pad)..(high + pad);
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (420, 400)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 16))
-            .margin(10)
-            .x_label_area_size(45)
-            .y_label_area_size(60)
-            .build_cartesian_2d(range.clone(), range.clone())
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(x_label)
-            .y_desc(y_label)
-            .draw()
-            .map_err(err)?;
-        chart
-            .draw_series(LineSeries::new(
-                [(range.start, range.start), (range.end, range.end)],
-                COLORS[2],
-            ))
-            .map_err(err)?;
-        chart
-            .draw_series(
-                points
-                    .iter()
-                    .map(|&p| Circle::new(p, 3, COLORS[0].mix(0.7).filled())),
-            )
-            .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+    (low - pad)..(high + pad)
+}
+
+/// Points with the y = x diagonal, on one range for both axes: predicted against measured.
+pub fn scatter(title: &str, points: &[(f64, f64)], x_label: &str, y_label: &str) -> Result<String> {
+    let range = padded(points.iter().flat_map(|&(x, y)| [x, y]));
+    dots(
+        title,
+        points,
+        (range.clone(), range),
+        (420, 400),
+        true,
+        x_label,
+        y_label,
+    )
 }
 
 /// Points on free axes (no diagonal): one value against another, e.g. a proxy's weight on a domain
 /// against its target loss.
 pub fn points(title: &str, points: &[(f64, f64)], x_label: &str, y_label: &str) -> Result<String> {
-    let span = |values: &mut dyn Iterator<Item = f64>| {
-        let (low, high) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
-            (l.min(v), h.max(v))
-        });
-        if !low.is_finite() {
-            return 0.0..1.0;
-        }
-        let pad = ((high - low) * 0.05).max(1e-9);
-        (low - pad)..(high + pad)
-    };
-    let xs = span(&mut points.iter().map(|p| p.0));
-    let ys = span(&mut points.iter().map(|p| p.1));
+    let ranges = (
+        padded(points.iter().map(|p| p.0)),
+        padded(points.iter().map(|p| p.1)),
+    );
+    dots(title, points, ranges, (320, 280), false, x_label, y_label)
+}
+
+type Ranges = (std::ops::Range<f64>, std::ops::Range<f64>);
+
+fn dots(
+    title: &str,
+    points: &[(f64, f64)],
+    (xs, ys): Ranges,
+    size: (u32, u32),
+    diagonal: bool,
+    x_label: &str,
+    y_label: &str,
+) -> Result<String> {
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (320, 280)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 14))
-            .margin(8)
-            .x_label_area_size(40)
-            .y_label_area_size(55)
-            .build_cartesian_2d(xs, ys)
+            .caption(title, ("sans-serif", if diagonal { 16 } else { 14 }))
+            .margin(10)
+            .x_label_area_size(45)
+            .y_label_area_size(60)
+            .build_cartesian_2d(xs.clone(), ys)
             .map_err(err)?;
         chart
             .configure_mesh()
             .x_desc(x_label)
             .y_desc(y_label)
-            .x_labels(5)
-            .y_labels(5)
+            .x_labels(6)
+            .y_labels(6)
             .draw()
             .map_err(err)?;
+        if diagonal {
+            chart
+                .draw_series(LineSeries::new(
+                    [(xs.start, xs.start), (xs.end, xs.end)],
+                    COLORS[2],
+                ))
+                .map_err(err)?;
+        }
         chart
             .draw_series(
                 points

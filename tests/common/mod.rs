@@ -201,3 +201,51 @@ pub fn small_proxy(overrides: &[(&'static str, &'static str)]) -> Vec<&'static s
         .collect::<Vec<_>>()
         .concat()
 }
+
+/// A pipeline config small enough for a test, over the corpus at `corpus` with the fixtures' tokenizer:
+/// 8 tiny proxies (6 candidates, natural, uniform) targeting the evaluation-only speeches, and
+/// `simulate_candidates` simulated mixtures; `rest` (TOML: `[manifest]` and any other section) follows.
+#[allow(dead_code)]
+pub fn small_pipeline(corpus: &Path, simulate_candidates: u32, rest: &str) -> String {
+    format!(
+        r#"
+work = "work"
+seed = 3
+
+[corpus]
+paths = ["{corpus}"]
+tokenizer = "{tokenizer}"
+
+[dedup]
+
+[tokenize]
+eval_only = ["speeches"]
+
+[proxy]
+device = "cpu"
+layers = 1
+d_model = 32
+heads = 4
+ffn_hidden = 64
+context = 64
+
+[proxy.train]
+train_tokens = 16384
+batch_size = 16
+learning_rate = 0.003
+val_sequences = 8
+
+[regmix.sample]
+candidates = 6
+
+[regmix.fit]
+target = ["speeches"]
+regressors = ["ols", "ridge"]
+
+[regmix.simulate]
+candidates = {simulate_candidates}
+{rest}"#,
+        corpus = corpus.display(),
+        tokenizer = fixtures().join("tokenizer.json").display(),
+    )
+}
