@@ -268,27 +268,14 @@ pub fn log_histograms(
             .draw()
             .map_err(err)?;
         for (i, (name, bins)) in series.iter().enumerate() {
-            let color = COLORS[i % COLORS.len()];
             // A step outline: up at each bin's start, across, down at its end.
             let mut path = Vec::with_capacity(bins.len() * 4);
             for &(x, y) in bins {
                 path.extend([(x, 0.0), (x, y), (x + 1.0, y), (x + 1.0, 0.0)]);
             }
-            chart
-                .draw_series(LineSeries::new(path, color.stroke_width(2)))
-                .map_err(err)?
-                .label(*name)
-                .legend(move |(x, y)| {
-                    PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2))
-                });
+            line(&mut chart, path, name, i)?;
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.3))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(err)?;
+        legend(&mut chart)?;
         root.present().map_err(err)?;
     }
     Ok(svg)
@@ -332,28 +319,47 @@ pub fn lines(
             .draw()
             .map_err(err)?;
         for (i, (name, ys)) in series.iter().enumerate() {
-            let color = COLORS[i % COLORS.len()];
-            chart
-                .draw_series(LineSeries::new(
-                    ys.iter().enumerate().map(|(x, &y)| (x as f64, y)),
-                    color.stroke_width(2),
-                ))
-                .map_err(err)?
-                .label(*name)
-                .legend(move |(x, y)| {
-                    PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2))
-                });
+            let path = ys.iter().enumerate().map(|(x, &y)| (x as f64, y));
+            line(&mut chart, path, name, i)?;
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.3))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(err)?;
+        legend(&mut chart)?;
         root.present().map_err(err)?;
     }
     Ok(svg)
+}
+
+/// A chart on f64 axes, as every line chart here draws.
+type LineChart<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// Draws series `i` as a line labelled `name` in the legend.
+fn line(
+    chart: &mut LineChart,
+    path: impl IntoIterator<Item = (f64, f64)>,
+    name: &str,
+    i: usize,
+) -> Result<()> {
+    let color = COLORS[i % COLORS.len()];
+    chart
+        .draw_series(LineSeries::new(path, color.stroke_width(2)))
+        .map_err(err)?
+        .label(name)
+        .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2)));
+    Ok(())
+}
+
+/// The series legend, top right.
+fn legend<'a, 'b: 'a>(chart: &mut LineChart<'a, 'b>) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK.mix(0.3))
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(err)
 }
 
 #[cfg(test)]
