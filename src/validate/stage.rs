@@ -185,7 +185,15 @@ pub fn run(
         .filter_map(|r| r.predicted_target_loss)
         .collect();
     let measured: Vec<f64> = results.iter().map(|r| r.target_loss).collect();
-    let rank_transfer = rank_transfer(&predicted, &measured, proxy.seed);
+    // Undefined when either side is constant (every prediction equal): then there is none to report.
+    let rank_transfer = Some(rank_transfer(&predicted, &measured, proxy.seed))
+        .filter(|t| t.rho.is_finite() && t.interval.iter().all(|x| x.is_finite()));
+    if rank_transfer.is_none() {
+        tracing::warn!(
+            "no rank transfer: the fit predicts the same loss for every validated mixture, or the validation \
+             models measured the same loss for all"
+        );
+    }
     let loss_of = |name: &str| {
         results
             .iter()
@@ -219,7 +227,7 @@ pub fn run(
         train_tokens: trained.train_tokens,
         target,
         results,
-        rank_transfer: Some(rank_transfer),
+        rank_transfer,
         chosen_beats: Some(chosen_beats),
         ladder,
     };
