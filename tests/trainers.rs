@@ -111,4 +111,12 @@ fn every_trainer_samples_the_manifests_weights() {
             );
         }
     }
+    // nanotron's reader, datatrove's DatatroveFolderDataset, lives in an environment of its own.
+    let datatrove = std::env::var("REMIX_DATATROVE_PYTHON")
+        .expect("REMIX_DATATROVE_PYTHON is not set: .ci/run builds datatrove's environment beside the trainers'");
+    check_shares(
+        &datatrove,
+        "nanoset_datatrove.py",
+        &[&manifest, &mixtures.join("fixtures.nanotron.yaml")],
+    );
 }
