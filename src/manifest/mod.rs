@@ -250,9 +250,7 @@ pub fn allocate(weights: &[f64], total: u64) -> Vec<u64> {
 pub fn write(manifest: &Manifest, path: &Path, formats: &[export::Format]) -> Result<Vec<PathBuf>> {
     let mut formats = formats.to_vec();
     formats.dedup();
-    for &format in &formats {
-        native::export(manifest, format)?;
-    }
+    native::export(manifest, &formats)?;
     write_atomic(path, &serde_json::to_vec_pretty(manifest)?)?;
     let mut written = vec![path.to_path_buf()];
     let dir = path.parent().unwrap_or(Path::new(""));

@@ -63,57 +63,80 @@ struct Source {
 
 const SOURCE_FILE: &str = ".remix-source.json";
 
-/// Writes the native data of `format` (all but megatron, neox and olmo-core, which read the shards) for
+/// Writes the native data of `formats` (all but megatron, neox and olmo-core, which read the shards) for
 /// every domain the manifest samples ([`domain_dir`]), skipping folders already written from the same
-/// shard and settings.
-pub fn export(manifest: &Manifest, format: Format) -> Result<()> {
-    if matches!(format, Format::Megatron | Format::Neox | Format::OlmoCore) {
+/// shard and settings. Each domain's shard is identified (its index hashed) and opened once, whatever
+/// the formats, and hf and torchtitan share one text folder.
+pub fn export(manifest: &Manifest, formats: &[Format]) -> Result<()> {
+    let mut native: Vec<Format> = Vec::new();
+    for &format in formats {
+        let kind = folder_kind(manifest, format);
+        if !matches!(format, Format::Megatron | Format::Neox | Format::OlmoCore)
+            && !native.iter().any(|&f| folder_kind(manifest, f) == kind)
+        {
+            native.push(format);
+        }
+    }
+    if native.is_empty() {
         return Ok(());
     }
-    let tokenizer = match format {
-        Format::Hf | Format::Torchtitan => Some(text::shards_tokenizer(manifest)?),
-        _ => None,
+    let tokenizer = if native
+        .iter()
+        .any(|f| matches!(f, Format::Hf | Format::Torchtitan))
+    {
+        Some(text::shards_tokenizer(manifest)?)
+    } else {
+        None
     };
     for domain in manifest.domains.iter().filter(|d| d.weight > 0.0) {
         let prefix = Path::new(&domain.shard_prefix);
         let idx = shard_path(prefix, "idx");
         let idx_bytes = fs::read(&idx).with_context(|| format!("cannot read {}", idx.display()))?;
+        let idx_sha256 = format!("{:x}", Sha256::digest(&idx_bytes));
+        drop(idx_bytes);
         let bin = shard_path(prefix, "bin");
-        let source = Source {
-            kind: folder_kind(manifest, format),
-            shard_prefix: domain.shard_prefix.clone(),
-            idx_sha256: format!("{:x}", Sha256::digest(&idx_bytes)),
-            bin_bytes: fs::metadata(&bin)
-                .with_context(|| format!("cannot read {}", bin.display()))?
-                .len(),
-            sample_tokens: (format == Format::Mosaic).then_some(manifest.sequence_length),
-        };
-        let dir = domain_dir(manifest, format, &domain.domain);
-        let written = fs::read(dir.join(SOURCE_FILE))
-            .ok()
-            .and_then(|bytes| serde_json::from_slice::<Source>(&bytes).ok());
-        if written.as_ref() == Some(&source) {
-            tracing::info!(domain = %domain.domain, dir = %dir.display(), "already written");
-            continue;
+        let bin_bytes = fs::metadata(&bin)
+            .with_context(|| format!("cannot read {}", bin.display()))?
+            .len();
+        let mut shard: Option<TokenShard> = None;
+        for &format in &native {
+            let source = Source {
+                kind: folder_kind(manifest, format),
+                shard_prefix: domain.shard_prefix.clone(),
+                idx_sha256: idx_sha256.clone(),
+                bin_bytes,
+                sample_tokens: (format == Format::Mosaic).then_some(manifest.sequence_length),
+            };
+            let dir = domain_dir(manifest, format, &domain.domain);
+            let written = fs::read(dir.join(SOURCE_FILE))
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<Source>(&bytes).ok());
+            if written.as_ref() == Some(&source) {
+                tracing::info!(domain = %domain.domain, dir = %dir.display(), "already written");
+                continue;
+            }
+            let shard = match &mut shard {
+                Some(shard) => shard,
+                empty => empty.insert(TokenShard::open(prefix)?),
+            };
+            let out = FolderWriter::start(&dir)?;
+            match format {
+                Format::Mosaic => mds::write(shard, manifest.sequence_length as usize, &out)?,
+                Format::Nanotron => datatrove::write(shard, &tokenizer_name(manifest), &out)?,
+                Format::Litgpt => litdata::write(shard, &out)?,
+                _ => text::write(
+                    shard,
+                    tokenizer
+                        .as_ref()
+                        .context("the text formats decode with the shards' tokenizer")?,
+                    manifest.tokenizer.eod_id as u32,
+                    &out,
+                )?,
+            }
+            out.write(SOURCE_FILE, &serde_json::to_vec_pretty(&source)?)?;
+            out.finish()?;
+            tracing::info!(domain = %domain.domain, dir = %dir.display(), "written");
         }
-        let shard = TokenShard::open(prefix)?;
-        let out = FolderWriter::start(&dir)?;
-        match format {
-            Format::Mosaic => mds::write(&shard, manifest.sequence_length as usize, &out)?,
-            Format::Nanotron => datatrove::write(&shard, &tokenizer_name(manifest), &out)?,
-            Format::Litgpt => litdata::write(&shard, &out)?,
-            _ => text::write(
-                &shard,
-                tokenizer
-                    .as_ref()
-                    .context("the text formats decode with the shards' tokenizer")?,
-                manifest.tokenizer.eod_id as u32,
-                &out,
-            )?,
-        }
-        out.write(SOURCE_FILE, &serde_json::to_vec_pretty(&source)?)?;
-        out.finish()?;
-        tracing::info!(domain = %domain.domain, dir = %dir.display(), "written");
     }
     Ok(())
 }
