@@ -74,6 +74,7 @@ pub fn train(
             val_documents: 0,
             val_tokens: 0,
             eval_only: false,
+            parts: Vec::new(),
         }],
     };
     // Each proxy its own seed, so each reads other batches, as candidates would.

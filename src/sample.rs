@@ -206,6 +206,7 @@ mod tests {
                     val_documents: 1,
                     val_tokens: 1,
                     eval_only,
+                    parts: Vec::new(),
                 })
                 .collect(),
         }

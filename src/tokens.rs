@@ -3,7 +3,7 @@
 //! Later stages read per-domain token counts from it: the natural (token-proportional) mixture, the
 //! prior of candidate sampling, and the epoch caps that say how often a domain may be repeated.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use schemars::JsonSchema;
@@ -37,6 +37,63 @@ pub struct TokenDomain {
     pub val_tokens: u64,
     /// Evaluated only: never sampled for training.
     pub eval_only: bool,
+    /// The files of the training tokens when they are not `<stem>.bin/.idx` in the tokens folder:
+    /// Megatron prefixes brought in by `remix tokens import`, in stream order. Empty for shards remix
+    /// wrote.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<TokenPart>,
+}
+
+/// One file of a domain's training tokens ([`TokenDomain::parts`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TokenPart {
+    /// Megatron prefix (`PREFIX.bin` + `PREFIX.idx`): absolute, or relative to the tokens folder.
+    pub prefix: String,
+    /// Documents read from the start of the file (the rest, if any, were held out for validation)
+    /// and the tokens they hold.
+    pub documents: u64,
+    pub tokens: u64,
+}
+
+impl TokenDomain {
+    /// The files of the domain's training tokens, with the documents read from each.
+    pub fn training_parts(&self, tokens_dir: &Path) -> Vec<ShardPart> {
+        if self.parts.is_empty() {
+            return vec![ShardPart {
+                prefix: tokens_dir.join(&self.file_stem),
+                documents: None,
+            }];
+        }
+        self.parts
+            .iter()
+            .map(|p| ShardPart {
+                prefix: tokens_dir.join(&p.prefix),
+                documents: Some(p.documents),
+            })
+            .collect()
+    }
+
+    /// The training tokens per file, as [`Self::training_parts`].
+    pub fn part_tokens(&self) -> Vec<u64> {
+        if self.parts.is_empty() {
+            vec![self.tokens]
+        } else {
+            self.parts.iter().map(|p| p.tokens).collect()
+        }
+    }
+
+    /// The Megatron prefix of the validation shard, `<stem>.val` in the tokens folder.
+    pub fn validation_prefix(&self, tokens_dir: &Path) -> PathBuf {
+        tokens_dir.join(format!("{}.val", self.file_stem))
+    }
+}
+
+/// One file of a domain's stream: a Megatron prefix and how many of its documents to read (all of them
+/// when `None`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShardPart {
+    pub prefix: PathBuf,
+    pub documents: Option<u64>,
 }
 
 impl TokensIndex {

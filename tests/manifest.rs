@@ -108,7 +108,8 @@ fn manifest_and_every_export() {
             d["tokens_requested"].as_f64().unwrap() / d["tokens_available"].as_f64().unwrap();
         assert!((d["epochs"].as_f64().unwrap() - epochs).abs() < 1e-12);
         for ext in ["bin", "idx"] {
-            assert!(Path::new(&format!("{}.{ext}", d["shard_prefix"].as_str().unwrap())).exists());
+            let shard = &d["shards"][0];
+            assert!(Path::new(&format!("{}.{ext}", shard["prefix"].as_str().unwrap())).exists());
             assert!(Path::new(&format!("{}.{ext}", d["val_prefix"].as_str().unwrap())).exists());
         }
     }
@@ -116,7 +117,7 @@ fn manifest_and_every_export() {
     assert_eq!(m["method"]["kind"], "given");
     let prefixes: Vec<&str> = domains
         .iter()
-        .map(|d| d["shard_prefix"].as_str().unwrap())
+        .map(|d| d["shards"][0]["prefix"].as_str().unwrap())
         .collect();
     let token_weights: Vec<f64> = domains
         .iter()

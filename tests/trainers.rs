@@ -1,5 +1,6 @@
-//! The exports of `remix run mixtures/fixtures.toml`, loaded by the trainers' own libraries: each samples
-//! every domain within 0.01 of the manifest's weight, over at least 2,000 samples.
+//! The exports of `remix run mixtures/fixtures.toml`, and of a pipeline over megatron-core-written shards
+//! brought in by `remix tokens import`, loaded by the trainers' own libraries: each samples every domain
+//! within 0.01 of the manifest's weight, over at least 2,000 samples.
 //!
 //! The libraries live in a Python environment that `.ci/run` builds at pinned versions and names in
 //! `REMIX_TRAINERS_PYTHON`; without it (a development machine) the test says so and does nothing, and
@@ -39,6 +40,13 @@ fn trainers_python() -> Option<String> {
         eprintln!("skipping: REMIX_TRAINERS_PYTHON is not set (.ci/run builds that environment)");
     }
     python
+}
+
+/// nanotron's reader, datatrove's `DatatroveFolderDataset`, lives in an environment of its own.
+fn datatrove_python() -> String {
+    std::env::var("REMIX_DATATROVE_PYTHON").expect(
+        "REMIX_DATATROVE_PYTHON is not set: .ci/run builds datatrove's environment beside the trainers'",
+    )
 }
 
 /// Runs `tests/trainers/<script>` with the trainers' Python and checks the shares it reports.
@@ -111,12 +119,121 @@ fn every_trainer_samples_the_manifests_weights() {
             );
         }
     }
-    // nanotron's reader, datatrove's DatatroveFolderDataset, lives in an environment of its own.
-    let datatrove = std::env::var("REMIX_DATATROVE_PYTHON")
-        .expect("REMIX_DATATROVE_PYTHON is not set: .ci/run builds datatrove's environment beside the trainers'");
     check_shares(
-        &datatrove,
+        &datatrove_python(),
         "nanoset_datatrove.py",
         &[&manifest, &mixtures.join("fixtures.nanotron.yaml")],
+    );
+}
+
+/// A team's own tokens: megatron-core's `IndexedDatasetBuilder` writes the fixtures' tokens as Megatron
+/// shards (documents of two sequences, a domain over two prefixes) and numpy writes raw token files as
+/// OLMo-core and dolma do (`tests/trainers/megatron_write.py`); `remix tokens import` indexes them, a
+/// pipeline with `[tokens.import]` trains proxies on them, and the trainers read its exports back.
+#[test]
+fn megatron_core_shards_import_train_and_export() {
+    let Some(python) = trainers_python() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let source = d.join("source");
+    fs::create_dir_all(&source).unwrap();
+    tokenize_fixtures(&source, &["--eval-only", "speeches"]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/trainers/megatron_write.py");
+    let written = Command::new(&python)
+        .arg(&script)
+        .arg(source.join("tokens"))
+        .arg(d.join("data"))
+        .output()
+        .unwrap();
+    assert!(
+        written.status.success(),
+        "{}",
+        String::from_utf8_lossy(&written.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&written.stdout);
+    let documents: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+
+    let tokenizer = fixtures().join("tokenizer.json").display().to_string();
+    let import = [
+        "--megatron",
+        "code=data/code",
+        "--megatron",
+        "email=data/email-a,data/email-b",
+        "--megatron",
+        "speeches=data/speeches",
+        "--numpy",
+        "novel=data/novel-0.npy,data/novel-1.npy",
+        "--dtype",
+        "uint16",
+        "--tokenizer",
+        &tokenizer,
+        "--eval-only",
+        "speeches",
+    ];
+    let output = remix(
+        d,
+        &[
+            &["tokens", "import", "--quiet", "--json", "-o", "cli"][..],
+            &import,
+        ]
+        .concat(),
+    );
+    assert_ok(&output);
+    let index: Value = serde_json::from_slice(&output.stdout).unwrap();
+    for domain in index["domains"].as_array().unwrap() {
+        let name = domain["domain"].as_str().unwrap();
+        let total =
+            domain["documents"].as_u64().unwrap() + domain["val_documents"].as_u64().unwrap();
+        assert_eq!(
+            Some(total),
+            documents[name].as_u64(),
+            "{name}: every document, once"
+        );
+    }
+
+    let prefixes = |list: &[&str]| {
+        list.iter()
+            .map(|p| format!("\"{}\"", d.join("data").join(p).display()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let data = format!(
+        "[tokens.import]\nmegatron = {{ code = [{}], email = [{}], speeches = [{}] }}\nnumpy = {{ novel = [{}] }}\n\
+         dtype = \"uint16\"\ntokenizer = \"{tokenizer}\"\neval_only = [\"speeches\"]\n",
+        prefixes(&["code"]),
+        prefixes(&["email-a", "email-b"]),
+        prefixes(&["speeches"]),
+        prefixes(&["novel-0.npy", "novel-1.npy"]),
+    );
+    let rest = "[manifest]\nname = \"imported\"\ntrain_tokens = 2000000\nsequence_length = 64\n\
+                exports = [\"megatron\", \"neox\", \"olmo-core\", \"mosaic\", \"nanotron\", \"litgpt\"]\n";
+    fs::write(d.join("run.toml"), small_pipeline_over(&data, 2000, rest)).unwrap();
+    assert_ok(&remix(d, &["run", "--quiet", "run.toml"]));
+    let mixtures = d.join("work/mixtures");
+    let manifest = mixtures.join("imported.json");
+    for (script, suffixes) in [
+        (
+            "megatron_lm.py",
+            &["megatron.args", "megatron.json", "neox.yml"][..],
+        ),
+        ("olmo_core_mix.py", &["olmo-core.yaml"]),
+        ("mosaic.py", &["mosaic.py"]),
+        ("litgpt.py", &["litgpt.py"]),
+        ("nanoset.py", &["nanotron.yaml"]),
+    ] {
+        for suffix in suffixes {
+            check_shares(
+                &python,
+                script,
+                &[&manifest, &mixtures.join(format!("imported.{suffix}"))],
+            );
+        }
+    }
+    check_shares(
+        &datatrove_python(),
+        "nanoset_datatrove.py",
+        &[&manifest, &mixtures.join("imported.nanotron.yaml")],
     );
 }

@@ -16,6 +16,7 @@ pub mod simulate;
 pub mod stats;
 pub mod tokenize;
 pub mod tokenizer;
+pub mod tokens;
 pub mod train;
 pub mod validate;
 
@@ -43,6 +44,7 @@ pub enum Command {
     Dedup(dedup::Args),
     Tokenize(tokenize::Args),
     Tokenizer(tokenizer::Args),
+    Tokens(tokens::Args),
     Sample(sample::Args),
     Train(train::Args),
     Doremi(doremi::Args),
@@ -65,6 +67,7 @@ impl Cli {
             Command::Dedup(args) => dedup::run(args, self.quiet),
             Command::Tokenize(args) => tokenize::run(args, self.quiet),
             Command::Tokenizer(args) => tokenizer::run(args, self.quiet),
+            Command::Tokens(args) => tokens::run(args, self.quiet),
             Command::Sample(args) => sample::run(args),
             Command::Train(args) => train::run(args, self.quiet),
             Command::Doremi(args) => doremi::run(args, self.quiet),

@@ -4,6 +4,7 @@ use clap::Args as ClapArgs;
 
 use crate::config::{CorpusConfig, DomainFrom};
 use crate::tokenize::TokenizeConfig;
+use crate::tokens::TokensIndex;
 use crate::workdir::WorkDir;
 
 /// Encode documents into Megatron token shards (.bin/.idx) per domain, with a held-out validation split.
@@ -85,7 +86,12 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
     };
     let work = WorkDir::new(&args.output);
     let index = crate::tokenize::run(&args.input, &args.tokenizer, &config, &work, quiet)?;
-    if args.json {
+    print_index(&index, &work, args.json)
+}
+
+/// Prints the token index as a table (or JSON) and where it went.
+pub fn print_index(index: &TokensIndex, work: &WorkDir, json: bool) -> anyhow::Result<()> {
+    if json {
         println!("{}", serde_json::to_string_pretty(&index)?);
         return Ok(());
     }

@@ -127,26 +127,39 @@ const TOKENS: &str = "tokens (the manifest's weights as they are)";
 const DOCUMENTS: &str = "documents: each domain's token weight divided by its mean document length \
                          (tokens per document in the shards), renormalised";
 
-fn megatron_args(manifest: &Manifest) -> String {
-    let pairs: Vec<String> = used(manifest)
+/// Every training shard with its weight: the domain's weight split over its shards by their tokens
+/// (a Megatron blend samples each dataset by weight and each dataset uniformly by token).
+fn weighted_shards(manifest: &Manifest) -> Vec<(f64, &str)> {
+    used(manifest)
         .iter()
-        .map(|d| format!("{} {}", d.weight, d.shard_prefix))
+        .flat_map(|d| {
+            d.shard_shares()
+                .into_iter()
+                .zip(&d.shards)
+                .map(|(share, shard)| (d.weight * share, shard.prefix.as_str()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn megatron_args(manifest: &Manifest) -> String {
+    let pairs: Vec<String> = weighted_shards(manifest)
+        .iter()
+        .map(|(weight, prefix)| format!("{weight} {prefix}"))
         .collect();
     format!("--data-path {}\n", pairs.join(" "))
 }
 
 fn megatron_split_json(manifest: &Manifest) -> String {
-    let list = |prefix: &dyn Fn(&super::ManifestDomain) -> &str| -> Vec<String> {
-        used(manifest)
-            .iter()
-            .flat_map(|d| [d.weight.to_string(), prefix(d).to_string()])
-            .collect()
-    };
-    let value = serde_json::json!({
-        "train": list(&|d| &d.shard_prefix),
-        "valid": list(&|d| &d.val_prefix),
-        "test": list(&|d| &d.val_prefix),
-    });
+    let train: Vec<String> = weighted_shards(manifest)
+        .iter()
+        .flat_map(|(weight, prefix)| [weight.to_string(), prefix.to_string()])
+        .collect();
+    let valid: Vec<String> = used(manifest)
+        .iter()
+        .flat_map(|d| [d.weight.to_string(), d.val_prefix.clone()])
+        .collect();
+    let value = serde_json::json!({ "train": train, "valid": valid, "test": valid });
     serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
 }
 
@@ -156,16 +169,15 @@ fn yaml_list(items: impl IntoIterator<Item = String>) -> String {
 
 fn neox(manifest: &Manifest) -> String {
     let domains = used(manifest);
-    let paths =
-        |f: fn(&super::ManifestDomain) -> &String| yaml_list(domains.iter().map(|d| quoted(f(d))));
+    let train = weighted_shards(manifest);
+    let valid = yaml_list(domains.iter().map(|d| quoted(&d.val_prefix)));
     let weights = yaml_list(domains.iter().map(|d| d.weight.to_string()));
     format!(
-        "{}train_data_paths: {}\ntrain_data_weights: {weights}\nvalid_data_paths: {}\nvalid_data_weights: {weights}\n\
-         test_data_paths: {}\ntest_data_weights: {weights}\n",
+        "{}train_data_paths: {}\ntrain_data_weights: {}\nvalid_data_paths: {valid}\nvalid_data_weights: {weights}\n\
+         test_data_paths: {valid}\ntest_data_weights: {weights}\n",
         header(manifest, "#", TOKENS),
-        paths(|d| &d.shard_prefix),
-        paths(|d| &d.val_prefix),
-        paths(|d| &d.val_prefix),
+        yaml_list(train.iter().map(|(_, prefix)| quoted(prefix))),
+        yaml_list(train.iter().map(|(weight, _)| weight.to_string())),
     )
 }
 
@@ -201,7 +213,11 @@ fn olmo_core(manifest: &Manifest) -> String {
             quoted(&d.domain),
             d.weight,
             repetition.max(1.0),
-            quoted(&format!("{}.bin", d.shard_prefix))
+            d.shards
+                .iter()
+                .map(|shard| quoted(&format!("{}.bin", shard.prefix)))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     text

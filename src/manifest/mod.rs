@@ -87,10 +87,39 @@ pub struct ManifestDomain {
     pub tokens_requested: u64,
     /// Times the domain is repeated: requested / available.
     pub epochs: f64,
-    /// Megatron prefix of the training shard (`.bin`/`.idx` without the extension).
-    pub shard_prefix: String,
+    /// The training shards, in stream order: one for shards remix tokenized, every file for tokens
+    /// brought in by `remix tokens import`.
+    pub shards: Vec<ManifestShard>,
     /// Megatron prefix of the validation shard.
     pub val_prefix: String,
+}
+
+/// One training shard of a domain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ManifestShard {
+    /// Megatron prefix (`.bin`/`.idx` without the extension), absolute.
+    pub prefix: String,
+    /// Training documents read from the start of the file, and their tokens: the whole file, except
+    /// where `remix tokens import` held its last documents out for validation.
+    pub documents: u64,
+    pub tokens: u64,
+}
+
+impl ManifestDomain {
+    /// Each shard's share of the domain's tokens (they sum to 1; equal shares when it has none).
+    pub fn shard_shares(&self) -> Vec<f64> {
+        let total: u64 = self.shards.iter().map(|s| s.tokens).sum();
+        self.shards
+            .iter()
+            .map(|s| {
+                if total == 0 {
+                    1.0 / self.shards.len() as f64
+                } else {
+                    s.tokens as f64 / total as f64
+                }
+            })
+            .collect()
+    }
 }
 
 /// How the weights were chosen.
@@ -171,7 +200,16 @@ pub fn build(
                 epochs / config.max_epochs
             ));
         }
-        let prefix = tokens_dir.join(&domain.file_stem);
+        let shards = domain
+            .training_parts(&tokens_dir)
+            .into_iter()
+            .zip(domain.part_tokens())
+            .map(|(part, tokens)| ManifestShard {
+                prefix: part.prefix.display().to_string(),
+                documents: part.documents.unwrap_or(domain.documents),
+                tokens,
+            })
+            .collect();
         domains.push(ManifestDomain {
             domain: domain.domain.clone(),
             weight,
@@ -179,8 +217,8 @@ pub fn build(
             tokens_available: domain.tokens,
             tokens_requested,
             epochs: if epochs.is_finite() { epochs } else { f64::MAX },
-            shard_prefix: prefix.display().to_string(),
-            val_prefix: format!("{}.val", prefix.display()),
+            shards,
+            val_prefix: domain.validation_prefix(&tokens_dir).display().to_string(),
         });
     }
     if !too_repeated.is_empty() {

@@ -19,6 +19,7 @@ use crate::proxy::train::TrainConfig;
 use crate::sample::SampleConfig;
 use crate::simulate::SimulateConfig;
 use crate::tokenize::TokenizeConfig;
+use crate::tokenize::import::ImportConfig;
 
 /// A pipeline config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -29,7 +30,11 @@ pub struct PipelineConfig {
     /// The seed of every stage (candidates, proxies, folds, simulation, validation split). Default 0.
     #[serde(default)]
     pub seed: u64,
-    pub corpus: CorpusSection,
+    /// The corpus to deduplicate and tokenize; leave it out to import tokens with `[tokens.import]`.
+    pub corpus: Option<CorpusSection>,
+    /// Token files you already have, in place of the corpus: `[tokens.import]` replaces the stats, dedup
+    /// and tokenize stages.
+    pub tokens: Option<TokensSection>,
     /// Deduplication; leave the section out to tokenize the corpus as it is.
     pub dedup: Option<DedupConfig>,
     #[serde(default)]
@@ -47,6 +52,14 @@ pub struct PipelineConfig {
     /// Write `WORK/report.html` at the end. Default true.
     #[serde(default = "yes")]
     pub report: bool,
+}
+
+/// `[tokens]`: tokens brought in rather than tokenized.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokensSection {
+    /// What `remix tokens import` would take; paths relative to the config file's folder.
+    pub import: ImportConfig,
 }
 
 fn yes() -> bool {
@@ -209,9 +222,23 @@ impl PipelineConfig {
         })?;
         let base = path.parent().unwrap_or(Path::new(""));
         config.work = beside(base, &config.work);
-        config.corpus.tokenizer = beside(base, &config.corpus.tokenizer);
-        for p in &mut config.corpus.paths {
-            *p = beside(base, p);
+        if let Some(corpus) = &mut config.corpus {
+            corpus.tokenizer = beside(base, &corpus.tokenizer);
+            for p in &mut corpus.paths {
+                *p = beside(base, p);
+            }
+        }
+        if let Some(tokens) = &mut config.tokens {
+            let import = &mut tokens.import;
+            for p in import
+                .megatron
+                .values_mut()
+                .chain(import.numpy.values_mut())
+                .flatten()
+                .chain(import.tokenizer.as_mut())
+            {
+                *p = beside(base, p);
+            }
         }
         if let Some(doremi) = &mut config.doremi
             && !matches!(doremi.reference.as_str(), "natural" | "uniform")
@@ -226,13 +253,32 @@ impl PipelineConfig {
 
     fn check(&self, path: &Path) -> Result<()> {
         let where_ = path.display();
-        if self.corpus.paths.is_empty() {
-            bail!(
-                "{where_}: [corpus] paths is empty: list the Parquet files or folders of the corpus"
-            );
+        match (&self.corpus, &self.tokens) {
+            (Some(corpus), None) => {
+                if corpus.paths.is_empty() {
+                    bail!(
+                        "{where_}: [corpus] paths is empty: list the Parquet files or folders of the corpus"
+                    );
+                }
+                self.domain_from()
+                    .map_err(|e| anyhow::anyhow!("{where_}: [corpus] domain_from: {e}"))?;
+            }
+            (None, Some(_)) => {
+                if self.dedup.is_some() || self.tokenize != TokenizeConfig::default() {
+                    bail!(
+                        "{where_}: [tokens.import] replaces dedup and tokenize: remove [dedup] and [tokenize] \
+                         (eval_only, val_fraction and val_documents go in [tokens.import])"
+                    );
+                }
+            }
+            (Some(_), Some(_)) => bail!(
+                "{where_}: give [corpus] (documents to tokenize) or [tokens.import] (tokens you have), not both"
+            ),
+            (None, None) => bail!(
+                "{where_}: no data: add [corpus] (Parquet documents and a tokenizer) or [tokens.import] \
+                 (Megatron shards or raw token files)"
+            ),
         }
-        self.domain_from()
-            .map_err(|e| anyhow::anyhow!("{where_}: [corpus] domain_from: {e}"))?;
         if let Some(regmix) = &self.regmix
             && regmix.fit.target.is_empty()
         {
@@ -253,16 +299,26 @@ impl PipelineConfig {
     }
 
     pub fn domain_from(&self) -> Result<DomainFrom, String> {
-        self.corpus.domain_from.parse()
+        self.corpus
+            .as_ref()
+            .map_or(Ok(DomainFrom::Folder), |c| c.domain_from.parse())
     }
 
     /// How every stage reads the corpus.
     pub fn corpus_config(&self) -> CorpusConfig {
         CorpusConfig {
-            text_column: self.corpus.text_column.clone(),
+            text_column: self
+                .corpus
+                .as_ref()
+                .map_or_else(text, |c| c.text_column.clone()),
             domain_from: self.domain_from().unwrap_or(DomainFrom::Folder),
             ..Default::default()
         }
+    }
+
+    /// The `[tokens.import]` settings, when the config imports tokens.
+    pub fn import(&self) -> Option<&ImportConfig> {
+        self.tokens.as_ref().map(|t| &t.import)
     }
 
     pub fn weights_from(&self) -> Result<WeightsFrom> {

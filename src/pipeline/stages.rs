@@ -62,12 +62,13 @@ impl<'a> Plan<'a> {
     pub fn enabled(&self, stage: PipelineStage) -> bool {
         use PipelineStage::*;
         match stage {
-            Dedup => self.config.dedup.is_some(),
+            Stats => self.config.corpus.is_some(),
+            Dedup => self.config.dedup.is_some() && self.config.corpus.is_some(),
             Sample | Train | Fit | Simulate => self.config.regmix.is_some(),
             Doremi => self.config.doremi.is_some(),
             Validate => self.config.validate.is_some() && self.config.regmix.is_some(),
             Report => self.config.report,
-            Stats | Tokenize | Manifest => true,
+            Tokenize | Manifest => true,
         }
     }
 
@@ -104,12 +105,16 @@ impl<'a> Plan<'a> {
             .collect();
         match stage {
             PipelineStage::Stats | PipelineStage::Dedup => inputs.extend(self.corpus_files()?),
-            PipelineStage::Tokenize => {
-                if self.config.dedup.is_none() {
-                    inputs.extend(self.corpus_files()?);
+            PipelineStage::Tokenize => match (self.config.import(), &self.config.corpus) {
+                (Some(import), _) => inputs.extend(import_files(import)),
+                (None, Some(corpus)) => {
+                    if self.config.dedup.is_none() {
+                        inputs.extend(self.corpus_files()?);
+                    }
+                    inputs.push(corpus.tokenizer.clone());
                 }
-                inputs.push(self.config.corpus.tokenizer.clone());
-            }
+                (None, None) => {}
+            },
             PipelineStage::Doremi => {
                 if let crate::doremi::Reference::File(path) = self.doremi_config()?.reference {
                     inputs.push(path);
@@ -120,8 +125,15 @@ impl<'a> Plan<'a> {
         Ok(inputs)
     }
 
+    fn corpus(&self) -> Result<&crate::pipeline::config::CorpusSection> {
+        self.config
+            .corpus
+            .as_ref()
+            .context("this stage reads the corpus, and the config has no [corpus]")
+    }
+
     fn corpus_files(&self) -> Result<Vec<PathBuf>> {
-        Ok(Corpus::open(&self.config.corpus.paths, &self.config.corpus_config())?.paths())
+        Ok(Corpus::open(&self.corpus()?.paths, &self.config.corpus_config())?.paths())
     }
 
     /// What the stage must have left for it to count as done.
@@ -149,7 +161,10 @@ impl<'a> Plan<'a> {
         Ok(match stage {
             PipelineStage::Stats => serde_json::to_value(self.config.corpus_config())?,
             PipelineStage::Dedup => serde_json::to_value(self.dedup_config())?,
-            PipelineStage::Tokenize => serde_json::to_value(self.tokenize_config())?,
+            PipelineStage::Tokenize => match self.config.import() {
+                Some(import) => json!({ "import": import }),
+                None => serde_json::to_value(self.tokenize_config())?,
+            },
             PipelineStage::Sample => serde_json::to_value(self.sample_config())?,
             PipelineStage::Train => json!({ "proxy": c.proxy, "seed": seed }),
             PipelineStage::Fit => serde_json::to_value(self.fit_config())?,
@@ -212,7 +227,7 @@ impl<'a> Plan<'a> {
         match stage {
             PipelineStage::Stats => {
                 crate::stats::run(
-                    &c.corpus.paths,
+                    &self.corpus()?.paths,
                     &c.corpus_config(),
                     &self.path("stats"),
                     None,
@@ -220,24 +235,34 @@ impl<'a> Plan<'a> {
                 )?;
             }
             PipelineStage::Dedup => {
-                crate::dedup::run(&c.corpus.paths, &self.dedup_config(), &self.work, quiet)?;
+                crate::dedup::run(
+                    &self.corpus()?.paths,
+                    &self.dedup_config(),
+                    &self.work,
+                    quiet,
+                )?;
+            }
+            PipelineStage::Tokenize if c.import().is_some() => {
+                let import = c.import().context("checked above")?;
+                crate::tokenize::import::run(import, &self.work, quiet)?;
             }
             PipelineStage::Tokenize => {
+                let corpus = self.corpus()?;
                 let input = if c.dedup.is_some() {
                     self.path("dedup")
                 } else {
-                    match c.corpus.paths.as_slice() {
+                    match corpus.paths.as_slice() {
                         [one] => one.clone(),
                         _ => bail!(
                             "without a [dedup] section the tokenize stage reads one corpus path; \
                              [corpus] paths lists {}: add [dedup] or point paths at one folder",
-                            c.corpus.paths.len()
+                            corpus.paths.len()
                         ),
                     }
                 };
                 crate::tokenize::run(
                     &input,
-                    &c.corpus.tokenizer,
+                    &corpus.tokenizer,
                     &self.tokenize_config(),
                     &self.work,
                     quiet,
@@ -455,4 +480,19 @@ impl<'a> Plan<'a> {
         let device = self.device_choice()?.resolve()?;
         Ok(self.device.get_or_init(|| device))
     }
+}
+
+/// The files `[tokens.import]` reads: each prefix's `.bin` and `.idx`, each raw token file, the tokenizer.
+fn import_files(import: &crate::tokenize::import::ImportConfig) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = import
+        .megatron
+        .values()
+        .flatten()
+        .flat_map(|prefix| {
+            ["bin", "idx"].map(|ext| crate::tokenize::shard::shard_path(prefix, ext))
+        })
+        .collect();
+    files.extend(import.numpy.values().flatten().cloned());
+    files.extend(import.tokenizer.iter().cloned());
+    files
 }

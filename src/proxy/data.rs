@@ -73,7 +73,7 @@ impl MixtureSampler {
             if weight == 0.0 {
                 continue;
             }
-            let shard = TokenShard::open(&tokens_dir.join(&domain.file_stem))?;
+            let shard = TokenShard::training(domain, tokens_dir)?;
             if shard.tokens() == 0 {
                 bail!(
                     "domain `{}` has weight {weight} but no training tokens",
@@ -182,7 +182,7 @@ pub fn validation_sets(
     let mut sets = Vec::new();
     let mut short = Vec::new();
     for domain in &index.domains {
-        let shard = TokenShard::open(&tokens_dir.join(format!("{}.val", domain.file_stem)))?;
+        let shard = TokenShard::validation(domain, tokens_dir)?;
         let available = shard.tokens() as usize;
         if available < context + 1 {
             short.push(format!("`{}` ({available} tokens)", domain.domain));
@@ -243,6 +243,7 @@ mod tests {
                 val_documents: 10,
                 val_tokens: 30,
                 eval_only,
+                parts: Vec::new(),
             });
         }
         TokensIndex {

@@ -1,8 +1,18 @@
-//! Reading a Megatron indexed dataset (`.bin` + `.idx`), memory-mapped.
+//! Reading Megatron indexed datasets (`.bin` + `.idx`), memory-mapped: one domain's training or
+//! validation tokens, held in one file or many.
 //!
-//! The layout is the one [`crate::tokenize::shard`] writes; this reader checks it (magic, version,
-//! dtype, counts, offsets, file sizes) and refuses anything else with a message naming the file.
+//! The index is read as Megatron-LM's `IndexedDataset` reads it (magic `MMIDIDX\0\0`, version 1, dtype
+//! code, sequence lengths and byte pointers, document indices into the sequences), so shards written by
+//! megatron-core's `IndexedDatasetBuilder` (several sequences per document) open as well as the ones
+//! [`crate::tokenize::shard`] writes (one sequence per document). A document is the tokens of its
+//! sequences, which must lie back to back in `.bin` as every Megatron builder writes them. Anything else
+//! (another magic or version, a dtype remix does not read, counts or pointers that disagree with the file
+//! sizes) is refused with a message naming the file.
+//!
+//! A domain's stream is its parts one after another, each cut to its first documents when the rest were
+//! held out for validation ([`ShardPart`]); token positions and document numbers run across the parts.
 
+use std::borrow::Cow;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -10,95 +20,239 @@ use anyhow::{Context, Result, bail};
 use memmap2::Mmap;
 
 use crate::tokenize::shard::{MAGIC, TokenDtype, shard_path};
+use crate::tokens::{ShardPart, TokenDomain};
 
-/// One opened shard: its document boundaries and its tokens.
-pub struct TokenShard {
-    path: PathBuf,
-    dtype: TokenDtype,
-    /// Start of each document in tokens, plus the total at the end.
-    starts: Vec<u64>,
-    bin: Option<Mmap>,
+/// What a Megatron `.idx` says: the dtype and where each document starts, in tokens.
+pub struct IndexFile {
+    pub dtype: TokenDtype,
+    /// Start of each document in tokens from the start of `.bin`, plus the end of the last.
+    pub starts: Vec<u64>,
 }
 
-impl TokenShard {
-    /// Opens `<prefix>.idx` and maps `<prefix>.bin`.
-    pub fn open(prefix: &Path) -> Result<Self> {
+impl IndexFile {
+    /// Reads and checks `<prefix>.idx`.
+    pub fn read(prefix: &Path) -> Result<Self> {
         let idx_path = shard_path(prefix, "idx");
-        let bin_path = shard_path(prefix, "bin");
-        let idx = fs::read(&idx_path)
-            .with_context(|| format!("cannot read the token index {}", idx_path.display()))?;
-        let bad = |what: &str| {
-            anyhow::anyhow!(
-                "{} is not a Megatron index ({what}): run `remix tokenize` again",
+        let idx = fs::read(&idx_path).with_context(|| {
+            format!(
+                "cannot read the Megatron index {} (a prefix names `PREFIX.bin` and `PREFIX.idx`)",
                 idx_path.display()
             )
-        };
+        })?;
+        Self::parse(&idx).map_err(|why| {
+            anyhow::anyhow!(
+                "{} is not a Megatron index remix reads ({why}): write it with Megatron-LM's \
+                 preprocess_data.py or megatron-core's IndexedDatasetBuilder, or run `remix tokenize`",
+                idx_path.display()
+            )
+        })
+    }
+
+    fn parse(idx: &[u8]) -> std::result::Result<Self, String> {
         if idx.len() < 34 || &idx[..9] != MAGIC {
-            return Err(bad("no MMIDIDX header"));
+            return Err("no MMIDIDX header".into());
         }
         let u64_at = |at: usize| u64::from_le_bytes(idx[at..at + 8].try_into().unwrap_or_default());
         if u64_at(9) != 1 {
-            return Err(bad("version is not 1"));
+            return Err("version is not 1".into());
         }
         let dtype = match idx[17] {
             8 => TokenDtype::U16,
             4 => TokenDtype::I32,
             code => {
-                return Err(bad(&format!(
-                    "token dtype code {code} is not uint16 (8) or int32 (4)"
-                )));
+                return Err(format!(
+                    "token dtype code {code}: remix reads uint16 (8) and int32 (4) tokens"
+                ));
             }
         };
-        let sequences = u64_at(18) as usize;
-        if u64_at(26) != sequences as u64 + 1
-            || idx.len() != 34 + sequences * 12 + (sequences + 1) * 8
-        {
-            return Err(bad("counts do not match the file size"));
+        let (sequences, documents) = (u64_at(18), u64_at(26));
+        let expected = 34u128 + sequences as u128 * 12 + documents as u128 * 8;
+        if documents == 0 || expected != idx.len() as u128 {
+            return Err(format!(
+                "{sequences} sequences and {documents} document indices do not fit its {} bytes",
+                idx.len()
+            ));
         }
-        let mut starts = Vec::with_capacity(sequences + 1);
+        let (sequences, documents) = (sequences as usize, documents as usize);
+        let lengths_at = 34;
+        let pointers_at = lengths_at + 4 * sequences;
+        let documents_at = pointers_at + 8 * sequences;
+        let width = dtype.bytes() as u64;
+        // Token start of each sequence; the pointers must say the same in bytes.
+        let mut sequence_starts = Vec::with_capacity(sequences + 1);
         let mut total = 0u64;
         for s in 0..sequences {
-            let at = 34 + 4 * s;
+            let at = lengths_at + 4 * s;
             let length = i32::from_le_bytes(idx[at..at + 4].try_into().unwrap_or_default());
             if length < 0 {
-                return Err(bad("a negative sequence length"));
+                return Err(format!("sequence {s} has the negative length {length}"));
             }
-            starts.push(total);
+            let pointer = u64_at(pointers_at + 8 * s);
+            if pointer != total * width {
+                return Err(format!(
+                    "sequence {s} starts at byte {pointer}, not right after the one before it (byte {}): \
+                     its sequences are not back to back",
+                    total * width
+                ));
+            }
+            sequence_starts.push(total);
             total += length as u64;
         }
-        starts.push(total);
-        let file = fs::File::open(&bin_path)
-            .with_context(|| format!("cannot open {}", bin_path.display()))?;
-        let size = file.metadata()?.len();
-        if size != total * dtype.bytes() as u64 {
-            bail!(
-                "{} holds {size} bytes but its index describes {total} tokens of {} bytes: the shard is truncated \
-                 or from another run; run `remix tokenize` again",
-                bin_path.display(),
-                dtype.bytes()
-            );
+        sequence_starts.push(total);
+        let mut starts = Vec::with_capacity(documents);
+        let mut previous = 0u64;
+        for d in 0..documents {
+            let index = u64_at(documents_at + 8 * d);
+            if (d == 0 && index != 0) || index < previous || index > sequences as u64 {
+                return Err(format!(
+                    "document index {d} is {index}: document indices run from 0 up to the {sequences} sequences"
+                ));
+            }
+            previous = index;
+            starts.push(sequence_starts[index as usize]);
         }
-        // An empty file cannot be mapped; an empty shard needs no map.
-        // SAFETY: the file is opened read-only; remix never writes a shard in place (it renames finished
-        // files over old ones), so the mapping does not change under the reader.
-        let bin = if size == 0 {
-            None
-        } else {
-            Some(
-                unsafe { Mmap::map(&file) }
-                    .with_context(|| format!("cannot map {}", bin_path.display()))?,
-            )
-        };
+        if previous != sequences as u64 {
+            return Err(format!(
+                "its last document ends at sequence {previous} of {sequences}: sequences after the last \
+                 document belong to none"
+            ));
+        }
+        Ok(Self { dtype, starts })
+    }
+
+    /// Documents in the file.
+    pub fn documents(&self) -> usize {
+        self.starts.len() - 1
+    }
+
+    /// Tokens in the file.
+    pub fn tokens(&self) -> u64 {
+        self.starts.last().copied().unwrap_or(0)
+    }
+}
+
+struct Part {
+    bin_path: PathBuf,
+    /// The part's first token and first document in the stream.
+    first_token: u64,
+    first_document: usize,
+    bin: Option<Mmap>,
+}
+
+/// One domain's tokens: its parts opened, their documents numbered across them.
+pub struct TokenShard {
+    dtype: TokenDtype,
+    parts: Vec<Part>,
+    /// Start of each document in the stream's tokens, plus the total at the end.
+    starts: Vec<u64>,
+}
+
+impl TokenShard {
+    /// Opens `<prefix>.idx` and maps `<prefix>.bin`: every document of one file.
+    pub fn open(prefix: &Path) -> Result<Self> {
+        Self::open_parts(&[ShardPart {
+            prefix: prefix.to_path_buf(),
+            documents: None,
+        }])
+    }
+
+    /// Opens a domain's training tokens ([`TokenDomain::training_parts`]).
+    pub fn training(domain: &TokenDomain, tokens_dir: &Path) -> Result<Self> {
+        Self::open_parts(&domain.training_parts(tokens_dir))
+    }
+
+    /// Opens a domain's held-out validation shard ([`TokenDomain::validation_prefix`]).
+    pub fn validation(domain: &TokenDomain, tokens_dir: &Path) -> Result<Self> {
+        Self::open(&domain.validation_prefix(tokens_dir))
+    }
+
+    /// Opens the parts of one domain's stream, in order. Errors: an unreadable or invalid index, a
+    /// `.bin` whose size disagrees with it (truncated, or from another run), parts of different dtypes,
+    /// a part cut to more documents than it has.
+    pub fn open_parts(parts: &[ShardPart]) -> Result<Self> {
+        let mut opened: Vec<Part> = Vec::with_capacity(parts.len());
+        let mut starts = vec![0u64];
+        let mut dtype = None;
+        for part in parts {
+            let index = IndexFile::read(&part.prefix)?;
+            let bin_path = shard_path(&part.prefix, "bin");
+            match dtype {
+                None => dtype = Some(index.dtype),
+                Some(first) if first != index.dtype => bail!(
+                    "{} holds {} tokens but {} holds {}: the files of one domain share one dtype; \
+                     write them with the same tokenizer and dtype",
+                    bin_path.display(),
+                    index.dtype.name(),
+                    opened[0].bin_path.display(),
+                    first.name()
+                ),
+                Some(_) => {}
+            }
+            let file = fs::File::open(&bin_path)
+                .with_context(|| format!("cannot open {}", bin_path.display()))?;
+            let size = file
+                .metadata()
+                .with_context(|| format!("cannot read {}", bin_path.display()))?
+                .len();
+            let width = index.dtype.bytes() as u64;
+            if size != index.tokens() * width {
+                bail!(
+                    "{} holds {size} bytes but its index describes {} tokens of {width} bytes ({} bytes): the file \
+                     is {} or from another run; write it again (`remix tokenize`, or your Megatron preprocessing)",
+                    bin_path.display(),
+                    index.tokens(),
+                    index.tokens() * width,
+                    if size < index.tokens() * width {
+                        "truncated"
+                    } else {
+                        "longer than its index"
+                    }
+                );
+            }
+            let documents = match part.documents {
+                None => index.documents(),
+                Some(n) if n as usize <= index.documents() => n as usize,
+                Some(n) => bail!(
+                    "{} has {} documents, not the {n} the token index counts: the file changed since \
+                     `remix tokens import`; import again",
+                    shard_path(&part.prefix, "idx").display(),
+                    index.documents()
+                ),
+            };
+            let first_token = starts.last().copied().unwrap_or(0);
+            let first_document = starts.len() - 1;
+            starts.extend(index.starts[1..=documents].iter().map(|s| first_token + s));
+            // An empty file cannot be mapped; an empty shard needs no map.
+            // SAFETY: the file is opened read-only; remix never writes a shard in place (it renames
+            // finished files over old ones), so the mapping does not change under the reader.
+            let bin = if size == 0 {
+                None
+            } else {
+                Some(
+                    unsafe { Mmap::map(&file) }
+                        .with_context(|| format!("cannot map {}", bin_path.display()))?,
+                )
+            };
+            opened.push(Part {
+                bin_path,
+                first_token,
+                first_document,
+                bin,
+            });
+        }
         Ok(Self {
-            path: bin_path,
-            dtype,
+            dtype: dtype.unwrap_or(TokenDtype::U16),
+            parts: opened,
             starts,
-            bin,
         })
     }
 
+    /// The `.bin` of the first part: the file errors name.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.parts
+            .first()
+            .map(|p| p.bin_path.as_path())
+            .unwrap_or(Path::new(""))
     }
 
     /// The dtype of the tokens in `.bin`.
@@ -110,51 +264,102 @@ impl TokenShard {
         self.starts.len() - 1
     }
 
-    /// Tokens in the shard: every document, end-of-document tokens included.
+    /// Tokens in the stream: every document, end-of-document tokens included.
     pub fn tokens(&self) -> u64 {
         self.starts.last().copied().unwrap_or(0)
     }
 
-    /// Tokens `start..start + count` of the concatenated documents as they are stored: little-endian
-    /// in the shard's [`Self::dtype`] (the layout MDS and litdata store too).
-    pub fn token_bytes(&self, start: u64, count: u64) -> &[u8] {
-        let Some(bin) = &self.bin else { return &[] };
-        let width = self.dtype.bytes();
-        &bin[start as usize * width..(start + count) as usize * width]
+    /// The part holding token `at` (the last part holding any token at or before it).
+    fn part_at(&self, at: u64) -> usize {
+        self.parts
+            .partition_point(|p| p.first_token <= at)
+            .saturating_sub(1)
     }
 
-    /// The stored bytes of document `i` ([`Self::token_bytes`]).
+    /// Bytes of tokens `start..start + count` within part `p` (which must hold them).
+    fn part_bytes(&self, p: usize, start: u64, count: u64) -> &[u8] {
+        let part = &self.parts[p];
+        let Some(bin) = &part.bin else { return &[] };
+        let width = self.dtype.bytes() as u64;
+        let from = (start - part.first_token) * width;
+        &bin[from as usize..(from + count * width) as usize]
+    }
+
+    /// The end (exclusive, in stream tokens) of part `p`'s documents.
+    fn part_end(&self, p: usize) -> u64 {
+        self.parts
+            .get(p + 1)
+            .map(|next| next.first_token)
+            .unwrap_or_else(|| self.tokens())
+    }
+
+    /// Tokens `start..start + count` of the stream as they are stored: little-endian in the shard's
+    /// [`Self::dtype`] (the layout MDS and litdata store too). Borrowed from the map unless the range
+    /// spans two files.
+    pub fn token_bytes(&self, start: u64, count: u64) -> Cow<'_, [u8]> {
+        let p = self.part_at(start);
+        if start + count <= self.part_end(p) {
+            return Cow::Borrowed(self.part_bytes(p, start, count));
+        }
+        let mut out = Vec::with_capacity(count as usize * self.dtype.bytes());
+        let (mut at, end) = (start, start + count);
+        while at < end {
+            let p = self.part_at(at);
+            let n = self.part_end(p).min(end) - at;
+            out.extend_from_slice(self.part_bytes(p, at, n));
+            at += n;
+        }
+        Cow::Owned(out)
+    }
+
+    /// Every token of the stream, as [`Self::token_bytes`], one slice per file.
+    pub fn file_bytes(&self) -> impl Iterator<Item = &[u8]> {
+        (0..self.parts.len()).map(|p| {
+            let start = self.parts[p].first_token;
+            self.part_bytes(p, start, self.part_end(p) - start)
+        })
+    }
+
+    /// The stored bytes of document `i` ([`Self::token_bytes`]; a document lies in one file).
     pub fn document_bytes(&self, i: usize) -> &[u8] {
         let (start, end) = (self.starts[i], self.starts[i + 1]);
-        self.token_bytes(start, end - start)
+        let p = self
+            .parts
+            .partition_point(|p| p.first_document <= i)
+            .saturating_sub(1);
+        self.part_bytes(p, start, end - start)
     }
 
-    /// Token `start..start + out.len()` of the concatenated documents into `out`.
+    /// Token `start..start + out.len()` of the stream into `out`.
     pub fn read(&self, start: u64, out: &mut [u32]) {
         let bytes = self.token_bytes(start, out.len() as u64);
-        match self.dtype {
-            TokenDtype::U16 => {
-                for (o, c) in out.iter_mut().zip(bytes.chunks_exact(2)) {
-                    *o = u16::from_le_bytes([c[0], c[1]]) as u32;
-                }
-            }
-            TokenDtype::I32 => {
-                for (o, c) in out.iter_mut().zip(bytes.chunks_exact(4)) {
-                    *o = i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as u32;
-                }
-            }
-        }
+        decode(self.dtype, &bytes, out);
     }
 
     /// The tokens of document `i`.
     pub fn document(&self, i: usize) -> Vec<u32> {
-        let (start, end) = (self.starts[i], self.starts[i + 1]);
-        let mut out = vec![0; (end - start) as usize];
-        self.read(start, &mut out);
+        let bytes = self.document_bytes(i);
+        let mut out = vec![0; bytes.len() / self.dtype.bytes()];
+        decode(self.dtype, bytes, &mut out);
         out
     }
 }
 
+/// Little-endian tokens of `dtype` into ids.
+pub fn decode(dtype: TokenDtype, bytes: &[u8], out: &mut [u32]) {
+    match dtype {
+        TokenDtype::U16 => {
+            for (o, c) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+                *o = u16::from_le_bytes([c[0], c[1]]) as u32;
+            }
+        }
+        TokenDtype::I32 => {
+            for (o, c) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+                *o = i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as u32;
+            }
+        }
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;

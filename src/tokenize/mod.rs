@@ -15,6 +15,7 @@
 //! An evaluation-only domain goes entirely to its validation shards: proxies report its loss but never
 //! train on it. [`train`] trains a small byte-level BPE tokenizer for proxies.
 
+pub mod import;
 pub mod shard;
 pub mod train;
 
@@ -374,6 +375,7 @@ pub fn run(
                 val_documents: s.val.documents(),
                 val_tokens: s.val.tokens(),
                 eval_only: s.eval_only,
+                parts: Vec::new(),
             });
             s.train.finish()?;
             s.val.finish()?;

@@ -143,29 +143,7 @@ impl ShardWriter {
         flushed
             .with_context(|| format!("cannot write {} (is the disk full?)", bin_tmp.display()))?;
         let idx_tmp = tmp_path(&self.prefix, "idx");
-        let write_idx = || -> std::io::Result<()> {
-            let mut idx = BufWriter::new(fs::File::create(&idx_tmp)?);
-            let sequences = self.lengths.len() as u64;
-            idx.write_all(MAGIC)?;
-            idx.write_all(&1u64.to_le_bytes())?;
-            idx.write_all(&[self.dtype.code()])?;
-            idx.write_all(&sequences.to_le_bytes())?;
-            idx.write_all(&(sequences + 1).to_le_bytes())?;
-            for length in &self.lengths {
-                idx.write_all(&length.to_le_bytes())?;
-            }
-            let mut offset = 0i64;
-            for length in &self.lengths {
-                idx.write_all(&offset.to_le_bytes())?;
-                offset += *length as i64 * self.dtype.bytes() as i64;
-            }
-            for document in 0..=sequences as i64 {
-                idx.write_all(&document.to_le_bytes())?;
-            }
-            idx.into_inner()?.sync_all()
-        };
-        write_idx()
-            .with_context(|| format!("cannot write {} (is the disk full?)", idx_tmp.display()))?;
+        write_index(&idx_tmp, self.dtype, &self.lengths)?;
         for ext in ["bin", "idx"] {
             let to = shard_path(&self.prefix, ext);
             fs::rename(tmp_path(&self.prefix, ext), &to)
@@ -173,6 +151,33 @@ impl ShardWriter {
         }
         Ok(())
     }
+}
+
+/// Writes a Megatron `.idx` at `path` for documents of `lengths` tokens stored back to back, one
+/// sequence per document. Errors: the file cannot be written.
+pub fn write_index(path: &Path, dtype: TokenDtype, lengths: &[i32]) -> Result<()> {
+    let write = || -> std::io::Result<()> {
+        let mut idx = BufWriter::new(fs::File::create(path)?);
+        let sequences = lengths.len() as u64;
+        idx.write_all(MAGIC)?;
+        idx.write_all(&1u64.to_le_bytes())?;
+        idx.write_all(&[dtype.code()])?;
+        idx.write_all(&sequences.to_le_bytes())?;
+        idx.write_all(&(sequences + 1).to_le_bytes())?;
+        for length in lengths {
+            idx.write_all(&length.to_le_bytes())?;
+        }
+        let mut offset = 0i64;
+        for length in lengths {
+            idx.write_all(&offset.to_le_bytes())?;
+            offset += *length as i64 * dtype.bytes() as i64;
+        }
+        for document in 0..=sequences as i64 {
+            idx.write_all(&document.to_le_bytes())?;
+        }
+        idx.into_inner()?.sync_all()
+    };
+    write().with_context(|| format!("cannot write {} (is the disk full?)", path.display()))
 }
 
 /// `<prefix>.<ext>` (the prefix may itself hold dots: `web.val`).

@@ -207,20 +207,24 @@ pub fn small_proxy(overrides: &[(&'static str, &'static str)]) -> Vec<&'static s
 /// `simulate_candidates` simulated mixtures; `rest` (TOML: `[manifest]` and any other section) follows.
 #[allow(dead_code)]
 pub fn small_pipeline(corpus: &Path, simulate_candidates: u32, rest: &str) -> String {
+    let data = format!(
+        "[corpus]\npaths = [\"{}\"]\ntokenizer = \"{}\"\n\n[dedup]\n\n[tokenize]\neval_only = [\"speeches\"]\n",
+        corpus.display(),
+        fixtures().join("tokenizer.json").display()
+    );
+    small_pipeline_over(&data, simulate_candidates, rest)
+}
+
+/// [`small_pipeline`] over `data`, the TOML sections that bring the tokens (`[corpus]`, or
+/// `[tokens.import]`).
+#[allow(dead_code)]
+pub fn small_pipeline_over(data: &str, simulate_candidates: u32, rest: &str) -> String {
     format!(
         r#"
 work = "work"
 seed = 3
 
-[corpus]
-paths = ["{corpus}"]
-tokenizer = "{tokenizer}"
-
-[dedup]
-
-[tokenize]
-eval_only = ["speeches"]
-
+{data}
 [proxy]
 device = "cpu"
 layers = 1
@@ -244,8 +248,6 @@ regressors = ["ols", "ridge"]
 
 [regmix.simulate]
 candidates = {simulate_candidates}
-{rest}"#,
-        corpus = corpus.display(),
-        tokenizer = fixtures().join("tokenizer.json").display(),
+{rest}"#
     )
 }

@@ -30,7 +30,7 @@ def main():
         for name, dataset in parts.items():
             domain = domains[name]
             assert len(dataset) == domain["documents_available"], (name, len(dataset), domain["documents_available"])
-            shard = IndexedDataset(domain["shard_prefix"])
+            (shard,) = [IndexedDataset(s["prefix"]) for s in domain["shards"]]
             for i in (0, len(dataset) // 2, len(dataset) - 1):
                 encoded = tokenizer.encode(dataset[i]["text"], add_special_tokens=False).ids + [eod]
                 assert encoded == shard[i].tolist(), f"{name}: document {i} does not encode back to its tokens"

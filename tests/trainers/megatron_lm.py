@@ -6,7 +6,7 @@ EXPORT is `<name>.megatron.args` (Megatron-LM's `--data-path`), `<name>.megatron
 `--per-split-data-args-path`) or `<name>.neox.yml` (GPT-NeoX's `train_data_paths`/`train_data_weights`, whose
 shards GPT-NeoX reads with its copy of the same indexed-dataset code). The blend is read as each trainer
 reads it, every prefix is opened with megatron-core's `IndexedDataset` (the tokens must be the manifest's
-dtype and end every document with its EOD token), and `BlendedMegatronDatasetBuilder` builds the GPT
+dtype and end every document with its EOD token; a document may span several sequences), and `BlendedMegatronDatasetBuilder` builds the GPT
 datasets of the manifest's sequence length over it, as Megatron-LM's `pretrain_gpt.py` does. At least
 MIN_SAMPLES samples are drawn from the training split (and the validation split is built from the
 held-out shards); each domain's share of them is printed beside its weight as JSON.
@@ -62,10 +62,11 @@ def main():
             shard = IndexedDataset(prefix)
             assert shard.index.dtype == numpy.dtype(dtype), (prefix, shard.index.dtype)
             assert len(shard) > 0, prefix
-            for i in range(len(shard)):
-                assert shard[i][-1] == manifest["tokenizer"]["eod_id"], (prefix, i)
+            # The last sequence of every document ends with the EOD token.
+            for end in shard.document_indices[1:]:
+                assert shard[int(end) - 1][-1] == manifest["tokenizer"]["eod_id"], (prefix, int(end) - 1)
 
-    domain_of = {d["shard_prefix"]: d["domain"] for d in manifest["domains"]}
+    domain_of = {s["prefix"]: d["domain"] for d in manifest["domains"] for s in d["shards"]}
     sizes = [min_samples] + [64 if blend else None for blend in per_split[1:]]
     with tempfile.TemporaryDirectory() as cache:
         # Megatron builds its datasets inside a process group (torchrun's); this is a group of one.

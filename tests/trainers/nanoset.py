@@ -67,6 +67,9 @@ def blend(weights, lengths, samples, seed):
     numpy.random.RandomState(seed).shuffle(dataset_index)
     numpy.random.RandomState(seed).shuffle(sample_index)
     epochs = samples // per_epoch + 1
+    # Whole epochs: within one, the shuffled index is a sample without replacement (shares drift by the
+    # luck of the draw); over whole epochs they are Nanoset's exact blend.
+    samples = max(samples, -(-samples // per_epoch) * per_epoch)
     return numpy.tile(dataset_index, epochs)[:samples], numpy.tile(sample_index, epochs)[:samples]
 
 

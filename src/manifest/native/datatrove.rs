@@ -61,7 +61,7 @@ fn metadata(tokenizer: &str, token_size: usize, tokens: u64) -> String {
 /// `tokenizer` names the tokenizer in the metadata.
 pub fn write(shard: &TokenShard, tokenizer: &str, out: &FolderWriter) -> Result<()> {
     let token_size = shard.dtype().bytes();
-    out.write(FILE, shard.token_bytes(0, shard.tokens()))?;
+    out.write_chunks(FILE, shard.file_bytes())?;
     out.write(&format!("{FILE}.index"), &index_bytes(shard))?;
     out.write(
         &format!("{FILE}.metadata"),

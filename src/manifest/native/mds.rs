@@ -95,7 +95,7 @@ pub fn write(shard: &TokenShard, sample_tokens: usize, out: &FolderWriter) -> Re
     for s in 0..samples {
         let values = shard.token_bytes(s * sample_tokens as u64, sample_tokens as u64);
         let mut sample = Vec::new();
-        encode_sample(values, sample_tokens as u64, &mut sample);
+        encode_sample(&values, sample_tokens as u64, &mut sample);
         let cost = sample.len() as u64 + 4;
         // MDSWriter's rule: cut before a sample that would take the shard past the limit.
         if !pending.is_empty() && SIZE_LIMIT < running + cost {

@@ -27,6 +27,7 @@ use super::Manifest;
 use super::export::Format;
 use crate::proxy::shard::TokenShard;
 use crate::tokenize::shard::shard_path;
+use crate::tokens::ShardPart;
 
 /// The folder of `domain` in `format` for `manifest`: `<tokens>/../exports/<kind>/<domain>`, where kind
 /// is `mds-<sequence length>` (samples of that many tokens), `litdata` or `datatrove` (samples are cut
@@ -54,11 +55,37 @@ fn folder_kind(manifest: &Manifest, format: Format) -> String {
 struct Source {
     /// The folder's kind ([`domain_dir`]).
     kind: String,
-    shard_prefix: String,
-    idx_sha256: String,
-    bin_bytes: u64,
+    shards: Vec<ShardSource>,
     /// MDS: tokens per sample.
     sample_tokens: Option<u64>,
+}
+
+/// One shard a folder was made from: its prefix, the documents read, its index's SHA-256 and its
+/// size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct ShardSource {
+    prefix: String,
+    documents: u64,
+    idx_sha256: String,
+    bin_bytes: u64,
+}
+
+impl ShardSource {
+    fn identify(shard: &super::ManifestShard) -> Result<Self> {
+        let prefix = Path::new(&shard.prefix);
+        let idx = shard_path(prefix, "idx");
+        let idx_bytes = fs::read(&idx).with_context(|| format!("cannot read {}", idx.display()))?;
+        let bin = shard_path(prefix, "bin");
+        let bin_bytes = fs::metadata(&bin)
+            .with_context(|| format!("cannot read {}", bin.display()))?
+            .len();
+        Ok(Self {
+            prefix: shard.prefix.clone(),
+            documents: shard.documents,
+            idx_sha256: format!("{:x}", Sha256::digest(&idx_bytes)),
+            bin_bytes,
+        })
+    }
 }
 
 const SOURCE_FILE: &str = ".remix-source.json";
@@ -89,22 +116,16 @@ pub fn export(manifest: &Manifest, formats: &[Format]) -> Result<()> {
         None
     };
     for domain in manifest.domains.iter().filter(|d| d.weight > 0.0) {
-        let prefix = Path::new(&domain.shard_prefix);
-        let idx = shard_path(prefix, "idx");
-        let idx_bytes = fs::read(&idx).with_context(|| format!("cannot read {}", idx.display()))?;
-        let idx_sha256 = format!("{:x}", Sha256::digest(&idx_bytes));
-        drop(idx_bytes);
-        let bin = shard_path(prefix, "bin");
-        let bin_bytes = fs::metadata(&bin)
-            .with_context(|| format!("cannot read {}", bin.display()))?
-            .len();
+        let shards = domain
+            .shards
+            .iter()
+            .map(ShardSource::identify)
+            .collect::<Result<Vec<_>>>()?;
         let mut shard: Option<TokenShard> = None;
         for &format in &native {
             let source = Source {
                 kind: folder_kind(manifest, format),
-                shard_prefix: domain.shard_prefix.clone(),
-                idx_sha256: idx_sha256.clone(),
-                bin_bytes,
+                shards: shards.clone(),
                 sample_tokens: (format == Format::Mosaic).then_some(manifest.sequence_length),
             };
             let dir = domain_dir(manifest, format, &domain.domain);
@@ -117,7 +138,16 @@ pub fn export(manifest: &Manifest, formats: &[Format]) -> Result<()> {
             }
             let shard = match &mut shard {
                 Some(shard) => shard,
-                empty => empty.insert(TokenShard::open(prefix)?),
+                empty => empty.insert(TokenShard::open_parts(
+                    &domain
+                        .shards
+                        .iter()
+                        .map(|s| ShardPart {
+                            prefix: s.prefix.clone().into(),
+                            documents: Some(s.documents),
+                        })
+                        .collect::<Vec<_>>(),
+                )?),
             };
             let out = FolderWriter::start(&dir)?;
             match format {
@@ -180,10 +210,21 @@ impl FolderWriter {
 
     /// Writes one file of the folder.
     pub fn write(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        self.write_chunks(name, [bytes])
+    }
+
+    /// Writes one file of the folder from its pieces, in order.
+    pub fn write_chunks<'b>(
+        &self,
+        name: &str,
+        chunks: impl IntoIterator<Item = &'b [u8]>,
+    ) -> Result<()> {
         let path = self.tmp.join(name);
         let mut file =
             fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
-        file.write_all(bytes)
+        chunks
+            .into_iter()
+            .try_for_each(|chunk| file.write_all(chunk))
             .and_then(|()| file.sync_all())
             .with_context(|| format!("cannot write {}", path.display()))
     }

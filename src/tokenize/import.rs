@@ -1,0 +1,629 @@
+//! `remix tokens import`: token files a team already has, brought into a work directory in place of
+//! the dedup and tokenize stages.
+//!
+//! Two kinds of files are read where they are, never copied:
+//! - Megatron indexed datasets (`PREFIX.bin` + `PREFIX.idx`), as Megatron-LM's `preprocess_data.py` and
+//!   megatron-core's `IndexedDatasetBuilder` write them; documents come from the `.idx`.
+//! - raw token files (`.npy` as OLMo-core and dolma write them: no header, `uint16` or `uint32`
+//!   little-endian), documents ending with the end-of-document token. remix scans them for the
+//!   document ends and writes a Megatron `.idx` for each in `WORK/tokens/<stem>.<k>.idx`, with
+//!   `<stem>.<k>.bin` a symbolic link to the file, so Megatron's reader (and every export) reads it as
+//!   a Megatron prefix. `uint32` tokens are stored as Megatron's `int32` (the same bytes for ids under
+//!   2^31, which is checked).
+//!
+//! Every file is checked as the proxies will read it: its index against its size (a truncated `.bin`
+//! is refused), one dtype across the domain's files (and the run's, which `tokens/index.json` records
+//! once), every token id under the vocabulary, and the end-of-document token: given, the tokenizer's,
+//! or the one every document of the first file ends with. Files of one domain whose documents end in
+//! different tokens were tokenized with different vocabularies, and are refused.
+//!
+//! Validation is held out by document as Megatron's `--split` does: a domain's last documents (its last
+//! file's tail), `val_fraction` of them (at least one), copied into `WORK/tokens/<stem>.val.bin/.idx`;
+//! the training stream is every document before them ([`crate::tokens::TokenPart`]). An evaluation-only
+//! domain is copied whole into its validation shard. The exports list the files whole: the main run
+//! trains on the held-out tail too, which was only ever the proxies' yardstick.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use rayon::prelude::*;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::shard::{ShardWriter, TokenDtype, shard_path, write_index};
+use super::{TokenizeConfig, load_tokenizer};
+use crate::domain::file_stem;
+use crate::progress::Progress;
+use crate::proxy::shard::{TokenShard, decode};
+use crate::tokens::{TokenDomain, TokenPart, TokensIndex};
+use crate::workdir::{DoneMarker, Stage, WorkDir, replace_dir, staging_dir, write_atomic};
+
+/// What to import (`remix tokens import`, or `[tokens.import]` in a pipeline config).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImportConfig {
+    /// Megatron prefixes (`PREFIX.bin` + `PREFIX.idx`) per domain, in stream order.
+    pub megatron: BTreeMap<String, Vec<PathBuf>>,
+    /// Raw token files per domain (no header; documents end with the end-of-document token), in stream
+    /// order.
+    pub numpy: BTreeMap<String, Vec<PathBuf>>,
+    /// The token type of the raw files: `uint16` or `uint32`. Required with `numpy`.
+    pub dtype: Option<String>,
+    /// The end-of-document token id. Default: the tokenizer's, else the token every document of the first
+    /// Megatron file ends with. Required with `numpy` and no tokenizer.
+    pub eod_token_id: Option<u64>,
+    /// The vocabulary size. Default: the tokenizer's, else the largest token id plus one.
+    pub vocab_size: Option<u64>,
+    /// The HuggingFace `tokenizer.json` the files were written with: its vocabulary and end-of-document
+    /// token, and the text the `hf` and `torchtitan` exports decode. Default none.
+    pub tokenizer: Option<PathBuf>,
+    /// Domains held out whole for evaluation, never trained on. Default none.
+    pub eval_only: Vec<String>,
+    /// Share of each domain's documents held out for validation, from its end. Default 0.01, at least
+    /// one document, as `remix tokenize`.
+    pub val_fraction: f64,
+    /// Documents held out per domain, instead of a fraction. Default none.
+    pub val_documents: Option<u64>,
+}
+
+impl Default for ImportConfig {
+    fn default() -> Self {
+        Self {
+            megatron: BTreeMap::new(),
+            numpy: BTreeMap::new(),
+            dtype: None,
+            eod_token_id: None,
+            vocab_size: None,
+            tokenizer: None,
+            eval_only: Vec::new(),
+            val_fraction: TokenizeConfig::default().val_fraction,
+            val_documents: None,
+        }
+    }
+}
+
+/// Tokens scanned per task: large enough to amortise the task, small enough to spread a file over
+/// every thread.
+const SCAN_TOKENS: usize = 1 << 22;
+
+/// One file of a domain, opened whole.
+struct Imported {
+    /// The prefix as `index.json` records it: absolute, or relative to the tokens folder.
+    prefix: String,
+    /// The user's file errors name: the `.bin`, or the raw token file.
+    source: PathBuf,
+    /// The files it reads (for the completion marker).
+    inputs: Vec<PathBuf>,
+    shard: TokenShard,
+    /// The largest token id, and the last token of each non-empty document.
+    max_id: u32,
+    last_tokens: BTreeMap<u32, u64>,
+}
+
+/// Imports the token files of `config` into `work/tokens`. Errors (nothing is written): a prefix without
+/// `.idx` or `.bin`, a truncated file, dtypes that disagree, token ids outside the vocabulary, files of
+/// a domain ending documents with different tokens, a domain with no document for validation.
+pub fn run(config: &ImportConfig, work: &WorkDir, quiet: bool) -> Result<TokensIndex> {
+    check(config)?;
+    let tokenizer = config
+        .tokenizer
+        .as_deref()
+        .map(|path| load_tokenizer(path, None))
+        .transpose()?;
+    let out_dir = work.stage_dir(Stage::Tokens);
+    DoneMarker::clear(&out_dir)?;
+    let staging = staging_dir(&out_dir);
+    if staging.exists() {
+        fs::remove_dir_all(&staging)
+            .with_context(|| format!("cannot remove {}", staging.display()))?;
+    }
+    fs::create_dir_all(&staging).with_context(|| format!("cannot create {}", staging.display()))?;
+    let result = (|| -> Result<(TokensIndex, Vec<PathBuf>)> {
+        let numpy_dtype = config.dtype.as_deref().map(parse_dtype).transpose()?;
+        // Every domain's files, opened and scanned.
+        let mut domains: BTreeMap<&str, Vec<Imported>> = BTreeMap::new();
+        for (domain, prefixes) in &config.megatron {
+            let files = prefixes
+                .iter()
+                .map(|p| open_megatron(p))
+                .collect::<Result<Vec<_>>>()?;
+            domains.insert(domain, files);
+        }
+        for (domain, paths) in &config.numpy {
+            let dtype = numpy_dtype.context("numpy files need --dtype uint16|uint32")?;
+            let eod = config
+                .eod_token_id
+                .or(tokenizer.as_ref().map(|t| u64::from(t.eod_id)))
+                .context(
+                    "raw token files are split into documents at the end-of-document token: pass \
+                     --eod-token-id (or --tokenizer)",
+                )?;
+            let files = paths
+                .iter()
+                .enumerate()
+                .map(|(k, path)| {
+                    let prefix = format!("{}.{k}", file_stem(domain));
+                    open_numpy(path, dtype, eod, &staging.join(&prefix), prefix)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            domains.insert(domain, files);
+        }
+        let progress = Progress::new(
+            domains.values().flatten().map(|f| f.shard.tokens()).sum(),
+            "tokens",
+            quiet,
+        );
+        progress.set_message("scanning");
+        for file in domains.values_mut().flatten() {
+            scan(file, &progress);
+        }
+        progress.finish();
+
+        let dtype = one_dtype(&domains)?;
+        let eod = match (config.eod_token_id, &tokenizer) {
+            (Some(id), _) => id,
+            (None, Some(t)) => u64::from(t.eod_id),
+            (None, None) => inferred_eod(&domains)?,
+        };
+        let max_id = domains
+            .values()
+            .flatten()
+            .map(|f| f.max_id)
+            .max()
+            .unwrap_or(0);
+        let vocab_size = match (config.vocab_size, &tokenizer) {
+            (Some(v), Some(t)) if v != t.vocab_size as u64 => bail!(
+                "--vocab-size {v} disagrees with the tokenizer's {}: give one of them",
+                t.vocab_size
+            ),
+            (Some(v), _) => v,
+            (None, Some(t)) => t.vocab_size as u64,
+            (None, None) => {
+                tracing::info!(
+                    vocab_size = max_id as u64 + 1,
+                    "no tokenizer or --vocab-size: the vocabulary is the largest token id plus one"
+                );
+                max_id as u64 + 1
+            }
+        };
+        if eod >= vocab_size {
+            bail!("the end-of-document id {eod} is outside the vocabulary of {vocab_size} tokens");
+        }
+        let mut index = TokensIndex {
+            tokenizer_sha256: tokenizer
+                .as_ref()
+                .map(|t| t.sha256.clone())
+                .unwrap_or_default(),
+            vocab_size,
+            dtype: dtype.name().into(),
+            eod_id: eod,
+            domains: Vec::new(),
+        };
+        let mut inputs = Vec::new();
+        for (domain, files) in &domains {
+            check_vocabulary(domain, files, vocab_size, eod)?;
+            let eval_only = config.eval_only.iter().any(|d| d == domain);
+            index
+                .domains
+                .push(split(domain, files, eval_only, config, dtype, &staging)?);
+            inputs.extend(files.iter().flat_map(|f| f.inputs.iter().cloned()));
+        }
+        inputs.extend(config.tokenizer.iter().cloned());
+        write_atomic(
+            &staging.join("index.json"),
+            &serde_json::to_vec_pretty(&index)?,
+        )?;
+        Ok((index, inputs))
+    })();
+    let (index, inputs) = match result.and_then(|r| replace_dir(&staging, &out_dir).map(|()| r)) {
+        Ok(done) => done,
+        Err(e) => {
+            let _ = fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+    };
+    DoneMarker::new(Stage::Tokens, config, &inputs)?
+        .with_count(
+            "documents",
+            index
+                .domains
+                .iter()
+                .map(|d| d.documents + d.val_documents)
+                .sum::<u64>(),
+        )
+        .with_count(
+            "tokens",
+            index
+                .domains
+                .iter()
+                .map(|d| d.tokens + d.val_tokens)
+                .sum::<u64>(),
+        )
+        .write(&out_dir)?;
+    Ok(index)
+}
+
+/// Settings errors, before any file is read.
+fn check(config: &ImportConfig) -> Result<()> {
+    if config.megatron.is_empty() && config.numpy.is_empty() {
+        bail!("nothing to import: give --megatron DOMAIN=PREFIX or --numpy DOMAIN=FILE");
+    }
+    if let Some(domain) = config
+        .megatron
+        .keys()
+        .find(|d| config.numpy.contains_key(*d))
+    {
+        bail!(
+            "domain `{domain}` is given both Megatron prefixes and raw token files: a domain's files share one \
+             format; write them as one of the two"
+        );
+    }
+    for (domain, files) in config.megatron.iter().chain(&config.numpy) {
+        if domain.is_empty() {
+            bail!("a domain needs a name: --megatron DOMAIN=PREFIX");
+        }
+        if files.is_empty() {
+            bail!("domain `{domain}` has no files");
+        }
+    }
+    let known = |d: &String| config.megatron.contains_key(d) || config.numpy.contains_key(d);
+    if let Some(unknown) = config.eval_only.iter().find(|d| !known(d)) {
+        bail!("--eval-only `{unknown}` is not one of the imported domains");
+    }
+    if !(0.0..1.0).contains(&config.val_fraction) {
+        bail!(
+            "--val-fraction must be at least 0 and below 1, not {}",
+            config.val_fraction
+        );
+    }
+    if !config.numpy.is_empty() && config.dtype.is_none() {
+        bail!("raw token files carry no dtype: pass --dtype uint16 or --dtype uint32");
+    }
+    Ok(())
+}
+
+fn parse_dtype(name: &str) -> Result<TokenDtype> {
+    match name {
+        "uint16" => Ok(TokenDtype::U16),
+        "uint32" => Ok(TokenDtype::I32),
+        other => bail!("--dtype {other}: remix reads uint16 and uint32 raw token files"),
+    }
+}
+
+/// Opens a Megatron prefix whole, by its absolute path.
+fn open_megatron(prefix: &Path) -> Result<Imported> {
+    let idx = shard_path(prefix, "idx");
+    let bin = shard_path(prefix, "bin");
+    for file in [&idx, &bin] {
+        if !file.is_file() {
+            bail!(
+                "{} does not exist: a Megatron prefix names PREFIX.bin and PREFIX.idx (give the path without \
+                 the extension, as Megatron's --data-path does)",
+                file.display()
+            );
+        }
+    }
+    let idx = idx
+        .canonicalize()
+        .with_context(|| format!("cannot resolve {}", idx.display()))?;
+    let absolute = idx.with_extension("");
+    let shard = TokenShard::open(&absolute)?;
+    Ok(Imported {
+        prefix: absolute.display().to_string(),
+        source: shard_path(&absolute, "bin"),
+        inputs: vec![shard_path(&absolute, "bin"), idx],
+        shard,
+        max_id: 0,
+        last_tokens: BTreeMap::new(),
+    })
+}
+
+/// Opens a raw token file: finds its documents (ends at `eod`) and writes a Megatron index for it at
+/// `staged` (`.idx`, and `.bin` a link to the file).
+fn open_numpy(
+    path: &Path,
+    dtype: TokenDtype,
+    eod: u64,
+    staged: &Path,
+    prefix: String,
+) -> Result<Imported> {
+    let absolute = path
+        .canonicalize()
+        .with_context(|| format!("cannot read the token file {}", path.display()))?;
+    let file =
+        fs::File::open(&absolute).with_context(|| format!("cannot open {}", absolute.display()))?;
+    let size = file
+        .metadata()
+        .with_context(|| format!("cannot read {}", absolute.display()))?
+        .len();
+    let width = dtype.bytes() as u64;
+    // SAFETY: mapped read-only for this scan; a file changed meanwhile gives a wrong index, which the
+    // size check of every later open refuses.
+    let map = if size == 0 {
+        None
+    } else {
+        Some(
+            unsafe { memmap2::Mmap::map(&file) }
+                .with_context(|| format!("cannot map {}", absolute.display()))?,
+        )
+    };
+    let bytes: &[u8] = map.as_deref().unwrap_or(&[]);
+    if bytes.starts_with(b"\x93NUMPY") {
+        bail!(
+            "{} has a NumPy header: remix reads raw token files (numpy's tofile or np.memmap, as OLMo-core and \
+             dolma write them); strip the header or write the tokens with tofile",
+            absolute.display()
+        );
+    }
+    if size % width != 0 {
+        bail!(
+            "{} holds {size} bytes, not a whole number of {}-byte tokens: the file is truncated, or its \
+             dtype is not --dtype {}",
+            absolute.display(),
+            width,
+            if dtype == TokenDtype::U16 {
+                "uint16"
+            } else {
+                "uint32"
+            }
+        );
+    }
+    // Document ends: one past each end-of-document token, found in parallel chunks.
+    let chunk_bytes = SCAN_TOKENS * width as usize;
+    let ends: Vec<Vec<u64>> = bytes
+        .par_chunks(chunk_bytes)
+        .enumerate()
+        .map(|(c, chunk)| {
+            let first = (c * SCAN_TOKENS) as u64;
+            let mut ids = vec![0u32; chunk.len() / width as usize];
+            decode_raw(dtype, chunk, &mut ids);
+            ids.iter()
+                .enumerate()
+                .filter(|(_, id)| u64::from(**id) == eod)
+                .map(|(i, _)| first + i as u64 + 1)
+                .collect()
+        })
+        .collect();
+    let tokens = size / width;
+    let mut lengths = Vec::new();
+    let mut start = 0u64;
+    for end in ends
+        .into_iter()
+        .flatten()
+        .chain((tokens > 0).then_some(tokens))
+    {
+        if end == start {
+            continue;
+        }
+        let Ok(length) = i32::try_from(end - start) else {
+            bail!(
+                "{} has a document of {} tokens from token {start}, more than Megatron's i32 lengths hold: is \
+                 --eod-token-id {eod} the token that ends its documents?",
+                absolute.display(),
+                end - start
+            );
+        };
+        lengths.push(length);
+        start = end;
+    }
+    write_index(&shard_path(staged, "idx"), dtype, &lengths)?;
+    let link = shard_path(staged, "bin");
+    std::os::unix::fs::symlink(&absolute, &link)
+        .with_context(|| format!("cannot link {} to {}", link.display(), absolute.display()))?;
+    drop(map);
+    let shard = TokenShard::open(staged)?;
+    Ok(Imported {
+        prefix,
+        source: absolute.clone(),
+        inputs: vec![absolute],
+        shard,
+        max_id: 0,
+        last_tokens: BTreeMap::new(),
+    })
+}
+
+/// Raw little-endian tokens into ids (`uint32` read unsigned, unlike Megatron's `int32`).
+fn decode_raw(dtype: TokenDtype, bytes: &[u8], out: &mut [u32]) {
+    match dtype {
+        TokenDtype::U16 => decode(dtype, bytes, out),
+        TokenDtype::I32 => {
+            for (o, c) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+                *o = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            }
+        }
+    }
+}
+
+/// The largest token id of a file, and the last token of each of its documents.
+fn scan(file: &mut Imported, progress: &Progress) {
+    let shard = &file.shard;
+    let bytes = shard.token_bytes(0, shard.tokens());
+    let dtype = shard.dtype();
+    let width = dtype.bytes();
+    file.max_id = bytes
+        .par_chunks(SCAN_TOKENS * width)
+        .map(|chunk| {
+            let mut ids = vec![0u32; chunk.len() / width];
+            decode_raw(dtype, chunk, &mut ids);
+            progress.inc(ids.len() as u64);
+            ids.into_iter().max().unwrap_or(0)
+        })
+        .max()
+        .unwrap_or(0);
+    let mut last = [0u32];
+    for d in 0..shard.documents() {
+        let doc = shard.document_bytes(d);
+        if doc.len() >= width {
+            decode_raw(dtype, &doc[doc.len() - width..], &mut last);
+            *file.last_tokens.entry(last[0]).or_default() += 1;
+        }
+    }
+}
+
+/// The one dtype of every file.
+fn one_dtype(domains: &BTreeMap<&str, Vec<Imported>>) -> Result<TokenDtype> {
+    let mut files = domains
+        .iter()
+        .flat_map(|(d, fs)| fs.iter().map(move |f| (d, f)));
+    let Some((first_domain, first)) = files.next() else {
+        bail!("nothing to import");
+    };
+    for (domain, file) in files {
+        if file.shard.dtype() != first.shard.dtype() {
+            let scope = if domain == first_domain {
+                format!("domain `{domain}`'s files")
+            } else {
+                format!("the files of `{first_domain}` and `{domain}`")
+            };
+            bail!(
+                "{scope} disagree on the token dtype: {} holds {} tokens, {} holds {}. A token index holds one \
+                 dtype: write every file with the same tokenizer and dtype",
+                first.source.display(),
+                first.shard.dtype().name(),
+                file.source.display(),
+                file.shard.dtype().name()
+            );
+        }
+    }
+    Ok(first.shard.dtype())
+}
+
+/// The token every document of the first file ends with.
+fn inferred_eod(domains: &BTreeMap<&str, Vec<Imported>>) -> Result<u64> {
+    let first = domains
+        .values()
+        .flatten()
+        .find(|f| !f.last_tokens.is_empty());
+    match first.map(|f| (f, f.last_tokens.iter().collect::<Vec<_>>())) {
+        Some((_, ends)) if ends.len() == 1 => Ok(u64::from(*ends[0].0)),
+        Some((file, ends)) => bail!(
+            "the documents of {} end with {} different tokens (most often {}): pass --eod-token-id with the token \
+             that ends a document, or --tokenizer",
+            file.source.display(),
+            ends.len(),
+            ends.iter()
+                .max_by_key(|(_, n)| **n)
+                .map(|(id, n)| format!("{id}, {n} times"))
+                .unwrap_or_default()
+        ),
+        None => bail!("no imported file holds a document: nothing to train on"),
+    }
+}
+
+/// Token ids under the vocabulary, and the domain's files ending documents alike.
+fn check_vocabulary(domain: &str, files: &[Imported], vocab_size: u64, eod: u64) -> Result<()> {
+    for file in files {
+        if file.shard.dtype() == TokenDtype::I32 && file.max_id > i32::MAX as u32 {
+            bail!(
+                "{} holds token id {} (read as uint32), which Megatron's int32 tokens cannot hold: is its dtype \
+                 right?",
+                file.source.display(),
+                file.max_id
+            );
+        }
+        if u64::from(file.max_id) >= vocab_size {
+            bail!(
+                "{} holds token id {}, outside the vocabulary of {vocab_size} tokens: it was tokenized with another \
+                 vocabulary (give the tokenizer it was written with, or --vocab-size)",
+                file.source.display(),
+                file.max_id
+            );
+        }
+    }
+    let ends_with_eod = |f: &Imported| {
+        f.last_tokens.get(&(eod as u32)).copied().unwrap_or(0) as f64
+            / f.last_tokens.values().sum::<u64>().max(1) as f64
+    };
+    let all = files.iter().find(|f| ends_with_eod(f) == 1.0);
+    let none = files
+        .iter()
+        .find(|f| ends_with_eod(f) == 0.0 && !f.last_tokens.is_empty());
+    if let (Some(all), Some(none)) = (all, none) {
+        bail!(
+            "domain `{domain}`'s files disagree on the vocabulary: every document of {} ends with the \
+             end-of-document id {eod}, none of {}'s does. Its files were tokenized differently; re-tokenize them \
+             with one tokenizer",
+            all.source.display(),
+            none.source.display()
+        );
+    }
+    let documents: u64 = files.iter().flat_map(|f| f.last_tokens.values()).sum();
+    let ended: u64 = files
+        .iter()
+        .filter_map(|f| f.last_tokens.get(&(eod as u32)))
+        .sum();
+    if ended < documents {
+        tracing::warn!(
+            "{} of {documents} documents of `{domain}` do not end with the end-of-document id {eod}: in the \
+             proxies' stream they run into the next document",
+            documents - ended
+        );
+    }
+    Ok(())
+}
+
+/// Holds the domain's last documents out into `<stem>.val` (all of them for an evaluation-only domain)
+/// and records the rest as its training parts.
+fn split(
+    domain: &str,
+    files: &[Imported],
+    eval_only: bool,
+    config: &ImportConfig,
+    dtype: TokenDtype,
+    staging: &Path,
+) -> Result<TokenDomain> {
+    let documents: u64 = files.iter().map(|f| f.shard.documents() as u64).sum();
+    let held = if eval_only {
+        documents
+    } else {
+        let wanted = match config.val_documents {
+            Some(count) => count,
+            None => ((config.val_fraction * documents as f64).round() as u64)
+                .max(u64::from(config.val_fraction > 0.0)),
+        };
+        if documents < 2 || wanted == 0 {
+            bail!(
+                "domain `{domain}` has {documents} document(s) and {wanted} held out: a training domain needs at \
+                 least one document for validation and one for training. Raise --val-fraction or \
+                 --val-documents, mark it --eval-only, or leave it out"
+            );
+        }
+        wanted.min(documents - 1)
+    };
+    let stem = file_stem(domain);
+    let mut val = ShardWriter::create(&staging.join(format!("{stem}.val")), dtype)?;
+    let mut parts = Vec::new();
+    let mut before = 0u64;
+    for file in files {
+        let n = file.shard.documents() as u64;
+        let train = n.min((documents - held).saturating_sub(before));
+        for d in train..n {
+            val.push(&file.shard.document(d as usize))?;
+        }
+        if train > 0 {
+            let tokens = (0..train as usize)
+                .map(|d| file.shard.document_bytes(d).len() as u64 / dtype.bytes() as u64)
+                .sum();
+            parts.push(TokenPart {
+                prefix: file.prefix.clone(),
+                documents: train,
+                tokens,
+            });
+        }
+        before += n;
+    }
+    let (val_documents, val_tokens) = (val.documents(), val.tokens());
+    val.finish()?;
+    Ok(TokenDomain {
+        domain: domain.to_string(),
+        file_stem: stem,
+        documents: parts.iter().map(|p| p.documents).sum(),
+        tokens: parts.iter().map(|p| p.tokens).sum(),
+        val_documents,
+        val_tokens,
+        eval_only,
+        parts,
+    })
+}
