@@ -4,9 +4,9 @@
 //!
 //! | stage | writes |
 //! | --- | --- |
-//! | stats | `stats/` (per-domain statistics of the corpus, as `remix stats` writes them) |
+//! | stats | `stats/` (per-domain statistics of the corpus, as `remix stats` writes them; not with `[tokens.import]`) |
 //! | dedup | `dedup/` (when `[dedup]` is there) |
-//! | tokenize | `tokens/` |
+//! | tokenize | `tokens/`: the corpus tokenized, or with `[tokens.import]` the token files indexed in place |
 //! | sample | `mixtures.parquet` (RegMix's candidates) |
 //! | train | `runs/runs.parquet` |
 //! | fit | `fit/model.json`, `fit/report.json` |

@@ -385,6 +385,18 @@ mod tests {
         }
         let prefix = dir.path().join("web-uint16");
         let bin = shard_path(&prefix, "bin");
+        let parts = [
+            ShardPart {
+                prefix: prefix.clone(),
+                documents: Some(2),
+            },
+            ShardPart {
+                prefix: dir.path().join("web-int32"),
+                documents: None,
+            },
+        ];
+        let mixed = TokenShard::open_parts(&parts).err().unwrap().to_string();
+        assert!(mixed.contains("one dtype"), "{mixed}");
         let bytes = fs::read(&bin).unwrap();
         fs::write(&bin, &bytes[..bytes.len() - 2]).unwrap();
         let err = TokenShard::open(&prefix).err().unwrap().to_string();
@@ -397,5 +409,79 @@ mod tests {
                 .to_string()
                 .contains("not a Megatron index")
         );
+    }
+
+    /// A Megatron index with `lengths` sequences and `documents` document indices, uint16.
+    fn index(lengths: &[i32], documents: &[i64]) -> Vec<u8> {
+        let mut idx = MAGIC.to_vec();
+        idx.extend_from_slice(&1u64.to_le_bytes());
+        idx.push(8);
+        idx.extend_from_slice(&(lengths.len() as u64).to_le_bytes());
+        idx.extend_from_slice(&(documents.len() as u64).to_le_bytes());
+        for l in lengths {
+            idx.extend_from_slice(&l.to_le_bytes());
+        }
+        let mut pointer = 0i64;
+        for l in lengths {
+            idx.extend_from_slice(&pointer.to_le_bytes());
+            pointer += 2 * *l as i64;
+        }
+        for d in documents {
+            idx.extend_from_slice(&d.to_le_bytes());
+        }
+        idx
+    }
+
+    #[test]
+    fn documents_of_several_sequences_and_streams_over_several_files() {
+        let dir = tempfile::tempdir().unwrap();
+        // a: documents [1 2 | 3 0] and [4 0] (the first two sequences long); b: [5 6 0].
+        let a = dir.path().join("a");
+        fs::write(shard_path(&a, "idx"), index(&[2, 2, 2], &[0, 2, 3])).unwrap();
+        let tokens = |ids: &[u16]| ids.iter().flat_map(|t| t.to_le_bytes()).collect::<Vec<_>>();
+        fs::write(shard_path(&a, "bin"), tokens(&[1, 2, 3, 0, 4, 0])).unwrap();
+        let b = dir.path().join("b");
+        let mut writer = ShardWriter::create(&b, TokenDtype::U16).unwrap();
+        writer.push(&[5, 6, 0]).unwrap();
+        writer.finish().unwrap();
+
+        let one = TokenShard::open(&a).unwrap();
+        assert_eq!((one.documents(), one.tokens()), (2, 6));
+        assert_eq!(one.document(0), vec![1, 2, 3, 0]);
+
+        // a cut to its first document, then b: the stream is [1 2 3 0 5 6 0].
+        let stream = TokenShard::open_parts(&[
+            ShardPart {
+                prefix: a.clone(),
+                documents: Some(1),
+            },
+            ShardPart {
+                prefix: b.clone(),
+                documents: None,
+            },
+        ])
+        .unwrap();
+        assert_eq!((stream.documents(), stream.tokens()), (2, 7));
+        assert_eq!(stream.document(1), vec![5, 6, 0]);
+        let mut window = [0; 4];
+        stream.read(2, &mut window);
+        assert_eq!(window, [3, 0, 5, 6], "a read across the two files");
+        let files: Vec<usize> = stream.file_bytes().map(|b| b.len()).collect();
+        assert_eq!(files, [8, 6]);
+
+        let too_many = TokenShard::open_parts(&[ShardPart {
+            prefix: b,
+            documents: Some(2),
+        }]);
+        assert!(too_many.err().unwrap().to_string().contains("import again"));
+        // Sequences that do not lie back to back, and sequences after the last document, are refused.
+        let mut gapped = index(&[2, 2, 2], &[0, 2, 3]);
+        gapped[34 + 12 + 8..34 + 12 + 16].copy_from_slice(&6i64.to_le_bytes());
+        fs::write(shard_path(&a, "idx"), gapped).unwrap();
+        let err = TokenShard::open(&a).err().unwrap().to_string();
+        assert!(err.contains("back to back"), "{err}");
+        fs::write(shard_path(&a, "idx"), index(&[2, 2, 2], &[0, 2])).unwrap();
+        let err = TokenShard::open(&a).err().unwrap().to_string();
+        assert!(err.contains("belong to none"), "{err}");
     }
 }

@@ -36,6 +36,14 @@ const PART_BYTES: usize = 1 << 26;
 /// Errors when the marker is missing or names no such file (the tokenizer moved or changed since).
 pub fn shards_tokenizer(manifest: &Manifest) -> Result<Tokenizer> {
     let tokens = Path::new(&manifest.tokens_dir);
+    if manifest.tokenizer.sha256.is_empty() {
+        bail!(
+            "the tokens in {} were imported without their tokenizer, and the hf and torchtitan exports decode \
+             the documents to text: import them again with --tokenizer (`tokenizer` in [tokens.import]), or \
+             leave these exports out",
+            tokens.display()
+        );
+    }
     let marker = DoneMarker::read(tokens)?.with_context(|| {
         format!(
             "{} has no completion marker naming its tokenizer, which the hf and torchtitan exports decode \
