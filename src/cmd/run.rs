@@ -2,6 +2,9 @@ use std::path::PathBuf;
 
 use clap::Args as ClapArgs;
 
+use anyhow::bail;
+
+use crate::pipeline::executor::{Executor, TaskSlice};
 use crate::pipeline::{PipelineStage, RunOptions};
 
 /// Run every stage a pipeline config enables, in order, skipping stages that are already done.
@@ -15,6 +18,8 @@ use crate::pipeline::{PipelineStage, RunOptions};
 ///   remix run mixtures/fixtures.toml
 ///
 ///   remix run mixtures/fixtures.toml --from fit --force simulate
+///
+///   remix run mixtures/gpu-template.toml --executor slurm --dry-run
 #[derive(Debug, ClapArgs)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -33,18 +38,66 @@ pub struct Args {
     #[arg(long, value_enum)]
     pub force: Vec<PipelineStage>,
 
+    /// Where the stages run: `local` (this process) or `slurm` (each stage a job array, chained with
+    /// afterok; see [executor] in mixtures/gpu-template.toml). The work directory must be on a
+    /// filesystem every node shares.
+    #[arg(long, value_enum, default_value = "local")]
+    pub executor: Executor,
+
+    /// With --executor slurm: print the sbatch commands and scripts, submit nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Run one task of a split stage (--from S --until S): task I of N.
+    #[arg(long, value_name = "I/N", conflicts_with = "tasks")]
+    pub task: Option<TaskSlice>,
+
+    /// Run one task of a split stage (--from S --until S) of N, its index from SLURM_ARRAY_TASK_ID or
+    /// JOB_COMPLETION_INDEX (what the array jobs of --executor slurm run).
+    #[arg(long, value_name = "N")]
+    pub tasks: Option<usize>,
+
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
+    let task = match (args.task, args.tasks) {
+        (Some(task), _) => Some(task),
+        (None, Some(count)) => Some(TaskSlice::from_env(count)?),
+        (None, None) => None,
+    };
+    if let Some(task) = task {
+        let (Some(from), Some(until)) = (args.from, args.until) else {
+            bail!("--task and --tasks run one stage's task: give --from STAGE --until STAGE");
+        };
+        if from != until {
+            bail!(
+                "--task and --tasks run one stage's task: --from and --until name the same stage"
+            );
+        }
+        return crate::pipeline::run_task(&args.config, from, task, quiet);
+    }
     let options = RunOptions {
         from: args.from,
         until: args.until,
         force: args.force,
     };
-    let summary = crate::pipeline::run(&args.config, &options, quiet)?;
+    let summary = match args.executor {
+        Executor::Local => {
+            if args.dry_run {
+                bail!("--dry-run prints what --executor slurm would submit: add --executor slurm");
+            }
+            crate::pipeline::run(&args.config, &options, quiet)?
+        }
+        Executor::Slurm => {
+            crate::pipeline::slurm::run(&args.config, &options, quiet, args.dry_run)?
+        }
+    };
+    if args.dry_run {
+        return Ok(());
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
         return Ok(());

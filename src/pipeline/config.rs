@@ -49,6 +49,9 @@ pub struct PipelineConfig {
     /// Validation at a larger scale, after the manifest (needs `[regmix]`); leave the section out to
     /// skip it.
     pub validate: Option<crate::validate::stage::ValidateSection>,
+    /// How the stages split into tasks and what each Slurm job asks for (`remix run --executor slurm`).
+    #[serde(default)]
+    pub executor: super::executor::ExecutorSection,
     /// Write `WORK/report.html` at the end. Default true.
     #[serde(default = "yes")]
     pub report: bool,
@@ -295,6 +298,9 @@ impl PipelineConfig {
             .device
             .parse::<crate::proxy::device::DeviceChoice>()
             .map_err(|e| anyhow::anyhow!("{where_}: [proxy] device: {e}"))?;
+        self.executor
+            .check()
+            .map_err(|e| anyhow::anyhow!("{where_}: {e}"))?;
         Ok(())
     }
 

@@ -24,6 +24,8 @@
 //! again; proxy training resumes from the runs already in its table.
 
 pub mod config;
+pub mod executor;
+pub mod slurm;
 mod stages;
 
 use std::path::{Path, PathBuf};
@@ -110,6 +112,33 @@ pub struct RunSummary {
     /// The manifest and its exports, when the manifest stage is done.
     pub manifest: Vec<PathBuf>,
     pub report: Option<PathBuf>,
+}
+
+/// Runs task `task` of `stage` of the config at `config_path` (a split stage, as an array task runs
+/// it): the upstream stages must be done. Errors: a stage that does not split, a task count other than
+/// the config's `[executor] tasks`.
+pub fn run_task(
+    config_path: &Path,
+    stage: PipelineStage,
+    task: executor::TaskSlice,
+    quiet: bool,
+) -> Result<()> {
+    let config = PipelineConfig::read(config_path)?;
+    let configured = config.executor.tasks(stage);
+    if task.count != configured {
+        bail!(
+            "task {task} of {}, but the config splits {} into {configured} task(s): submit with `remix run --executor \
+             slurm`, which reads [executor] tasks",
+            stage.name(),
+            stage.name()
+        );
+    }
+    let plan = Plan::new(&config);
+    plan.check_inputs(stage)?;
+    if !quiet {
+        eprintln!("remix run: {} task {task}", stage.name());
+    }
+    plan.run_task(stage, task, quiet)
 }
 
 /// Runs the pipeline of the config at `config_path`.

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::PipelineStage;
 use super::config::{PipelineConfig, WeightsFrom};
+use super::executor::TaskSlice;
 use crate::corpus::Corpus;
 use crate::doremi::{DoremiConfig, run_doremi};
 use crate::manifest::ManifestConfig;
@@ -40,6 +41,71 @@ impl<'a> Plan<'a> {
 
     fn marker_dir(&self, stage: PipelineStage) -> PathBuf {
         self.path("pipeline").join(stage.name())
+    }
+
+    /// Where task `task` of `stage` leaves its marker.
+    fn task_marker_dir(&self, stage: PipelineStage, task: TaskSlice) -> PathBuf {
+        self.marker_dir(stage).join("tasks").join(task.file_name())
+    }
+
+    fn expected_task_marker(&self, stage: PipelineStage, task: TaskSlice) -> Result<DoneMarker> {
+        DoneMarker::named(
+            &format!("{} task {task}", stage.name()),
+            &self.settings(stage)?,
+            &self.inputs(stage)?,
+        )
+    }
+
+    /// Whether task `task` of `stage` has finished with the stage's current settings and inputs.
+    pub fn task_done(&self, stage: PipelineStage, task: TaskSlice) -> Result<bool> {
+        let Some(marker) = DoneMarker::read(&self.task_marker_dir(stage, task))? else {
+            return Ok(false);
+        };
+        Ok(self
+            .expected_task_marker(stage, task)
+            .is_ok_and(|expected| marker.matches(&expected)))
+    }
+
+    /// Runs one task of a split stage ([`super::executor::SPLITTABLE`]) and writes its marker; the
+    /// stage itself finishes when [`Self::run`] joins the parts. Train: task `i` of `N` trains candidates
+    /// `i, i + N, ...` into `WORK/runs/tasks/<i>-of-<N>.parquet`.
+    pub fn run_task(&self, stage: PipelineStage, task: TaskSlice, quiet: bool) -> Result<()> {
+        let marker_dir = self.task_marker_dir(stage, task);
+        DoneMarker::clear(&marker_dir)?;
+        match stage {
+            PipelineStage::Train => {
+                train_candidates(
+                    &self.tokens_dir(),
+                    &self.path("mixtures.parquet"),
+                    &self.train_part(task),
+                    &self.proxy_config()?,
+                    TrainOptions {
+                        shard: Shard {
+                            index: task.index,
+                            count: task.count,
+                        },
+                        max_epochs: self.sample_config().max_epochs,
+                        parallel: self.config.proxy.parallel,
+                        quiet,
+                    },
+                    self.device()?,
+                )?;
+            }
+            other => bail!(
+                "the {} stage does not split into tasks: run it as one (tasks = 1)",
+                other.name()
+            ),
+        }
+        self.expected_task_marker(stage, task)?.write(&marker_dir)
+    }
+
+    fn train_parts_dir(&self) -> PathBuf {
+        self.path("runs/tasks")
+    }
+
+    fn train_part(&self, task: TaskSlice) -> PathBuf {
+        self.train_parts_dir()
+            .join(format!("{}.parquet", task.file_name()))
     }
 
     fn marker_path(&self, stage: PipelineStage) -> PathBuf {
@@ -274,6 +340,11 @@ impl<'a> Plan<'a> {
                 crate::sample::write(&mixtures, &self.path("mixtures.parquet"))?;
             }
             PipelineStage::Train => {
+                crate::runs::fold_parts(
+                    &self.path("runs/runs.parquet"),
+                    &self.train_parts_dir(),
+                    &self.path("mixtures.parquet"),
+                )?;
                 train_candidates(
                     &self.tokens_dir(),
                     &self.path("mixtures.parquet"),

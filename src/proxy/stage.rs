@@ -263,6 +263,15 @@ pub fn train_candidates(
         .copied()
         .filter(|&c| !done(&table, &ids[c]))
         .collect();
+    if todo.is_empty() {
+        return Ok(TrainSummary {
+            trained: 0,
+            skipped: mine.len(),
+            runs_in_table: table.runs.len(),
+            parallel: parallel.max(1),
+            tokens_per_second: 0.0,
+        });
+    }
     let parallel = match parallel {
         0 => {
             let budget = device.stack_budget();

@@ -7,11 +7,11 @@
 //! merged table does not depend on how the work was split or the order of the inputs.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
-use super::{RunsTable, read_runs};
+use super::{RunsTable, read_runs, write_runs};
 
 /// Merges the runs tables at `paths`.
 pub fn merge(paths: &[PathBuf]) -> Result<RunsTable> {
@@ -83,6 +83,65 @@ pub fn merge(paths: &[PathBuf]) -> Result<RunsTable> {
         loss_domains,
         runs: runs.into_values().collect(),
     })
+}
+
+/// Joins the parts that the tasks of a split train stage wrote (`parts_dir/*.parquet`, each a runs
+/// table) into the runs table at `runs_path`: a part's run replaces the table's run of the same id (a
+/// task re-run with new settings supersedes the old result), and the runs are put in the order of the
+/// candidates in `mixtures`, the order one process trains them in, whatever the number of tasks. Does
+/// nothing when there are no parts. Errors: unreadable tables, parts over other domains than the table.
+pub fn fold_parts(runs_path: &Path, parts_dir: &Path, mixtures: &Path) -> Result<()> {
+    let mut parts: Vec<PathBuf> = match std::fs::read_dir(parts_dir) {
+        Ok(entries) => entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+            .collect(),
+        Err(_) => return Ok(()),
+    };
+    if parts.is_empty() {
+        return Ok(());
+    }
+    parts.sort();
+    let mut table = if runs_path.exists() {
+        Some(read_runs(runs_path)?)
+    } else {
+        None
+    };
+    for part in &parts {
+        let part_table = read_runs(part)?;
+        let table = table.get_or_insert_with(|| RunsTable {
+            domains: part_table.domains.clone(),
+            loss_domains: part_table.loss_domains.clone(),
+            runs: Vec::new(),
+        });
+        if part_table.domains != table.domains || part_table.loss_domains != table.loss_domains {
+            bail!(
+                "{} holds runs over other domains than {}: remove the stale one ({} to start training over)",
+                part.display(),
+                runs_path.display(),
+                parts_dir.display()
+            );
+        }
+        for run in part_table.runs {
+            table.runs.retain(|r| r.run_id != run.run_id);
+            table.runs.push(run);
+        }
+    }
+    let Some(mut table) = table else {
+        return Ok(());
+    };
+    let order: Vec<String> = crate::predict::read_mixtures(mixtures)?
+        .id
+        .map(|(_, ids)| ids)
+        .unwrap_or_default();
+    let rank = |id: &str| order.iter().position(|o| o == id).unwrap_or(usize::MAX);
+    table.runs.sort_by_key(|r| rank(&r.run_id));
+    if let Some(parent) = runs_path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    write_runs(&table, runs_path)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod merge;
 pub mod regmix;
 mod table;
 
+pub use merge::fold_parts;
 pub use table::{read_runs, write_runs};
 
 /// Weights must sum to 1 within this tolerance; RegMix's published weights are rounded to 3 decimals.

@@ -1,0 +1,236 @@
+//! `remix run --executor slurm` against a real Slurm: the one-node cluster `scripts/slurm-local.sh start`
+//! brings up from Debian's slurm-wlm and munge, which `.ci/run` starts, setting `REMIX_SLURM=1`. Without it
+//! (a development machine) the cluster tests say so and do nothing; the dry run and the missing-sbatch
+//! error need no cluster.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+/// The small fixtures pipeline with the train stage split into 3 tasks, in `dir/run.toml`.
+fn config(dir: &Path) -> PathBuf {
+    let rest = "[manifest]\nname = \"fx\"\ntrain_tokens = 1000000\nexports = [\"megatron\"]\n\n\
+                [executor]\ntasks = { train = 3 }\ncpus_per_task = 1\npoll_seconds = 1\n";
+    fs::create_dir_all(dir).unwrap();
+    let path = dir.join("run.toml");
+    fs::write(
+        &path,
+        small_pipeline(&fixtures().join("corpus"), 2000, rest),
+    )
+    .unwrap();
+    path
+}
+
+fn slurm() -> bool {
+    let on = std::env::var("REMIX_SLURM").is_ok_and(|v| v == "1");
+    if !on {
+        eprintln!(
+            "skipping: REMIX_SLURM is not 1 (.ci/run starts a one-node Slurm with scripts/slurm-local.sh)"
+        );
+    }
+    on
+}
+
+#[test]
+fn a_dry_run_prints_each_stage_as_a_chained_array() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+    let output = remix(
+        dir.path(),
+        &[
+            "run",
+            config.to_str().unwrap(),
+            "--executor",
+            "slurm",
+            "--dry-run",
+        ],
+    );
+    assert_ok(&output);
+    let out = stdout(&output);
+    assert!(out.contains("sbatch --parsable --array=0 "), "{out}");
+    assert!(
+        out.contains("--array=0-2 --dependency=afterok:<job of sample>"),
+        "{out}"
+    );
+    assert!(
+        out.contains("--from train --until train --tasks 3"),
+        "{out}"
+    );
+    assert!(
+        out.contains("--dependency=afterok:<job of train tasks (of 3)>"),
+        "{out}"
+    );
+    assert!(out.contains("#SBATCH --cpus-per-task=1"), "{out}");
+    assert!(
+        !dir.path().join("work").exists(),
+        "a dry run writes nothing"
+    );
+}
+
+#[test]
+fn without_sbatch_the_error_names_the_package() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+    let output = Command::new(env!("CARGO_BIN_EXE_remix"))
+        .args(["run", config.to_str().unwrap(), "--executor", "slurm"])
+        .env("PATH", dir.path())
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(
+        err.contains("sbatch") && err.contains("slurm-client"),
+        "{err}"
+    );
+}
+
+fn manifest_weights(work: &Path) -> Vec<(String, f64)> {
+    let manifest: Value =
+        serde_json::from_slice(&fs::read(work.join("mixtures/fx.json")).unwrap()).unwrap();
+    manifest["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["domain"].as_str().unwrap().to_string(),
+                d["weight"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The files of a folder and their bytes, for the artifacts that must not depend on the executor.
+fn contents(dir: &Path, under: &str) -> Vec<(String, Vec<u8>)> {
+    files_under(&dir.join(under))
+        .into_iter()
+        .filter(|f| f.ends_with(".bin") || f.ends_with(".idx") || f.ends_with(".parquet"))
+        .map(|f| {
+            let bytes = fs::read(dir.join(under).join(&f)).unwrap();
+            (f, bytes)
+        })
+        .collect()
+}
+
+/// The ids of the queue's jobs named `name` that are pending.
+fn pending(name: &str) -> Option<String> {
+    let out = Command::new("squeue")
+        .args(["-h", "-n", name, "-t", "PENDING", "-o", "%F"])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .map(|l| l.trim().to_string())
+}
+
+#[test]
+fn a_slurm_run_equals_a_local_run_and_a_cancelled_task_is_submitted_again() {
+    if !slurm() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("local");
+    let config_local = config(&local);
+    assert_ok(&remix(
+        &local,
+        &["run", "--quiet", config_local.to_str().unwrap()],
+    ));
+
+    let on_slurm = dir.path().join("slurm");
+    let config_slurm = config(&on_slurm);
+    let output = remix(
+        &on_slurm,
+        &["run", config_slurm.to_str().unwrap(), "--executor", "slurm"],
+    );
+    assert_ok(&output);
+    let log = stderr(&output);
+    assert!(log.contains("train tasks (of 3): 3/3 done"), "{log}");
+    let (a, b) = (local.join("work"), on_slurm.join("work"));
+    assert_eq!(manifest_weights(&a), manifest_weights(&b));
+    assert_eq!(
+        contents(&a, "tokens"),
+        contents(&b, "tokens"),
+        "token streams"
+    );
+    assert_eq!(
+        contents(&a, "dedup"),
+        contents(&b, "dedup"),
+        "the dedup kept set"
+    );
+    // The runs table: same runs in the same order with the same losses (wall times aside).
+    let runs = |work: &Path| {
+        let table = remix::runs::read_runs(&work.join("runs/runs.parquet")).unwrap();
+        table
+            .runs
+            .into_iter()
+            .map(|r| (r.run_id, r.weights, r.losses))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(runs(&a), runs(&b), "the runs tables");
+
+    // Cancel task 1 of the train array while it waits for the sample stage: the run stops, naming it.
+    let killed = dir.path().join("killed");
+    let config_killed = config(&killed);
+    let child = Command::new(env!("CARGO_BIN_EXE_remix"))
+        .args([
+            "run",
+            config_killed.to_str().unwrap(),
+            "--executor",
+            "slurm",
+        ])
+        .current_dir(&killed)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let array = loop {
+        if let Some(id) = pending("remix-train-tasks") {
+            break id;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the train array never queued"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let cancelled = Command::new("scancel")
+        .arg(format!("{array}_1"))
+        .status()
+        .unwrap();
+    assert!(cancelled.success());
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        !output.status.success(),
+        "the run went on past a cancelled task"
+    );
+    let err = stderr(&output);
+    assert!(
+        err.contains("task 1 of 3") && err.contains(&format!("train-tasks-{array}_1.log")),
+        "{err}"
+    );
+    // Run again: only task 1 is submitted, and the result is the local one.
+    let output = remix(
+        &killed,
+        &[
+            "run",
+            config_killed.to_str().unwrap(),
+            "--executor",
+            "slurm",
+        ],
+    );
+    assert_ok(&output);
+    let log = stderr(&output);
+    assert!(log.contains("submitted train tasks (of 3) as job"), "{log}");
+    assert!(log.contains("(array 1)"), "only the cancelled task: {log}");
+    assert!(!log.contains("submitted sample"), "{log}");
+    assert_eq!(manifest_weights(&a), manifest_weights(&killed.join("work")));
+}
