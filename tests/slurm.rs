@@ -234,3 +234,68 @@ fn a_slurm_run_equals_a_local_run_and_a_cancelled_task_is_submitted_again() {
     assert!(!log.contains("submitted sample"), "{log}");
     assert_eq!(manifest_weights(&a), manifest_weights(&killed.join("work")));
 }
+
+/// Any array scheduler: the train stage's tasks run one by one through `--task I/N` and `--tasks N` with
+/// `JOB_COMPLETION_INDEX` (a Kubernetes indexed Job's), more tasks than candidates (the extra ones finish
+/// with nothing to do), and a plain `remix run` joins them: the same manifest as a run without tasks.
+#[test]
+fn tasks_run_by_any_scheduler_join_into_the_local_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole");
+    let config_whole = config(&whole);
+    assert_ok(&remix(
+        &whole,
+        &["run", "--quiet", config_whole.to_str().unwrap()],
+    ));
+
+    let split = dir.path().join("split");
+    let config_split = config(&split);
+    // 8 candidates (6 sampled, natural, uniform) in 10 tasks.
+    let text = fs::read_to_string(&config_split)
+        .unwrap()
+        .replace("tasks = { train = 3 }", "tasks = { train = 10 }");
+    fs::write(&config_split, text).unwrap();
+    let path = config_split.to_str().unwrap();
+    assert_ok(&remix(
+        &split,
+        &["run", "--quiet", path, "--until", "sample"],
+    ));
+    let stage = ["--from", "train", "--until", "train", "--quiet"];
+    let early = remix(
+        &split,
+        &[&["run", path, "--task", "0/3"][..], &stage].concat(),
+    );
+    assert!(
+        stderr(&early).contains("splits train into 10 task(s)"),
+        "{}",
+        stderr(&early)
+    );
+    for task in 0..10 {
+        let output = if task % 2 == 0 {
+            remix(
+                &split,
+                &[&["run", path, "--task", &format!("{task}/10")][..], &stage].concat(),
+            )
+        } else {
+            Command::new(env!("CARGO_BIN_EXE_remix"))
+                .args([&["run", path, "--tasks", "10"][..], &stage].concat())
+                .env("JOB_COMPLETION_INDEX", task.to_string())
+                .current_dir(&split)
+                .output()
+                .unwrap()
+        };
+        assert_ok(&output);
+    }
+    let parts = files_under(&split.join("work/runs/tasks"));
+    assert_eq!(
+        parts.len(),
+        8,
+        "the two tasks past the candidates wrote nothing: {parts:?}"
+    );
+    let output = remix(&split, &["run", path]);
+    assert_ok(&output);
+    assert_eq!(
+        manifest_weights(&whole.join("work")),
+        manifest_weights(&split.join("work"))
+    );
+}
