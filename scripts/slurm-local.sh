@@ -4,15 +4,24 @@
 # It is what tests/slurm.rs submits `remix run --executor slurm` to; on a real cluster, skip this script.
 #
 #   scripts/slurm-local.sh start    # install nothing; start munged, slurmctld, slurmd; wait for the node
-#   scripts/slurm-local.sh stop     # stop the three daemons
+#   scripts/slurm-local.sh stop     # stop the daemons this script started
 #   scripts/slurm-local.sh status   # sinfo
 #
-# State lives under ${REMIX_SLURM_DIR:-/tmp/remix-slurm}. Needs root (the daemons run as root here, and
-# munge's key and socket live under /etc/munge and /run/munge).
+# Its config and state live under ${REMIX_SLURM_DIR:-/tmp/remix-slurm}, never in /etc/slurm: Slurm's
+# commands find the cluster through SLURM_CONF="$REMIX_SLURM_DIR/slurm.conf" (`start` prints the line to
+# export). It refuses to start beside a Slurm controller it did not start, and `stop` stops only what it
+# started. Needs root (the daemons run as root here; munge's key and socket live in /etc/munge, /run/munge).
 set -euo pipefail
 
 dir="${REMIX_SLURM_DIR:-/tmp/remix-slurm}"
-conf=/etc/slurm/slurm.conf
+conf="$dir/slurm.conf"
+
+# The pid of a daemon this script started, if it still runs.
+ours() {
+  local pid
+  pid="$(cat "$dir/$1.pid" 2>/dev/null || true)"
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
 
 need() {
   for cmd in munged slurmctld slurmd sinfo; do
@@ -25,7 +34,11 @@ need() {
 
 start() {
   need
-  mkdir -p "$dir"/{ctld,d,log} /etc/slurm /run/munge /var/log/munge /var/lib/munge
+  if pgrep -x slurmctld >/dev/null && [ -z "$(ours slurmctld)" ]; then
+    echo "slurm-local: a Slurm controller this script did not start runs here: use that cluster" >&2
+    exit 1
+  fi
+  mkdir -p "$dir"/{ctld,d,log} /run/munge /var/log/munge /var/lib/munge /etc/munge
   # munge: one key, a daemon running as root (--force: this is a throwaway single-node cluster).
   if [ ! -s /etc/munge/munge.key ]; then
     dd if=/dev/urandom of=/etc/munge/munge.key bs=1024 count=1 status=none
@@ -36,6 +49,7 @@ start() {
   chmod 0755 /run/munge
   if ! pgrep -x munged >/dev/null; then
     munged --force
+    pgrep -x munged | head -n 1 > "$dir/munged.pid"
   fi
   local host cpus mem
   host="$(hostname -s)"
@@ -69,15 +83,13 @@ SlurmdTimeout=30
 NodeName=$host CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
 CONF
-  if ! pgrep -x slurmctld >/dev/null; then
-    slurmctld
-  fi
-  if ! pgrep -x slurmd >/dev/null; then
-    slurmd
-  fi
+  export SLURM_CONF="$conf"
+  [ -n "$(ours slurmctld)" ] || slurmctld -f "$conf"
+  [ -n "$(ours slurmd)" ] || slurmd -f "$conf"
   for _ in $(seq 60); do
     if sinfo -h -o '%T' 2>/dev/null | grep -qE '^(idle|mixed|allocated)'; then
-      sinfo
+      sinfo >&2
+      echo "export SLURM_CONF=$conf"
       return 0
     fi
     sleep 1
@@ -88,15 +100,18 @@ CONF
 }
 
 stop() {
+  local pid
   for daemon in slurmd slurmctld munged; do
-    pkill -x "$daemon" 2>/dev/null || true
+    pid="$(ours "$daemon" || true)"
+    [ -z "$pid" ] || kill "$pid" 2>/dev/null || true
+    rm -f "$dir/$daemon.pid"
   done
 }
 
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
-  status) sinfo ;;
+  status) SLURM_CONF="$conf" sinfo ;;
   *)
     echo "usage: $0 start|stop|status" >&2
     exit 2

@@ -230,6 +230,22 @@ fn bad_token_files_are_refused_naming_the_file_and_nothing_is_written() {
 
     let err = refused(d, &["--numpy", "web=odd.npy"]);
     assert!(err.contains("--dtype"), "{err}");
+
+    // Files inside the tokens folder the import replaces are refused, and the folder stays as it was.
+    assert_ok(&import(d, &["--megatron", "web=good"]));
+    let index_before = fs::read(d.join("work/tokens/index.json")).unwrap();
+    let output = import(d, &["--megatron", "web=work/tokens/web.val"]);
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(err.contains("web.val") && err.contains("inside"), "{err}");
+    assert_eq!(
+        fs::read(d.join("work/tokens/index.json")).unwrap(),
+        index_before
+    );
+    assert!(
+        d.join("work/tokens/_done.json").exists(),
+        "the marker is kept"
+    );
 }
 
 #[test]

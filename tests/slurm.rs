@@ -53,7 +53,11 @@ fn a_dry_run_prints_each_stage_as_a_chained_array() {
     );
     assert_ok(&output);
     let out = stdout(&output);
-    assert!(out.contains("sbatch --parsable --array=0 "), "{out}");
+    assert!(
+        out.contains("sbatch --parsable --job-name=remix-stats --output='")
+            && out.contains("/work/slurm/logs/stats-%A_%a.log' --array=0 "),
+        "{out}"
+    );
     assert!(
         out.contains("--array=0-2 --dependency=afterok:<job of sample>"),
         "{out}"

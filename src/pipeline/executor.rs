@@ -166,6 +166,14 @@ impl ExecutorSection {
                 );
             }
         }
+        let values = [&self.partition, &self.account, &self.mem, &self.time];
+        let texts = values.into_iter().flatten().chain(&self.sbatch_args);
+        if let Some(bad) = texts
+            .into_iter()
+            .find(|t| t.contains('\n') || t.contains('\r'))
+        {
+            bail!("[executor] {bad:?} holds a line break, which would end its #SBATCH line");
+        }
         if self.poll_seconds == 0 {
             bail!("[executor] poll_seconds must be at least 1");
         }

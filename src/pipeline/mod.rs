@@ -95,6 +95,23 @@ pub struct RunOptions {
     pub force: Vec<PipelineStage>,
 }
 
+impl RunOptions {
+    /// Errors: `--from` after `--until`.
+    pub fn check(&self) -> Result<()> {
+        if let (Some(from), Some(until)) = (self.from, self.until)
+            && from > until
+        {
+            bail!(
+                "--from {} comes after --until {}: the stages run in the order {}",
+                from.name(),
+                until.name(),
+                PipelineStage::ALL.map(PipelineStage::name).join(", ")
+            );
+        }
+        Ok(())
+    }
+}
+
 /// What happened to one stage.
 #[derive(Debug, Clone, Serialize)]
 pub struct StageOutcome {
@@ -144,16 +161,7 @@ pub fn run_task(
 /// Runs the pipeline of the config at `config_path`.
 pub fn run(config_path: &Path, options: &RunOptions, quiet: bool) -> Result<RunSummary> {
     let config = PipelineConfig::read(config_path)?;
-    if let (Some(from), Some(until)) = (options.from, options.until)
-        && from > until
-    {
-        bail!(
-            "--from {} comes after --until {}: the stages run in the order {}",
-            from.name(),
-            until.name(),
-            PipelineStage::ALL.map(PipelineStage::name).join(", ")
-        );
-    }
+    options.check()?;
     let plan = Plan::new(&config);
     let mut outcomes = Vec::new();
     for stage in PipelineStage::ALL {

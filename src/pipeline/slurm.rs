@@ -60,11 +60,13 @@ pub fn run(
     quiet: bool,
     dry_run: bool,
 ) -> Result<RunSummary> {
-    let config = PipelineConfig::read(config_path)?;
-    let plan = Plan::new(&config);
+    // Read through the path the jobs get, so that WORK resolves the same for both.
     let config_path = config_path
         .canonicalize()
-        .with_context(|| format!("cannot resolve {}", config_path.display()))?;
+        .with_context(|| format!("cannot read the pipeline config {}", config_path.display()))?;
+    let config = PipelineConfig::read(&config_path)?;
+    options.check()?;
+    let plan = Plan::new(&config);
     let exe = std::env::current_exe().context("cannot find the remix executable to submit")?;
     let executor = &config.executor;
     let slurm_dir = absolute(&config.work)?.join("slurm");
@@ -144,7 +146,6 @@ pub fn run(
             job,
             &exe,
             &config_path,
-            &logs,
             &shared,
             executor,
             force.contains(&job.stage),
@@ -158,8 +159,10 @@ pub fn run(
                 format!(" --dependency=afterok:<job of {}>", jobs[i - 1].label())
             };
             println!(
-                "# {}\nsbatch --parsable --array={}{dependency} {}\n{text}",
+                "# {}\nsbatch --parsable --job-name=remix-{} --output={} --array={}{dependency} {}\n{text}",
                 job.label(),
+                log_stem(job),
+                shell_quote(&log_pattern(&logs, job).display().to_string()),
                 array(&job.indices),
                 job.script.display()
             );
@@ -187,6 +190,8 @@ pub fn run(
         let mut sbatch = Command::new("sbatch");
         sbatch
             .arg("--parsable")
+            .arg(format!("--job-name=remix-{}", log_stem(job)))
+            .arg(format!("--output={}", log_pattern(&logs, job).display()))
             .arg(format!("--array={}", array(&job.indices)));
         if let Some(previous) = &previous {
             sbatch.arg(format!("--dependency=afterok:{previous}"));
@@ -374,6 +379,11 @@ fn array(indices: &[usize]) -> String {
     }
 }
 
+/// `WORK/slurm/logs/<stage>-%A_%a.log`: a task's log, by array job and task.
+fn log_pattern(logs: &Path, job: &Job) -> PathBuf {
+    logs.join(format!("{}-%A_%a.log", log_stem(job)))
+}
+
 fn log_stem(job: &Job) -> String {
     match job.tasks {
         Some(_) => format!("{}-tasks", job.stage.name()),
@@ -386,7 +396,6 @@ fn script(
     job: &Job,
     exe: &Path,
     config: &Path,
-    logs: &Path,
     shared: &Path,
     executor: &ExecutorSection,
     force: bool,
@@ -396,11 +405,6 @@ fn script(
     let mut directive = |line: String| {
         let _ = writeln!(text, "#SBATCH {line}");
     };
-    directive(format!("--job-name=remix-{}", log_stem(job)));
-    directive(format!(
-        "--output={}",
-        logs.join(format!("{}-%A_%a.log", log_stem(job))).display()
-    ));
     directive("--ntasks=1".into());
     directive(format!("--cpus-per-task={}", executor.cpus_per_task));
     if let Some(partition) = &executor.partition {
@@ -428,8 +432,8 @@ fn script(
     }
     let _ = writeln!(
         text,
-        "set -eu\nif [ ! -e {shared} ]; then\n  echo \"remix: this node does not see {shared}, which the submitter wrote: the work \
-         directory must be on a filesystem every node shares (NFS, Lustre, GPFS...)\" >&2\n  exit 3\nfi",
+        "set -eu\nif [ ! -e {shared} ]; then\n  echo 'remix: this node does not see' {shared} 'which the submitter wrote: the \
+         work directory must be on a filesystem every node shares (NFS, Lustre, GPFS...)' >&2\n  exit 3\nfi",
         shared = quote(shared)
     );
     let stage = job.stage.name();
@@ -471,10 +475,12 @@ fn sbatch_version() -> Result<()> {
 struct Element {
     task: usize,
     state: String,
+    reason: String,
     exit_code: String,
 }
 
 impl Element {
+    /// Ended without completing, or waiting on a job that failed (Slurm leaves such a job pending).
     fn failed(&self) -> bool {
         matches!(
             self.state.as_str(),
@@ -485,26 +491,36 @@ impl Element {
                 | "OUT_OF_MEMORY"
                 | "BOOT_FAIL"
                 | "DEADLINE"
-                | "PREEMPTED"
-        )
+        ) || (self.state == "PENDING" && self.reason == "DependencyNeverSatisfied")
     }
 }
 
 /// The elements of job `id`; empty when the controller no longer knows it.
 fn states(id: &str) -> Result<Vec<Element>> {
-    let output = Command::new("scontrol")
-        .args(["show", "job", "-o", id])
-        .output()
-        .context("cannot run scontrol (part of Slurm's client tools)")?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
+    // A busy controller times out now and then: a few tries before giving up on it.
+    let mut tries = 0;
+    loop {
+        let output = Command::new("scontrol")
+            .args(["show", "job", "-o", id])
+            .output()
+            .context("cannot run scontrol (part of Slurm's client tools)")?;
+        if output.status.success() {
+            return Ok(parse_states(&String::from_utf8_lossy(&output.stdout)));
+        }
         let err = String::from_utf8_lossy(&output.stderr);
         if err.contains("Invalid job id") {
             return Ok(Vec::new());
         }
-        bail!("scontrol show job {id} failed: {}", err.trim());
+        tries += 1;
+        if tries == 5 {
+            bail!(
+                "scontrol show job {id} failed 5 times: {}. The jobs go on without a watcher; once they end, \
+                 `remix run --executor slurm` again submits only what left no marker",
+                err.trim()
+            );
+        }
+        std::thread::sleep(Duration::from_secs(2 * tries));
     }
-    Ok(parse_states(&text))
 }
 
 /// Parses `scontrol show job -o` lines: one per array element, or one for a pending range
@@ -519,32 +535,41 @@ fn parse_states(text: &str) -> Vec<Element> {
                 .to_string()
         };
         let state = field("JobState");
+        let reason = field("Reason");
         let exit_code = field("ExitCode");
-        let tasks = field("ArrayTaskId");
-        let range = tasks.split('%').next().unwrap_or("");
-        let mut indices = Vec::new();
-        for part in range.split(',').filter(|p| !p.is_empty()) {
-            match part.split_once('-') {
-                Some((a, b)) => {
-                    if let (Ok(a), Ok(b)) = (a.parse::<usize>(), b.parse::<usize>()) {
-                        indices.extend(a..=b);
-                    }
-                }
-                None => indices.extend(part.parse::<usize>().ok()),
-            }
-        }
-        if indices.is_empty() {
-            indices.push(0);
-        }
+        let Some(indices) = task_ids(&field("ArrayTaskId")) else {
+            continue;
+        };
         for task in indices {
             out.push(Element {
                 task,
                 state: state.clone(),
+                reason: reason.clone(),
                 exit_code: exit_code.clone(),
             });
         }
     }
     out
+}
+
+/// The task ids of `ArrayTaskId`: `3`, `0-7`, `1-7:2`, lists of them, an optional `%limit`; `None` when
+/// it is none of these.
+fn task_ids(field: &str) -> Option<Vec<usize>> {
+    let list = field.split('%').next()?;
+    let mut ids = Vec::new();
+    for part in list.split(',') {
+        let (range, step) = match part.split_once(':') {
+            Some((range, step)) => (range, step.parse::<usize>().ok().filter(|s| *s > 0)?),
+            None => (part, 1),
+        };
+        match range.split_once('-') {
+            Some((a, b)) => {
+                ids.extend((a.parse::<usize>().ok()?..=b.parse::<usize>().ok()?).step_by(step))
+            }
+            None => ids.push(range.parse().ok()?),
+        }
+    }
+    Some(ids)
 }
 
 /// Whether task `task` of a job the controller no longer lists left its marker.
@@ -565,7 +590,10 @@ mod tests {
         assert_eq!(array(&[1, 3]), "1,3");
         assert_eq!(array(&[4]), "4");
         let text = "JobId=12 ArrayJobId=10 ArrayTaskId=2 JobState=CANCELLED Reason=None ExitCode=0:15\n\
-                    JobId=10 ArrayJobId=10 ArrayTaskId=0-1,4%2 JobState=PENDING Reason=Priority ExitCode=0:0\n";
+                    JobId=10 ArrayJobId=10 ArrayTaskId=0-1,4%2 JobState=PENDING Reason=Priority ExitCode=0:0\n\
+                    JobId=13 ArrayJobId=13 ArrayTaskId=N/A JobState=PENDING Reason=Priority ExitCode=0:0\n";
+        assert_eq!(task_ids("1-7:2"), Some(vec![1, 3, 5, 7]));
+        assert_eq!(task_ids("0,5-6%1"), Some(vec![0, 5, 6]));
         let elements = parse_states(text);
         let tasks: Vec<(usize, &str)> = elements
             .iter()

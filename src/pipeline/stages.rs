@@ -61,6 +61,15 @@ impl<'a> Plan<'a> {
         let Some(marker) = DoneMarker::read(&self.task_marker_dir(stage, task))? else {
             return Ok(false);
         };
+        // A task that trained runs needs its part still there.
+        let runs = marker
+            .counts
+            .get("runs")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0);
+        if stage == PipelineStage::Train && runs > 0 && !self.train_part(task).exists() {
+            return Ok(false);
+        }
         Ok(self
             .expected_task_marker(stage, task)
             .is_ok_and(|expected| marker.matches(&expected)))
@@ -72,12 +81,13 @@ impl<'a> Plan<'a> {
     pub fn run_task(&self, stage: PipelineStage, task: TaskSlice, quiet: bool) -> Result<()> {
         let marker_dir = self.task_marker_dir(stage, task);
         DoneMarker::clear(&marker_dir)?;
-        match stage {
+        let runs = match stage {
             PipelineStage::Train => {
+                let part = self.train_part(task);
                 train_candidates(
                     &self.tokens_dir(),
                     &self.path("mixtures.parquet"),
-                    &self.train_part(task),
+                    &part,
                     &self.proxy_config()?,
                     TrainOptions {
                         shard: Shard {
@@ -90,13 +100,21 @@ impl<'a> Plan<'a> {
                     },
                     self.device()?,
                 )?;
+                // A task past the last candidate trains nothing and leaves no part.
+                if part.exists() {
+                    crate::runs::read_runs(&part)?.runs.len()
+                } else {
+                    0
+                }
             }
             other => bail!(
                 "the {} stage does not split into tasks: run it as one (tasks = 1)",
                 other.name()
             ),
-        }
-        self.expected_task_marker(stage, task)?.write(&marker_dir)
+        };
+        self.expected_task_marker(stage, task)?
+            .with_count("runs", runs as u64)
+            .write(&marker_dir)
     }
 
     fn train_parts_dir(&self) -> PathBuf {
@@ -345,6 +363,13 @@ impl<'a> Plan<'a> {
                     &self.train_parts_dir(),
                     &self.path("mixtures.parquet"),
                 )?;
+                // Folded: the parts and their markers would only go stale.
+                for dir in [self.train_parts_dir(), self.marker_dir(stage).join("tasks")] {
+                    if dir.exists() {
+                        std::fs::remove_dir_all(&dir)
+                            .with_context(|| format!("cannot remove {}", dir.display()))?;
+                    }
+                }
                 train_candidates(
                     &self.tokens_dir(),
                     &self.path("mixtures.parquet"),

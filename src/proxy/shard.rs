@@ -224,7 +224,9 @@ impl TokenShard {
             starts.extend(index.starts[1..=documents].iter().map(|s| first_token + s));
             // An empty file cannot be mapped; an empty shard needs no map.
             // SAFETY: the file is opened read-only; remix never writes a shard in place (it renames
-            // finished files over old ones), so the mapping does not change under the reader.
+            // finished files over old ones). Imported files belong to the user: one truncated while
+            // mapped faults the reader (SIGBUS), as it does Megatron's own memory-mapped reader; the
+            // README says not to rewrite token files while remix reads them.
             let bin = if size == 0 {
                 None
             } else {

@@ -20,8 +20,11 @@
 //! Validation is held out by document as Megatron's `--split` does: a domain's last documents (its last
 //! file's tail), `val_fraction` of them (at least one), copied into `WORK/tokens/<stem>.val.bin/.idx`;
 //! the training stream is every document before them ([`crate::tokens::TokenPart`]). An evaluation-only
-//! domain is copied whole into its validation shard. The exports list the files whole: the main run
-//! trains on the held-out tail too, which was only ever the proxies' yardstick.
+//! domain is copied whole into its validation shard. The Megatron, NeoX and OLMo-core exports name the
+//! files, which their trainers read whole: the main run trains on the held-out tail too, which was only
+//! ever the proxies' yardstick (and a domain's weight is split over its files by their training tokens,
+//! so its last file's share is low by at most its held-out share). The native formats written from the
+//! shards hold the training documents.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -102,7 +105,8 @@ struct Imported {
     last_tokens: BTreeMap<u32, u64>,
 }
 
-/// Imports the token files of `config` into `work/tokens`. Errors (nothing is written): a prefix without
+/// Imports the token files of `config` into `work/tokens`. Errors (the tokens folder is left as it was): a
+/// source inside the tokens folder, a prefix without
 /// `.idx` or `.bin`, a truncated file, dtypes that disagree, token ids outside the vocabulary, files of
 /// a domain ending documents with different tokens, a domain with no document for validation.
 pub fn run(config: &ImportConfig, work: &WorkDir, quiet: bool) -> Result<TokensIndex> {
@@ -113,7 +117,7 @@ pub fn run(config: &ImportConfig, work: &WorkDir, quiet: bool) -> Result<TokensI
         .map(|path| load_tokenizer(path, None))
         .transpose()?;
     let out_dir = work.stage_dir(Stage::Tokens);
-    DoneMarker::clear(&out_dir)?;
+    refuse_sources_inside(config, &out_dir)?;
     let staging = staging_dir(&out_dir);
     if staging.exists() {
         fs::remove_dir_all(&staging)
@@ -217,7 +221,11 @@ pub fn run(config: &ImportConfig, work: &WorkDir, quiet: bool) -> Result<TokensI
         )?;
         Ok((index, inputs))
     })();
-    let (index, inputs) = match result.and_then(|r| replace_dir(&staging, &out_dir).map(|()| r)) {
+    let replaced = result.and_then(|r| {
+        DoneMarker::clear(&out_dir)?;
+        replace_dir(&staging, &out_dir).map(|()| r)
+    });
+    let (index, inputs) = match replaced {
         Ok(done) => done,
         Err(e) => {
             let _ = fs::remove_dir_all(&staging);
@@ -243,6 +251,34 @@ pub fn run(config: &ImportConfig, work: &WorkDir, quiet: bool) -> Result<TokensI
         )
         .write(&out_dir)?;
     Ok(index)
+}
+
+/// Refuses files inside the tokens folder the import replaces (`remix tokenize`'s own shards there
+/// would be deleted with it).
+fn refuse_sources_inside(config: &ImportConfig, out_dir: &Path) -> Result<()> {
+    let Ok(out_dir) = out_dir.canonicalize() else {
+        return Ok(());
+    };
+    for path in config
+        .megatron
+        .values()
+        .chain(config.numpy.values())
+        .flatten()
+    {
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if parent.canonicalize().is_ok_and(|p| p.starts_with(&out_dir)) {
+            bail!(
+                "{} is inside {}, which the import replaces: move the files out of the work directory's tokens \
+                 folder first (or import into another work directory)",
+                path.display(),
+                out_dir.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Settings errors, before any file is read.
@@ -305,15 +341,20 @@ fn open_megatron(prefix: &Path) -> Result<Imported> {
             );
         }
     }
-    let idx = idx
+    // The folder resolved, the name kept: the files may be links (a Hugging Face hub snapshot's are).
+    let folder = prefix
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let folder = folder
         .canonicalize()
-        .with_context(|| format!("cannot resolve {}", idx.display()))?;
-    let absolute = idx.with_extension("");
+        .with_context(|| format!("cannot resolve {}", folder.display()))?;
+    let absolute = folder.join(prefix.file_name().unwrap_or_default());
     let shard = TokenShard::open(&absolute)?;
     Ok(Imported {
         prefix: absolute.display().to_string(),
         source: shard_path(&absolute, "bin"),
-        inputs: vec![shard_path(&absolute, "bin"), idx],
+        inputs: vec![shard_path(&absolute, "bin"), shard_path(&absolute, "idx")],
         shard,
         max_id: 0,
         last_tokens: BTreeMap::new(),
