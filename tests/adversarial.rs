@@ -80,20 +80,7 @@ fn write_config_with(dir: &Path, settings: &str) {
 }
 
 fn manifest_domains(dir: &Path) -> Vec<(String, f64)> {
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&fs::read(dir.join("work/mixtures/adversarial.json")).unwrap())
-            .unwrap();
-    manifest["domains"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            (
-                d["domain"].as_str().unwrap().to_string(),
-                d["weight"].as_f64().unwrap(),
-            )
-        })
-        .collect()
+    manifest_weights_at(&dir.join("work/mixtures/adversarial.json"))
 }
 
 /// A domain far too small for the uniform mixture (a few hundred tokens against 16,384 per proxy): the

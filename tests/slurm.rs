@@ -11,7 +11,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use serde_json::Value;
 
 /// The small fixtures pipeline with the train stage split into 3 tasks, in `dir/run.toml`.
 fn config(dir: &Path) -> PathBuf {
@@ -96,19 +95,7 @@ fn without_sbatch_the_error_names_the_package() {
 }
 
 fn manifest_weights(work: &Path) -> Vec<(String, f64)> {
-    let manifest: Value =
-        serde_json::from_slice(&fs::read(work.join("mixtures/fx.json")).unwrap()).unwrap();
-    manifest["domains"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            (
-                d["domain"].as_str().unwrap().to_string(),
-                d["weight"].as_f64().unwrap(),
-            )
-        })
-        .collect()
+    manifest_weights_at(&work.join("mixtures/fx.json"))
 }
 
 /// The files of a folder and their bytes, for the artifacts that must not depend on the executor.

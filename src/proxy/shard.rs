@@ -347,7 +347,8 @@ impl TokenShard {
     }
 }
 
-/// Little-endian tokens of `dtype` into ids.
+/// Little-endian tokens of `dtype` into ids (`int32` bits as they are: the same ids as `uint32` under
+/// 2^31, and an id above that, which only a mislabelled file holds, stays visible as one).
 pub fn decode(dtype: TokenDtype, bytes: &[u8], out: &mut [u32]) {
     match dtype {
         TokenDtype::U16 => {
@@ -357,7 +358,7 @@ pub fn decode(dtype: TokenDtype, bytes: &[u8], out: &mut [u32]) {
         }
         TokenDtype::I32 => {
             for (o, c) in out.iter_mut().zip(bytes.chunks_exact(4)) {
-                *o = i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as u32;
+                *o = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
             }
         }
     }

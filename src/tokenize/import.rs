@@ -232,24 +232,7 @@ pub fn run(config: &ImportConfig, work: &WorkDir, quiet: bool) -> Result<TokensI
             return Err(e);
         }
     };
-    DoneMarker::new(Stage::Tokens, config, &inputs)?
-        .with_count(
-            "documents",
-            index
-                .domains
-                .iter()
-                .map(|d| d.documents + d.val_documents)
-                .sum::<u64>(),
-        )
-        .with_count(
-            "tokens",
-            index
-                .domains
-                .iter()
-                .map(|d| d.tokens + d.val_tokens)
-                .sum::<u64>(),
-        )
-        .write(&out_dir)?;
+    super::write_marker(&index, config, &inputs, &out_dir)?;
     Ok(index)
 }
 
@@ -419,7 +402,7 @@ fn open_numpy(
         .map(|(c, chunk)| {
             let first = (c * SCAN_TOKENS) as u64;
             let mut ids = vec![0u32; chunk.len() / width as usize];
-            decode_raw(dtype, chunk, &mut ids);
+            decode(dtype, chunk, &mut ids);
             ids.iter()
                 .enumerate()
                 .filter(|(_, id)| u64::from(**id) == eod)
@@ -465,18 +448,6 @@ fn open_numpy(
     })
 }
 
-/// Raw little-endian tokens into ids (`uint32` read unsigned, unlike Megatron's `int32`).
-fn decode_raw(dtype: TokenDtype, bytes: &[u8], out: &mut [u32]) {
-    match dtype {
-        TokenDtype::U16 => decode(dtype, bytes, out),
-        TokenDtype::I32 => {
-            for (o, c) in out.iter_mut().zip(bytes.chunks_exact(4)) {
-                *o = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-            }
-        }
-    }
-}
-
 /// The largest token id of a file, and the last token of each of its documents.
 fn scan(file: &mut Imported, progress: &Progress) {
     let shard = &file.shard;
@@ -487,7 +458,7 @@ fn scan(file: &mut Imported, progress: &Progress) {
         .par_chunks(SCAN_TOKENS * width)
         .map(|chunk| {
             let mut ids = vec![0u32; chunk.len() / width];
-            decode_raw(dtype, chunk, &mut ids);
+            decode(dtype, chunk, &mut ids);
             progress.inc(ids.len() as u64);
             ids.into_iter().max().unwrap_or(0)
         })
@@ -497,7 +468,7 @@ fn scan(file: &mut Imported, progress: &Progress) {
     for d in 0..shard.documents() {
         let doc = shard.document_bytes(d);
         if doc.len() >= width {
-            decode_raw(dtype, &doc[doc.len() - width..], &mut last);
+            decode(dtype, &doc[doc.len() - width..], &mut last);
             *file.last_tokens.entry(last[0]).or_default() += 1;
         }
     }

@@ -395,25 +395,23 @@ pub fn run(
     };
     let mut inputs = corpus.paths();
     inputs.push(tokenizer_path.to_path_buf());
-    DoneMarker::new(Stage::Tokens, config, &inputs)?
-        .with_count(
-            "documents",
-            index
-                .domains
-                .iter()
-                .map(|d| d.documents + d.val_documents)
-                .sum::<u64>(),
-        )
-        .with_count(
-            "tokens",
-            index
-                .domains
-                .iter()
-                .map(|d| d.tokens + d.val_tokens)
-                .sum::<u64>(),
-        )
-        .write(&out_dir)?;
+    write_marker(&index, config, &inputs, &out_dir)?;
     Ok(index)
+}
+
+/// Writes the tokens folder's completion marker: the settings, the inputs, and the documents and tokens
+/// of every domain (training and held out).
+pub(crate) fn write_marker(
+    index: &TokensIndex,
+    config: &impl Serialize,
+    inputs: &[PathBuf],
+    out_dir: &Path,
+) -> Result<()> {
+    let total = |f: fn(&TokenDomain) -> u64| index.domains.iter().map(f).sum::<u64>();
+    DoneMarker::new(Stage::Tokens, config, inputs)?
+        .with_count("documents", total(|d| d.documents + d.val_documents))
+        .with_count("tokens", total(|d| d.tokens + d.val_tokens))
+        .write(out_dir)
 }
 
 /// The largest split hash that still goes to validation, or `None` when the domain holds none out.

@@ -251,3 +251,21 @@ candidates = {simulate_candidates}
 {rest}"#
     )
 }
+
+/// Each domain of the manifest at `path` with its weight, in manifest order.
+#[allow(dead_code)]
+pub fn manifest_weights_at(path: &Path) -> Vec<(String, f64)> {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    manifest["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["domain"].as_str().unwrap().to_string(),
+                d["weight"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
