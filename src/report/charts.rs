@@ -238,47 +238,34 @@ pub fn log_histograms(
         (0.0, 1.0)
     };
     let top = bins.map(|b| b.1).fold(0.0f64, f64::max).max(1e-12) * 1.1;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 16))
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(55)
-            .build_cartesian_2d(low..high, 0f64..top)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(x_label)
-            .y_desc(y_label)
-            .x_label_formatter(&|x| {
-                // Powers of two read best in binary units: 1k = 1024 bytes.
-                let bytes = 2f64.powf(*x);
-                if bytes >= 1048576.0 {
-                    format!("{:.0}M", bytes / 1048576.0)
-                } else if bytes >= 1024.0 {
-                    format!("{:.0}k", bytes / 1024.0)
-                } else {
-                    format!("{bytes:.0}")
-                }
-            })
-            .y_label_formatter(&|y| tick(*y))
-            .draw()
-            .map_err(err)?;
-        for (i, (name, bins)) in series.iter().enumerate() {
-            // A step outline: up at each bin's start, across, down at its end.
-            let mut path = Vec::with_capacity(bins.len() * 4);
-            for &(x, y) in bins {
-                path.extend([(x, 0.0), (x, y), (x + 1.0, y), (x + 1.0, 0.0)]);
-            }
-            line(&mut chart, path, name, i)?;
+    // Powers of two read best in binary units: 1k = 1024 bytes.
+    let binary = |x: &f64| {
+        let bytes = 2f64.powf(*x);
+        if bytes >= 1048576.0 {
+            format!("{:.0}M", bytes / 1048576.0)
+        } else if bytes >= 1024.0 {
+            format!("{:.0}k", bytes / 1024.0)
+        } else {
+            format!("{bytes:.0}")
         }
-        legend(&mut chart)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+    };
+    line_chart(
+        title,
+        (low..high, top),
+        (x_label, y_label),
+        Some(&binary),
+        |chart| {
+            for (i, (name, bins)) in series.iter().enumerate() {
+                // A step outline: up at each bin's start, across, down at its end.
+                let mut path = Vec::with_capacity(bins.len() * 4);
+                for &(x, y) in bins {
+                    path.extend([(x, 0.0), (x, y), (x + 1.0, y), (x + 1.0, 0.0)]);
+                }
+                line(chart, path, name, i)?;
+            }
+            Ok(())
+        },
+    )
 }
 
 /// One line per series over the x values `0..n` (a trajectory): `(series name, y per step)`.
@@ -300,6 +287,25 @@ pub fn lines(
         .fold(0.0f64, f64::max)
         .max(1e-12)
         * 1.1;
+    let x = 0f64..(steps - 1) as f64;
+    line_chart(title, (x, top), (x_label, y_label), None, |chart| {
+        for (i, (name, ys)) in series.iter().enumerate() {
+            let path = ys.iter().enumerate().map(|(x, &y)| (x as f64, y));
+            line(chart, path, name, i)?;
+        }
+        Ok(())
+    })
+}
+
+/// A line chart of the report's size: x over `x`, y from 0 to `top`, the axes labelled (x ticks by
+/// `x_ticks` when given), the lines `draw` adds, and their legend.
+fn line_chart(
+    title: &str,
+    (x, top): (std::ops::Range<f64>, f64),
+    (x_label, y_label): (&str, &str),
+    x_ticks: Option<&dyn Fn(&f64) -> String>,
+    draw: impl FnOnce(&mut LineChart) -> Result<()>,
+) -> Result<String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
@@ -309,19 +315,18 @@ pub fn lines(
             .margin(10)
             .x_label_area_size(40)
             .y_label_area_size(55)
-            .build_cartesian_2d(0f64..(steps - 1) as f64, 0f64..top)
+            .build_cartesian_2d(x, 0f64..top)
             .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(x_label)
+        let y_ticks = |y: &f64| tick(*y);
+        let mut mesh = chart.configure_mesh();
+        mesh.x_desc(x_label)
             .y_desc(y_label)
-            .y_label_formatter(&|y| tick(*y))
-            .draw()
-            .map_err(err)?;
-        for (i, (name, ys)) in series.iter().enumerate() {
-            let path = ys.iter().enumerate().map(|(x, &y)| (x as f64, y));
-            line(&mut chart, path, name, i)?;
+            .y_label_formatter(&y_ticks);
+        if let Some(x_ticks) = x_ticks {
+            mesh.x_label_formatter(x_ticks);
         }
+        mesh.draw().map_err(err)?;
+        draw(&mut chart)?;
         legend(&mut chart)?;
         root.present().map_err(err)?;
     }
