@@ -166,15 +166,8 @@ pub fn run(config_path: &Path, options: &RunOptions, quiet: bool) -> Result<RunS
     let mut outcomes = Vec::new();
     for stage in PipelineStage::ALL {
         let started = Instant::now();
-        let status = if !plan.enabled(stage) {
-            "disabled"
-        } else if options.from.is_some_and(|f| stage < f)
-            || options.until.is_some_and(|u| stage > u)
-        {
-            "outside"
-        } else if !options.force.contains(&stage) && plan.is_done(stage)? {
-            tracing::info!(stage = stage.name(), "marker matches: skipped");
-            "skipped"
+        let status = if let Some(status) = not_run(&plan, options, stage, true)? {
+            status
         } else {
             plan.check_inputs(stage)?;
             tracing::info!(stage = stage.name(), "running");
@@ -190,6 +183,32 @@ pub fn run(config_path: &Path, options: &RunOptions, quiet: bool) -> Result<RunS
             seconds: started.elapsed().as_secs_f64(),
         });
     }
+    summary(&config, &plan, outcomes)
+}
+
+/// Why `stage` does not run, if it does not: `disabled` by the config, `outside` `--from`..`--until`, or
+/// `skipped` because its marker matches (looked at only when `markers_count`: once a stage before it has
+/// been submitted to run, a later stage's marker says nothing of the inputs it will get).
+fn not_run(
+    plan: &Plan,
+    options: &RunOptions,
+    stage: PipelineStage,
+    markers_count: bool,
+) -> Result<Option<&'static str>> {
+    Ok(if !plan.enabled(stage) {
+        Some("disabled")
+    } else if options.from.is_some_and(|f| stage < f) || options.until.is_some_and(|u| stage > u) {
+        Some("outside")
+    } else if markers_count && !options.force.contains(&stage) && plan.is_done(stage)? {
+        tracing::info!(stage = stage.name(), "marker matches: skipped");
+        Some("skipped")
+    } else {
+        None
+    })
+}
+
+/// The summary of a run: its stages, and the manifest and report when their stages are done.
+fn summary(config: &PipelineConfig, plan: &Plan, stages: Vec<StageOutcome>) -> Result<RunSummary> {
     let manifest = if plan.is_done(PipelineStage::Manifest)? {
         plan.manifest_files()?
     } else {
@@ -200,7 +219,7 @@ pub fn run(config_path: &Path, options: &RunOptions, quiet: bool) -> Result<RunS
         .then(|| plan.report_path());
     Ok(RunSummary {
         work: config.work.clone(),
-        stages: outcomes,
+        stages,
         manifest,
         report,
     })

@@ -27,7 +27,7 @@ use anyhow::{Context, Result, bail};
 use super::config::PipelineConfig;
 use super::executor::{ExecutorSection, TaskSlice};
 use super::stages::Plan;
-use super::{PipelineStage, RunOptions, RunSummary, StageOutcome};
+use super::{PipelineStage, RunOptions, RunSummary, StageOutcome, not_run, summary};
 
 /// One job array to submit.
 struct Job {
@@ -78,18 +78,7 @@ pub fn run(
     let mut jobs: Vec<Job> = Vec::new();
     let mut rerun = false;
     for stage in PipelineStage::ALL {
-        let status = if !plan.enabled(stage) {
-            Some("disabled")
-        } else if options.from.is_some_and(|f| stage < f)
-            || options.until.is_some_and(|u| stage > u)
-        {
-            Some("outside")
-        } else if !rerun && !options.force.contains(&stage) && plan.is_done(stage)? {
-            Some("skipped")
-        } else {
-            None
-        };
-        if let Some(status) = status {
+        if let Some(status) = not_run(&plan, options, stage, !rerun)? {
             outcomes.push(StageOutcome {
                 stage,
                 status,
@@ -170,10 +159,10 @@ pub fn run(
         if jobs.is_empty() {
             println!("# nothing to submit: every stage is done");
         }
-        return Ok(summary(&config, &plan, outcomes));
+        return summary(&config, &plan, outcomes);
     }
     if jobs.is_empty() {
-        return Ok(summary(&config, &plan, outcomes));
+        return summary(&config, &plan, outcomes);
     }
     sbatch_version()?;
     for dir in [&logs, &scripts] {
@@ -328,7 +317,7 @@ pub fn run(
         }
     }
     outcomes.sort_by_key(|o| o.stage);
-    Ok(summary(&config, &plan, outcomes))
+    summary(&config, &plan, outcomes)
 }
 
 fn absolute(path: &Path) -> Result<PathBuf> {
@@ -339,24 +328,6 @@ fn absolute(path: &Path) -> Result<PathBuf> {
             .context("cannot read the current folder")?
             .join(path)
     })
-}
-
-fn summary(config: &PipelineConfig, plan: &Plan, stages: Vec<StageOutcome>) -> RunSummary {
-    let manifest = if plan.is_done(PipelineStage::Manifest).unwrap_or(false) {
-        plan.manifest_files().unwrap_or_default()
-    } else {
-        Vec::new()
-    };
-    let report = plan
-        .is_done(PipelineStage::Report)
-        .unwrap_or(false)
-        .then(|| plan.report_path());
-    RunSummary {
-        work: config.work.clone(),
-        stages,
-        manifest,
-        report,
-    }
 }
 
 /// Cancels the jobs `ids`, ignoring what has already ended.

@@ -84,22 +84,7 @@ impl<'a> Plan<'a> {
         let runs = match stage {
             PipelineStage::Train => {
                 let part = self.train_part(task);
-                train_candidates(
-                    &self.tokens_dir(),
-                    &self.path("mixtures.parquet"),
-                    &part,
-                    &self.proxy_config()?,
-                    TrainOptions {
-                        shard: Shard {
-                            index: task.index,
-                            count: task.count,
-                        },
-                        max_epochs: self.sample_config().max_epochs,
-                        parallel: self.config.proxy.parallel,
-                        quiet,
-                    },
-                    self.device()?,
-                )?;
+                self.train(&part, task, quiet)?;
                 // A task past the last candidate trains nothing and leaves no part.
                 if part.exists() {
                     crate::runs::read_runs(&part)?.runs.len()
@@ -115,6 +100,27 @@ impl<'a> Plan<'a> {
         self.expected_task_marker(stage, task)?
             .with_count("runs", runs as u64)
             .write(&marker_dir)
+    }
+
+    /// Trains the candidates of `task` (every one for `0/1`) into the runs table `runs`.
+    fn train(&self, runs: &Path, task: TaskSlice, quiet: bool) -> Result<()> {
+        train_candidates(
+            &self.tokens_dir(),
+            &self.path("mixtures.parquet"),
+            runs,
+            &self.proxy_config()?,
+            TrainOptions {
+                shard: Shard {
+                    index: task.index,
+                    count: task.count,
+                },
+                max_epochs: self.sample_config().max_epochs,
+                parallel: self.config.proxy.parallel,
+                quiet,
+            },
+            self.device()?,
+        )?;
+        Ok(())
     }
 
     fn train_parts_dir(&self) -> PathBuf {
@@ -370,18 +376,10 @@ impl<'a> Plan<'a> {
                             .with_context(|| format!("cannot remove {}", dir.display()))?;
                     }
                 }
-                train_candidates(
-                    &self.tokens_dir(),
-                    &self.path("mixtures.parquet"),
+                self.train(
                     &self.path("runs/runs.parquet"),
-                    &self.proxy_config()?,
-                    TrainOptions {
-                        shard: Shard { index: 0, count: 1 },
-                        max_epochs: self.sample_config().max_epochs,
-                        parallel: self.config.proxy.parallel,
-                        quiet,
-                    },
-                    self.device()?,
+                    TaskSlice { index: 0, count: 1 },
+                    quiet,
                 )?;
             }
             PipelineStage::Fit => {
