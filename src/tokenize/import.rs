@@ -100,7 +100,7 @@ struct Imported {
     /// The files it reads (for the completion marker).
     inputs: Vec<PathBuf>,
     shard: TokenShard,
-    /// The largest token id, and the last token of each non-empty document.
+    /// The largest token id, and how many documents end with each token (empty until scanned).
     max_id: u32,
     last_tokens: BTreeMap<u32, u64>,
 }
@@ -154,13 +154,20 @@ pub fn run(config: &ImportConfig, work: &WorkDir, quiet: bool) -> Result<TokensI
                 .collect::<Result<Vec<_>>>()?;
             domains.insert(domain, files);
         }
+        // Raw files were scanned as their documents were found; Megatron files are scanned here.
+        let unscanned = |f: &&mut Imported| f.last_tokens.is_empty();
         let progress = Progress::new(
-            domains.values().flatten().map(|f| f.shard.tokens()).sum(),
+            domains
+                .values_mut()
+                .flatten()
+                .filter(unscanned)
+                .map(|f| f.shard.tokens())
+                .sum(),
             "tokens",
             quiet,
         );
         progress.set_message("scanning");
-        for file in domains.values_mut().flatten() {
+        for file in domains.values_mut().flatten().filter(unscanned) {
             scan(file, &progress);
         }
         progress.finish();
@@ -394,23 +401,37 @@ fn open_numpy(
             }
         );
     }
-    // Document ends: one past each end-of-document token, found in parallel chunks.
+    // Document ends (one past each end-of-document token) and the largest id, in parallel chunks:
+    // the one pass over the file.
     let chunk_bytes = SCAN_TOKENS * width as usize;
-    let ends: Vec<Vec<u64>> = bytes
+    let (ends, max_ids): (Vec<Vec<u64>>, Vec<u32>) = bytes
         .par_chunks(chunk_bytes)
         .enumerate()
         .map(|(c, chunk)| {
             let first = (c * SCAN_TOKENS) as u64;
             let mut ids = vec![0u32; chunk.len() / width as usize];
             decode(dtype, chunk, &mut ids);
-            ids.iter()
+            let ends = ids
+                .iter()
                 .enumerate()
                 .filter(|(_, id)| u64::from(**id) == eod)
                 .map(|(i, _)| first + i as u64 + 1)
-                .collect()
+                .collect();
+            (ends, ids.into_iter().max().unwrap_or(0))
         })
-        .collect();
+        .unzip();
     let tokens = size / width;
+    // Every end-of-document token ends a document; a last one without it ends on its last token.
+    let mut last_tokens = BTreeMap::new();
+    let ended: u64 = ends.iter().map(|e| e.len() as u64).sum();
+    if ended > 0 {
+        last_tokens.insert(eod as u32, ended);
+    }
+    if tokens > 0 && ends.last().and_then(|e| e.last()) != Some(&tokens) {
+        let mut last = [0u32];
+        decode(dtype, &bytes[bytes.len() - width as usize..], &mut last);
+        *last_tokens.entry(last[0]).or_default() += 1;
+    }
     let mut lengths = Vec::new();
     let mut start = 0u64;
     for end in ends
@@ -443,8 +464,8 @@ fn open_numpy(
         source: absolute.clone(),
         inputs: vec![absolute],
         shard,
-        max_id: 0,
-        last_tokens: BTreeMap::new(),
+        max_id: max_ids.into_iter().max().unwrap_or(0),
+        last_tokens,
     })
 }
 
