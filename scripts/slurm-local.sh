@@ -103,7 +103,14 @@ stop() {
   local pid
   for daemon in slurmd slurmctld munged; do
     pid="$(ours "$daemon" || true)"
-    [ -z "$pid" ] || kill "$pid" 2>/dev/null || true
+    if [ -n "$pid" ]; then
+      kill "$pid" 2>/dev/null || true
+      # Gone before its pid file is: a start right after must not find it still running.
+      for _ in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+      done
+    fi
     rm -f "$dir/$daemon.pid"
   done
 }
