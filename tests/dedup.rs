@@ -451,3 +451,116 @@ fn cross_domain_priority_and_a_domain_that_dedups_to_nothing() {
         stderr(&output)
     );
 }
+
+/// The dedup stage split into tasks (`[executor] tasks = { dedup = N }`), its four phases run one task
+/// at a time through `remix run --phase P --task I/N` as any array scheduler would, then joined by
+/// `remix run`: the same output files, byte for byte, and the same `stats.json` as the one-process
+/// stage, for 2, 3 and 40 tasks (more tasks than the corpus's 13 row groups: the extra ones have
+/// nothing to do). The corpus has exact copies across domains, near-duplicate families split over two
+/// domains, a priority that is not corpus order, a domain that dedups to nothing and the audit of the
+/// dropped rows.
+#[test]
+fn dedup_in_tasks_equals_the_one_process_stage_for_any_task_count() {
+    let set = labelled_set();
+    let dir = tempfile::tempdir().unwrap();
+    write_labelled(dir.path(), &set);
+    let copies: Vec<Option<&str>> = [0, 13, 14]
+        .iter()
+        .map(|&i| Some(set.texts[i].as_str()))
+        .collect();
+    write_parquet(
+        &dir.path().join("corpus/copies/p.parquet"),
+        vec![("text", strings(&copies))],
+        2,
+    );
+    let config = |name: &str, tasks: usize| {
+        let root = dir.path().join(name);
+        fs::create_dir_all(&root).unwrap();
+        let data = format!(
+            "[corpus]\npaths = [\"{}\"]\ntokenizer = \"{}\"\n\n[dedup]\npriority = [\"b\"]\nwrite_dropped = true\n",
+            dir.path().join("corpus").display(),
+            fixtures().join("tokenizer.json").display()
+        );
+        let rest = format!(
+            "[manifest]\nname = \"x\"\ntrain_tokens = 1000000\n\n[executor]\ntasks = {{ dedup = {tasks} }}\n"
+        );
+        let path = root.join("run.toml");
+        fs::write(&path, small_pipeline_over(&data, 1000, &rest)).unwrap();
+        (root, path)
+    };
+    let outputs = |root: &Path| -> Vec<(String, Vec<u8>)> {
+        let dedup = root.join("work/dedup");
+        files_under(&dedup)
+            .into_iter()
+            .filter(|f| !f.ends_with("_done.json"))
+            .map(|f| {
+                let bytes = fs::read(dedup.join(&f)).unwrap();
+                (f, bytes)
+            })
+            .collect()
+    };
+
+    let (whole, path) = config("whole", 1);
+    assert_ok(&remix(
+        &whole,
+        &["run", "--quiet", path.to_str().unwrap(), "--until", "dedup"],
+    ));
+    let expected = outputs(&whole);
+    let report: Value =
+        serde_json::from_slice(&expected.iter().find(|(f, _)| f == "stats.json").unwrap().1)
+            .unwrap();
+    assert!(report["dropped_exact"].as_u64().unwrap() >= 40, "{report}");
+    assert!(report["dropped_near"].as_u64().unwrap() >= 100, "{report}");
+    assert_eq!(report["domains"][2]["domain"], "copies");
+    assert_eq!(report["domains"][2]["kept"], 0, "{report}");
+    assert!(expected.iter().any(|(f, _)| f.starts_with("_dropped/")));
+
+    for tasks in [2, 3, 40] {
+        let (root, path) = config(&format!("tasks-{tasks}"), tasks);
+        let path = path.to_str().unwrap();
+        assert_ok(&remix(&root, &["run", "--quiet", path, "--until", "stats"]));
+        let stage = [
+            "run", path, "--quiet", "--from", "dedup", "--until", "dedup",
+        ];
+        let wrong = remix(&root, &[&stage[..], &["--task", "0/2"]].concat());
+        assert!(
+            stderr(&wrong).contains("name one with --phase"),
+            "{}",
+            stderr(&wrong)
+        );
+        for (phase, count) in [
+            ("signatures", tasks),
+            ("buckets", tasks),
+            ("clusters", 1),
+            ("filter", tasks),
+        ] {
+            // Backwards, so no task leans on another of its phase having run first.
+            for index in (0..count).rev() {
+                let task = format!("{index}/{count}");
+                let output = remix(
+                    &root,
+                    &[&stage[..], &["--phase", phase, "--task", &task]].concat(),
+                );
+                assert_ok(&output);
+            }
+        }
+        let joined = remix(&root, &["run", path, "--until", "dedup"]);
+        assert_ok(&joined);
+        assert!(
+            stderr(&joined).contains(&format!("joining the output of its {tasks} tasks")),
+            "{}",
+            stderr(&joined)
+        );
+        let got = outputs(&root);
+        assert_eq!(
+            got.iter().map(|(f, _)| f).collect::<Vec<_>>(),
+            expected.iter().map(|(f, _)| f).collect::<Vec<_>>(),
+            "{tasks} tasks"
+        );
+        for ((file, a), (_, b)) in got.iter().zip(&expected) {
+            assert!(a == b, "{file} differs with {tasks} tasks");
+        }
+        assert!(!root.join("work/dedup-tasks").exists());
+        assert!(!root.join("work/pipeline/dedup/signatures").exists());
+    }
+}

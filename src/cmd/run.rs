@@ -57,6 +57,11 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     pub tasks: Option<usize>,
 
+    /// With --task or --tasks: the phase of a stage that runs its tasks in phases (dedup: signatures,
+    /// buckets, clusters, filter, in that order, each after every task of the one before).
+    #[arg(long, value_name = "PHASE")]
+    pub phase: Option<String>,
+
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -68,6 +73,9 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
         (None, Some(count)) => Some(TaskSlice::from_env(count)?),
         (None, None) => None,
     };
+    if task.is_none() && args.phase.is_some() {
+        bail!("--phase names the phase of a task: give --task I/N or --tasks N with it");
+    }
     if let Some(task) = task {
         let (Some(from), Some(until)) = (args.from, args.until) else {
             bail!("--task and --tasks run one stage's task: give --from STAGE --until STAGE");
@@ -77,7 +85,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
                 "--task and --tasks run one stage's task: --from and --until name the same stage"
             );
         }
-        return crate::pipeline::run_task(&args.config, from, task, quiet);
+        return crate::pipeline::run_task(&args.config, from, args.phase.as_deref(), task, quiet);
     }
     let options = RunOptions {
         from: args.from,

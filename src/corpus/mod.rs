@@ -128,6 +128,91 @@ impl Corpus {
         self.files.iter().map(|f| f.path.clone()).collect()
     }
 
+    /// Every row group of the corpus as `(file, row group)`, in corpus order: the units that tasks
+    /// split and that [`Self::par_map_units`] reads.
+    pub fn units(&self) -> Vec<(usize, usize)> {
+        self.files
+            .iter()
+            .enumerate()
+            .flat_map(|(f, file)| {
+                (0..file.metadata.metadata().num_row_groups()).map(move |g| (f, g))
+            })
+            .collect()
+    }
+
+    /// The row groups of task `index` of `count`: a contiguous run of [`Self::units`], cut where the
+    /// corpus rows divide evenly (a unit goes to the task its first row falls in), so the tasks hold
+    /// about equal rows and together every unit once, in corpus order. With more tasks than row
+    /// groups, some tasks get none.
+    pub fn task_units(&self, index: usize, count: usize) -> Vec<(usize, usize)> {
+        self.units_with_starts()
+            .filter(|&(_, start)| self.task_of(start, count) == index)
+            .map(|(unit, _)| unit)
+            .collect()
+    }
+
+    /// The first corpus-wide row of each of `count` tasks' row groups ([`Self::task_units`]), then the
+    /// corpus's row count: task `i` holds rows `starts[i]..starts[i + 1]` (empty for a task with none).
+    pub fn task_row_starts(&self, count: usize) -> Vec<u64> {
+        let mut starts = vec![self.rows(); count + 1];
+        for (_, start) in self.units_with_starts() {
+            let task = self.task_of(start, count);
+            starts[task] = starts[task].min(start);
+        }
+        for task in (0..count).rev() {
+            starts[task] = starts[task].min(starts[task + 1]);
+        }
+        starts
+    }
+
+    /// The task of `count` a row group whose first corpus-wide row is `start` belongs to.
+    fn task_of(&self, start: u64, count: usize) -> usize {
+        (start as u128 * count as u128 / self.rows().max(1) as u128) as usize
+    }
+
+    /// Each unit with its first corpus-wide row.
+    fn units_with_starts(&self) -> impl Iterator<Item = ((usize, usize), u64)> + '_ {
+        let mut start = 0u64;
+        self.files.iter().enumerate().flat_map(move |(f, file)| {
+            file.row_group_rows()
+                .into_iter()
+                .enumerate()
+                .map(|(g, rows)| {
+                    let unit = ((f, g), start);
+                    start += rows;
+                    unit
+                })
+                .collect::<Vec<_>>()
+        })
+    }
+
+    /// The corpus-wide number of each file's first row: a document's global row is
+    /// `row_offsets()[file] + row`, the same order as (file, row).
+    pub fn row_offsets(&self) -> Vec<u64> {
+        let mut offsets = Vec::with_capacity(self.files.len());
+        let mut at = 0;
+        for file in &self.files {
+            offsets.push(at);
+            at += file.rows();
+        }
+        offsets
+    }
+
+    /// Rows in the row groups `units`.
+    pub fn units_rows(&self, units: &[(usize, usize)]) -> u64 {
+        units
+            .iter()
+            .map(|&(f, g)| {
+                self.files[f]
+                    .metadata
+                    .metadata()
+                    .row_group(g)
+                    .num_rows()
+                    .max(0) as u64
+            })
+            .sum()
+    }
+
     /// Streams every document batch of the corpus through `map` on rayon's workers and returns the
     /// results in corpus order (file, row group, batch), whatever order the workers finished in.
     pub fn par_map<T: Send>(
@@ -135,17 +220,19 @@ impl Corpus {
         progress: &Progress,
         map: impl Fn(&DocBatch) -> Result<T> + Sync,
     ) -> Result<Vec<T>> {
-        let units: Vec<(usize, usize)> = self
-            .files
-            .iter()
-            .enumerate()
-            .flat_map(|(f, file)| {
-                (0..file.metadata.metadata().num_row_groups()).map(move |g| (f, g))
-            })
-            .collect();
+        self.par_map_units(&self.units(), progress, map)
+    }
+
+    /// [`Self::par_map`] over the row groups `units` only, results in the order of `units`.
+    pub fn par_map_units<T: Send>(
+        &self,
+        units: &[(usize, usize)],
+        progress: &Progress,
+        map: impl Fn(&DocBatch) -> Result<T> + Sync,
+    ) -> Result<Vec<T>> {
         let per_unit = units
-            .into_par_iter()
-            .map(|(f, g)| {
+            .par_iter()
+            .map(|&(f, g)| {
                 let mut out = Vec::new();
                 read::read_row_group(
                     f,

@@ -22,6 +22,8 @@
 pub mod index;
 pub mod minhash;
 pub mod normalize;
+pub mod records;
+pub mod tasks;
 mod write;
 
 use std::collections::{BTreeMap, HashMap};
@@ -43,6 +45,7 @@ use crate::workdir::{DoneMarker, Stage, WorkDir, replace_dir, staging_dir, write
 use index::{Clusters, DocIndex, DocLocation, Fate};
 use minhash::{MinHashConfig, MinHasher, jaccard};
 use normalize::Normalization;
+use write::{Decisions, Dropped};
 
 /// The dedup report file name inside `dedup/`.
 pub const REPORT_FILE: &str = "stats.json";
@@ -169,15 +172,7 @@ pub fn run(
     work: &WorkDir,
     quiet: bool,
 ) -> Result<DedupReport> {
-    if !(0.0..=1.0).contains(&config.threshold) {
-        bail!(
-            "--threshold must be between 0 and 1, not {}",
-            config.threshold
-        );
-    }
-    if config.minhash.bands == 0 || config.minhash.rows == 0 || config.minhash.ngram == 0 {
-        bail!("--bands, --rows and --ngram must all be at least 1");
-    }
+    check(config)?;
     let corpus = Corpus::open(paths, &config.corpus)?;
     let out_dir = work.stage_dir(Stage::Dedup);
     DoneMarker::clear(&out_dir)?;
@@ -256,11 +251,44 @@ pub fn run(
         fs::remove_dir_all(&staging)
             .with_context(|| format!("cannot clear the staging folder {}", staging.display()))?;
     }
+    let dropped: Vec<(u32, Dropped)> = fates
+        .iter()
+        .enumerate()
+        .filter_map(|(d, fate)| {
+            let (exact, twin) = match *fate {
+                Fate::Kept => return None,
+                Fate::Exact { twin } => (true, twin),
+                Fate::Near { twin } => (false, twin),
+            };
+            let survivor = index.locations[survivors[d] as usize];
+            let twin = index.locations[twin as usize];
+            Some((
+                d as u32,
+                Dropped {
+                    exact,
+                    twin,
+                    survivor,
+                },
+            ))
+        })
+        .collect();
+    let mut empty_domain_at = vec![None; domain_names.len()];
+    for (&domain, &location) in index.domains.iter().zip(&index.locations) {
+        let slot = &mut empty_domain_at[domain as usize];
+        if slot.is_none() && report.domains[domain as usize].kept == 0 {
+            *slot = Some(location);
+        }
+    }
+    let decisions = Decisions {
+        locations: &index.locations,
+        domains: &index.domains,
+        dropped: &dropped,
+        empty_domain_at: &empty_domain_at,
+    };
     let written = write::write_outputs(
         &corpus,
-        &index,
-        &fates,
-        &survivors,
+        &corpus.units(),
+        &decisions,
         &domain_names,
         &staging,
         config.write_dropped,
@@ -282,6 +310,20 @@ pub fn run(
         .with_count("kept", report.kept)
         .write(&out_dir)?;
     Ok(report)
+}
+
+/// Errors: a threshold outside 0..=1, or a zero band, row or n-gram count.
+fn check(config: &DedupConfig) -> Result<()> {
+    if !(0.0..=1.0).contains(&config.threshold) {
+        bail!(
+            "--threshold must be between 0 and 1, not {}",
+            config.threshold
+        );
+    }
+    if config.minhash.bands == 0 || config.minhash.rows == 0 || config.minhash.ngram == 0 {
+        bail!("--bands, --rows and --ngram must all be at least 1");
+    }
+    Ok(())
 }
 
 /// Near-duplicates among the documents still kept: LSH candidates, optionally verified, joined by
@@ -313,9 +355,22 @@ fn near_duplicates(
         ?verified_pairs,
         "clustered near-duplicates"
     );
-    // The best match of each document: highest similarity, then the lowest-ranked partner.
+    for (doc, twin) in cluster_pairs(&scored, rank, clusters) {
+        fates[doc as usize] = Fate::Near { twin };
+    }
+    Ok((candidate_pairs, verified_pairs))
+}
+
+/// Joins the scored pairs `(a, b, similarity)` in `clusters` and returns each document that is not its
+/// cluster's root (the survivor) with its best match as twin: the highest similarity, then the
+/// lowest-ranked partner. The result does not depend on the order of the pairs.
+fn cluster_pairs(
+    scored: &[(u32, u32, f64)],
+    rank: &impl Fn(u32) -> (u32, u32),
+    clusters: &mut Clusters,
+) -> Vec<(u32, u32)> {
     let mut best: HashMap<u32, (f64, (u32, u32), u32)> = HashMap::new();
-    for &(a, b, similarity) in &scored {
+    for &(a, b, similarity) in scored {
         clusters.union(a, b, rank);
         for (doc, partner) in [(a, b), (b, a)] {
             let candidate = (similarity, rank(partner), partner);
@@ -330,12 +385,13 @@ fn near_duplicates(
                 .or_insert(candidate);
         }
     }
-    for (&doc, &(_, _, partner)) in &best {
-        if clusters.find(doc) != doc {
-            fates[doc as usize] = Fate::Near { twin: partner };
-        }
-    }
-    Ok((candidate_pairs, verified_pairs))
+    let mut dropped: Vec<(u32, u32)> = best
+        .into_iter()
+        .filter(|&(doc, _)| clusters.find(doc) != doc)
+        .map(|(doc, (_, _, partner))| (doc, partner))
+        .collect();
+    dropped.sort_unstable();
+    dropped
 }
 
 fn sketch(batch: &DocBatch, config: &DedupConfig, hasher: &MinHasher) -> Result<BatchSketch> {
@@ -491,19 +547,7 @@ fn make_report(
     verified_pairs: Option<u64>,
     config: &DedupConfig,
 ) -> DedupReport {
-    let mut domains: Vec<DomainDedup> = domain_names
-        .iter()
-        .zip(skips)
-        .map(|(name, skipped)| DomainDedup {
-            domain: name.clone(),
-            file_stem: file_stem(name),
-            documents_in: 0,
-            kept: 0,
-            dropped_exact: 0,
-            dropped_near: 0,
-            skipped: *skipped,
-        })
-        .collect();
+    let mut domains = empty_domain_counts(domain_names, skips);
     let mut cross: BTreeMap<(u32, u32), u64> = BTreeMap::new();
     for (doc, fate) in fates.iter().enumerate() {
         let domain = index.domains[doc];
@@ -519,6 +563,45 @@ fn make_report(
             *cross.entry((domain, kept_in)).or_default() += 1;
         }
     }
+    assemble_report(
+        domains,
+        cross,
+        domain_names,
+        rows_without_domain,
+        candidate_pairs,
+        verified_pairs,
+        config,
+    )
+}
+
+/// Each domain's counts at zero, its skipped rows filled in.
+fn empty_domain_counts(domain_names: &[String], skips: &[SkipCounts]) -> Vec<DomainDedup> {
+    domain_names
+        .iter()
+        .zip(skips)
+        .map(|(name, skipped)| DomainDedup {
+            domain: name.clone(),
+            file_stem: file_stem(name),
+            documents_in: 0,
+            kept: 0,
+            dropped_exact: 0,
+            dropped_near: 0,
+            skipped: *skipped,
+        })
+        .collect()
+}
+
+/// The report from the per-domain counts and the cross-domain matrix (domain indices, dropped from
+/// and kept in).
+fn assemble_report(
+    domains: Vec<DomainDedup>,
+    cross: BTreeMap<(u32, u32), u64>,
+    domain_names: &[String],
+    rows_without_domain: u64,
+    candidate_pairs: u64,
+    verified_pairs: Option<u64>,
+    config: &DedupConfig,
+) -> DedupReport {
     let sum = |f: fn(&DomainDedup) -> u64| domains.iter().map(f).sum::<u64>();
     DedupReport {
         documents_in: sum(|d| d.documents_in),

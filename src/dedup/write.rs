@@ -23,7 +23,7 @@ use parquet::file::properties::WriterProperties;
 use rayon::prelude::*;
 
 use super::DROPPED_FOLDER;
-use super::index::{DocIndex, DocLocation, Fate};
+use super::index::DocLocation;
 use crate::corpus::Corpus;
 use crate::domain::file_stem;
 use crate::progress::Progress;
@@ -31,102 +31,113 @@ use crate::progress::Progress;
 /// Rows per read batch when writing.
 const WRITE_BATCH_ROWS: usize = 4096;
 
-#[allow(clippy::too_many_arguments)]
+/// Why one document was dropped, for the writer: the document it matched and its cluster's survivor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Dropped {
+    /// An exact copy (else a near-duplicate).
+    pub exact: bool,
+    pub twin: DocLocation,
+    pub survivor: DocLocation,
+}
+
+/// What the writer needs of the documents in the row groups it writes.
+pub(super) struct Decisions<'a> {
+    /// The documents, in corpus order (at least those of the row groups written).
+    pub locations: &'a [DocLocation],
+    /// Each document's index into the domain list.
+    pub domains: &'a [u32],
+    /// The dropped documents: (position in `locations`, why), sorted by position.
+    pub dropped: &'a [(u32, Dropped)],
+    /// Per domain with no survivor anywhere, its first document: its row group gets the domain's one
+    /// empty part, so that the domain stays as an empty domain.
+    pub empty_domain_at: &'a [Option<DocLocation>],
+}
+
+impl Decisions<'_> {
+    fn dropped(&self, d: usize) -> Option<Dropped> {
+        self.dropped
+            .binary_search_by_key(&(d as u32), |&(position, _)| position)
+            .ok()
+            .map(|i| self.dropped[i].1)
+    }
+}
+
+/// Writes the survivors (and with `write_dropped` the dropped rows) of the row groups `units` into
+/// `staging`, one part per domain and row group.
 pub(super) fn write_outputs(
     corpus: &Corpus,
-    index: &DocIndex,
-    fates: &[Fate],
-    survivors: &[u32],
+    units: &[(usize, usize)],
+    decisions: &Decisions,
     domain_names: &[String],
     staging: &Path,
     write_dropped: bool,
     quiet: bool,
 ) -> Result<()> {
-    let mut units = Vec::new();
-    for (f, file) in corpus.files.iter().enumerate() {
-        let mut first_row = 0;
-        for (g, rows) in file.row_group_rows().into_iter().enumerate() {
-            units.push((f, g, first_row, rows));
-            first_row += rows;
-        }
-    }
-    let progress = Progress::new(corpus.rows(), "rows", quiet);
+    let progress = Progress::new(corpus.units_rows(units), "rows", quiet);
     progress.set_message("writing");
-    let mut first_doc = vec![u32::MAX; domain_names.len()];
-    let mut kept_per_domain = vec![0u64; domain_names.len()];
-    for (d, &domain) in index.domains.iter().enumerate() {
-        first_doc[domain as usize] = first_doc[domain as usize].min(d as u32);
-        kept_per_domain[domain as usize] += u64::from(fates[d] == Fate::Kept);
-    }
     let split = Split {
-        first_doc,
-        kept_per_domain,
         corpus,
-        index,
-        fates,
-        survivors,
+        decisions,
         domain_names,
         staging,
         write_dropped,
     };
-    units
-        .into_par_iter()
-        .try_for_each(|(f, g, first_row, rows)| {
-            split.write_row_group(f, g, first_row, rows)?;
-            progress.inc(rows);
-            Ok::<_, anyhow::Error>(())
-        })?;
+    units.par_iter().try_for_each(|&(f, g)| {
+        let rows = split.write_row_group(f, g)?;
+        progress.inc(rows);
+        Ok::<_, anyhow::Error>(())
+    })?;
     progress.finish();
     Ok(())
 }
 
 struct Split<'a> {
-    /// Per domain, its first document and how many survive.
-    first_doc: Vec<u32>,
-    kept_per_domain: Vec<u64>,
     corpus: &'a Corpus,
-    index: &'a DocIndex,
-    fates: &'a [Fate],
-    survivors: &'a [u32],
+    decisions: &'a Decisions<'a>,
     domain_names: &'a [String],
     staging: &'a Path,
     write_dropped: bool,
 }
 
 impl Split<'_> {
-    fn write_row_group(&self, f: usize, g: usize, first_row: u64, rows: u64) -> Result<()> {
+    /// Writes row group `g` of file `f`; returns its rows.
+    fn write_row_group(&self, f: usize, g: usize) -> Result<u64> {
         let file = &self.corpus.files[f];
+        let group_rows = file.row_group_rows();
+        let first_row: u64 = group_rows[..g].iter().sum();
+        let rows = group_rows[g];
+        let decisions = self.decisions;
+        let locations = decisions.locations;
         let at = |row| DocLocation {
             file: f as u32,
             row,
         };
-        let lo = self.index.locations.partition_point(|l| *l < at(first_row));
-        let hi = self
-            .index
-            .locations
-            .partition_point(|l| *l < at(first_row + rows));
+        let lo = locations.partition_point(|l| *l < at(first_row));
+        let hi = locations.partition_point(|l| *l < at(first_row + rows));
         if lo == hi {
-            return Ok(());
+            return Ok(rows);
         }
         let text_column = &self.corpus.config.text_column;
         let schema = file.arrow_metadata().schema().clone();
         let dropped_schema = with_audit_columns(&schema);
         let part = format!("part-{f:05}-{g:05}.parquet");
 
+        let fates: Vec<Option<Dropped>> = (lo..hi).map(|d| decisions.dropped(d)).collect();
+        let fate = |d: usize| fates[d - lo];
         let mut kept: BTreeMap<u32, PartWriter> = BTreeMap::new();
         let mut dropped: BTreeMap<u32, PartWriter> = BTreeMap::new();
         // A part for each domain with survivors here; a domain with none anywhere gets one empty part
-        // (in the row group of its first document), so that it stays as an empty domain.
+        // (in the row group of its first document).
         for d in lo..hi {
-            let domain = self.index.domains[d];
+            let domain = decisions.domains[d];
             let stem = file_stem(&self.domain_names[domain as usize]);
-            let empty_domain_here = self.first_doc[domain as usize] == d as u32
-                && self.kept_per_domain[domain as usize] == 0;
-            if (self.fates[d] == Fate::Kept || empty_domain_here) && !kept.contains_key(&domain) {
+            let empty_domain_here =
+                decisions.empty_domain_at[domain as usize] == Some(locations[d]);
+            if (fate(d).is_none() || empty_domain_here) && !kept.contains_key(&domain) {
                 let path = self.staging.join(&stem).join(&part);
                 kept.insert(domain, PartWriter::create(path, schema.clone())?);
             }
-            if self.write_dropped && self.fates[d] != Fate::Kept && !dropped.contains_key(&domain) {
+            if self.write_dropped && fate(d).is_some() && !dropped.contains_key(&domain) {
                 let path = self.staging.join(DROPPED_FOLDER).join(&stem).join(&part);
                 dropped.insert(domain, PartWriter::create(path, dropped_schema.clone())?);
             }
@@ -138,24 +149,23 @@ impl Split<'_> {
             let end = row + batch.num_rows() as u64;
             // This batch's documents: (position in batch, document).
             let mut here = Vec::new();
-            while doc < hi && self.index.locations[doc].row < end {
-                here.push(((self.index.locations[doc].row - row) as usize, doc));
+            while doc < hi && locations[doc].row < end {
+                here.push(((locations[doc].row - row) as usize, doc));
                 doc += 1;
             }
             row = end;
             for (&domain, writer) in &mut kept {
                 let mask = mask(batch.num_rows(), &here, |d| {
-                    self.index.domains[d] == domain && self.fates[d] == Fate::Kept
+                    decisions.domains[d] == domain && fate(d).is_none()
                 });
                 writer.write(&conform(filter_record_batch(&batch, &mask)?, &schema)?)?;
             }
             for (&domain, writer) in &mut dropped {
-                let is_dropped =
-                    |d: usize| self.index.domains[d] == domain && self.fates[d] != Fate::Kept;
-                let picked: Vec<usize> = here
+                let is_dropped = |d: usize| decisions.domains[d] == domain && fate(d).is_some();
+                let picked: Vec<Dropped> = here
                     .iter()
-                    .map(|&(_, d)| d)
-                    .filter(|&d| is_dropped(d))
+                    .filter(|&&(_, d)| is_dropped(d))
+                    .filter_map(|&(_, d)| fate(d))
                     .collect();
                 let rows = conform(
                     filter_record_batch(&batch, &mask(batch.num_rows(), &here, is_dropped))?,
@@ -168,12 +178,11 @@ impl Split<'_> {
         for writer in kept.into_values().chain(dropped.into_values()) {
             writer.finish()?;
         }
-        Ok(())
+        Ok(rows)
     }
 
     /// `path#row` of a document, the id used in the audit columns.
-    fn doc_id(&self, d: u32) -> String {
-        let location = self.index.locations[d as usize];
+    fn doc_id(&self, location: DocLocation) -> String {
         format!(
             "{}#{}",
             self.corpus.files[location.file as usize].path.display(),
@@ -184,22 +193,15 @@ impl Split<'_> {
     fn add_audit_columns(
         &self,
         rows: RecordBatch,
-        docs: &[usize],
+        docs: &[Dropped],
         schema: &SchemaRef,
     ) -> Result<RecordBatch> {
-        let mut reason = Vec::with_capacity(docs.len());
-        let mut twin = Vec::with_capacity(docs.len());
-        let mut kept = Vec::with_capacity(docs.len());
-        for &d in docs {
-            let (why, matched) = match self.fates[d] {
-                Fate::Exact { twin } => ("exact", twin),
-                Fate::Near { twin } => ("near_duplicate", twin),
-                Fate::Kept => unreachable!("only dropped documents are audited"),
-            };
-            reason.push(why);
-            twin.push(self.doc_id(matched));
-            kept.push(self.doc_id(self.survivors[d]));
-        }
+        let reason: Vec<&str> = docs
+            .iter()
+            .map(|d| if d.exact { "exact" } else { "near_duplicate" })
+            .collect();
+        let twin: Vec<String> = docs.iter().map(|d| self.doc_id(d.twin)).collect();
+        let kept: Vec<String> = docs.iter().map(|d| self.doc_id(d.survivor)).collect();
         let mut columns = rows.columns().to_vec();
         columns.push(Arc::new(StringArray::from(reason)) as ArrayRef);
         columns.push(Arc::new(StringArray::from(twin)) as ArrayRef);

@@ -282,6 +282,11 @@ impl PipelineConfig {
                  (Megatron shards or raw token files)"
             ),
         }
+        if let Some(dedup) = &self.dedup {
+            let tasks = self.executor.tasks(super::PipelineStage::Dedup);
+            crate::dedup::tasks::check_tasks(dedup, tasks)
+                .map_err(|e| anyhow::anyhow!("{where_}: {e}"))?;
+        }
         if let Some(regmix) = &self.regmix
             && regmix.fit.target.is_empty()
         {

@@ -5,8 +5,10 @@
 //! stage's work and writes its own part and marker, and a reduce step (the stage run once more as one
 //! task) joins the parts. A process learns its task from `--task I/N`, or from `--tasks N` and the
 //! array index the scheduler sets: `SLURM_ARRAY_TASK_ID` (Slurm job arrays) or `JOB_COMPLETION_INDEX`
-//! (Kubernetes indexed Jobs), so any array scheduler can run remix. Today the train stage splits (task
-//! `i` trains candidates `i, i + N, ...`); every other stage runs as one task.
+//! (Kubernetes indexed Jobs), so any array scheduler can run remix. A split stage runs in [`phases`],
+//! each a set of tasks that reads what the one before wrote: the train stage in one (task `i` trains
+//! candidates `i, i + N, ...`), dedup in four ([`crate::dedup::tasks`]); every other stage runs as one
+//! task.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -18,8 +20,75 @@ use serde::{Deserialize, Serialize};
 
 use super::PipelineStage;
 
+/// A phase of a split stage: a `split` phase runs as the stage's N tasks, the others as one task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Phase {
+    pub name: &'static str,
+    pub split: bool,
+}
+
+impl Phase {
+    /// Tasks of this phase when its stage has `count`.
+    pub fn tasks(self, count: usize) -> usize {
+        if self.split { count } else { 1 }
+    }
+}
+
+const fn phase(name: &'static str, split: bool) -> Phase {
+    Phase { name, split }
+}
+
+/// The phases a split stage runs before the stage itself (run as one task) joins their output, in
+/// order; empty for a stage that does not split. Train: its candidates in N tasks. Dedup: the four
+/// phases of [`crate::dedup::tasks`].
+pub fn phases(stage: PipelineStage) -> &'static [Phase] {
+    const TRAIN: &[Phase] = &[phase("tasks", true)];
+    const DEDUP: &[Phase] = &[
+        phase("signatures", true),
+        phase("buckets", true),
+        phase("clusters", false),
+        phase("filter", true),
+    ];
+    match stage {
+        PipelineStage::Train => TRAIN,
+        PipelineStage::Dedup => DEDUP,
+        _ => &[],
+    }
+}
+
+/// The phase of `stage` named `name`, or its only phase when `name` is `None`. Errors: no such phase,
+/// or no name for a stage of several.
+pub fn find_phase(stage: PipelineStage, name: Option<&str>) -> Result<Phase> {
+    let all = phases(stage);
+    let names = || all.iter().map(|p| p.name).collect::<Vec<_>>().join(", ");
+    match (name, all) {
+        (_, []) => bail!(
+            "the {} stage does not split into tasks: run it as one (tasks = 1)",
+            stage.name()
+        ),
+        (None, [one]) => Ok(*one),
+        (None, _) => bail!(
+            "the {} stage runs its tasks in phases ({}): name one with --phase",
+            stage.name(),
+            names()
+        ),
+        (Some(name), _) => all.iter().copied().find(|p| p.name == name).ok_or_else(|| {
+            anyhow::anyhow!(
+                "--phase {name}: the {} stage's phases are {}",
+                stage.name(),
+                names()
+            )
+        }),
+    }
+}
+
 /// The stages that split into tasks.
-pub const SPLITTABLE: &[PipelineStage] = &[PipelineStage::Train];
+pub fn splittable() -> Vec<PipelineStage> {
+    PipelineStage::ALL
+        .into_iter()
+        .filter(|&s| !phases(s).is_empty())
+        .collect()
+}
 
 /// One task of a stage split into `count`: `index` in `0..count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,8 +166,8 @@ pub enum Executor {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ExecutorSection {
-    /// Tasks per stage, as `{ train = 8 }`; a stage not named runs as one task. Only `train` splits
-    /// today.
+    /// Tasks per stage, as `{ dedup = 8, train = 8 }`; a stage not named runs as one task. Only
+    /// `dedup` and `train` split today.
     pub tasks: BTreeMap<String, usize>,
     /// `--partition`. Default: the cluster's default partition.
     pub partition: Option<String>,
@@ -154,11 +223,11 @@ impl ExecutorSection {
             if count == 0 {
                 bail!("[executor] tasks: {name} = 0; a stage runs as at least one task");
             }
-            if count > 1 && !SPLITTABLE.contains(&stage) {
+            if count > 1 && phases(stage).is_empty() {
                 bail!(
-                    "[executor] tasks: {name} = {count}, but {name} does not split into tasks yet (only {} does); \
+                    "[executor] tasks: {name} = {count}, but {name} does not split into tasks yet (only {} do); \
                      leave it at 1",
-                    SPLITTABLE
+                    splittable()
                         .iter()
                         .map(|s| s.name())
                         .collect::<Vec<_>>()
@@ -202,7 +271,7 @@ mod tests {
         section.check().unwrap();
         assert_eq!(section.tasks(PipelineStage::Train), 8);
         assert_eq!(section.tasks(PipelineStage::Fit), 1);
-        section.tasks.insert("dedup".into(), 3);
+        section.tasks.insert("stats".into(), 3);
         assert!(
             section
                 .check()
@@ -210,7 +279,7 @@ mod tests {
                 .to_string()
                 .contains("does not split")
         );
-        section.tasks.remove("dedup");
+        section.tasks.remove("stats");
         section.tasks.insert("trian".into(), 2);
         assert!(
             section

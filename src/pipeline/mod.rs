@@ -131,31 +131,34 @@ pub struct RunSummary {
     pub report: Option<PathBuf>,
 }
 
-/// Runs task `task` of `stage` of the config at `config_path` (a split stage, as an array task runs
-/// it): the upstream stages must be done. Errors: a stage that does not split, a task count other than
-/// the config's `[executor] tasks`.
+/// Runs task `task` of `phase` (a name; `None` for a stage of one phase) of `stage` of the config at
+/// `config_path` (a split stage, as an array task runs it): the upstream stages must be done. Errors: a
+/// stage that does not split, no such phase, a task count other than the phase's under the config's
+/// `[executor] tasks`.
 pub fn run_task(
     config_path: &Path,
     stage: PipelineStage,
+    phase: Option<&str>,
     task: executor::TaskSlice,
     quiet: bool,
 ) -> Result<()> {
     let config = PipelineConfig::read(config_path)?;
-    let configured = config.executor.tasks(stage);
+    let phase = executor::find_phase(stage, phase)?;
+    let configured = phase.tasks(config.executor.tasks(stage));
     if task.count != configured {
         bail!(
-            "task {task} of {}, but the config splits {} into {configured} task(s): submit with `remix run --executor \
-             slurm`, which reads [executor] tasks",
+            "task {task} of {} {}, but the config runs that phase as {configured} task(s): submit with `remix run \
+             --executor slurm`, which reads [executor] tasks",
             stage.name(),
-            stage.name()
+            phase.name
         );
     }
     let plan = Plan::new(&config);
     plan.check_inputs(stage)?;
     if !quiet {
-        eprintln!("remix run: {} task {task}", stage.name());
+        eprintln!("remix run: {} {} task {task}", stage.name(), phase.name);
     }
-    plan.run_task(stage, task, quiet)
+    plan.run_task(stage, phase, task, quiet)
 }
 
 /// Runs the pipeline of the config at `config_path`.

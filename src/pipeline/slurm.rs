@@ -3,11 +3,12 @@
 //!
 //! The submitter decides what to run as `remix run` does: stages whose marker matches are skipped, and
 //! once one stage runs, every enabled stage after it runs too (its inputs change). A split stage
-//! ([`super::executor::SPLITTABLE`], `[executor] tasks`) is one array of its tasks (`remix run --from S
-//! --until S --tasks N`, the index from `SLURM_ARRAY_TASK_ID`) and then the stage itself as one job,
-//! which joins the tasks' parts and writes the stage's marker; every other stage is one job (`remix run
-//! --from S --until S`). Only the tasks without a matching marker are submitted, so a re-run after a
-//! failure or a cancelled task submits what is missing and nothing else.
+//! ([`super::executor::phases`], `[executor] tasks`) is one array per phase (`remix run --from S
+//! --until S --tasks N --phase P`, the index from `SLURM_ARRAY_TASK_ID`), each after the one before,
+//! and then the stage itself as one job, which joins the tasks' parts and writes the stage's marker;
+//! every other stage is one job (`remix run --from S --until S`). Only the tasks without a matching
+//! marker are submitted, and once a phase has work every task of the phases after it runs too, so a
+//! re-run after a failure or a cancelled task submits what is missing and what reads it.
 //!
 //! The submitter then watches the jobs (`scontrol show job`, every `poll_seconds`) and prints a line
 //! whenever a stage's count of finished tasks changes. A task that ends in any state but COMPLETED stops
@@ -25,15 +26,16 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use super::config::PipelineConfig;
-use super::executor::{ExecutorSection, TaskSlice};
+use super::executor::{ExecutorSection, Phase, TaskSlice, phases};
 use super::stages::Plan;
 use super::{PipelineStage, RunOptions, RunSummary, StageOutcome, not_run, summary};
 
 /// One job array to submit.
 struct Job {
     stage: PipelineStage,
-    /// `Some(N)`: tasks of a split stage, of which `indices` are submitted; `None`: the stage itself.
-    tasks: Option<usize>,
+    /// `Some((phase, N))`: a phase of a split stage in N tasks, of which `indices` are submitted;
+    /// `None`: the stage itself.
+    tasks: Option<(Phase, usize)>,
     indices: Vec<usize>,
     script: PathBuf,
     /// The job id once submitted.
@@ -46,7 +48,7 @@ struct Job {
 impl Job {
     fn label(&self) -> String {
         match self.tasks {
-            Some(n) => format!("{} tasks (of {n})", self.stage.name()),
+            Some((phase, n)) => format!("{} {} (of {n})", self.stage.name(), phase.name),
             None => self.stage.name().to_string(),
         }
     }
@@ -90,20 +92,23 @@ pub fn run(
             plan.check_inputs(stage)?;
         }
         let count = executor.tasks(stage);
-        if count > 1 {
+        // Once a phase has work, every task of the phases after it has too: they read what it writes.
+        let mut phase_rerun = rerun || options.force.contains(&stage);
+        for &phase in phases(stage).iter().filter(|_| count > 1) {
+            let n = phase.tasks(count);
             let mut indices = Vec::new();
-            for index in 0..count {
-                let task = TaskSlice::new(index, count)?;
-                if rerun || options.force.contains(&stage) || !plan.task_done(stage, task)? {
+            for index in 0..n {
+                if phase_rerun || !plan.task_done(stage, phase, TaskSlice::new(index, n)?)? {
                     indices.push(index);
                 }
             }
             if !indices.is_empty() {
+                phase_rerun = true;
                 jobs.push(Job {
                     stage,
-                    tasks: Some(count),
+                    tasks: Some((phase, n)),
                     indices,
-                    script: scripts.join(format!("{}-tasks.sh", stage.name())),
+                    script: scripts.join(format!("{}.sh", stem(stage, Some(phase)))),
                     id: None,
                     seen: (0, 0),
                     done_at: None,
@@ -114,7 +119,7 @@ pub fn run(
             stage,
             tasks: None,
             indices: vec![0],
-            script: scripts.join(format!("{}.sh", stage.name())),
+            script: scripts.join(format!("{}.sh", stem(stage, None))),
             id: None,
             seen: (0, 0),
             done_at: None,
@@ -268,7 +273,7 @@ pub fn run(
                 }
                 let job = &jobs[j];
                 let which = match job.tasks {
-                    Some(n) => format!("task {task} of {n}"),
+                    Some((phase, n)) => format!("{} task {task} of {n}", phase.name),
                     None => "its one task".to_string(),
                 };
                 bail!(
@@ -356,9 +361,15 @@ fn log_pattern(logs: &Path, job: &Job) -> PathBuf {
 }
 
 fn log_stem(job: &Job) -> String {
-    match job.tasks {
-        Some(_) => format!("{}-tasks", job.stage.name()),
-        None => job.stage.name().to_string(),
+    stem(job.stage, job.tasks.map(|(phase, _)| phase))
+}
+
+/// `train-tasks`, `dedup-signatures`, or the stage's name for the stage itself: the name of a job's
+/// script and log.
+fn stem(stage: PipelineStage, phase: Option<Phase>) -> String {
+    match phase {
+        Some(phase) => format!("{}-{}", stage.name(), phase.name),
+        None => stage.name().to_string(),
     }
 }
 
@@ -413,8 +424,8 @@ fn script(
         quote(exe),
         quote(config)
     );
-    if let Some(count) = job.tasks {
-        let _ = write!(command, " --tasks {count}");
+    if let Some((phase, count)) = job.tasks {
+        let _ = write!(command, " --tasks {count} --phase {}", phase.name);
     } else if force {
         let _ = write!(command, " --force {stage}");
     }
@@ -546,7 +557,7 @@ fn task_ids(field: &str) -> Option<Vec<usize>> {
 /// Whether task `task` of a job the controller no longer lists left its marker.
 fn task_left_marker(plan: &Plan, job: &Job, task: usize) -> Result<bool> {
     match job.tasks {
-        Some(count) => plan.task_done(job.stage, TaskSlice::new(task, count)?),
+        Some((phase, count)) => plan.task_done(job.stage, phase, TaskSlice::new(task, count)?),
         None => plan.is_done(job.stage),
     }
 }

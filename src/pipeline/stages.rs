@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::PipelineStage;
 use super::config::{PipelineConfig, WeightsFrom};
-use super::executor::TaskSlice;
+use super::executor::{Phase, TaskSlice, phases};
 use crate::corpus::Corpus;
 use crate::doremi::{DoremiConfig, run_doremi};
 use crate::manifest::ManifestConfig;
@@ -43,22 +43,30 @@ impl<'a> Plan<'a> {
         self.path("pipeline").join(stage.name())
     }
 
-    /// Where task `task` of `stage` leaves its marker.
-    fn task_marker_dir(&self, stage: PipelineStage, task: TaskSlice) -> PathBuf {
-        self.marker_dir(stage).join("tasks").join(task.file_name())
+    /// Where task `task` of `phase` of `stage` leaves its marker.
+    fn task_marker_dir(&self, stage: PipelineStage, phase: Phase, task: TaskSlice) -> PathBuf {
+        self.marker_dir(stage)
+            .join(phase.name)
+            .join(task.file_name())
     }
 
-    fn expected_task_marker(&self, stage: PipelineStage, task: TaskSlice) -> Result<DoneMarker> {
+    fn expected_task_marker(
+        &self,
+        stage: PipelineStage,
+        phase: Phase,
+        task: TaskSlice,
+    ) -> Result<DoneMarker> {
         DoneMarker::named(
-            &format!("{} task {task}", stage.name()),
+            &format!("{} {} task {task}", stage.name(), phase.name),
             &self.settings(stage)?,
             &self.inputs(stage)?,
         )
     }
 
-    /// Whether task `task` of `stage` has finished with the stage's current settings and inputs.
-    pub fn task_done(&self, stage: PipelineStage, task: TaskSlice) -> Result<bool> {
-        let Some(marker) = DoneMarker::read(&self.task_marker_dir(stage, task))? else {
+    /// Whether task `task` of `phase` of `stage` has finished with the stage's current settings and
+    /// inputs.
+    pub fn task_done(&self, stage: PipelineStage, phase: Phase, task: TaskSlice) -> Result<bool> {
+        let Some(marker) = DoneMarker::read(&self.task_marker_dir(stage, phase, task))? else {
             return Ok(false);
         };
         // A task that trained runs needs its part still there.
@@ -71,35 +79,99 @@ impl<'a> Plan<'a> {
             return Ok(false);
         }
         Ok(self
-            .expected_task_marker(stage, task)
+            .expected_task_marker(stage, phase, task)
             .is_ok_and(|expected| marker.matches(&expected)))
     }
 
-    /// Runs one task of a split stage ([`super::executor::SPLITTABLE`]) and writes its marker; the
-    /// stage itself finishes when [`Self::run`] joins the parts. Train: task `i` of `N` trains candidates
-    /// `i, i + N, ...` into `WORK/runs/tasks/<i>-of-<N>.parquet`.
-    pub fn run_task(&self, stage: PipelineStage, task: TaskSlice, quiet: bool) -> Result<()> {
-        let marker_dir = self.task_marker_dir(stage, task);
+    /// Runs one task of a phase of a split stage ([`super::executor::phases`]) and writes its marker;
+    /// the markers of the later phases go first, since their work read what this task rewrites. The
+    /// stage itself finishes when [`Self::run`] joins the parts. Train: task `i` of `N` trains
+    /// candidates `i, i + N, ...` into `WORK/runs/tasks/<i>-of-<N>.parquet`. Dedup: the phases of
+    /// [`crate::dedup::tasks`] in `WORK/dedup-tasks/`.
+    pub fn run_task(
+        &self,
+        stage: PipelineStage,
+        phase: Phase,
+        task: TaskSlice,
+        quiet: bool,
+    ) -> Result<()> {
+        let marker_dir = self.task_marker_dir(stage, phase, task);
         DoneMarker::clear(&marker_dir)?;
-        let runs = match stage {
-            PipelineStage::Train => {
+        let later = phases(stage)
+            .iter()
+            .skip_while(|p| p.name != phase.name)
+            .skip(1);
+        for later in later {
+            let dir = self.marker_dir(stage).join(later.name);
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir)
+                    .with_context(|| format!("cannot remove {}", dir.display()))?;
+            }
+        }
+        let mut marker = self.expected_task_marker(stage, phase, task)?;
+        match (stage, phase.name) {
+            (PipelineStage::Train, _) => {
                 let part = self.train_part(task);
                 self.train(&part, task, quiet)?;
                 // A task past the last candidate trains nothing and leaves no part.
-                if part.exists() {
+                let runs = if part.exists() {
                     crate::runs::read_runs(&part)?.runs.len()
                 } else {
                     0
+                };
+                marker = marker.with_count("runs", runs as u64);
+            }
+            (PipelineStage::Dedup, name) => {
+                use crate::dedup::tasks;
+                let (paths, config) = (&self.corpus()?.paths, self.dedup_config());
+                let dir = tasks::tasks_dir(&self.work);
+                match name {
+                    "signatures" => tasks::signatures(paths, &config, &dir, task, quiet)?,
+                    "buckets" => tasks::buckets(&config, &dir, task)?,
+                    "clusters" => {
+                        tasks::clusters(paths, &config, &dir, self.config.executor.tasks(stage))?
+                    }
+                    _ => tasks::filter(paths, &config, &dir, task, quiet)?,
                 }
             }
-            other => bail!(
+            (other, _) => bail!(
                 "the {} stage does not split into tasks: run it as one (tasks = 1)",
                 other.name()
             ),
+        }
+        marker.write(&marker_dir)
+    }
+
+    /// Whether every task of the last phase of `stage` has finished: the stage joins what the phases
+    /// wrote instead of doing the work in one process.
+    fn phases_done(&self, stage: PipelineStage) -> Result<bool> {
+        let count = self.config.executor.tasks(stage);
+        let Some(&last) = phases(stage).last() else {
+            return Ok(false);
         };
-        self.expected_task_marker(stage, task)?
-            .with_count("runs", runs as u64)
-            .write(&marker_dir)
+        if count < 2 {
+            return Ok(false);
+        }
+        for index in 0..last.tasks(count) {
+            if !self.task_done(stage, last, TaskSlice::new(index, last.tasks(count))?)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Removes what the tasks of `stage` left: their markers, and with them any part a crashed run left.
+    fn remove_task_leftovers(&self, stage: PipelineStage, parts: &Path) -> Result<()> {
+        let marker_dirs = phases(stage)
+            .iter()
+            .map(|phase| self.marker_dir(stage).join(phase.name));
+        for dir in marker_dirs.chain([parts.to_path_buf()]) {
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir)
+                    .with_context(|| format!("cannot remove {}", dir.display()))?;
+            }
+        }
+        Ok(())
     }
 
     /// Trains the candidates of `task` (every one for `0/1`) into the runs table `runs`.
@@ -325,12 +397,19 @@ impl<'a> Plan<'a> {
                 )?;
             }
             PipelineStage::Dedup => {
-                crate::dedup::run(
-                    &self.corpus()?.paths,
-                    &self.dedup_config(),
-                    &self.work,
-                    quiet,
-                )?;
+                let (paths, config) = (&self.corpus()?.paths, self.dedup_config());
+                if self.phases_done(stage)? {
+                    if !quiet {
+                        eprintln!(
+                            "remix run: dedup: joining the output of its {} tasks",
+                            c.executor.tasks(stage)
+                        );
+                    }
+                    crate::dedup::tasks::finish(paths, &config, &self.work)?;
+                } else {
+                    crate::dedup::run(paths, &config, &self.work, quiet)?;
+                }
+                self.remove_task_leftovers(stage, &crate::dedup::tasks::tasks_dir(&self.work))?;
             }
             PipelineStage::Tokenize if c.import().is_some() => {
                 let import = c.import().context("checked above")?;
@@ -370,12 +449,7 @@ impl<'a> Plan<'a> {
                     &self.path("mixtures.parquet"),
                 )?;
                 // Folded: the parts and their markers would only go stale.
-                for dir in [self.train_parts_dir(), self.marker_dir(stage).join("tasks")] {
-                    if dir.exists() {
-                        std::fs::remove_dir_all(&dir)
-                            .with_context(|| format!("cannot remove {}", dir.display()))?;
-                    }
-                }
+                self.remove_task_leftovers(stage, &self.train_parts_dir())?;
                 self.train(
                     &self.path("runs/runs.parquet"),
                     TaskSlice { index: 0, count: 1 },
