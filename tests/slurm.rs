@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// The small fixtures pipeline with the train stage split into 3 tasks, in `dir/run.toml`.
+/// The small fixtures pipeline with the dedup and train stages split into 3 tasks, in `dir/run.toml`.
 fn config(dir: &Path) -> PathBuf {
     let rest = "[manifest]\nname = \"fx\"\ntrain_tokens = 1000000\nexports = [\"megatron\"]\n\n\
-                [executor]\ntasks = { train = 3 }\ncpus_per_task = 1\npoll_seconds = 1\n";
+                [executor]\ntasks = { dedup = 3, train = 3 }\ncpus_per_task = 1\npoll_seconds = 1\n";
     fs::create_dir_all(dir).unwrap();
     let path = dir.join("run.toml");
     fs::write(
@@ -67,6 +67,15 @@ fn a_dry_run_prints_each_stage_as_a_chained_array() {
     );
     assert!(
         out.contains("--dependency=afterok:<job of train tasks (of 3)>"),
+        "{out}"
+    );
+    assert!(
+        out.contains("--from dedup --until dedup --tasks 3 --phase signatures"),
+        "{out}"
+    );
+    assert!(
+        out.contains("--array=0 --dependency=afterok:<job of dedup buckets (of 3)>")
+            && out.contains("--from dedup --until dedup --tasks 1 --phase clusters"),
         "{out}"
     );
     assert!(out.contains("#SBATCH --cpus-per-task=1"), "{out}");
@@ -144,6 +153,7 @@ fn a_slurm_run_equals_a_local_run_and_a_cancelled_task_is_submitted_again() {
     assert_ok(&output);
     let log = stderr(&output);
     assert!(log.contains("train tasks (of 3): 3/3 done"), "{log}");
+    assert!(log.contains("dedup filter (of 3): 3/3 done"), "{log}");
     let (a, b) = (local.join("work"), on_slurm.join("work"));
     assert_eq!(manifest_weights(&a), manifest_weights(&b));
     assert_eq!(
@@ -167,7 +177,8 @@ fn a_slurm_run_equals_a_local_run_and_a_cancelled_task_is_submitted_again() {
     };
     assert_eq!(runs(&a), runs(&b), "the runs tables");
 
-    // Cancel task 1 of the train array while it waits for the sample stage: the run stops, naming it.
+    // Cancel task 1 of the dedup buckets array while it waits for the signatures: the run stops,
+    // naming it.
     let killed = dir.path().join("killed");
     let config_killed = config(&killed);
     let child = Command::new(env!("CARGO_BIN_EXE_remix"))
@@ -184,12 +195,12 @@ fn a_slurm_run_equals_a_local_run_and_a_cancelled_task_is_submitted_again() {
         .unwrap();
     let started = Instant::now();
     let array = loop {
-        if let Some(id) = pending("remix-train-tasks") {
+        if let Some(id) = pending("remix-dedup-buckets") {
             break id;
         }
         assert!(
             started.elapsed() < Duration::from_secs(120),
-            "the train array never queued"
+            "the buckets array never queued"
         );
         std::thread::sleep(Duration::from_millis(100));
     };
@@ -205,10 +216,12 @@ fn a_slurm_run_equals_a_local_run_and_a_cancelled_task_is_submitted_again() {
     );
     let err = stderr(&output);
     assert!(
-        err.contains("task 1 of 3") && err.contains(&format!("train-tasks-{array}_1.log")),
+        err.contains("buckets task 1 of 3")
+            && err.contains(&format!("dedup-buckets-{array}_1.log")),
         "{err}"
     );
-    // Run again: only task 1 is submitted, and the result is the local one.
+    // Run again: only task 1 of buckets is submitted, then the phases and stages that read it, and the
+    // result is the local one.
     let output = remix(
         &killed,
         &[
@@ -220,10 +233,18 @@ fn a_slurm_run_equals_a_local_run_and_a_cancelled_task_is_submitted_again() {
     );
     assert_ok(&output);
     let log = stderr(&output);
-    assert!(log.contains("submitted train tasks (of 3) as job"), "{log}");
-    assert!(log.contains("(array 1)"), "only the cancelled task: {log}");
-    assert!(!log.contains("submitted sample"), "{log}");
+    assert!(
+        log.contains("submitted dedup buckets (of 3) as job") && log.contains("(array 1)"),
+        "only the cancelled task: {log}"
+    );
+    assert!(!log.contains("submitted dedup signatures"), "{log}");
+    assert!(log.contains("submitted dedup filter (of 3) as job"), "{log}");
     assert_eq!(manifest_weights(&a), manifest_weights(&killed.join("work")));
+    assert_eq!(
+        contents(&a, "dedup"),
+        contents(&killed.join("work"), "dedup"),
+        "the dedup kept set after the re-run"
+    );
 }
 
 /// Any array scheduler: the train stage's tasks run one by one through `--task I/N` and `--tasks N` with
@@ -244,7 +265,7 @@ fn tasks_run_by_any_scheduler_join_into_the_local_result() {
     // 8 candidates (6 sampled, natural, uniform) in 10 tasks.
     let text = fs::read_to_string(&config_split)
         .unwrap()
-        .replace("tasks = { train = 3 }", "tasks = { train = 10 }");
+        .replace("train = 3 }", "train = 10 }");
     fs::write(&config_split, text).unwrap();
     let path = config_split.to_str().unwrap();
     assert_ok(&remix(
@@ -257,7 +278,7 @@ fn tasks_run_by_any_scheduler_join_into_the_local_result() {
         &[&["run", path, "--task", "0/3"][..], &stage].concat(),
     );
     assert!(
-        stderr(&early).contains("splits train into 10 task(s)"),
+        stderr(&early).contains("runs that phase as 10 task(s)"),
         "{}",
         stderr(&early)
     );
