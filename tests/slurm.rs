@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// The small fixtures pipeline with the dedup and train stages split into 3 tasks, in `dir/run.toml`.
+/// The small fixtures pipeline with the stats, dedup and train stages split into 3 tasks, in
+/// `dir/run.toml`.
 fn config(dir: &Path) -> PathBuf {
     let rest = "[manifest]\nname = \"fx\"\ntrain_tokens = 1000000\nexports = [\"megatron\"]\n\n\
-                [executor]\ntasks = { dedup = 3, train = 3 }\ncpus_per_task = 1\npoll_seconds = 1\n";
+                [executor]\ntasks = { stats = 3, dedup = 3, train = 3 }\ncpus_per_task = 1\npoll_seconds = 1\n";
     fs::create_dir_all(dir).unwrap();
     let path = dir.join("run.toml");
     fs::write(
@@ -154,6 +155,7 @@ fn a_slurm_run_equals_a_local_run_and_a_cancelled_task_is_submitted_again() {
     let log = stderr(&output);
     assert!(log.contains("train tasks (of 3): 3/3 done"), "{log}");
     assert!(log.contains("dedup filter (of 3): 3/3 done"), "{log}");
+    assert!(log.contains("stats tasks (of 3): 3/3 done"), "{log}");
     let (a, b) = (local.join("work"), on_slurm.join("work"));
     assert_eq!(manifest_weights(&a), manifest_weights(&b));
     assert_eq!(
@@ -165,6 +167,14 @@ fn a_slurm_run_equals_a_local_run_and_a_cancelled_task_is_submitted_again() {
         contents(&a, "dedup"),
         contents(&b, "dedup"),
         "the dedup kept set"
+    );
+    assert_eq!(
+        fs::read(a.join("dedup/stats.json")).unwrap(),
+        fs::read(b.join("dedup/stats.json")).unwrap()
+    );
+    assert_eq!(
+        fs::read(a.join("stats/stats.json")).unwrap(),
+        fs::read(b.join("stats/stats.json")).unwrap()
     );
     // The runs table: same runs in the same order with the same losses (wall times aside).
     let runs = |work: &Path| {
@@ -238,7 +248,10 @@ fn a_slurm_run_equals_a_local_run_and_a_cancelled_task_is_submitted_again() {
         "only the cancelled task: {log}"
     );
     assert!(!log.contains("submitted dedup signatures"), "{log}");
-    assert!(log.contains("submitted dedup filter (of 3) as job"), "{log}");
+    assert!(
+        log.contains("submitted dedup filter (of 3) as job"),
+        "{log}"
+    );
     assert_eq!(manifest_weights(&a), manifest_weights(&killed.join("work")));
     assert_eq!(
         contents(&a, "dedup"),

@@ -166,3 +166,58 @@ fn globs_and_single_files_work() {
     let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(report["domains"].as_array().unwrap().len(), 4);
 }
+
+/// The stats stage split into tasks (`[executor] tasks = { stats = N }`), each task run through
+/// `remix run --task I/N` and joined by `remix run`: the same `stats.json` and `stats.parquet`, byte for
+/// byte, as the stage in one process, for 3 tasks and for 7 (more tasks than the fixtures' 4 row
+/// groups: the extra ones aggregate nothing).
+#[test]
+fn stats_in_tasks_equal_the_one_process_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = |name: &str, tasks: usize| {
+        let root = dir.path().join(name);
+        fs::create_dir_all(&root).unwrap();
+        let rest = format!(
+            "[manifest]\nname = \"x\"\ntrain_tokens = 1000000\n\n[executor]\ntasks = {{ stats = {tasks} }}\n"
+        );
+        let path = root.join("run.toml");
+        fs::write(
+            &path,
+            small_pipeline(&fixtures().join("corpus"), 1000, &rest),
+        )
+        .unwrap();
+        (root, path.to_str().unwrap().to_string())
+    };
+    let artifacts = |root: &std::path::Path| {
+        ["stats.json", "stats.parquet"].map(|f| fs::read(root.join("work/stats").join(f)).unwrap())
+    };
+    let (whole, path) = config("whole", 1);
+    assert_ok(&remix(
+        &whole,
+        &["run", "--quiet", &path, "--until", "stats"],
+    ));
+    let expected = artifacts(&whole);
+    for tasks in [3, 7] {
+        let (root, path) = config(&format!("tasks-{tasks}"), tasks);
+        for index in 0..tasks {
+            let task = format!("{index}/{tasks}");
+            let stage = ["--from", "stats", "--until", "stats", "--task", &task];
+            assert_ok(&remix(
+                &root,
+                &[&["run", "--quiet", &path][..], &stage].concat(),
+            ));
+        }
+        let joined = remix(&root, &["run", &path, "--until", "stats"]);
+        assert_ok(&joined);
+        assert!(
+            stderr(&joined).contains(&format!("stats: joining the output of its {tasks} tasks")),
+            "{}",
+            stderr(&joined)
+        );
+        assert!(
+            artifacts(&root) == expected,
+            "stats in {tasks} tasks differ from one process"
+        );
+        assert!(!root.join("work/stats-tasks").exists());
+    }
+}

@@ -329,26 +329,31 @@ fn bucket(
     mut records: Vec<BandRecord>,
     config: &DedupConfig,
     priority: &[u32],
-    exact: Option<&mut Vec<ExactRecord>>,
+    mut exact: Option<&mut Vec<ExactRecord>>,
     pairs: &mut Vec<PairRecord>,
 ) {
     if config.exact {
         records.sort_unstable_by_key(|r| (r.key, r.exact, priority[r.domain as usize], r.row));
-        let mut survivors = Vec::with_capacity(records.len());
-        let mut copies = Vec::new();
-        for group in records.chunk_by(|a, b| (a.key, a.exact) == (b.key, b.exact)) {
-            survivors.push(group[0]);
-            copies.extend(group[1..].iter().map(|r| ExactRecord {
-                row: r.row,
-                twin: group[0].row,
-                domain: r.domain,
-                twin_domain: group[0].domain,
-            }));
+        // Keep the first of each text in place (no second copy of the partition in memory).
+        let mut kept = 0;
+        for i in 0..records.len() {
+            let first = records[kept.max(1) - 1];
+            let r = records[i];
+            if kept > 0 && (first.key, first.exact) == (r.key, r.exact) {
+                if let Some(exact) = exact.as_deref_mut() {
+                    exact.push(ExactRecord {
+                        row: r.row,
+                        twin: first.row,
+                        domain: r.domain,
+                        twin_domain: first.domain,
+                    });
+                }
+            } else {
+                records[kept] = r;
+                kept += 1;
+            }
         }
-        if let Some(exact) = exact {
-            exact.extend(copies);
-        }
-        records = survivors;
+        records.truncate(kept);
     }
     if !config.near {
         return;

@@ -6,9 +6,9 @@
 //! task) joins the parts. A process learns its task from `--task I/N`, or from `--tasks N` and the
 //! array index the scheduler sets: `SLURM_ARRAY_TASK_ID` (Slurm job arrays) or `JOB_COMPLETION_INDEX`
 //! (Kubernetes indexed Jobs), so any array scheduler can run remix. A split stage runs in [`phases`],
-//! each a set of tasks that reads what the one before wrote: the train stage in one (task `i` trains
-//! candidates `i, i + N, ...`), dedup in four ([`crate::dedup::tasks`]); every other stage runs as one
-//! task.
+//! each a set of tasks that reads what the one before wrote: stats in one (task `i` aggregates its row
+//! groups), train in one (task `i` trains candidates `i, i + N, ...`), dedup in four
+//! ([`crate::dedup::tasks`]); every other stage runs as one task.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -39,10 +39,10 @@ const fn phase(name: &'static str, split: bool) -> Phase {
 }
 
 /// The phases a split stage runs before the stage itself (run as one task) joins their output, in
-/// order; empty for a stage that does not split. Train: its candidates in N tasks. Dedup: the four
-/// phases of [`crate::dedup::tasks`].
+/// order; empty for a stage that does not split. Stats: its row groups in N tasks. Train: its
+/// candidates in N tasks. Dedup: the four phases of [`crate::dedup::tasks`].
 pub fn phases(stage: PipelineStage) -> &'static [Phase] {
-    const TRAIN: &[Phase] = &[phase("tasks", true)];
+    const ONE: &[Phase] = &[phase("tasks", true)];
     const DEDUP: &[Phase] = &[
         phase("signatures", true),
         phase("buckets", true),
@@ -50,7 +50,7 @@ pub fn phases(stage: PipelineStage) -> &'static [Phase] {
         phase("filter", true),
     ];
     match stage {
-        PipelineStage::Train => TRAIN,
+        PipelineStage::Stats | PipelineStage::Train => ONE,
         PipelineStage::Dedup => DEDUP,
         _ => &[],
     }
@@ -166,8 +166,8 @@ pub enum Executor {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ExecutorSection {
-    /// Tasks per stage, as `{ dedup = 8, train = 8 }`; a stage not named runs as one task. Only
-    /// `dedup` and `train` split today.
+    /// Tasks per stage, as `{ stats = 8, dedup = 8, train = 8 }`; a stage not named runs as one task.
+    /// Only `stats`, `dedup` and `train` split today.
     pub tasks: BTreeMap<String, usize>,
     /// `--partition`. Default: the cluster's default partition.
     pub partition: Option<String>,
@@ -271,7 +271,7 @@ mod tests {
         section.check().unwrap();
         assert_eq!(section.tasks(PipelineStage::Train), 8);
         assert_eq!(section.tasks(PipelineStage::Fit), 1);
-        section.tasks.insert("stats".into(), 3);
+        section.tasks.insert("fit".into(), 3);
         assert!(
             section
                 .check()
@@ -279,7 +279,7 @@ mod tests {
                 .to_string()
                 .contains("does not split")
         );
-        section.tasks.remove("stats");
+        section.tasks.remove("fit");
         section.tasks.insert("trian".into(), 2);
         assert!(
             section

@@ -121,6 +121,14 @@ impl<'a> Plan<'a> {
                 };
                 marker = marker.with_count("runs", runs as u64);
             }
+            (PipelineStage::Stats, _) => crate::stats::run_task(
+                &self.corpus()?.paths,
+                &self.config.corpus_config(),
+                &self.path("stats-tasks"),
+                (task.index, task.count),
+                &task.file_name(),
+                quiet,
+            )?,
             (PipelineStage::Dedup, name) => {
                 use crate::dedup::tasks;
                 let (paths, config) = (&self.corpus()?.paths, self.dedup_config());
@@ -142,8 +150,20 @@ impl<'a> Plan<'a> {
         marker.write(&marker_dir)
     }
 
-    /// Whether every task of the last phase of `stage` has finished: the stage joins what the phases
-    /// wrote instead of doing the work in one process.
+    /// Whether every task of the last phase of `stage` has finished, so that the stage joins what the
+    /// tasks wrote instead of doing the work in one process (and says so unless `quiet`).
+    fn joins_tasks(&self, stage: PipelineStage, quiet: bool) -> Result<bool> {
+        let joins = self.phases_done(stage)?;
+        if joins && !quiet {
+            eprintln!(
+                "remix run: {}: joining the output of its {} tasks",
+                stage.name(),
+                self.config.executor.tasks(stage)
+            );
+        }
+        Ok(joins)
+    }
+
     fn phases_done(&self, stage: PipelineStage) -> Result<bool> {
         let count = self.config.executor.tasks(stage);
         let Some(&last) = phases(stage).last() else {
@@ -388,23 +408,23 @@ impl<'a> Plan<'a> {
         let c = self.config;
         match stage {
             PipelineStage::Stats => {
-                crate::stats::run(
-                    &self.corpus()?.paths,
-                    &c.corpus_config(),
-                    &self.path("stats"),
-                    None,
-                    quiet,
-                )?;
+                let (paths, config) = (&self.corpus()?.paths, c.corpus_config());
+                let parts = self.path("stats-tasks");
+                if self.joins_tasks(stage, quiet)? {
+                    let count = c.executor.tasks(stage);
+                    let names: Vec<String> = (0..count)
+                        .map(|i| TaskSlice::new(i, count).map(TaskSlice::file_name))
+                        .collect::<Result<_>>()?;
+                    let out = self.path("stats");
+                    crate::stats::join_tasks(paths, &config, &parts, &names, &out, None)?;
+                } else {
+                    crate::stats::run(paths, &config, &self.path("stats"), None, quiet)?;
+                }
+                self.remove_task_leftovers(stage, &parts)?;
             }
             PipelineStage::Dedup => {
                 let (paths, config) = (&self.corpus()?.paths, self.dedup_config());
-                if self.phases_done(stage)? {
-                    if !quiet {
-                        eprintln!(
-                            "remix run: dedup: joining the output of its {} tasks",
-                            c.executor.tasks(stage)
-                        );
-                    }
+                if self.joins_tasks(stage, quiet)? {
                     crate::dedup::tasks::finish(paths, &config, &self.work)?;
                 } else {
                     crate::dedup::run(paths, &config, &self.work, quiet)?;
