@@ -268,3 +268,88 @@ fn tokenizer_train_is_deterministic_and_has_the_eod_token() {
     let ids = tokenizer.encode(text, false).unwrap().get_ids().to_vec();
     assert_eq!(tokenizer.decode(&ids, false).unwrap(), text);
 }
+
+/// The tokenize stage split into tasks (`[executor] tasks = { tokenize = N }`), its three phases run one
+/// task at a time through `remix run --phase P --task I/N`, then joined by `remix run`: per domain the
+/// same documents in the same order (the training shards of the tasks, read in the order `index.json`
+/// lists them, hold the one-process shard's documents), a byte-identical validation shard, and the same
+/// counts, for 3 tasks and for 40 (more than the 35 row groups of the deduplicated corpus: the extra tasks
+/// have nothing to do).
+#[test]
+fn tokenize_in_tasks_gives_the_one_process_streams_and_split() {
+    let dir = tempfile::tempdir().unwrap();
+    // The fixtures' texts in row groups of 25 documents, so that a domain spans several tasks.
+    let corpus = dir.path().join("corpus");
+    for domain in ["code", "email", "novel", "speeches"] {
+        let texts = texts_under(&fixtures().join("corpus").join(domain));
+        let texts: Vec<Option<&str>> = texts.iter().map(|t| Some(t.as_str())).collect();
+        write_parquet(
+            &corpus.join(domain).join("part-0.parquet"),
+            vec![("text", strings(&texts))],
+            25,
+        );
+    }
+    let config = |name: &str, tasks: usize| {
+        let root = dir.path().join(name);
+        fs::create_dir_all(&root).unwrap();
+        let rest = format!(
+            "[manifest]\nname = \"x\"\ntrain_tokens = 1000000\n\n[executor]\ntasks = {{ tokenize = {tasks} }}\n"
+        );
+        let path = root.join("run.toml");
+        fs::write(&path, small_pipeline(&corpus, 1000, &rest)).unwrap();
+        (root, path.to_str().unwrap().to_string())
+    };
+    let (whole, path) = config("whole", 1);
+    assert_ok(&remix(&whole, &["run", "--quiet", &path, "--until", "tokenize"]));
+    let tokens = whole.join("work/tokens");
+    let expected: Value = serde_json::from_slice(&fs::read(tokens.join("index.json")).unwrap()).unwrap();
+
+    for tasks in [3, 40] {
+        let (root, path) = config(&format!("tasks-{tasks}"), tasks);
+        assert_ok(&remix(&root, &["run", "--quiet", &path, "--until", "dedup"]));
+        let stage = ["run", &path, "--quiet", "--from", "tokenize", "--until", "tokenize"];
+        for (phase, count) in [("hashes", tasks), ("split", 1), ("encode", tasks)] {
+            for index in (0..count).rev() {
+                let task = format!("{index}/{count}");
+                assert_ok(&remix(&root, &[&stage[..], &["--phase", phase, "--task", &task]].concat()));
+            }
+        }
+        let joined = remix(&root, &["run", &path, "--until", "tokenize"]);
+        assert_ok(&joined);
+        assert!(
+            stderr(&joined).contains(&format!("tokenize: joining the output of its {tasks} tasks")),
+            "{}",
+            stderr(&joined)
+        );
+        let split_tokens = root.join("work/tokens");
+        let index: Value =
+            serde_json::from_slice(&fs::read(split_tokens.join("index.json")).unwrap()).unwrap();
+        let domains = expected["domains"].as_array().unwrap();
+        assert_eq!(index["domains"].as_array().unwrap().len(), domains.len());
+        let mut several = false;
+        for (want, got) in domains.iter().zip(index["domains"].as_array().unwrap()) {
+            for field in ["domain", "documents", "tokens", "val_documents", "val_tokens", "eval_only"] {
+                assert_eq!(want[field], got[field], "{field} with {tasks} tasks");
+            }
+            let stem = want["file_stem"].as_str().unwrap();
+            let val = |dir: &Path| {
+                ["bin", "idx"].map(|e| fs::read(dir.join(format!("{stem}.val.{e}"))).unwrap())
+            };
+            assert!(val(&tokens) == val(&split_tokens), "{stem}.val with {tasks} tasks");
+            let one = read_megatron(&tokens.join(stem));
+            let parts = got["parts"].as_array().cloned().unwrap_or_default();
+            let streamed: Vec<Vec<u32>> = if parts.is_empty() {
+                read_megatron(&split_tokens.join(stem))
+            } else {
+                several |= parts.len() > 1;
+                parts
+                    .iter()
+                    .flat_map(|p| read_megatron(&split_tokens.join(p["prefix"].as_str().unwrap())))
+                    .collect()
+            };
+            assert!(one == streamed, "{stem}'s training documents with {tasks} tasks");
+        }
+        assert!(several, "no domain over several task shards with {tasks} tasks");
+        assert!(!root.join("work/tokenize-tasks").exists());
+    }
+}

@@ -258,15 +258,23 @@ impl Corpus {
     pub fn for_each_batch(
         &self,
         progress: &Progress,
+        each: impl FnMut(DocBatch) -> Result<()>,
+    ) -> Result<()> {
+        self.for_each_batch_units(&self.units(), progress, each)
+    }
+
+    /// [`Self::for_each_batch`] over the row groups `units` only, in their order.
+    pub fn for_each_batch_units(
+        &self,
+        units: &[(usize, usize)],
+        progress: &Progress,
         mut each: impl FnMut(DocBatch) -> Result<()>,
     ) -> Result<()> {
-        for (f, file) in self.files.iter().enumerate() {
-            for g in 0..file.metadata.metadata().num_row_groups() {
-                read::read_row_group(f, file, g, &self.config, &mut |batch: DocBatch| {
-                    progress.inc(batch.len() as u64);
-                    each(batch)
-                })?;
-            }
+        for &(f, g) in units {
+            read::read_row_group(f, &self.files[f], g, &self.config, &mut |batch: DocBatch| {
+                progress.inc(batch.len() as u64);
+                each(batch)
+            })?;
         }
         Ok(())
     }

@@ -267,6 +267,12 @@ impl PipelineConfig {
                     .map_err(|e| anyhow::anyhow!("{where_}: [corpus] domain_from: {e}"))?;
             }
             (None, Some(_)) => {
+                if self.executor.tasks(super::PipelineStage::Tokenize) > 1 {
+                    bail!(
+                        "{where_}: [tokens.import] indexes token files in place, in one task: set [executor] tasks \
+                         tokenize = 1"
+                    );
+                }
                 if self.dedup.is_some() || self.tokenize != TokenizeConfig::default() {
                     bail!(
                         "{where_}: [tokens.import] replaces dedup and tokenize: remove [dedup] and [tokenize] \

@@ -8,7 +8,8 @@
 //! (Kubernetes indexed Jobs), so any array scheduler can run remix. A split stage runs in [`phases`],
 //! each a set of tasks that reads what the one before wrote: stats in one (task `i` aggregates its row
 //! groups), train in one (task `i` trains candidates `i, i + N, ...`), dedup in four
-//! ([`crate::dedup::tasks`]); every other stage runs as one task.
+//! ([`crate::dedup::tasks`]), tokenize in three ([`crate::tokenize::tasks`]); every other stage runs
+//! as one task.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -40,7 +41,8 @@ const fn phase(name: &'static str, split: bool) -> Phase {
 
 /// The phases a split stage runs before the stage itself (run as one task) joins their output, in
 /// order; empty for a stage that does not split. Stats: its row groups in N tasks. Train: its
-/// candidates in N tasks. Dedup: the four phases of [`crate::dedup::tasks`].
+/// candidates in N tasks. Dedup and tokenize: the phases of [`crate::dedup::tasks`] and
+/// [`crate::tokenize::tasks`].
 pub fn phases(stage: PipelineStage) -> &'static [Phase] {
     const ONE: &[Phase] = &[phase("tasks", true)];
     const DEDUP: &[Phase] = &[
@@ -49,8 +51,14 @@ pub fn phases(stage: PipelineStage) -> &'static [Phase] {
         phase("clusters", false),
         phase("filter", true),
     ];
+    const TOKENIZE: &[Phase] = &[
+        phase("hashes", true),
+        phase("split", false),
+        phase("encode", true),
+    ];
     match stage {
         PipelineStage::Stats | PipelineStage::Train => ONE,
+        PipelineStage::Tokenize => TOKENIZE,
         PipelineStage::Dedup => DEDUP,
         _ => &[],
     }
@@ -166,8 +174,8 @@ pub enum Executor {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ExecutorSection {
-    /// Tasks per stage, as `{ stats = 8, dedup = 8, train = 8 }`; a stage not named runs as one task.
-    /// Only `stats`, `dedup` and `train` split today.
+    /// Tasks per stage, as `{ stats = 8, dedup = 8, tokenize = 8, train = 8 }`; a stage not named runs
+    /// as one task. Only those four split today.
     pub tasks: BTreeMap<String, usize>,
     /// `--partition`. Default: the cluster's default partition.
     pub partition: Option<String>,

@@ -129,6 +129,19 @@ impl<'a> Plan<'a> {
                 &task.file_name(),
                 quiet,
             )?,
+            (PipelineStage::Tokenize, name) => {
+                use crate::tokenize::tasks;
+                let (input, config) = (self.tokenize_input()?, self.tokenize_config());
+                let dir = tasks::tasks_dir(&self.work);
+                match name {
+                    "hashes" => tasks::hashes(&input, &config, &dir, task, quiet)?,
+                    "split" => tasks::split(&config, &dir, self.config.executor.tasks(stage))?,
+                    _ => {
+                        let tokenizer = &self.corpus()?.tokenizer;
+                        tasks::encode_task(&input, tokenizer, &config, &dir, task, quiet)?
+                    }
+                }
+            }
             (PipelineStage::Dedup, name) => {
                 use crate::dedup::tasks;
                 let (paths, config) = (&self.corpus()?.paths, self.dedup_config());
@@ -436,26 +449,16 @@ impl<'a> Plan<'a> {
                 crate::tokenize::import::run(import, &self.work, quiet)?;
             }
             PipelineStage::Tokenize => {
-                let corpus = self.corpus()?;
-                let input = if c.dedup.is_some() {
-                    self.path("dedup")
+                let (input, tokenizer) = (self.tokenize_input()?, &self.corpus()?.tokenizer);
+                let config = self.tokenize_config();
+                let parts = crate::tokenize::tasks::tasks_dir(&self.work);
+                if self.joins_tasks(stage, quiet)? {
+                    let count = c.executor.tasks(stage);
+                    crate::tokenize::tasks::join(&input, tokenizer, &config, &self.work, count)?;
                 } else {
-                    match corpus.paths.as_slice() {
-                        [one] => one.clone(),
-                        _ => bail!(
-                            "without a [dedup] section the tokenize stage reads one corpus path; \
-                             [corpus] paths lists {}: add [dedup] or point paths at one folder",
-                            corpus.paths.len()
-                        ),
-                    }
-                };
-                crate::tokenize::run(
-                    &input,
-                    &corpus.tokenizer,
-                    &self.tokenize_config(),
-                    &self.work,
-                    quiet,
-                )?;
+                    crate::tokenize::run(&input, tokenizer, &config, &self.work, quiet)?;
+                }
+                self.remove_task_leftovers(stage, &parts)?;
             }
             PipelineStage::Sample => {
                 let index = TokensIndex::read(&self.tokens_dir())?;
@@ -572,6 +575,22 @@ impl<'a> Plan<'a> {
         let mut config = self.config.dedup.clone().unwrap_or_default();
         config.corpus = self.config.corpus_config();
         config
+    }
+
+    /// What the tokenize stage reads: the dedup folder, or the one corpus path without `[dedup]`.
+    fn tokenize_input(&self) -> Result<PathBuf> {
+        let corpus = self.corpus()?;
+        if self.config.dedup.is_some() {
+            return Ok(self.path("dedup"));
+        }
+        match corpus.paths.as_slice() {
+            [one] => Ok(one.clone()),
+            _ => bail!(
+                "without a [dedup] section the tokenize stage reads one corpus path; [corpus] paths lists {}: \
+                 add [dedup] or point paths at one folder",
+                corpus.paths.len()
+            ),
+        }
     }
 
     fn tokenize_config(&self) -> crate::tokenize::TokenizeConfig {

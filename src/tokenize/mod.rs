@@ -17,6 +17,7 @@
 
 pub mod import;
 pub mod shard;
+pub mod tasks;
 pub mod train;
 
 use std::collections::HashMap;
@@ -145,6 +146,16 @@ struct Input {
     stems: HashMap<String, String>,
 }
 
+impl Input {
+    /// The domain of a folder or column value: a dedup folder's stem maps back to its domain's name.
+    fn domain_of(&self, name: &str) -> String {
+        self.stems
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| name.to_string())
+    }
+}
+
 fn open_input(input: &Path, config: &CorpusConfig) -> Result<Input> {
     match DedupReport::read(input) {
         Ok(report) => {
@@ -195,41 +206,51 @@ struct DomainShards {
     train: ShardWriter,
     val: ShardWriter,
     val_threshold: Option<u64>,
-    eval_only: bool,
     oversized: u64,
 }
 
-/// Runs the tokenize stage on `input` (a dedup folder or a corpus) into `work`.
-pub fn run(
-    input: &Path,
-    tokenizer_path: &Path,
-    config: &TokenizeConfig,
-    work: &WorkDir,
-    quiet: bool,
-) -> Result<TokensIndex> {
+/// What the encoding pass wrote for one domain.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+struct Written {
+    documents: u64,
+    tokens: u64,
+    val_documents: u64,
+    val_tokens: u64,
+}
+
+impl Written {
+    fn add(&mut self, other: &Written) {
+        self.documents += other.documents;
+        self.tokens += other.tokens;
+        self.val_documents += other.val_documents;
+        self.val_tokens += other.val_tokens;
+    }
+}
+
+/// Errors: a validation fraction outside `0..1`.
+fn check(config: &TokenizeConfig) -> Result<()> {
     if !(0.0..1.0).contains(&config.val_fraction) {
         bail!(
             "--val-fraction must be at least 0 and below 1, not {}",
             config.val_fraction
         );
     }
-    let loaded = load_tokenizer(tokenizer_path, config.eod_token.as_deref())?;
-    let dtype = TokenDtype::for_vocab(loaded.vocab_size);
-    let Input {
-        corpus,
-        mut domains,
-        stems,
-    } = open_input(input, &config.corpus)?;
-    let domain_of = |name: &str| stems.get(name).cloned().unwrap_or_else(|| name.to_string());
+    Ok(())
+}
 
-    let out_dir = work.stage_dir(Stage::Tokens);
-    DoneMarker::clear(&out_dir)?;
-
-    // Pass 1: the split hash of every document, per domain.
-    let progress = Progress::new(corpus.rows(), "docs", quiet);
+/// Pass 1 over the row groups `units`: the split hash of every document, per domain, and the domains in
+/// order of first appearance after `known` (the dedup report's, which come first).
+fn split_hashes(
+    input: &Input,
+    units: &[(usize, usize)],
+    config: &TokenizeConfig,
+    known: &[String],
+    quiet: bool,
+) -> Result<(Vec<String>, HashMap<String, Vec<u64>>)> {
+    let progress = Progress::new(input.corpus.units_rows(units), "docs", quiet);
     progress.set_message("splitting");
-    let hashes = corpus.par_map(&progress, |batch| {
-        let names: Vec<String> = batch.domains().iter().map(|d| domain_of(d)).collect();
+    let hashes = input.corpus.par_map_units(units, &progress, |batch| {
+        let names: Vec<String> = batch.domains().iter().map(|d| input.domain_of(d)).collect();
         Ok(batch
             .docs()
             .map(|(_, key, text)| {
@@ -241,6 +262,7 @@ pub fn run(
             .collect::<Vec<_>>())
     })?;
     progress.finish();
+    let mut domains = known.to_vec();
     let mut per_domain: HashMap<String, Vec<u64>> = HashMap::new();
     for (domain, hash) in hashes.into_iter().flatten() {
         if !per_domain.contains_key(&domain) && !domains.contains(&domain) {
@@ -248,6 +270,18 @@ pub fn run(
         }
         per_domain.entry(domain).or_default().push(hash);
     }
+    Ok((domains, per_domain))
+}
+
+/// Each domain's validation threshold (`u64::MAX` for an evaluation-only domain: all of it), from its
+/// document count and `kth(domain, k)`, the `k`-th smallest split hash of the domain (1-based). Errors:
+/// an `eval_only` name the input lacks, or a training domain with documents but none held out.
+fn thresholds(
+    domains: &[String],
+    documents: &HashMap<String, u64>,
+    config: &TokenizeConfig,
+    mut kth: impl FnMut(&str, u64) -> Result<u64>,
+) -> Result<Vec<Option<u64>>> {
     for name in &config.eval_only {
         if !domains.contains(name) {
             bail!(
@@ -256,20 +290,24 @@ pub fn run(
             );
         }
     }
-
     // Every proxy is scored on each domain's held-out documents: a training domain with documents but
     // none held out would stop `remix train` after the tokens are written; refuse it here.
     let mut unscored = Vec::new();
-    for domain in &domains {
-        let documents = per_domain.get(domain).map_or(0, Vec::len);
-        if documents > 0
-            && !config.eval_only.contains(domain)
-            && val_threshold(per_domain[domain].clone(), config).is_none()
-        {
-            unscored.push(format!(
-                "`{domain}` ({documents} document{})",
-                if documents == 1 { "" } else { "s" }
-            ));
+    let mut out = Vec::with_capacity(domains.len());
+    for domain in domains {
+        let n = documents.get(domain).copied().unwrap_or(0);
+        if config.eval_only.contains(domain) {
+            out.push(Some(u64::MAX));
+            continue;
+        }
+        match held_out(n, config) {
+            0 => {
+                if n > 0 {
+                    unscored.push(format!("`{domain}` ({n} document{})", if n == 1 { "" } else { "s" }));
+                }
+                out.push(None);
+            }
+            k => out.push(Some(kth(domain, k)?)),
         }
     }
     if !unscored.is_empty() {
@@ -281,7 +319,132 @@ pub fn run(
             unscored.join(", ")
         );
     }
+    Ok(out)
+}
 
+/// Pass 2 over the row groups `units`: encodes in corpus order and streams each domain's documents
+/// into `dir/<stem>.bin/.idx` (training) and `dir/<stem>.val.bin/.idx` (held out, by `thresholds`).
+#[allow(clippy::too_many_arguments)]
+fn encode(
+    input: &Input,
+    units: &[(usize, usize)],
+    loaded: &LoadedTokenizer,
+    domains: &[String],
+    thresholds: &[Option<u64>],
+    config: &TokenizeConfig,
+    dir: &Path,
+    quiet: bool,
+) -> Result<Vec<Written>> {
+    let dtype = TokenDtype::for_vocab(loaded.vocab_size);
+    let mut shards: HashMap<String, DomainShards> = HashMap::new();
+    for (domain, &val_threshold) in domains.iter().zip(thresholds) {
+        let prefix = dir.join(file_stem(domain));
+        shards.insert(
+            domain.clone(),
+            DomainShards {
+                train: ShardWriter::create(&prefix, dtype)?,
+                val: ShardWriter::create(&shard::shard_path(&prefix, "val"), dtype)?,
+                val_threshold,
+                oversized: 0,
+            },
+        );
+    }
+    let corpus = &input.corpus;
+    let progress = Progress::new(corpus.units_rows(units), "docs", quiet);
+    progress.set_message("tokenizing");
+    corpus.for_each_batch_units(units, &progress, |batch| {
+        let names: Vec<String> = batch.domains().iter().map(|d| input.domain_of(d)).collect();
+        let mut pending: Vec<(usize, &str)> = Vec::new();
+        let mut pending_bytes = 0;
+        for (row, key, text) in batch.docs() {
+            let domain = &names[key as usize];
+            if text.len() as u64 > config.max_document_bytes {
+                tracing::warn!(
+                    "skipping a document of {} MB in domain `{domain}` (file {}, row {}): longer than \
+                     the --max-document-bytes limit of {} MB",
+                    text.len() >> 20,
+                    corpus.files[batch.file].path.display(),
+                    batch.first_row + row as u64,
+                    config.max_document_bytes >> 20
+                );
+                if let Some(s) = shards.get_mut(domain) {
+                    s.oversized += 1;
+                }
+                continue;
+            }
+            pending.push((key as usize, text));
+            pending_bytes += text.len();
+            if pending_bytes >= CHUNK_BYTES {
+                encode_chunk(loaded, &pending, &names, &mut shards, config.seed)?;
+                pending.clear();
+                pending_bytes = 0;
+            }
+        }
+        encode_chunk(loaded, &pending, &names, &mut shards, config.seed)
+    })?;
+    progress.finish();
+    let mut written = Vec::with_capacity(domains.len());
+    for domain in domains {
+        let Some(s) = shards.remove(domain) else {
+            continue;
+        };
+        if s.oversized > 0 {
+            tracing::warn!(
+                "domain `{domain}`: {} oversized documents skipped",
+                s.oversized
+            );
+        }
+        written.push(Written {
+            documents: s.train.documents(),
+            tokens: s.train.tokens(),
+            val_documents: s.val.documents(),
+            val_tokens: s.val.tokens(),
+        });
+        s.train.finish()?;
+        s.val.finish()?;
+    }
+    Ok(written)
+}
+
+/// The token index of `domains` with what was written for each.
+fn make_index(
+    loaded: &LoadedTokenizer,
+    domains: &[String],
+    written: &[Written],
+    config: &TokenizeConfig,
+) -> TokensIndex {
+    TokensIndex {
+        tokenizer_sha256: loaded.sha256.clone(),
+        vocab_size: loaded.vocab_size as u64,
+        dtype: TokenDtype::for_vocab(loaded.vocab_size).name().to_string(),
+        eod_id: loaded.eod_id as u64,
+        domains: domains
+            .iter()
+            .zip(written)
+            .map(|(domain, w)| TokenDomain {
+                domain: domain.clone(),
+                file_stem: file_stem(domain),
+                documents: w.documents,
+                tokens: w.tokens,
+                val_documents: w.val_documents,
+                val_tokens: w.val_tokens,
+                eval_only: config.eval_only.contains(domain),
+                parts: Vec::new(),
+            })
+            .collect(),
+    }
+}
+
+/// Assembles the tokens folder in a staging folder with `fill`, which returns the index; writes
+/// `index.json`, moves the folder into place and writes the marker. Nothing is left half-written.
+fn write_tokens(
+    work: &WorkDir,
+    config: &TokenizeConfig,
+    inputs: &[PathBuf],
+    fill: impl FnOnce(&Path) -> Result<TokensIndex>,
+) -> Result<TokensIndex> {
+    let out_dir = work.stage_dir(Stage::Tokens);
+    DoneMarker::clear(&out_dir)?;
     let staging = staging_dir(&out_dir);
     if staging.exists() {
         std::fs::remove_dir_all(&staging)
@@ -293,110 +456,64 @@ pub fn run(
             staging.display()
         )
     })?;
-    let result = (|| -> Result<TokensIndex> {
-        let mut shards: HashMap<String, DomainShards> = HashMap::new();
-        for domain in &domains {
-            let eval_only = config.eval_only.contains(domain);
-            let hashes = per_domain.remove(domain).unwrap_or_default();
-            let prefix = staging.join(file_stem(domain));
-            shards.insert(
-                domain.clone(),
-                DomainShards {
-                    train: ShardWriter::create(&prefix, dtype)?,
-                    val: ShardWriter::create(&shard::shard_path(&prefix, "val"), dtype)?,
-                    val_threshold: if eval_only {
-                        Some(u64::MAX)
-                    } else {
-                        val_threshold(hashes, config)
-                    },
-                    eval_only,
-                    oversized: 0,
-                },
-            );
-        }
-
-        // Pass 2: encode in corpus order and stream into the shards.
-        let progress = Progress::new(corpus.rows(), "docs", quiet);
-        progress.set_message("tokenizing");
-        corpus.for_each_batch(&progress, |batch| {
-            let names: Vec<String> = batch.domains().iter().map(|d| domain_of(d)).collect();
-            let mut pending: Vec<(usize, &str)> = Vec::new();
-            let mut pending_bytes = 0;
-            for (row, key, text) in batch.docs() {
-                let domain = &names[key as usize];
-                if text.len() as u64 > config.max_document_bytes {
-                    tracing::warn!(
-                        "skipping a document of {} MB in domain `{domain}` (file {}, row {}): longer than \
-                         the --max-document-bytes limit of {} MB",
-                        text.len() >> 20,
-                        corpus.files[batch.file].path.display(),
-                        batch.first_row + row as u64,
-                        config.max_document_bytes >> 20
-                    );
-                    if let Some(s) = shards.get_mut(domain) {
-                        s.oversized += 1;
-                    }
-                    continue;
-                }
-                pending.push((key as usize, text));
-                pending_bytes += text.len();
-                if pending_bytes >= CHUNK_BYTES {
-                    encode_chunk(&loaded, &pending, &names, &mut shards, config.seed)?;
-                    pending.clear();
-                    pending_bytes = 0;
-                }
-            }
-            encode_chunk(&loaded, &pending, &names, &mut shards, config.seed)
-        })?;
-        progress.finish();
-
-        let mut index = TokensIndex {
-            tokenizer_sha256: loaded.sha256.clone(),
-            vocab_size: loaded.vocab_size as u64,
-            dtype: dtype.name().to_string(),
-            eod_id: loaded.eod_id as u64,
-            domains: Vec::new(),
-        };
-        for domain in &domains {
-            let Some(s) = shards.remove(domain) else {
-                continue;
-            };
-            if s.oversized > 0 {
-                tracing::warn!(
-                    "domain `{domain}`: {} oversized documents skipped",
-                    s.oversized
-                );
-            }
-            index.domains.push(TokenDomain {
-                domain: domain.clone(),
-                file_stem: file_stem(domain),
-                documents: s.train.documents(),
-                tokens: s.train.tokens(),
-                val_documents: s.val.documents(),
-                val_tokens: s.val.tokens(),
-                eval_only: s.eval_only,
-                parts: Vec::new(),
-            });
-            s.train.finish()?;
-            s.val.finish()?;
-        }
+    let result = fill(&staging).and_then(|index| {
         write_atomic(
             &staging.join("index.json"),
             &serde_json::to_vec_pretty(&index)?,
         )?;
+        replace_dir(&staging, &out_dir)?;
         Ok(index)
-    })();
-    let index = match result.and_then(|index| replace_dir(&staging, &out_dir).map(|()| index)) {
+    });
+    let index = match result {
         Ok(index) => index,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&staging);
             return Err(e);
         }
     };
-    let mut inputs = corpus.paths();
-    inputs.push(tokenizer_path.to_path_buf());
-    write_marker(&index, config, &inputs, &out_dir)?;
+    write_marker(&index, config, inputs, &out_dir)?;
     Ok(index)
+}
+
+/// Runs the tokenize stage on `input` (a dedup folder or a corpus) into `work`.
+pub fn run(
+    input: &Path,
+    tokenizer_path: &Path,
+    config: &TokenizeConfig,
+    work: &WorkDir,
+    quiet: bool,
+) -> Result<TokensIndex> {
+    check(config)?;
+    let loaded = load_tokenizer(tokenizer_path, config.eod_token.as_deref())?;
+    let input = open_input(input, &config.corpus)?;
+    DoneMarker::clear(&work.stage_dir(Stage::Tokens))?;
+    let units = input.corpus.units();
+    let (domains, mut hashes) = split_hashes(&input, &units, config, &input.domains, quiet)?;
+    let counts = hashes
+        .iter()
+        .map(|(d, h)| (d.clone(), h.len() as u64))
+        .collect();
+    let thresholds = thresholds(&domains, &counts, config, |domain, k| {
+        let hashes = hashes.get_mut(domain).context("counted above")?;
+        hashes.sort_unstable();
+        Ok(hashes[k as usize - 1])
+    })?;
+    drop(hashes);
+    let mut inputs = input.corpus.paths();
+    inputs.push(tokenizer_path.to_path_buf());
+    write_tokens(work, config, &inputs, |staging| {
+        let written = encode(
+            &input,
+            &units,
+            &loaded,
+            &domains,
+            &thresholds,
+            config,
+            staging,
+            quiet,
+        )?;
+        Ok(make_index(&loaded, &domains, &written, config))
+    })
 }
 
 /// Writes the tokens folder's completion marker: the settings, the inputs, and the documents and tokens
@@ -414,23 +531,18 @@ pub(crate) fn write_marker(
         .write(out_dir)
 }
 
-/// The largest split hash that still goes to validation, or `None` when the domain holds none out.
-fn val_threshold(mut hashes: Vec<u64>, config: &TokenizeConfig) -> Option<u64> {
-    let n = hashes.len() as u64;
+/// Documents a domain of `n` holds out for validation: `val_documents`, or `val_fraction` of them
+/// (at least one when the fraction is positive), never all of them; 0 below two documents.
+fn held_out(n: u64, config: &TokenizeConfig) -> u64 {
     if n < 2 {
-        return None;
+        return 0;
     }
     let wanted = match config.val_documents {
         Some(count) => count,
         None => ((config.val_fraction * n as f64).round() as u64)
             .max(u64::from(config.val_fraction > 0.0)),
     };
-    let held = wanted.min(n - 1);
-    if held == 0 {
-        return None;
-    }
-    hashes.sort_unstable();
-    Some(hashes[held as usize - 1])
+    wanted.min(n - 1)
 }
 
 fn encode_chunk(
