@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// The small fixtures pipeline with the stats, dedup and train stages split into 3 tasks, in
-/// `dir/run.toml`.
+/// The small fixtures pipeline with the stats, dedup, tokenize and train stages split into 3 tasks,
+/// in `dir/run.toml`.
 fn config(dir: &Path) -> PathBuf {
     let rest = "[manifest]\nname = \"fx\"\ntrain_tokens = 1000000\nexports = [\"megatron\"]\n\n\
-                [executor]\ntasks = { stats = 3, dedup = 3, train = 3 }\ncpus_per_task = 1\npoll_seconds = 1\n";
+                [executor]\ntasks = { stats = 3, dedup = 3, tokenize = 3, train = 3 }\ncpus_per_task = 1\npoll_seconds = 1\n";
     fs::create_dir_all(dir).unwrap();
     let path = dir.join("run.toml");
     fs::write(
@@ -120,6 +120,26 @@ fn contents(dir: &Path, under: &str) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+/// Each domain's training and validation token streams, read across every file of the domain.
+fn streams(work: &Path) -> Vec<(String, Vec<u32>, Vec<u32>)> {
+    let dir = work.join("tokens");
+    let index = remix::tokens::TokensIndex::read(&dir).unwrap();
+    let all = |shard: remix::proxy::shard::TokenShard| {
+        let mut tokens = vec![0u32; shard.tokens() as usize];
+        shard.read(0, &mut tokens);
+        tokens
+    };
+    index
+        .domains
+        .iter()
+        .map(|d| {
+            let train = remix::proxy::shard::TokenShard::training(d, &dir).unwrap();
+            let val = remix::proxy::shard::TokenShard::validation(d, &dir).unwrap();
+            (d.domain.clone(), all(train), all(val))
+        })
+        .collect()
+}
+
 /// The ids of the queue's jobs named `name` that are pending.
 fn pending(name: &str) -> Option<String> {
     let out = Command::new("squeue")
@@ -156,12 +176,15 @@ fn a_slurm_run_equals_a_local_run_and_a_cancelled_task_is_submitted_again() {
     assert!(log.contains("train tasks (of 3): 3/3 done"), "{log}");
     assert!(log.contains("dedup filter (of 3): 3/3 done"), "{log}");
     assert!(log.contains("stats tasks (of 3): 3/3 done"), "{log}");
+    assert!(log.contains("tokenize encode (of 3): 3/3 done"), "{log}");
     let (a, b) = (local.join("work"), on_slurm.join("work"));
     assert_eq!(manifest_weights(&a), manifest_weights(&b));
-    assert_eq!(
-        contents(&a, "tokens"),
-        contents(&b, "tokens"),
-        "token streams"
+    assert_eq!(streams(&a), streams(&b), "token streams");
+    assert!(
+        files_under(&b.join("tokens"))
+            .iter()
+            .any(|f| f.ends_with("-of-00003.bin")),
+        "the tokenize tasks' shards"
     );
     assert_eq!(
         contents(&a, "dedup"),
