@@ -37,9 +37,9 @@ pub struct TokenDomain {
     pub val_tokens: u64,
     /// Evaluated only: never sampled for training.
     pub eval_only: bool,
-    /// The files of the training tokens when they are not `<stem>.bin/.idx` in the tokens folder:
-    /// Megatron prefixes brought in by `remix tokens import`, in stream order. Empty for shards remix
-    /// wrote.
+    /// The files of the training tokens when they are not `<stem>.bin/.idx` in the tokens folder, in
+    /// stream order: Megatron prefixes brought in by `remix tokens import`, or the shards of the tokenize
+    /// stage's tasks (`<stem>.<i>-of-<N>`, [`crate::tokenize::tasks`]). Empty for one shard.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parts: Vec<TokenPart>,
 }

@@ -528,6 +528,17 @@ fn dedup_in_tasks_equals_the_one_process_stage_for_any_task_count() {
             "{}",
             stderr(&wrong)
         );
+        let first = format!("0/{tasks}");
+        let early = remix(
+            &root,
+            &[&stage[..], &["--phase", "buckets", "--task", &first]].concat(),
+        );
+        assert!(
+            stderr(&early).contains("every signatures task")
+                && stderr(&early).contains("has not finished"),
+            "{}",
+            stderr(&early)
+        );
         for (phase, count) in [
             ("signatures", tasks),
             ("buckets", tasks),

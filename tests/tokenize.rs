@@ -300,24 +300,38 @@ fn tokenize_in_tasks_gives_the_one_process_streams_and_split() {
         (root, path.to_str().unwrap().to_string())
     };
     let (whole, path) = config("whole", 1);
-    assert_ok(&remix(&whole, &["run", "--quiet", &path, "--until", "tokenize"]));
+    assert_ok(&remix(
+        &whole,
+        &["run", "--quiet", &path, "--until", "tokenize"],
+    ));
     let tokens = whole.join("work/tokens");
-    let expected: Value = serde_json::from_slice(&fs::read(tokens.join("index.json")).unwrap()).unwrap();
+    let expected: Value =
+        serde_json::from_slice(&fs::read(tokens.join("index.json")).unwrap()).unwrap();
 
     for tasks in [3, 40] {
         let (root, path) = config(&format!("tasks-{tasks}"), tasks);
-        assert_ok(&remix(&root, &["run", "--quiet", &path, "--until", "dedup"]));
-        let stage = ["run", &path, "--quiet", "--from", "tokenize", "--until", "tokenize"];
+        assert_ok(&remix(
+            &root,
+            &["run", "--quiet", &path, "--until", "dedup"],
+        ));
+        let stage = [
+            "run", &path, "--quiet", "--from", "tokenize", "--until", "tokenize",
+        ];
         for (phase, count) in [("hashes", tasks), ("split", 1), ("encode", tasks)] {
             for index in (0..count).rev() {
                 let task = format!("{index}/{count}");
-                assert_ok(&remix(&root, &[&stage[..], &["--phase", phase, "--task", &task]].concat()));
+                assert_ok(&remix(
+                    &root,
+                    &[&stage[..], &["--phase", phase, "--task", &task]].concat(),
+                ));
             }
         }
         let joined = remix(&root, &["run", &path, "--until", "tokenize"]);
         assert_ok(&joined);
         assert!(
-            stderr(&joined).contains(&format!("tokenize: joining the output of its {tasks} tasks")),
+            stderr(&joined).contains(&format!(
+                "tokenize: joining the output of its {tasks} tasks"
+            )),
             "{}",
             stderr(&joined)
         );
@@ -328,14 +342,24 @@ fn tokenize_in_tasks_gives_the_one_process_streams_and_split() {
         assert_eq!(index["domains"].as_array().unwrap().len(), domains.len());
         let mut several = false;
         for (want, got) in domains.iter().zip(index["domains"].as_array().unwrap()) {
-            for field in ["domain", "documents", "tokens", "val_documents", "val_tokens", "eval_only"] {
+            for field in [
+                "domain",
+                "documents",
+                "tokens",
+                "val_documents",
+                "val_tokens",
+                "eval_only",
+            ] {
                 assert_eq!(want[field], got[field], "{field} with {tasks} tasks");
             }
             let stem = want["file_stem"].as_str().unwrap();
             let val = |dir: &Path| {
                 ["bin", "idx"].map(|e| fs::read(dir.join(format!("{stem}.val.{e}"))).unwrap())
             };
-            assert!(val(&tokens) == val(&split_tokens), "{stem}.val with {tasks} tasks");
+            assert!(
+                val(&tokens) == val(&split_tokens),
+                "{stem}.val with {tasks} tasks"
+            );
             let one = read_megatron(&tokens.join(stem));
             let parts = got["parts"].as_array().cloned().unwrap_or_default();
             let streamed: Vec<Vec<u32>> = if parts.is_empty() {
@@ -347,9 +371,15 @@ fn tokenize_in_tasks_gives_the_one_process_streams_and_split() {
                     .flat_map(|p| read_megatron(&split_tokens.join(p["prefix"].as_str().unwrap())))
                     .collect()
             };
-            assert!(one == streamed, "{stem}'s training documents with {tasks} tasks");
+            assert!(
+                one == streamed,
+                "{stem}'s training documents with {tasks} tasks"
+            );
         }
-        assert!(several, "no domain over several task shards with {tasks} tasks");
+        assert!(
+            several,
+            "no domain over several task shards with {tasks} tasks"
+        );
         assert!(!root.join("work/tokenize-tasks").exists());
     }
 }

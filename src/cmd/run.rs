@@ -57,8 +57,9 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     pub tasks: Option<usize>,
 
-    /// With --task or --tasks: the phase of a stage that runs its tasks in phases (dedup: signatures,
-    /// buckets, clusters, filter, in that order, each after every task of the one before).
+    /// With --task or --tasks: the phase of a stage that runs its tasks in phases, each after every
+    /// task of the one before (dedup: signatures, buckets, clusters, filter; tokenize: hashes, split,
+    /// encode).
     #[arg(long, value_name = "PHASE")]
     pub phase: Option<String>,
 

@@ -154,7 +154,7 @@ impl Corpus {
     /// The first corpus-wide row of each of `count` tasks' row groups ([`Self::task_units`]), then the
     /// corpus's row count: task `i` holds rows `starts[i]..starts[i + 1]` (empty for a task with none).
     pub fn task_row_starts(&self, count: usize) -> Vec<u64> {
-        let mut starts = vec![self.rows(); count + 1];
+        let mut starts = vec![self.group_rows(); count + 1];
         for (_, start) in self.units_with_starts() {
             let task = self.task_of(start, count);
             starts[task] = starts[task].min(start);
@@ -167,7 +167,17 @@ impl Corpus {
 
     /// The task of `count` a row group whose first corpus-wide row is `start` belongs to.
     fn task_of(&self, start: u64, count: usize) -> usize {
-        (start as u128 * count as u128 / self.rows().max(1) as u128) as usize
+        let task = start as u128 * count as u128 / self.group_rows().max(1) as u128;
+        (task as usize).min(count.saturating_sub(1))
+    }
+
+    /// Rows in all row groups: [`Self::rows`] as the row groups count them, which every row number
+    /// of the tasks is taken from.
+    fn group_rows(&self) -> u64 {
+        self.files
+            .iter()
+            .map(|f| f.row_group_rows().iter().sum::<u64>())
+            .sum()
     }
 
     /// Each unit with its first corpus-wide row.
@@ -193,7 +203,7 @@ impl Corpus {
         let mut at = 0;
         for file in &self.files {
             offsets.push(at);
-            at += file.rows();
+            at += file.row_group_rows().iter().sum::<u64>();
         }
         offsets
     }
@@ -271,10 +281,16 @@ impl Corpus {
         mut each: impl FnMut(DocBatch) -> Result<()>,
     ) -> Result<()> {
         for &(f, g) in units {
-            read::read_row_group(f, &self.files[f], g, &self.config, &mut |batch: DocBatch| {
-                progress.inc(batch.len() as u64);
-                each(batch)
-            })?;
+            read::read_row_group(
+                f,
+                &self.files[f],
+                g,
+                &self.config,
+                &mut |batch: DocBatch| {
+                    progress.inc(batch.len() as u64);
+                    each(batch)
+                },
+            )?;
         }
         Ok(())
     }

@@ -20,7 +20,7 @@ pub trait Record: Sized {
     fn get(bytes: &[u8]) -> Self;
 }
 
-/// One document in one LSH band: `band-<b>-<p>.bin` of a signatures task (40 bytes).
+/// One document in one LSH band: `band-<b>-<p>.bin` of a signatures task (36 bytes on disk).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BandRecord {
     /// The band's key (the band's MinHash values hashed), or the exact hash's low half without MinHash.

@@ -7,7 +7,7 @@
 //!
 //! 1. **signatures** (N tasks): task `i` hashes the row groups [`Corpus::task_units`] gives it (a
 //!    contiguous run of about `rows / N`) as [`super::run`]'s first pass does, and writes
-//!    `signatures/<i>/`: `docs.bin` (each document's corpus-wide row and domain), `meta.json` (its
+//!    `signatures/<i>-of-<N>/`: `docs.bin` (each document's corpus-wide row and domain), `meta.json` (its
 //!    domains in order of first appearance, their counts and skipped rows) and, per LSH band `b` and
 //!    key partition `p`, `band-<b>-<p>.bin` ([`BandRecord`]: band key, exact hash, row, domain). A band
 //!    has `P = ceil(N / bands)` partitions by `key % P`, so that N tasks have work in the next phase.
@@ -27,6 +27,7 @@
 //! The stage itself then moves `output/` to `dedup/` with `stats.json` and its marker, and removes
 //! `dedup-tasks/`. `verify` needs the candidates' text in one place and runs in one task only.
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -71,7 +72,7 @@ pub fn check_tasks(config: &DedupConfig, tasks: usize) -> Result<()> {
     Ok(())
 }
 
-/// `signatures/<i>/meta.json`: what the filter and clusters phases need of a signatures task besides
+/// `signatures/<i>-of-<N>/meta.json`: what the filter and clusters phases need of a signatures task besides
 /// its records.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct SignatureMeta {
@@ -153,60 +154,68 @@ pub fn signatures(
     progress.finish();
     let (bands, parts) = (bands(config), partitions(config, task.count));
     write_folder(&task_dir(dir, "signatures", task), |out| {
-        let mut band_files = (0..bands * parts)
-            .map(|j| RecordWriter::create(out.join(band_file(j / parts, j % parts))))
-            .collect::<Result<Vec<_>>>()?;
         let mut docs = RecordWriter::create(out.join("docs.bin"))?;
         let mut meta = SignatureMeta {
             bands,
             partitions: parts,
             ..Default::default()
         };
-        for sketch in sketches {
+        let mut ids: HashMap<String, u32> = HashMap::new();
+        // Each sketch's domains as indices into the task's list.
+        let mut locals: Vec<Vec<u32>> = Vec::with_capacity(sketches.len());
+        for sketch in &sketches {
             let local: Vec<u32> = sketch
                 .domain_names
                 .iter()
-                .map(|name| match meta.domains.iter().position(|d| d == name) {
-                    Some(i) => i as u32,
-                    None => {
+                .map(|name| {
+                    *ids.entry(name.clone()).or_insert_with(|| {
                         meta.domains.push(name.clone());
                         meta.documents.push(0);
                         meta.skipped.push(SkipCounts::default());
                         meta.first_row.push(None);
                         meta.domains.len() as u32 - 1
-                    }
+                    })
                 })
                 .collect();
             for (key, counts) in sketch.skips.iter().enumerate() {
                 meta.skipped[local[key] as usize].add(counts);
             }
             meta.rows_without_domain += sketch.rows_without_domain;
-            for (j, &(row, key)) in sketch.rows.iter().enumerate() {
+            for &(row, key) in &sketch.rows {
                 let row = offsets[sketch.file as usize] + row;
                 let domain = local[key as usize];
                 meta.documents[domain as usize] += 1;
                 meta.first_row[domain as usize].get_or_insert(row);
                 docs.put(&DocRecord { row, domain })?;
-                let exact = sketch.exact[j];
-                let exact = ((exact >> 64) as u64, exact as u64);
-                for b in 0..bands {
-                    let key = if config.near {
+            }
+            locals.push(local);
+        }
+        docs.finish()?;
+        // One band at a time, so that a task holds `parts` files open, not `bands * parts`.
+        for b in 0..bands {
+            let mut band_files = (0..parts)
+                .map(|p| RecordWriter::create(out.join(band_file(b, p))))
+                .collect::<Result<Vec<_>>>()?;
+            for (sketch, local) in sketches.iter().zip(&locals) {
+                for (j, &(row, key)) in sketch.rows.iter().enumerate() {
+                    let exact = sketch.exact[j];
+                    let exact = ((exact >> 64) as u64, exact as u64);
+                    let band_key = if config.near {
                         sketch.band_keys[j * config.minhash.bands + b]
                     } else {
                         exact.1
                     };
-                    let p = (key % parts as u64) as usize;
-                    band_files[b * parts + p].put(&BandRecord {
-                        key,
+                    band_files[(band_key % parts as u64) as usize].put(&BandRecord {
+                        key: band_key,
                         exact,
-                        row,
-                        domain,
+                        row: offsets[sketch.file as usize] + row,
+                        domain: local[key as usize],
                     })?;
                 }
             }
-        }
-        for writer in band_files.into_iter().chain([docs]) {
-            writer.finish()?;
+            for writer in band_files {
+                writer.finish()?;
+            }
         }
         write_atomic(&out.join("meta.json"), &serde_json::to_vec(&meta)?)
     })
@@ -258,19 +267,17 @@ impl Domains {
             rows_without_domain: 0,
             maps: Vec::new(),
         };
+        let mut ids: HashMap<&str, usize> = HashMap::new();
         for meta in metas {
             let mut map = Vec::with_capacity(meta.domains.len());
             for (d, name) in meta.domains.iter().enumerate() {
-                let global = match out.names.iter().position(|n| n == name) {
-                    Some(g) => g,
-                    None => {
-                        out.names.push(name.clone());
-                        out.skipped.push(SkipCounts::default());
-                        out.documents.push(0);
-                        out.first_row.push(None);
-                        out.names.len() - 1
-                    }
-                };
+                let global = *ids.entry(name.as_str()).or_insert_with(|| {
+                    out.names.push(name.clone());
+                    out.skipped.push(SkipCounts::default());
+                    out.documents.push(0);
+                    out.first_row.push(None);
+                    out.names.len() - 1
+                });
                 out.skipped[global].add(&meta.skipped[d]);
                 out.documents[global] += meta.documents[d];
                 if out.first_row[global].is_none() {
@@ -589,7 +596,12 @@ pub fn finish(paths: &[PathBuf], config: &DedupConfig, work: &WorkDir) -> Result
     let out_dir = work.stage_dir(Stage::Dedup);
     DoneMarker::clear(&out_dir)?;
     let output = dir.join("output");
-    fs::create_dir_all(&output).with_context(|| format!("cannot create {}", output.display()))?;
+    if !output.is_dir() {
+        bail!(
+            "{} is missing: the filter phase has not finished; run the dedup stage again",
+            output.display()
+        );
+    }
     write_atomic(
         &output.join(REPORT_FILE),
         &serde_json::to_vec_pretty(&report)?,

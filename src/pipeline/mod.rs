@@ -16,6 +16,11 @@
 //! | validate | `validate/results.json` (when `[validate]` is there), and the manifest's evidence |
 //! | report | `report.html` |
 //!
+//! Stats, dedup, tokenize and train split into array tasks with `[executor] tasks` ([`executor`]):
+//! their tasks work in `WORK/stats-tasks/`, `WORK/dedup-tasks/`, `WORK/tokenize-tasks/` and
+//! `WORK/runs/tasks/`, leave markers in `WORK/pipeline/<stage>/<phase>/`, and the stage joins their
+//! output into the artifacts above, the same as one process writes.
+//!
 //! After a stage finishes, the pipeline writes its completion marker `WORK/pipeline/<stage>/_done.json`:
 //! the hash of the stage's settings and the digests of its inputs, which are the markers of the stages
 //! it reads from and any files from outside (corpus, tokenizer). A stage is skipped when its marker

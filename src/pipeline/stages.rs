@@ -95,6 +95,24 @@ impl<'a> Plan<'a> {
         task: TaskSlice,
         quiet: bool,
     ) -> Result<()> {
+        // What this phase reads must be the finished work of every task of the phase before.
+        let all = phases(stage);
+        let at = all.iter().position(|p| p.name == phase.name).unwrap_or(0);
+        if let Some(&before) = at.checked_sub(1).and_then(|i| all.get(i)) {
+            let count = before.tasks(self.config.executor.tasks(stage));
+            for index in 0..count {
+                if !self.task_done(stage, before, TaskSlice::new(index, count)?)? {
+                    bail!(
+                        "the {} phase of {} reads what every {} task writes, and task {index}/{count} has not \
+                         finished with these settings: run it first (--phase {} --task {index}/{count})",
+                        phase.name,
+                        stage.name(),
+                        before.name,
+                        before.name
+                    );
+                }
+            }
+        }
         let marker_dir = self.task_marker_dir(stage, phase, task);
         DoneMarker::clear(&marker_dir)?;
         let later = phases(stage)
@@ -164,9 +182,12 @@ impl<'a> Plan<'a> {
     }
 
     /// Whether every task of the last phase of `stage` has finished, so that the stage joins what the
-    /// tasks wrote instead of doing the work in one process (and says so unless `quiet`).
+    /// tasks wrote instead of doing the work in one process (and says so unless `quiet`). The phases'
+    /// markers are removed either way, before the join touches their files: a join that fails half-way
+    /// leaves the next run to do the stage in one process, never to join a half-moved output again.
     fn joins_tasks(&self, stage: PipelineStage, quiet: bool) -> Result<bool> {
         let joins = self.phases_done(stage)?;
+        self.remove_task_leftovers(stage, None)?;
         if joins && !quiet {
             eprintln!(
                 "remix run: {}: joining the output of its {} tasks",
@@ -193,12 +214,13 @@ impl<'a> Plan<'a> {
         Ok(true)
     }
 
-    /// Removes what the tasks of `stage` left: their markers, and with them any part a crashed run left.
-    fn remove_task_leftovers(&self, stage: PipelineStage, parts: &Path) -> Result<()> {
+    /// Removes what the tasks of `stage` left: their markers, and the folder of their `parts` when
+    /// given (with any part a crashed task left).
+    fn remove_task_leftovers(&self, stage: PipelineStage, parts: Option<&Path>) -> Result<()> {
         let marker_dirs = phases(stage)
             .iter()
             .map(|phase| self.marker_dir(stage).join(phase.name));
-        for dir in marker_dirs.chain([parts.to_path_buf()]) {
+        for dir in marker_dirs.chain(parts.map(Path::to_path_buf)) {
             if dir.exists() {
                 std::fs::remove_dir_all(&dir)
                     .with_context(|| format!("cannot remove {}", dir.display()))?;
@@ -433,7 +455,7 @@ impl<'a> Plan<'a> {
                 } else {
                     crate::stats::run(paths, &config, &self.path("stats"), None, quiet)?;
                 }
-                self.remove_task_leftovers(stage, &parts)?;
+                self.remove_task_leftovers(stage, Some(&parts))?;
             }
             PipelineStage::Dedup => {
                 let (paths, config) = (&self.corpus()?.paths, self.dedup_config());
@@ -442,7 +464,10 @@ impl<'a> Plan<'a> {
                 } else {
                     crate::dedup::run(paths, &config, &self.work, quiet)?;
                 }
-                self.remove_task_leftovers(stage, &crate::dedup::tasks::tasks_dir(&self.work))?;
+                self.remove_task_leftovers(
+                    stage,
+                    Some(&crate::dedup::tasks::tasks_dir(&self.work)),
+                )?;
             }
             PipelineStage::Tokenize if c.import().is_some() => {
                 let import = c.import().context("checked above")?;
@@ -458,7 +483,7 @@ impl<'a> Plan<'a> {
                 } else {
                     crate::tokenize::run(&input, tokenizer, &config, &self.work, quiet)?;
                 }
-                self.remove_task_leftovers(stage, &parts)?;
+                self.remove_task_leftovers(stage, Some(&parts))?;
             }
             PipelineStage::Sample => {
                 let index = TokensIndex::read(&self.tokens_dir())?;
@@ -472,7 +497,7 @@ impl<'a> Plan<'a> {
                     &self.path("mixtures.parquet"),
                 )?;
                 // Folded: the parts and their markers would only go stale.
-                self.remove_task_leftovers(stage, &self.train_parts_dir())?;
+                self.remove_task_leftovers(stage, Some(&self.train_parts_dir()))?;
                 self.train(
                     &self.path("runs/runs.parquet"),
                     TaskSlice { index: 0, count: 1 },

@@ -303,7 +303,10 @@ fn thresholds(
         match held_out(n, config) {
             0 => {
                 if n > 0 {
-                    unscored.push(format!("`{domain}` ({n} document{})", if n == 1 { "" } else { "s" }));
+                    unscored.push(format!(
+                        "`{domain}` ({n} document{})",
+                        if n == 1 { "" } else { "s" }
+                    ));
                 }
                 out.push(None);
             }

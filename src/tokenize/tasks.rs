@@ -134,7 +134,8 @@ fn kth_smallest(paths: &[PathBuf], k: u64) -> Result<u64> {
         }
     };
     for (i, path) in paths.iter().enumerate() {
-        let file = fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let file =
+            fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
         let mut reader = BufReader::with_capacity(1 << 13, file);
         if let Some(h) = next(&mut reader, path)? {
             heap.push(std::cmp::Reverse((h, i)));
@@ -246,7 +247,10 @@ pub fn join(
                 if w.documents > 0 {
                     let name = format!("{stem}.{}", task.file_name());
                     for ext in ["bin", "idx"] {
-                        let (a, b) = (shard_path(&from, ext), staging.join(format!("{name}.{ext}")));
+                        let (a, b) = (
+                            shard_path(&from, ext),
+                            staging.join(format!("{name}.{ext}")),
+                        );
                         fs::rename(&a, &b).with_context(|| {
                             format!("cannot move {} to {}", a.display(), b.display())
                         })?;
