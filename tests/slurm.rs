@@ -86,6 +86,39 @@ fn a_dry_run_prints_each_stage_as_a_chained_array() {
     );
 }
 
+/// A node that does not see the work directory: the batch script checks for the file the submitter
+/// writes in `WORK/slurm/` before it runs remix. A dry run writes no such file, so its first script, run
+/// as a node would run it, must stop with the message and exit code 3.
+#[test]
+fn a_job_that_cannot_see_the_work_directory_says_it_must_be_shared() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+    let output = remix(
+        dir.path(),
+        &[
+            "run",
+            config.to_str().unwrap(),
+            "--executor",
+            "slurm",
+            "--dry-run",
+        ],
+    );
+    assert_ok(&output);
+    let out = stdout(&output);
+    let start = out.find("#!/bin/bash").unwrap();
+    let end = start + out[start..].find("\nexec ").unwrap();
+    let line_end = end + 1 + out[end + 1..].find('\n').unwrap();
+    let script = dir.path().join("first.sh");
+    fs::write(&script, &out[start..line_end]).unwrap();
+    let ran = Command::new("bash").arg(&script).output().unwrap();
+    assert_eq!(ran.status.code(), Some(3), "{}", stderr(&ran));
+    assert!(
+        stderr(&ran).contains("must be on a filesystem every node shares"),
+        "{}",
+        stderr(&ran)
+    );
+}
+
 #[test]
 fn without_sbatch_the_error_names_the_package() {
     let dir = tempfile::tempdir().unwrap();

@@ -128,11 +128,14 @@ impl Split<'_> {
         let mut dropped: BTreeMap<u32, PartWriter> = BTreeMap::new();
         // A part for each domain with survivors here; a domain with none anywhere gets one empty part
         // (in the row group of its first document).
-        for d in lo..hi {
-            let domain = decisions.domains[d];
+        for (d, (&domain, &location)) in decisions.domains[lo..hi]
+            .iter()
+            .zip(&locations[lo..hi])
+            .enumerate()
+        {
+            let d = lo + d;
             let stem = file_stem(&self.domain_names[domain as usize]);
-            let empty_domain_here =
-                decisions.empty_domain_at[domain as usize] == Some(locations[d]);
+            let empty_domain_here = decisions.empty_domain_at[domain as usize] == Some(location);
             if (fate(d).is_none() || empty_domain_here) && !kept.contains_key(&domain) {
                 let path = self.staging.join(&stem).join(&part);
                 kept.insert(domain, PartWriter::create(path, schema.clone())?);

@@ -225,7 +225,7 @@ mod tests {
         // Lengths 3, 3, 5, 8, 8, 8, 20.
         let lengths = vec![(3, 2, 0), (5, 1, 0), (8, 3, 0), (20, 1, 0)];
         let sorted = [3.0, 3.0, 5.0, 8.0, 8.0, 8.0, 20.0];
-        for q in [0.0, 0.1, 0.5, 0.9, 0.99, 1.0] {
+        for q in [0.0f64, 0.1, 0.5, 0.9, 0.99, 1.0] {
             let position = q * 6.0;
             let (lo, hi) = (position.floor() as usize, position.ceil() as usize);
             let want = sorted[lo] + (sorted[hi] - sorted[lo]) * (position - lo as f64);

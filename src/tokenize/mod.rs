@@ -238,6 +238,9 @@ fn check(config: &TokenizeConfig) -> Result<()> {
     Ok(())
 }
 
+/// The domains in output order, and each one's split hashes.
+type SplitHashes = (Vec<String>, HashMap<String, Vec<u64>>);
+
 /// Pass 1 over the row groups `units`: the split hash of every document, per domain, and the domains in
 /// order of first appearance after `known` (the dedup report's, which come first).
 fn split_hashes(
@@ -246,7 +249,7 @@ fn split_hashes(
     config: &TokenizeConfig,
     known: &[String],
     quiet: bool,
-) -> Result<(Vec<String>, HashMap<String, Vec<u64>>)> {
+) -> Result<SplitHashes> {
     let progress = Progress::new(input.corpus.units_rows(units), "docs", quiet);
     progress.set_message("splitting");
     let hashes = input.corpus.par_map_units(units, &progress, |batch| {
