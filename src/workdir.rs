@@ -233,6 +233,29 @@ pub fn staging_dir(out_dir: &Path) -> PathBuf {
     out_dir.with_file_name(format!(".{name}.staging-{}", std::process::id()))
 }
 
+/// Builds the folder `target` with `fill` in a fresh [`staging_dir`] and moves it into place, replacing
+/// what was there; on any error the staging folder is removed and `target` is left as it was.
+pub fn write_dir(target: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let staging = staging_dir(target);
+    if staging.exists() {
+        fs::remove_dir_all(&staging)
+            .with_context(|| format!("cannot clear {}", staging.display()))?;
+    }
+    fs::create_dir_all(&staging).with_context(|| {
+        format!(
+            "cannot create {} (is the disk full or read-only?)",
+            staging.display()
+        )
+    })?;
+    match fill(&staging).and_then(|()| replace_dir(&staging, target)) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = fs::remove_dir_all(&staging);
+            Err(e)
+        }
+    }
+}
+
 /// Moves the finished `staging` folder to `target`, replacing what was there.
 pub fn replace_dir(staging: &Path, target: &Path) -> Result<()> {
     if target.exists() {

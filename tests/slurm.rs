@@ -37,22 +37,25 @@ fn slurm() -> bool {
     on
 }
 
+/// What `remix run --executor slurm --dry-run` prints for [`config`] in `dir`.
+fn dry_run(dir: &Path) -> String {
+    let config = config(dir);
+    let args = [
+        "run",
+        config.to_str().unwrap(),
+        "--executor",
+        "slurm",
+        "--dry-run",
+    ];
+    let output = remix(dir, &args);
+    assert_ok(&output);
+    stdout(&output)
+}
+
 #[test]
 fn a_dry_run_prints_each_stage_as_a_chained_array() {
     let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path());
-    let output = remix(
-        dir.path(),
-        &[
-            "run",
-            config.to_str().unwrap(),
-            "--executor",
-            "slurm",
-            "--dry-run",
-        ],
-    );
-    assert_ok(&output);
-    let out = stdout(&output);
+    let out = dry_run(dir.path());
     assert!(
         out.contains("sbatch --parsable --job-name=remix-stats --output='")
             && out.contains("/work/slurm/logs/stats-%A_%a.log' --array=0 "),
@@ -92,19 +95,7 @@ fn a_dry_run_prints_each_stage_as_a_chained_array() {
 #[test]
 fn a_job_that_cannot_see_the_work_directory_says_it_must_be_shared() {
     let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path());
-    let output = remix(
-        dir.path(),
-        &[
-            "run",
-            config.to_str().unwrap(),
-            "--executor",
-            "slurm",
-            "--dry-run",
-        ],
-    );
-    assert_ok(&output);
-    let out = stdout(&output);
+    let out = dry_run(dir.path());
     let start = out.find("#!/bin/bash").unwrap();
     let end = start + out[start..].find("\nexec ").unwrap();
     let line_end = end + 1 + out[end + 1..].find('\n').unwrap();

@@ -47,7 +47,7 @@ use super::{
 use crate::corpus::{Corpus, SkipCounts};
 use crate::pipeline::executor::TaskSlice;
 use crate::progress::Progress;
-use crate::workdir::{DoneMarker, Stage, WorkDir, replace_dir, staging_dir, write_atomic};
+use crate::workdir::{DoneMarker, Stage, WorkDir, replace_dir, write_atomic, write_dir};
 
 /// The folder of the phases' files inside the work directory.
 pub const TASKS_FOLDER: &str = "dedup-tasks";
@@ -113,28 +113,6 @@ fn band_file(b: usize, p: usize) -> String {
     format!("band-{b:03}-{p:05}.bin")
 }
 
-/// Runs `fill` on a fresh staging folder and moves it to `target`, replacing what was there.
-fn write_folder(target: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let staging = staging_dir(target);
-    if staging.exists() {
-        fs::remove_dir_all(&staging)
-            .with_context(|| format!("cannot clear {}", staging.display()))?;
-    }
-    fs::create_dir_all(&staging)
-        .with_context(|| format!("cannot create {} (is the disk full?)", staging.display()))?;
-    if let Some(parent) = target.parent() {
-        fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
-    }
-    match fill(&staging).and_then(|()| replace_dir(&staging, target)) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let _ = fs::remove_dir_all(&staging);
-            Err(e)
-        }
-    }
-}
-
 /// Phase 1, task `task`: the signatures of its row groups. See the module docs.
 pub fn signatures(
     paths: &[PathBuf],
@@ -153,7 +131,7 @@ pub fn signatures(
     let sketches = corpus.par_map_units(&units, &progress, |b| sketch(b, config, &hasher))?;
     progress.finish();
     let (bands, parts) = (bands(config), partitions(config, task.count));
-    write_folder(&task_dir(dir, "signatures", task), |out| {
+    write_dir(&task_dir(dir, "signatures", task), |out| {
         let mut docs = RecordWriter::create(out.join("docs.bin"))?;
         let mut meta = SignatureMeta {
             bands,
@@ -324,7 +302,7 @@ pub fn buckets(config: &DedupConfig, dir: &Path, task: TaskSlice) -> Result<()> 
     pairs.sort_unstable();
     pairs.dedup();
     exact.sort_unstable();
-    write_folder(&task_dir(dir, "buckets", task), |out| {
+    write_dir(&task_dir(dir, "buckets", task), |out| {
         write_all(out.join("pairs.bin"), &pairs)?;
         write_all(out.join("exact.bin"), &exact)
     })
@@ -489,7 +467,7 @@ pub fn clusters(paths: &[PathBuf], config: &DedupConfig, dir: &Path, count: usiz
         fs::remove_dir_all(&output)
             .with_context(|| format!("cannot clear {}", output.display()))?;
     }
-    write_folder(&dir.join("clusters"), |out| {
+    write_dir(&dir.join("clusters"), |out| {
         fs::create_dir_all(out.join("drops"))?;
         for index in 0..count {
             let lo = drops.partition_point(|d| d.row < starts[index]);

@@ -36,7 +36,7 @@ use crate::dedup::DedupReport;
 use crate::domain::file_stem;
 use crate::progress::Progress;
 use crate::tokens::{TokenDomain, TokensIndex};
-use crate::workdir::{DoneMarker, Stage, WorkDir, hex, replace_dir, staging_dir, write_atomic};
+use crate::workdir::{DoneMarker, Stage, WorkDir, hex, write_atomic, write_dir};
 use shard::{ShardWriter, TokenDtype};
 
 /// End-of-document tokens remix recognises when none is given, in order of preference.
@@ -451,32 +451,17 @@ fn write_tokens(
 ) -> Result<TokensIndex> {
     let out_dir = work.stage_dir(Stage::Tokens);
     DoneMarker::clear(&out_dir)?;
-    let staging = staging_dir(&out_dir);
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging)
-            .with_context(|| format!("cannot clear {}", staging.display()))?;
-    }
-    std::fs::create_dir_all(&staging).with_context(|| {
-        format!(
-            "cannot create {} (is the disk full or read-only?)",
-            staging.display()
-        )
-    })?;
-    let result = fill(&staging).and_then(|index| {
+    let mut index = None;
+    write_dir(&out_dir, |staging| {
+        let filled = fill(staging)?;
         write_atomic(
             &staging.join("index.json"),
-            &serde_json::to_vec_pretty(&index)?,
+            &serde_json::to_vec_pretty(&filled)?,
         )?;
-        replace_dir(&staging, &out_dir)?;
-        Ok(index)
-    });
-    let index = match result {
-        Ok(index) => index,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&staging);
-            return Err(e);
-        }
-    };
+        index = Some(filled);
+        Ok(())
+    })?;
+    let index = index.context("the tokens folder was written")?;
     write_marker(&index, config, inputs, &out_dir)?;
     Ok(index)
 }

@@ -37,7 +37,7 @@ use crate::domain::file_stem;
 use crate::pipeline::executor::TaskSlice;
 use crate::proxy::shard::TokenShard;
 use crate::tokens::{TokenPart, TokensIndex};
-use crate::workdir::{WorkDir, replace_dir, staging_dir, write_atomic};
+use crate::workdir::{WorkDir, write_atomic, write_dir};
 
 /// The folder of the phases' files inside the work directory.
 pub const TASKS_FOLDER: &str = "tokenize-tasks";
@@ -67,24 +67,6 @@ fn task_dir(dir: &Path, phase: &str, task: TaskSlice) -> PathBuf {
     dir.join(phase).join(task.file_name())
 }
 
-/// Runs `fill` on a fresh staging folder and moves it to `target`, replacing what was there.
-fn write_folder(target: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let staging = staging_dir(target);
-    if staging.exists() {
-        fs::remove_dir_all(&staging)
-            .with_context(|| format!("cannot clear {}", staging.display()))?;
-    }
-    fs::create_dir_all(&staging)
-        .with_context(|| format!("cannot create {} (is the disk full?)", staging.display()))?;
-    match fill(&staging).and_then(|()| replace_dir(&staging, target)) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let _ = fs::remove_dir_all(&staging);
-            Err(e)
-        }
-    }
-}
-
 /// Phase 1, task `task`: the split hashes of its row groups.
 pub fn hashes(
     input_path: &Path,
@@ -97,7 +79,7 @@ pub fn hashes(
     let input = open_input(input_path, &config.corpus)?;
     let units = input.corpus.task_units(task.index, task.count);
     let (domains, mut hashes) = split_hashes(&input, &units, config, &input.domains, quiet)?;
-    write_folder(&task_dir(dir, "hashes", task), |out| {
+    write_dir(&task_dir(dir, "hashes", task), |out| {
         let mut meta = HashMeta::default();
         for domain in &domains {
             let mut values = hashes.remove(domain).unwrap_or_default();
@@ -199,7 +181,7 @@ pub fn encode_task(
     let input: Input = open_input(input_path, &config.corpus)?;
     let split: Split = read_json(&dir.join("split.json"), "split")?;
     let units = input.corpus.task_units(task.index, task.count);
-    write_folder(&task_dir(dir, "encode", task), |out| {
+    write_dir(&task_dir(dir, "encode", task), |out| {
         let written = encode(
             &input,
             &units,
