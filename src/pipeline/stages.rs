@@ -85,9 +85,11 @@ impl<'a> Plan<'a> {
 
     /// Runs one task of a phase of a split stage ([`super::executor::phases`]) and writes its marker;
     /// the markers of the later phases go first, since their work read what this task rewrites. The
-    /// stage itself finishes when [`Self::run`] joins the parts. Train: task `i` of `N` trains
-    /// candidates `i, i + N, ...` into `WORK/runs/tasks/<i>-of-<N>.parquet`. Dedup: the phases of
-    /// [`crate::dedup::tasks`] in `WORK/dedup-tasks/`.
+    /// stage itself finishes when [`Self::run`] joins the parts. Stats: the partial aggregate of the
+    /// task's row groups into `WORK/stats-tasks/`. Train: task `i` of `N` trains candidates
+    /// `i, i + N, ...` into `WORK/runs/tasks/<i>-of-<N>.parquet`. Dedup and tokenize: the phases of
+    /// [`crate::dedup::tasks`] and [`crate::tokenize::tasks`] in `WORK/dedup-tasks/` and
+    /// `WORK/tokenize-tasks/`. Errors: a task of the phase before that has not finished.
     pub fn run_task(
         &self,
         stage: PipelineStage,
@@ -115,11 +117,7 @@ impl<'a> Plan<'a> {
         }
         let marker_dir = self.task_marker_dir(stage, phase, task);
         DoneMarker::clear(&marker_dir)?;
-        let later = phases(stage)
-            .iter()
-            .skip_while(|p| p.name != phase.name)
-            .skip(1);
-        for later in later {
+        for later in &all[at + 1..] {
             let dir = self.marker_dir(stage).join(later.name);
             if dir.exists() {
                 std::fs::remove_dir_all(&dir)
