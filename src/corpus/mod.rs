@@ -145,18 +145,22 @@ impl Corpus {
     /// about equal rows and together every unit once, in corpus order. With more tasks than row
     /// groups, some tasks get none.
     pub fn task_units(&self, index: usize, count: usize) -> Vec<(usize, usize)> {
-        self.units_with_starts()
-            .filter(|&(_, start)| self.task_of(start, count) == index)
-            .map(|(unit, _)| unit)
+        self.unit_tasks(count)
+            .into_iter()
+            .filter(|&(_, _, task)| task == index)
+            .map(|(unit, _, _)| unit)
             .collect()
     }
 
     /// The first corpus-wide row of each of `count` tasks' row groups ([`Self::task_units`]), then the
     /// corpus's row count: task `i` holds rows `starts[i]..starts[i + 1]` (empty for a task with none).
     pub fn task_row_starts(&self, count: usize) -> Vec<u64> {
-        let mut starts = vec![self.group_rows(); count + 1];
-        for (_, start) in self.units_with_starts() {
-            let task = self.task_of(start, count);
+        let units = self.unit_tasks(count);
+        let total = units.last().map_or(0, |&((f, g), start, _)| {
+            start + self.files[f].row_group_rows()[g]
+        });
+        let mut starts = vec![total; count + 1];
+        for (_, start, task) in units {
             starts[task] = starts[task].min(start);
         }
         for task in (0..count).rev() {
@@ -165,35 +169,24 @@ impl Corpus {
         starts
     }
 
-    /// The task of `count` a row group whose first corpus-wide row is `start` belongs to.
-    fn task_of(&self, start: u64, count: usize) -> usize {
-        let task = start as u128 * count as u128 / self.group_rows().max(1) as u128;
-        (task as usize).min(count.saturating_sub(1))
-    }
-
-    /// Rows in all row groups: [`Self::rows`] as the row groups count them, which every row number
-    /// of the tasks is taken from.
-    fn group_rows(&self) -> u64 {
-        self.files
-            .iter()
-            .map(|f| f.row_group_rows().iter().sum::<u64>())
-            .sum()
-    }
-
-    /// Each unit with its first corpus-wide row.
-    fn units_with_starts(&self) -> impl Iterator<Item = ((usize, usize), u64)> + '_ {
+    /// Each unit with its first corpus-wide row (counted by row group, as every row number of the
+    /// tasks is) and the task of `count` it belongs to: the one its first row falls in when the rows
+    /// divide evenly.
+    fn unit_tasks(&self, count: usize) -> Vec<((usize, usize), u64, usize)> {
+        let mut units = Vec::new();
         let mut start = 0u64;
-        self.files.iter().enumerate().flat_map(move |(f, file)| {
-            file.row_group_rows()
-                .into_iter()
-                .enumerate()
-                .map(|(g, rows)| {
-                    let unit = ((f, g), start);
-                    start += rows;
-                    unit
-                })
-                .collect::<Vec<_>>()
-        })
+        for (f, file) in self.files.iter().enumerate() {
+            for (g, rows) in file.row_group_rows().into_iter().enumerate() {
+                units.push(((f, g), start, 0));
+                start += rows;
+            }
+        }
+        let total = start.max(1) as u128;
+        for unit in &mut units {
+            let task = unit.1 as u128 * count as u128 / total;
+            unit.2 = (task as usize).min(count.saturating_sub(1));
+        }
+        units
     }
 
     /// The corpus-wide number of each file's first row: a document's global row is
