@@ -223,6 +223,19 @@ pub fn write_atomic_with(
     Ok(())
 }
 
+/// Reads the JSON file `path` that an earlier step (a stage, a task) wrote. Errors: the file is missing
+/// (`missing` says which step has not finished and what to run), or it is not what remix writes there.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path, missing: &str) -> Result<T> {
+    let bytes =
+        fs::read(path).with_context(|| format!("cannot read {}: {missing}", path.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| {
+        format!(
+            "{} is not the file remix writes there (damaged, or from another version): {missing}",
+            path.display()
+        )
+    })
+}
+
 /// A temporary sibling of a stage folder, where the stage's output is assembled before
 /// [`replace_dir`] moves it into place.
 pub fn staging_dir(out_dir: &Path) -> PathBuf {

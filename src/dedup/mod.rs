@@ -41,7 +41,7 @@ use crate::config::CorpusConfig;
 use crate::corpus::{Corpus, DocBatch, SkipCounts};
 use crate::domain::file_stem;
 use crate::progress::Progress;
-use crate::workdir::{DoneMarker, Stage, WorkDir, replace_dir, staging_dir, write_atomic};
+use crate::workdir::{DoneMarker, Stage, WorkDir, write_atomic, write_dir};
 use index::{Clusters, DocIndex, DocLocation, Fate};
 use minhash::{MinHashConfig, MinHasher, jaccard};
 use normalize::Normalization;
@@ -246,11 +246,6 @@ pub fn run(
         seconds = started.elapsed().as_secs_f64(),
         "clustering done; writing"
     );
-    let staging = staging_dir(&out_dir);
-    if staging.exists() {
-        fs::remove_dir_all(&staging)
-            .with_context(|| format!("cannot clear the staging folder {}", staging.display()))?;
-    }
     let dropped: Vec<(u32, Dropped)> = fates
         .iter()
         .enumerate()
@@ -285,26 +280,21 @@ pub fn run(
         dropped: &dropped,
         empty_domain_at: &empty_domain_at,
     };
-    let written = write::write_outputs(
-        &corpus,
-        &corpus.units(),
-        &decisions,
-        &domain_names,
-        &staging,
-        config.write_dropped,
-        quiet,
-    )
-    .and_then(|()| {
+    write_dir(&out_dir, |staging| {
+        write::write_outputs(
+            &corpus,
+            &corpus.units(),
+            &decisions,
+            &domain_names,
+            staging,
+            config.write_dropped,
+            quiet,
+        )?;
         write_atomic(
             &staging.join(REPORT_FILE),
             &serde_json::to_vec_pretty(&report)?,
-        )?;
-        replace_dir(&staging, &out_dir)
-    });
-    if let Err(e) = written {
-        let _ = fs::remove_dir_all(&staging);
-        return Err(e);
-    }
+        )
+    })?;
     DoneMarker::new(Stage::Dedup, config, &corpus.paths())?
         .with_count("documents_in", report.documents_in)
         .with_count("kept", report.kept)

@@ -47,7 +47,7 @@ use super::{
 use crate::corpus::{Corpus, SkipCounts};
 use crate::pipeline::executor::TaskSlice;
 use crate::progress::Progress;
-use crate::workdir::{DoneMarker, Stage, WorkDir, replace_dir, write_atomic, write_dir};
+use crate::workdir::{DoneMarker, Stage, WorkDir, read_json, replace_dir, write_atomic, write_dir};
 
 /// The folder of the phases' files inside the work directory.
 pub const TASKS_FOLDER: &str = "dedup-tasks";
@@ -205,14 +205,10 @@ fn read_metas(config: &DedupConfig, dir: &Path, count: usize) -> Result<Vec<Sign
     (0..count)
         .map(|i| {
             let path = task_dir(dir, "signatures", TaskSlice { index: i, count }).join("meta.json");
-            let bytes = fs::read(&path).with_context(|| {
-                format!(
-                    "cannot read {}: signatures task {i}/{count} has not finished; run that phase first",
-                    path.display()
-                )
-            })?;
-            let meta: SignatureMeta = serde_json::from_slice(&bytes)
-                .with_context(|| format!("{} is not a signatures meta", path.display()))?;
+            let meta: SignatureMeta = read_json(
+                &path,
+                &format!("signatures task {i}/{count} has not finished; run that phase first"),
+            )?;
             if (meta.bands, meta.partitions) != (bands(config), partitions(config, count)) {
                 bail!(
                     "{} was written with other MinHash or task settings; run the signatures phase again",
@@ -484,15 +480,10 @@ pub fn clusters(paths: &[PathBuf], config: &DedupConfig, dir: &Path, count: usiz
 }
 
 fn read_plan(dir: &Path) -> Result<ClusterPlan> {
-    let path = dir.join("clusters").join("clusters.json");
-    let bytes = fs::read(&path).with_context(|| {
-        format!(
-            "cannot read {}: the clusters phase has not finished; run it first",
-            path.display()
-        )
-    })?;
-    serde_json::from_slice(&bytes)
-        .with_context(|| format!("{} is not a clusters plan", path.display()))
+    read_json(
+        &dir.join("clusters").join("clusters.json"),
+        "the clusters phase has not finished; run it first",
+    )
 }
 
 /// Phase 4, task `task`: the survivors of its row groups into `dedup-tasks/output/`.

@@ -41,7 +41,7 @@ use crate::config::CorpusConfig;
 use crate::corpus::{Corpus, SkipCounts};
 use crate::progress::Progress;
 use crate::tokens::TokensIndex;
-use crate::workdir::{DoneMarker, Stage, write_atomic, write_atomic_with};
+use crate::workdir::{DoneMarker, Stage, read_json, write_atomic, write_atomic_with};
 
 /// Statistics of one domain.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -193,14 +193,11 @@ pub fn run_task(
     let partial = partial(&corpus, &corpus.task_units(index, count), quiet)?;
     std::fs::create_dir_all(parts_dir)
         .with_context(|| format!("cannot create {}", parts_dir.display()))?;
-    write_atomic_with(&parts_dir.join(format!("{name}.parquet")), |file| {
-        let mut writer = parquet::arrow::ArrowWriter::try_new(file, lengths_schema(), None)?;
-        for batch in &partial.lengths {
-            writer.write(batch)?;
-        }
-        writer.close()?;
-        Ok(())
-    })?;
+    write_parquet(
+        &parts_dir.join(format!("{name}.parquet")),
+        lengths_schema(),
+        &partial.lengths,
+    )?;
     write_atomic(
         &parts_dir.join(format!("{name}.json")),
         &serde_json::to_vec(&partial)?,
@@ -222,14 +219,7 @@ pub fn join_tasks(
     let mut partials = Vec::new();
     for name in names {
         let json = parts_dir.join(format!("{name}.json"));
-        let bytes = std::fs::read(&json).with_context(|| {
-            format!(
-                "cannot read {}: its stats task has not finished",
-                json.display()
-            )
-        })?;
-        let mut partial: Partial = serde_json::from_slice(&bytes)
-            .with_context(|| format!("{} is not a stats part", json.display()))?;
+        let mut partial: Partial = read_json(&json, "its stats task has not finished")?;
         let path = parts_dir.join(format!("{name}.parquet"));
         let file = std::fs::File::open(&path)
             .with_context(|| format!("cannot read {}", path.display()))?;
@@ -285,12 +275,7 @@ fn finish(
     }
 
     let table = sql::table(&report.domains)?;
-    write_atomic_with(&out_dir.join("stats.parquet"), |file| {
-        let mut writer = parquet::arrow::ArrowWriter::try_new(file, table.schema(), None)?;
-        writer.write(&table)?;
-        writer.close()?;
-        Ok(())
-    })?;
+    write_parquet(&out_dir.join("stats.parquet"), table.schema(), &[table])?;
     write_atomic(
         &out_dir.join("stats.json"),
         &serde_json::to_vec_pretty(&report)?,
@@ -307,6 +292,18 @@ fn finish(
     )
     .write(out_dir)?;
     Ok(report)
+}
+
+/// Writes `batches` to the Parquet file `path` under a temporary name, then renames it into place.
+fn write_parquet(path: &Path, schema: SchemaRef, batches: &[RecordBatch]) -> Result<()> {
+    write_atomic_with(path, |file| {
+        let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema, None)?;
+        for batch in batches {
+            writer.write(batch)?;
+        }
+        writer.close()?;
+        Ok(())
+    })
 }
 
 /// The partial aggregate's rows: (domain, bytes, documents, words).

@@ -41,7 +41,7 @@ use crate::domain::file_stem;
 use crate::progress::Progress;
 use crate::proxy::shard::{TokenShard, decode};
 use crate::tokens::{TokenDomain, TokenPart, TokensIndex};
-use crate::workdir::{DoneMarker, Stage, WorkDir, replace_dir, staging_dir, write_atomic};
+use crate::workdir::{DoneMarker, Stage, WorkDir, write_atomic, write_dir};
 
 /// What to import (`remix tokens import`, or `[tokens.import]` in a pipeline config).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -118,13 +118,8 @@ pub fn run(config: &ImportConfig, work: &WorkDir, quiet: bool) -> Result<TokensI
         .transpose()?;
     let out_dir = work.stage_dir(Stage::Tokens);
     refuse_sources_inside(config, &out_dir)?;
-    let staging = staging_dir(&out_dir);
-    if staging.exists() {
-        fs::remove_dir_all(&staging)
-            .with_context(|| format!("cannot remove {}", staging.display()))?;
-    }
-    fs::create_dir_all(&staging).with_context(|| format!("cannot create {}", staging.display()))?;
-    let result = (|| -> Result<(TokensIndex, Vec<PathBuf>)> {
+    let mut done = None;
+    write_dir(&out_dir, |staging| {
         let numpy_dtype = config.dtype.as_deref().map(parse_dtype).transpose()?;
         // Every domain's files, opened and scanned.
         let mut domains: BTreeMap<&str, Vec<Imported>> = BTreeMap::new();
@@ -218,7 +213,7 @@ pub fn run(config: &ImportConfig, work: &WorkDir, quiet: bool) -> Result<TokensI
             let eval_only = config.eval_only.iter().any(|d| d == domain);
             index
                 .domains
-                .push(split(domain, files, eval_only, config, dtype, &staging)?);
+                .push(split(domain, files, eval_only, config, dtype, staging)?);
             inputs.extend(files.iter().flat_map(|f| f.inputs.iter().cloned()));
         }
         inputs.extend(config.tokenizer.iter().cloned());
@@ -226,19 +221,12 @@ pub fn run(config: &ImportConfig, work: &WorkDir, quiet: bool) -> Result<TokensI
             &staging.join("index.json"),
             &serde_json::to_vec_pretty(&index)?,
         )?;
-        Ok((index, inputs))
-    })();
-    let replaced = result.and_then(|r| {
+        // The old folder stays, marker included, until the new one is complete.
         DoneMarker::clear(&out_dir)?;
-        replace_dir(&staging, &out_dir).map(|()| r)
-    });
-    let (index, inputs) = match replaced {
-        Ok(done) => done,
-        Err(e) => {
-            let _ = fs::remove_dir_all(&staging);
-            return Err(e);
-        }
-    };
+        done = Some((index, inputs));
+        Ok(())
+    })?;
+    let (index, inputs) = done.context("the tokens folder was written")?;
     super::write_marker(&index, config, &inputs, &out_dir)?;
     Ok(index)
 }

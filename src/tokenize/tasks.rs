@@ -37,7 +37,7 @@ use crate::domain::file_stem;
 use crate::pipeline::executor::TaskSlice;
 use crate::proxy::shard::TokenShard;
 use crate::tokens::{TokenPart, TokensIndex};
-use crate::workdir::{WorkDir, write_atomic, write_dir};
+use crate::workdir::{WorkDir, read_json, write_atomic, write_dir};
 
 /// The folder of the phases' files inside the work directory.
 pub const TASKS_FOLDER: &str = "tokenize-tasks";
@@ -93,14 +93,12 @@ pub fn hashes(
     })
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path, phase: &str) -> Result<T> {
-    let bytes = fs::read(path).with_context(|| {
-        format!(
-            "cannot read {}: the tokenize {phase} phase has not finished; run it first",
-            path.display()
-        )
-    })?;
-    serde_json::from_slice(&bytes).with_context(|| format!("{} is not remix's", path.display()))
+/// `path`, which the tokenize `phase` phase writes.
+fn read_phase<T: serde::de::DeserializeOwned>(path: &Path, phase: &str) -> Result<T> {
+    read_json(
+        path,
+        &format!("the tokenize {phase} phase has not finished; run it first"),
+    )
 }
 
 /// The `k`-th smallest (1-based) of the sorted hash files `paths`, merged without loading them.
@@ -144,7 +142,7 @@ pub fn split(config: &TokenizeConfig, dir: &Path, count: usize) -> Result<()> {
     let mut files: HashMap<String, Vec<PathBuf>> = HashMap::new();
     for index in 0..count {
         let task = task_dir(dir, "hashes", TaskSlice { index, count });
-        let meta: HashMeta = read_json(&task.join("meta.json"), "hashes")?;
+        let meta: HashMeta = read_phase(&task.join("meta.json"), "hashes")?;
         for (domain, n) in meta.domains.iter().zip(&meta.documents) {
             if !domains.contains(domain) {
                 domains.push(domain.clone());
@@ -179,7 +177,7 @@ pub fn encode_task(
 ) -> Result<()> {
     let loaded = load_tokenizer(tokenizer_path, config.eod_token.as_deref())?;
     let input: Input = open_input(input_path, &config.corpus)?;
-    let split: Split = read_json(&dir.join("split.json"), "split")?;
+    let split: Split = read_phase(&dir.join("split.json"), "split")?;
     let units = input.corpus.task_units(task.index, task.count);
     write_dir(&task_dir(dir, "encode", task), |out| {
         let written = encode(
@@ -208,12 +206,12 @@ pub fn join(
     let loaded = load_tokenizer(tokenizer_path, config.eod_token.as_deref())?;
     let input = open_input(input_path, &config.corpus)?;
     let dir = tasks_dir(work);
-    let split: Split = read_json(&dir.join("split.json"), "split")?;
+    let split: Split = read_phase(&dir.join("split.json"), "split")?;
     let dtype = TokenDtype::for_vocab(loaded.vocab_size);
     let tasks: Vec<TaskSlice> = (0..count).map(|index| TaskSlice { index, count }).collect();
     let written: Vec<Vec<Written>> = tasks
         .iter()
-        .map(|&t| read_json(&task_dir(&dir, "encode", t).join("written.json"), "encode"))
+        .map(|&t| read_phase(&task_dir(&dir, "encode", t).join("written.json"), "encode"))
         .collect::<Result<_>>()?;
     let mut inputs = input.corpus.paths();
     inputs.push(tokenizer_path.to_path_buf());
