@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark: the dedup stage split into TASKS array tasks (signatures, buckets, clusters, filter; see
-# src/dedup/tasks.rs) run one after another on DOCS synthetic documents (bench/make_dedup_corpus.py), each
+# src/data/dedup/tasks.rs) run one after another on DOCS synthetic documents (bench/make_dedup_corpus.py), each
 # task under /usr/bin/time: its wall time and peak memory, and the bytes each phase leaves for the next. Then
 # the same stage in one process, and a byte-for-byte comparison of the two outputs. Not a test: it prints
 # figures (README, "Dedup in tasks at scale").

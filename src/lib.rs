@@ -1,55 +1,33 @@
 //! remix: find the data mixture for a language-model pre-training run.
 //!
-//! The pipeline reads a corpus split into domains (Parquet), and each stage writes a named folder in
-//! a work directory with a `_done.json` marker ([`workdir`]). The stages that exist:
+//! The source tree reads as the pipeline, one folder a phase, each depending only on the folders above it
+//! in this list (a test, `tests/layout.rs`, fails on any import cycle between files or between folders):
 //!
-//! - [`stats`]: per-domain statistics of a corpus (`stats/stats.parquet`, `stats/stats.json`).
-//! - [`dedup`]: exact and MinHash near-duplicate removal across domains (`dedup/<domain>/part-*.parquet`,
-//!   `dedup/stats.json`).
-//! - [`tokenize`]: Megatron token shards per domain with a held-out validation split
-//!   (`tokens/<domain>.bin/.idx`, `tokens/index.json`), and a BPE tokenizer trainer for proxies.
-//! - [`sample`]: candidate mixtures for proxy runs (`mixtures.parquet`), RegMix's generator.
-//! - [`runs`]: the runs table, one row per proxy run (`runs/runs.parquet`), and imports from RegMix.
-//! - [`fit`]: the regression of loss on mixture weights, cross-validated (`fit/model.json`,
-//!   `fit/report.json`); [`predict`] scores mixtures with it; [`simulate`] searches the mixture
-//!   space with it under the epoch caps ([`mixture`]) for `fit/optimum.json`.
-//! - [`manifest`]: the chosen weights as `mixtures/<name>.json` and exports for eight trainers.
-//! - [`report`]: one self-contained HTML page over a work directory.
-//! - [`proxy`]: the proxy model, its batches drawn by mixture and its training loop; `remix train` runs
-//!   one proxy per candidate into `runs/runs.parquet`.
+//! - [`core`]: what every stage shares: the work directory and its markers ([`core::workdir`]), task
+//!   slices of a split stage ([`core::tasks`]), domain names as file names, progress bars, logging.
+//! - [`data`]: the corpus and what the data stages make of it: the corpus reader, `stats`, `dedup`,
+//!   `tokenize` (and `tokens import`), and the Megatron token shards' writer, reader and index
+//!   (`tokens/<domain>.bin/.idx`, `tokens/index.json`).
+//! - [`proxy`]: the proxy model, its batches drawn by mixture, its devices and its training loops (burn,
+//!   and the CPU step written out), and `remix bench train`.
+//! - [`regmix`]: RegMix's search: the mixture prior and epoch caps, `sample` (`mixtures.parquet`), the train
+//!   stage (`runs/runs.parquet`), the runs table, `fit` (`fit/model.json`, `fit/report.json`), `predict`
+//!   and `simulate` (`fit/optimum.json`).
 //! - [`doremi`]: domain weights by DoReMi's Group DRO against a reference proxy (`doremi/weights.json`).
+//! - [`manifest`]: the chosen weights as `mixtures/<name>.json` and the exports for eight trainers.
 //! - [`validate`]: one larger model per chosen mixture, their validation losses side by side.
-//! - [`pipeline`]: `remix run CONFIG.toml`, every enabled stage in order, skipping those already done.
-//!
-//! - [`bench`]: `remix bench train`, proxy training speed on random tokens.
-//!
-//! Shared pieces: [`corpus`] reads any corpus layout with bounded memory; [`domain`] turns domain
-//! names from the data into safe file names; [`config`] holds every setting with its default and the
-//! reason for it; [`schema`] generates the JSON Schemas of everything remix writes.
+//! - [`report`]: one self-contained HTML page over a work directory.
+//! - [`pipeline`]: `remix run CONFIG.toml`, every enabled stage in order, locally or on Slurm, and the
+//!   JSON Schemas of everything remix writes.
+//! - [`cli`]: one file per subcommand: its arguments and one call into the library.
 
-pub mod allocator;
-pub mod bench;
-pub mod cmd;
-pub mod config;
-pub mod corpus;
-pub mod dedup;
-pub mod domain;
-pub mod doremi;
-pub mod fit;
-pub mod logging;
-pub mod manifest;
-pub mod mixture;
-pub mod pipeline;
-pub mod predict;
-pub mod progress;
+pub mod core;
+pub mod data;
 pub mod proxy;
-pub mod report;
-pub mod runs;
-pub mod sample;
-pub mod schema;
-pub mod simulate;
-pub mod stats;
-pub mod tokenize;
-pub mod tokens;
+pub mod regmix;
+pub mod doremi;
+pub mod manifest;
 pub mod validate;
-pub mod workdir;
+pub mod report;
+pub mod pipeline;
+pub mod cli;

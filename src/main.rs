@@ -3,12 +3,13 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use remix::cmd::Cli;
+use remix::cli::Cli;
 
 fn main() -> ExitCode {
-    remix::allocator::keep_large_blocks();
+    remix::core::allocator::keep_large_blocks();
+    remix::core::panic::install_hook();
     let cli = Cli::parse();
-    remix::logging::init(cli.verbose);
+    remix::core::logging::init(cli.verbose);
     match cli.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

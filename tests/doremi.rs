@@ -9,8 +9,8 @@ use std::path::Path;
 
 use common::*;
 use rand::{Rng, SeedableRng};
-use remix::tokenize::shard::{ShardWriter, TokenDtype};
-use remix::tokens::{TokenDomain, TokensIndex};
+use remix::data::tokens::write::{ShardWriter, TokenDtype};
+use remix::data::tokens::{TokenDomain, TokensIndex};
 use serde_json::Value;
 
 /// Adds a `noise` domain of random tokens (documents of 256 ids, end-of-document included) to the index.

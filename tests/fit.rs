@@ -7,8 +7,8 @@ use std::path::Path;
 use std::process::Output;
 
 use common::*;
-use remix::fit::{Fitted, RegressorKind, metrics::spearman, samples};
-use remix::runs::{read_runs, regmix};
+use remix::regmix::fit::{Fitted, RegressorKind, metrics::spearman, samples};
+use remix::regmix::runs::{read_runs, regmix};
 use serde_json::Value;
 
 fn regmix_file(name: &str) -> String {
@@ -140,7 +140,7 @@ fn every_domain_ranks_unseen_runs() {
         )
         .unwrap();
         let out = dir.path().join(format!("{split}.parquet"));
-        remix::runs::write_runs(&table, &out).unwrap();
+        remix::regmix::runs::write_runs(&table, &out).unwrap();
         read_runs(&out).unwrap()
     };
     let (train, test) = (path("train"), path("test"));
@@ -238,11 +238,11 @@ fn fit_refuses_bad_runs_tables() {
     assert!(!work.path().join("fit").exists());
 
     // A runs table written by someone else, with a missing loss and bad weights.
-    let table = remix::runs::RunsTable {
+    let table = remix::regmix::runs::RunsTable {
         domains: vec!["a".into(), "b".into()],
         loss_domains: vec!["a".into()],
         runs: (0..5)
-            .map(|i| remix::runs::Run {
+            .map(|i| remix::regmix::runs::Run {
                 run_id: format!("r{i}"),
                 seed: None,
                 proxy_config_hash: None,
@@ -263,7 +263,7 @@ fn fit_refuses_bad_runs_tables() {
             })
             .collect(),
     };
-    remix::runs::write_runs(&table, &work.path().join("bad.parquet")).unwrap();
+    remix::regmix::runs::write_runs(&table, &work.path().join("bad.parquet")).unwrap();
     let output = remix(
         work.path(),
         &["fit", "--runs", "bad.parquet", "--target", "a", "-o", "fit"],

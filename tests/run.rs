@@ -186,7 +186,7 @@ fn a_killed_run_resumes_and_ends_with_the_same_manifest() {
     assert_eq!(manifest_weights(dir), expected);
 
     // Every candidate (natural, uniform and 6 sampled) has exactly one row.
-    let table = remix::runs::read_runs(&dir.join("work/runs/runs.parquet")).unwrap();
+    let table = remix::regmix::runs::read_runs(&dir.join("work/runs/runs.parquet")).unwrap();
     let mut ids: Vec<&str> = table.runs.iter().map(|r| r.run_id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
@@ -230,4 +230,38 @@ fn bad_configs_and_missing_stages_are_explained() {
     let output = remix(dir, &["run", "missing.toml"]);
     assert!(!output.status.success());
     assert!(stderr(&output).contains("missing.toml"));
+}
+
+/// What the plan once swallowed is now a logged decision: a marker cut short is reported and its stage
+/// runs again; a stage whose inputs cannot be read counts as not done, says why, and then fails naming
+/// the file.
+#[test]
+fn a_corrupt_marker_or_an_unreadable_input_is_a_logged_decision() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let tokenizer = dir.join("tokenizer.json");
+    fs::copy(fixtures().join("tokenizer.json"), &tokenizer).unwrap();
+    let path = write_config(dir, 20000, false);
+    let fixture_tokenizer = fixtures().join("tokenizer.json").display().to_string();
+    let text = fs::read_to_string(&path).unwrap();
+    fs::write(&path, text.replace(&fixture_tokenizer, &tokenizer.display().to_string())).unwrap();
+    run(dir, &["--until", "tokenize"]);
+
+    fs::write(dir.join("work/pipeline/stats/_done.json"), "{\"stage\": ").unwrap();
+    let output = remix(dir, &["run", "--quiet", "--json", "pipeline.toml", "--until", "tokenize"]);
+    assert_ok(&output);
+    let message = stderr(&output);
+    assert!(message.contains("the completion marker is unreadable"), "{message}");
+    let summary: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(ran(&summary), ["stats"]);
+
+    fs::remove_file(&tokenizer).unwrap();
+    let output = remix(dir, &["-v", "run", "--quiet", "pipeline.toml", "--until", "tokenize"]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(
+        message.contains("its inputs cannot be read: counted as not done")
+            && message.contains("cannot read the tokenizer"),
+        "{message}"
+    );
 }

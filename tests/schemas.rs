@@ -9,7 +9,7 @@ use common::*;
 #[test]
 fn committed_schemas_are_current() {
     let update = std::env::var_os("REMIX_UPDATE_SCHEMAS").is_some();
-    for (name, schema) in remix::schema::all() {
+    for (name, schema) in remix::pipeline::schema::all() {
         let path = schema_dir().join(name);
         let fresh = serde_json::to_string_pretty(&schema).unwrap() + "\n";
         if update {

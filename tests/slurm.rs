@@ -147,8 +147,8 @@ fn contents(dir: &Path, under: &str) -> Vec<(String, Vec<u8>)> {
 /// Each domain's training and validation token streams, read across every file of the domain.
 fn streams(work: &Path) -> Vec<(String, Vec<u32>, Vec<u32>)> {
     let dir = work.join("tokens");
-    let index = remix::tokens::TokensIndex::read(&dir).unwrap();
-    let all = |shard: remix::proxy::shard::TokenShard| {
+    let index = remix::data::tokens::TokensIndex::read(&dir).unwrap();
+    let all = |shard: remix::data::tokens::read::TokenShard| {
         let mut tokens = vec![0u32; shard.tokens() as usize];
         shard.read(0, &mut tokens);
         tokens
@@ -157,8 +157,8 @@ fn streams(work: &Path) -> Vec<(String, Vec<u32>, Vec<u32>)> {
         .domains
         .iter()
         .map(|d| {
-            let train = remix::proxy::shard::TokenShard::training(d, &dir).unwrap();
-            let val = remix::proxy::shard::TokenShard::validation(d, &dir).unwrap();
+            let train = remix::data::tokens::read::TokenShard::training(d, &dir).unwrap();
+            let val = remix::data::tokens::read::TokenShard::validation(d, &dir).unwrap();
             (d.domain.clone(), all(train), all(val))
         })
         .collect()
@@ -225,7 +225,7 @@ fn a_slurm_run_equals_a_local_run_and_a_cancelled_task_is_submitted_again() {
     );
     // The runs table: same runs in the same order with the same losses (wall times aside).
     let runs = |work: &Path| {
-        let table = remix::runs::read_runs(&work.join("runs/runs.parquet")).unwrap();
+        let table = remix::regmix::runs::read_runs(&work.join("runs/runs.parquet")).unwrap();
         table
             .runs
             .into_iter()

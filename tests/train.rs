@@ -101,7 +101,7 @@ fn proxies_fill_the_runs_table_and_resume() {
         "finished runs are skipped"
     );
 
-    let table = remix::runs::read_runs(&work.join("runs/runs.parquet")).unwrap();
+    let table = remix::regmix::runs::read_runs(&work.join("runs/runs.parquet")).unwrap();
     assert_eq!(table.domains, ["code", "email", "novel"]);
     assert_eq!(
         table.loss_domains,
@@ -141,7 +141,7 @@ fn proxies_fill_the_runs_table_and_resume() {
             "merged.parquet",
         ],
     ));
-    let merged = remix::runs::read_runs(&work.join("merged.parquet")).unwrap();
+    let merged = remix::regmix::runs::read_runs(&work.join("merged.parquet")).unwrap();
     assert_eq!(merged.runs.len(), 4);
     // Same seed, same mixture, same losses, whichever process trained it.
     for run in &merged.runs {
@@ -162,9 +162,9 @@ fn proxies_fill_the_runs_table_and_resume() {
         (stacked["trained"].as_u64(), stacked["parallel"].as_u64()),
         (Some(4), Some(4))
     );
-    let stacked = remix::runs::read_runs(&work.join("stacked/runs/runs.parquet")).unwrap();
+    let stacked = remix::regmix::runs::read_runs(&work.join("stacked/runs/runs.parquet")).unwrap();
     let order =
-        |t: &remix::runs::RunsTable| t.runs.iter().map(|r| r.run_id.clone()).collect::<Vec<_>>();
+        |t: &remix::regmix::runs::RunsTable| t.runs.iter().map(|r| r.run_id.clone()).collect::<Vec<_>>();
     assert_eq!(
         order(&stacked),
         order(&table),
@@ -298,7 +298,7 @@ fn a_killed_train_resumes_without_losing_or_repeating_runs() {
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    let before = remix::runs::read_runs(&runs).unwrap();
+    let before = remix::regmix::runs::read_runs(&runs).unwrap();
     assert!(
         !before.runs.is_empty() && before.runs.len() < 6,
         "{}",
@@ -310,7 +310,7 @@ fn a_killed_train_resumes_without_losing_or_repeating_runs() {
         summary["skipped"].as_u64().unwrap() + summary["trained"].as_u64().unwrap(),
         6
     );
-    let after = remix::runs::read_runs(&runs).unwrap();
+    let after = remix::regmix::runs::read_runs(&runs).unwrap();
     let mut ids: Vec<&str> = after.runs.iter().map(|r| r.run_id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
@@ -424,7 +424,7 @@ fn lavapipe() -> Option<std::path::PathBuf> {
 }
 
 fn devices(runs: &Path) -> Vec<String> {
-    let table = remix::runs::read_runs(runs).unwrap();
+    let table = remix::regmix::runs::read_runs(runs).unwrap();
     table
         .runs
         .iter()

@@ -15,8 +15,9 @@ use burn::tensor::TensorData;
 
 use crate::proxy::data::MixtureSampler;
 use crate::proxy::model::{ProxyModel, token_losses};
-use crate::proxy::stage::ProxyRunConfig;
-use crate::proxy::train::{clip_per_model, host_values, rows_tensor};
+use crate::regmix::train::ProxyRunConfig;
+use crate::proxy::autodiff::clip_per_model;
+use crate::proxy::eval::{host_values, rows_tensor};
 
 /// DoReMi's step settings (the paper's values are the defaults).
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -17,14 +17,16 @@ use burn::prelude::Device;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::progress::Progress;
+use crate::core::progress::Progress;
 use crate::proxy::data::{MixtureSampler, validation_sets};
 use crate::proxy::device::ProxyDevice;
 use crate::proxy::model::ProxyModel;
-use crate::proxy::stage::ProxyRunConfig;
-use crate::proxy::train::{train_proxies, validation_losses};
-use crate::tokens::TokensIndex;
-use crate::workdir::{DoneMarker, Stage, write_atomic};
+use crate::regmix::train::ProxyRunConfig;
+use crate::regmix::weights::read_weights_file;
+use crate::proxy::eval::validation_losses;
+use crate::proxy::train::train_proxies;
+use crate::data::tokens::TokensIndex;
+use crate::core::workdir::{DoneMarker, Stage, write_atomic};
 use dro::{DroSettings, train_dro};
 
 /// Rounds stop when no weight moves more than this from the round's reference.
@@ -40,6 +42,29 @@ pub enum Reference {
     Uniform,
     /// Weights read from a file (`fit/optimum.json`, another `weights.json`, `{domain: weight}`).
     File(PathBuf),
+}
+
+impl std::str::FromStr for Reference {
+    type Err = std::convert::Infallible;
+
+    /// `natural`, `uniform`, or any other text as the path of a weights file.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(match text {
+            "natural" => Reference::Natural,
+            "uniform" => Reference::Uniform,
+            path => Reference::File(PathBuf::from(path)),
+        })
+    }
+}
+
+impl std::fmt::Display for Reference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reference::Natural => f.write_str("natural"),
+            Reference::Uniform => f.write_str("uniform"),
+            Reference::File(path) => write!(f, "{}", path.display()),
+        }
+    }
 }
 
 /// Everything that decides the result of the doremi stage.
@@ -261,14 +286,13 @@ fn losses(
 
 /// The weights of a file, in the order of `names`; every training domain must be there.
 fn weights_in_order(path: &Path, names: &[String]) -> Result<Vec<f64>> {
-    let source = crate::manifest::weights::read_weights(path)?;
+    let (_, weights) = read_weights_file(path)?;
     let missing: Vec<&str> = names
         .iter()
-        .filter(|n| !source.weights.contains_key(*n))
+        .filter(|n| !weights.contains_key(*n))
         .map(String::as_str)
         .collect();
-    let extra: Vec<&str> = source
-        .weights
+    let extra: Vec<&str> = weights
         .keys()
         .filter(|k| !names.contains(k))
         .map(String::as_str)
@@ -289,7 +313,7 @@ fn weights_in_order(path: &Path, names: &[String]) -> Result<Vec<f64>> {
             }
         );
     }
-    let weights: Vec<f64> = names.iter().map(|n| source.weights[n]).collect();
+    let weights: Vec<f64> = names.iter().map(|n| weights[n]).collect();
     if weights.iter().sum::<f64>() <= 0.0 {
         bail!("the reference weights in {} are all zero", path.display());
     }

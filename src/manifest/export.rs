@@ -10,40 +10,9 @@
 //! exactly 1.
 //! Strings are written as JSON string literals, which are valid in YAML and Python alike.
 
-use clap::ValueEnum;
-use serde::{Deserialize, Serialize};
-
-use super::Manifest;
-use crate::mixture::exact_sum_to_one;
-
-/// The trainers remix exports to.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Format {
-    Megatron,
-    Neox,
-    OlmoCore,
-    Mosaic,
-    Hf,
-    Nanotron,
-    Litgpt,
-    Torchtitan,
-}
-
-impl Format {
-    pub const ALL: [Format; 8] = [
-        Format::Megatron,
-        Format::Neox,
-        Format::OlmoCore,
-        Format::Mosaic,
-        Format::Hf,
-        Format::Nanotron,
-        Format::Litgpt,
-        Format::Torchtitan,
-    ];
-}
+use super::document::{Manifest, ManifestDomain};
+pub use super::format::Format;
+use crate::regmix::mixture::exact_sum_to_one;
 
 /// One exported file: the suffix after the manifest's name, and its text.
 pub struct ExportFile {
@@ -73,7 +42,7 @@ pub fn render(manifest: &Manifest, format: Format) -> Vec<ExportFile> {
 }
 
 /// The domains with a positive weight: a trainer has no use for a source it never samples.
-fn used(manifest: &Manifest) -> Vec<&super::ManifestDomain> {
+fn used(manifest: &Manifest) -> Vec<&ManifestDomain> {
     manifest.domains.iter().filter(|d| d.weight > 0.0).collect()
 }
 

@@ -7,134 +7,23 @@
 //! the training budget), epochs, and shard prefixes; the tokenizer's identity; the method and the evidence
 //! behind the choice. [`export`] renders it in each trainer's own syntax.
 
+pub mod document;
 pub mod export;
+pub mod format;
 pub mod native;
 pub mod weights;
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 
-use crate::mixture::exact_sum_to_one;
-use crate::tokens::TokensIndex;
-use crate::workdir::write_atomic;
+use crate::regmix::mixture::exact_sum_to_one;
+use crate::data::tokens::TokensIndex;
+use crate::core::workdir::write_atomic;
+pub use document::{
+    DEFAULT_SEQUENCE_LENGTH, Manifest, ManifestConfig, ManifestDomain, ManifestShard, ManifestTokenizer, Method,
+};
 pub use weights::{WeightsSource, read_weights};
-
-/// Settings of `remix manifest`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct ManifestConfig {
-    pub name: String,
-    /// Tokens the real run trains on.
-    pub train_tokens: u64,
-    /// Most times a domain may be repeated. Default 4: beyond that, repeated data is worth little.
-    pub max_epochs: f64,
-    /// Allow domains repeated more than `max_epochs` (with a warning) instead of failing. Default off.
-    pub allow_repeat: bool,
-    /// Seed written into the exports' samplers. Default 0.
-    pub seed: u64,
-    /// Tokens per training sequence of the real run: the length of the fixed-length token samples the
-    /// `mosaic` export writes. Default 2048.
-    pub sequence_length: u64,
-}
-
-/// The default [`ManifestConfig::sequence_length`]: a common pre-training context (OLMo, LLaMA 2 use
-/// 4096; 2048 also divides it).
-pub const DEFAULT_SEQUENCE_LENGTH: u64 = 2048;
-
-fn default_sequence_length() -> u64 {
-    DEFAULT_SEQUENCE_LENGTH
-}
-
-/// `mixtures/<name>.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct Manifest {
-    pub name: String,
-    pub remix_version: String,
-    /// What the weights count: always `tokens`; exports convert where a trainer counts documents.
-    pub weights_count: String,
-    pub train_tokens: u64,
-    pub seed: u64,
-    /// Tokens per training sequence of the real run ([`ManifestConfig::sequence_length`]).
-    #[serde(default = "default_sequence_length")]
-    pub sequence_length: u64,
-    pub tokenizer: ManifestTokenizer,
-    /// The folder holding the shards (absolute).
-    pub tokens_dir: String,
-    pub domains: Vec<ManifestDomain>,
-    pub method: Method,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct ManifestTokenizer {
-    pub sha256: String,
-    pub vocab_size: u64,
-    pub eod_id: u64,
-    /// Megatron dtype of the shards.
-    pub dtype: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct ManifestDomain {
-    pub domain: String,
-    /// Share of the training tokens.
-    pub weight: f64,
-    /// Training documents and tokens in the shards.
-    pub documents_available: u64,
-    pub tokens_available: u64,
-    /// Tokens the run takes from this domain (the weights times the budget, summing to it exactly).
-    pub tokens_requested: u64,
-    /// Times the domain is repeated: requested / available.
-    pub epochs: f64,
-    /// The training shards, in stream order: one for shards remix tokenized, every file for tokens
-    /// brought in by `remix tokens import`.
-    pub shards: Vec<ManifestShard>,
-    /// Megatron prefix of the validation shard.
-    pub val_prefix: String,
-}
-
-/// One training shard of a domain.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct ManifestShard {
-    /// Megatron prefix (`.bin`/`.idx` without the extension), absolute.
-    pub prefix: String,
-    /// Training documents read from the start of the file, and their tokens: the whole file, except
-    /// where `remix tokens import` held its last documents out for validation.
-    pub documents: u64,
-    pub tokens: u64,
-}
-
-impl ManifestDomain {
-    /// Each shard's share of the domain's tokens (they sum to 1; equal shares when it has none).
-    pub fn shard_shares(&self) -> Vec<f64> {
-        let total: u64 = self.shards.iter().map(|s| s.tokens).sum();
-        self.shards
-            .iter()
-            .map(|s| {
-                if total == 0 {
-                    1.0 / self.shards.len() as f64
-                } else {
-                    s.tokens as f64 / total as f64
-                }
-            })
-            .collect()
-    }
-}
-
-/// How the weights were chosen.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct Method {
-    /// `regmix` (an optimum from `remix simulate`), `doremi` (`remix doremi`'s weights.json) or
-    /// `given` (weights from elsewhere).
-    pub kind: String,
-    /// The weights file.
-    pub source: String,
-    /// What supports the choice: for RegMix the target, the predicted losses of the optimum, the
-    /// natural and the uniform mixtures, and the fit's cross-validated quality when its report is beside
-    /// the model; for DoReMi its settings, reference and each round's change and losses.
-    pub evidence: serde_json::Value,
-}
 
 /// Builds the manifest for `weights` over the shards of `index` (in `tokens_dir`).
 pub fn build(

@@ -3,14 +3,14 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
-use serde::Deserialize;
+use anyhow::Result;
 use serde_json::{Value, json};
 
-use super::Method;
+use super::document::Method;
 use crate::doremi::DoremiWeights;
-use crate::fit::FitReport;
-use crate::simulate::Optimum;
+use crate::regmix::fit::FitReport;
+use crate::regmix::simulate::Optimum;
+use crate::regmix::weights::read_weights_file;
 
 /// Weights read from a file, with how they were chosen.
 #[derive(Debug, Clone)]
@@ -20,71 +20,19 @@ pub struct WeightsSource {
     pub method: Method,
 }
 
-#[derive(Deserialize)]
-struct DomainWeight {
-    domain: String,
-    weight: f64,
-}
-
-#[derive(Deserialize)]
-struct DomainList {
-    domains: Vec<DomainWeight>,
-}
-
-/// Reads `fit/optimum.json`, a `{"domains": [{"domain", "weight"}]}` file or a `{domain: weight}` object.
-/// Weights must be finite, non-negative and sum to 1 within 1e-3; they are rescaled to sum to 1.
+/// Reads `fit/optimum.json`, `doremi/weights.json`, a `{"domains": [{"domain", "weight"}]}` file or a
+/// `{domain: weight}` object ([`read_weights_file`]), with how its weights were chosen: RegMix's evidence
+/// for an optimum, DoReMi's for DoReMi weights, `given` for any other file.
 pub fn read_weights(path: &Path) -> Result<WeightsSource> {
     let shown = path.display().to_string();
-    let bytes =
-        std::fs::read(path).with_context(|| format!("cannot read the weights file {shown}"))?;
-    let value: Value =
-        serde_json::from_slice(&bytes).with_context(|| format!("{shown} is not JSON"))?;
-    let (pairs, method) = if let Ok(optimum) = serde_json::from_value::<Optimum>(value.clone()) {
-        let pairs = optimum
-            .domains
-            .iter()
-            .map(|d| (d.domain.clone(), d.weight))
-            .collect();
-        (pairs, regmix_method(path, &optimum))
-    } else if let Ok(doremi) = serde_json::from_value::<DoremiWeights>(value.clone()) {
-        let pairs = doremi
-            .domains
-            .iter()
-            .map(|d| (d.domain.clone(), d.weight))
-            .collect();
-        (pairs, doremi_method(&shown, &doremi))
-    } else if let Ok(list) = serde_json::from_value::<DomainList>(value.clone()) {
-        (
-            list.domains
-                .into_iter()
-                .map(|d| (d.domain, d.weight))
-                .collect(),
-            given(&shown),
-        )
-    } else if let Ok(map) = serde_json::from_value::<BTreeMap<String, f64>>(value) {
-        (map.into_iter().collect::<Vec<_>>(), given(&shown))
+    let (value, weights) = read_weights_file(path)?;
+    let method = if let Ok(optimum) = serde_json::from_value::<Optimum>(value.clone()) {
+        regmix_method(path, &optimum)
+    } else if let Ok(doremi) = serde_json::from_value::<DoremiWeights>(value) {
+        doremi_method(&shown, &doremi)
     } else {
-        bail!(
-            "{shown} holds no weights remix can read: give fit/optimum.json, {{\"domains\": [{{\"domain\": ..., \
-             \"weight\": ...}}]}} or {{\"<domain>\": <weight>, ...}}"
-        );
+        given(&shown)
     };
-    let mut weights = BTreeMap::new();
-    for (domain, weight) in pairs {
-        if !weight.is_finite() || weight < 0.0 {
-            bail!(
-                "{shown}: the weight of `{domain}` is {weight}; weights must be finite and non-negative"
-            );
-        }
-        if weights.insert(domain.clone(), weight).is_some() {
-            bail!("{shown}: the domain `{domain}` appears twice");
-        }
-    }
-    let sum: f64 = weights.values().sum();
-    if (sum - 1.0).abs() > 1e-3 {
-        bail!("{shown}: the weights sum to {sum}, not 1; give weights that sum to 1");
-    }
-    weights.values_mut().for_each(|w| *w /= sum);
     Ok(WeightsSource {
         path: shown,
         weights,
@@ -133,7 +81,7 @@ fn doremi_method(path: &str, weights: &DoremiWeights) -> Method {
 /// How many runs of the runs table at `path` trained on each device (its `device` column), e.g.
 /// `{"cpu": 26}`; null when the table cannot be read.
 fn proxy_devices(path: &Path) -> Value {
-    let Ok(table) = crate::runs::read_runs(path) else {
+    let Ok(table) = crate::regmix::runs::read_runs(path) else {
         return Value::Null;
     };
     let mut counts = std::collections::BTreeMap::<String, usize>::new();

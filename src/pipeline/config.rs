@@ -10,16 +10,18 @@ use anyhow::{Context, Result, bail};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{CorpusConfig, DomainFrom};
-use crate::dedup::DedupConfig;
+use super::stage::PipelineStage;
+use crate::data::corpus::config::{CorpusConfig, DomainFrom};
+use crate::data::dedup::DedupConfig;
 use crate::doremi::Reference;
-use crate::fit::FitConfig;
+use crate::regmix::fit::FitConfig;
 use crate::manifest::export::Format;
-use crate::proxy::train::TrainConfig;
-use crate::sample::SampleConfig;
-use crate::simulate::SimulateConfig;
-use crate::tokenize::TokenizeConfig;
-use crate::tokenize::import::ImportConfig;
+use crate::proxy::device::DeviceChoice;
+use crate::proxy::settings::TrainConfig;
+use crate::regmix::sample::SampleConfig;
+use crate::regmix::simulate::SimulateConfig;
+use crate::data::tokenize::TokenizeConfig;
+use crate::data::tokenize::import::ImportConfig;
 
 /// A pipeline config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -81,16 +83,13 @@ pub struct CorpusSection {
     #[serde(default = "text")]
     pub text_column: String,
     /// `folder` (default) or `column:DOT.PATH`.
-    #[serde(default = "folder")]
-    pub domain_from: String,
+    #[serde(default, with = "crate::core::text_form")]
+    #[schemars(with = "String")]
+    pub domain_from: DomainFrom,
 }
 
 fn text() -> String {
     CorpusConfig::default().text_column
-}
-
-fn folder() -> String {
-    DomainFrom::Folder.to_string()
 }
 
 /// The proxy model and its training, shared by RegMix's runs and DoReMi.
@@ -98,7 +97,9 @@ fn folder() -> String {
 #[serde(default, deny_unknown_fields)]
 pub struct ProxySection {
     /// `auto` (the CPU), `cpu` or `wgpu`.
-    pub device: String,
+    #[serde(with = "crate::core::text_form")]
+    #[schemars(with = "String")]
+    pub device: DeviceChoice,
     /// Proxies trained together in one stack (the same results as one by one); 0: as many as fit on
     /// wgpu, one at a time on the CPU (see `remix train --help`).
     pub parallel: usize,
@@ -115,7 +116,7 @@ impl Default for ProxySection {
     fn default() -> Self {
         let shape = crate::proxy::model::ProxyShape::regmix_1m(0);
         Self {
-            device: "auto".into(),
+            device: DeviceChoice::Auto,
             parallel: 0,
             layers: shape.layers,
             d_model: shape.d_model,
@@ -143,7 +144,9 @@ pub struct RegmixSection {
 #[serde(default, deny_unknown_fields)]
 pub struct DoremiSection {
     /// `natural` (default), `uniform` or a weights file.
-    pub reference: String,
+    #[serde(with = "crate::core::text_form")]
+    #[schemars(with = "String")]
+    pub reference: Reference,
     /// Default 1, as in the paper's main results.
     pub rounds: usize,
     /// DoReMi: 1.
@@ -155,7 +158,7 @@ pub struct DoremiSection {
 impl Default for DoremiSection {
     fn default() -> Self {
         Self {
-            reference: "natural".into(),
+            reference: Reference::Natural,
             rounds: 1,
             eta: 1.0,
             smoothing: 1e-3,
@@ -163,15 +166,6 @@ impl Default for DoremiSection {
     }
 }
 
-impl DoremiSection {
-    pub fn reference(&self, base: &Path) -> Reference {
-        match self.reference.as_str() {
-            "natural" => Reference::Natural,
-            "uniform" => Reference::Uniform,
-            path => Reference::File(base.join(path)),
-        }
-    }
-}
 
 /// The manifest the pipeline ends with: `WORK/mixtures/<name>.json` and its exports.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -179,7 +173,7 @@ impl DoremiSection {
 pub struct ManifestSection {
     pub name: String,
     /// `regmix` (the simulated optimum) or `doremi`. Default: regmix when `[regmix]` is there.
-    pub from: Option<String>,
+    pub from: Option<WeightsFrom>,
     /// Tokens the real run trains on.
     pub train_tokens: u64,
     /// Default 4.
@@ -204,10 +198,22 @@ fn sequence_length() -> u64 {
 }
 
 /// Where the manifest's weights come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum WeightsFrom {
+    /// RegMix's simulated optimum (`fit/optimum.json`).
     Regmix,
+    /// DoReMi's weights (`doremi/weights.json`).
     Doremi,
+}
+
+impl std::fmt::Display for WeightsFrom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            WeightsFrom::Regmix => "regmix",
+            WeightsFrom::Doremi => "doremi",
+        })
+    }
 }
 
 impl PipelineConfig {
@@ -244,11 +250,9 @@ impl PipelineConfig {
             }
         }
         if let Some(doremi) = &mut config.doremi
-            && !matches!(doremi.reference.as_str(), "natural" | "uniform")
+            && let Reference::File(path) = &mut doremi.reference
         {
-            doremi.reference = beside(base, Path::new(&doremi.reference))
-                .display()
-                .to_string();
+            *path = beside(base, path);
         }
         config.check(path)?;
         Ok(config)
@@ -263,11 +267,9 @@ impl PipelineConfig {
                         "{where_}: [corpus] paths is empty: list the Parquet files or folders of the corpus"
                     );
                 }
-                self.domain_from()
-                    .map_err(|e| anyhow::anyhow!("{where_}: [corpus] domain_from: {e}"))?;
             }
             (None, Some(_)) => {
-                if self.executor.tasks(super::PipelineStage::Tokenize) > 1 {
+                if self.executor.tasks(PipelineStage::Tokenize) > 1 {
                     bail!(
                         "{where_}: [tokens.import] indexes token files in place, in one task: set [executor] tasks \
                          tokenize = 1"
@@ -289,8 +291,8 @@ impl PipelineConfig {
             ),
         }
         if let Some(dedup) = &self.dedup {
-            let tasks = self.executor.tasks(super::PipelineStage::Dedup);
-            crate::dedup::tasks::check_tasks(dedup, tasks)
+            let tasks = self.executor.tasks(PipelineStage::Dedup);
+            crate::data::dedup::tasks::check_tasks(dedup, tasks)
                 .map_err(|e| anyhow::anyhow!("{where_}: {e}"))?;
         }
         if let Some(regmix) = &self.regmix
@@ -305,21 +307,12 @@ impl PipelineConfig {
         }
         self.weights_from()
             .map_err(|e| anyhow::anyhow!("{where_}: [manifest] {e}"))?;
-        self.proxy
-            .device
-            .parse::<crate::proxy::device::DeviceChoice>()
-            .map_err(|e| anyhow::anyhow!("{where_}: [proxy] device: {e}"))?;
         self.executor
             .check()
             .map_err(|e| anyhow::anyhow!("{where_}: {e}"))?;
         Ok(())
     }
 
-    pub fn domain_from(&self) -> Result<DomainFrom, String> {
-        self.corpus
-            .as_ref()
-            .map_or(Ok(DomainFrom::Folder), |c| c.domain_from.parse())
-    }
 
     /// How every stage reads the corpus.
     pub fn corpus_config(&self) -> CorpusConfig {
@@ -328,7 +321,10 @@ impl PipelineConfig {
                 .corpus
                 .as_ref()
                 .map_or_else(text, |c| c.text_column.clone()),
-            domain_from: self.domain_from().unwrap_or(DomainFrom::Folder),
+            domain_from: self
+                .corpus
+                .as_ref()
+                .map_or_else(DomainFrom::default, |c| c.domain_from.clone()),
             ..Default::default()
         }
     }
@@ -339,15 +335,13 @@ impl PipelineConfig {
     }
 
     pub fn weights_from(&self) -> Result<WeightsFrom> {
-        match (self.manifest.from.as_deref(), &self.regmix, &self.doremi) {
-            (None | Some("regmix"), Some(_), _) => Ok(WeightsFrom::Regmix),
-            (None | Some("doremi"), None, Some(_)) | (Some("doremi"), _, Some(_)) => {
-                Ok(WeightsFrom::Doremi)
-            }
-            (Some(other @ ("regmix" | "doremi")), _, _) => {
+        use WeightsFrom::{Doremi, Regmix};
+        match (self.manifest.from, &self.regmix, &self.doremi) {
+            (None | Some(Regmix), Some(_), _) => Ok(Regmix),
+            (None | Some(Doremi), None, Some(_)) | (Some(Doremi), _, Some(_)) => Ok(Doremi),
+            (Some(other), _, _) => {
                 bail!("from = \"{other}\" but the config has no [{other}] section")
             }
-            (Some(other), _, _) => bail!("from = \"{other}\": use regmix or doremi"),
             (None, None, None) => bail!("add a [regmix] or a [doremi] section"),
         }
     }
@@ -418,6 +412,34 @@ mod tests {
             assert!(config.regmix.is_some() && config.doremi.is_some(), "{name}");
             assert_eq!(config.weights_from().unwrap(), WeightsFrom::Regmix);
         }
+    }
+
+    /// Closed sets are typed: a value outside them fails the read, naming it, before any stage runs.
+    #[test]
+    fn closed_sets_are_refused_when_the_config_is_read() {
+        let mixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("mixtures");
+        let fixtures = std::fs::read_to_string(mixtures.join("fixtures.toml")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            ("device = \"cpu\"", "device = \"tpu\"", "`tpu` is not a device"),
+            ("from = \"regmix\"", "from = \"optimum\"", "unknown variant `optimum`"),
+            ("[corpus]\n", "[corpus]\ndomain_from = \"meta.x\"\n", "column:DOT.PATH"),
+            ("[manifest]\n", "[executor]\ntasks = { trian = 2 }\n\n[manifest]\n", "unknown variant `trian`"),
+        ];
+        let path = dir.path().join("config.toml");
+        for (from, to, expected) in cases {
+            assert!(fixtures.contains(from), "{from}");
+            std::fs::write(&path, fixtures.replacen(from, to, 1)).unwrap();
+            let error = format!("{:#}", PipelineConfig::read(&path).unwrap_err());
+            assert!(error.contains(expected), "{to}: {error}");
+        }
+        // `from = "doremi"` without a [doremi] section.
+        let (before, rest) = fixtures.split_once("\n[doremi]").unwrap();
+        let after = &rest[rest.find("\n[manifest]").unwrap()..];
+        let without = format!("{before}{after}").replacen("from = \"regmix\"", "from = \"doremi\"", 1);
+        std::fs::write(&path, without).unwrap();
+        let error = format!("{:#}", PipelineConfig::read(&path).unwrap_err());
+        assert!(error.contains("no [doremi] section"), "{error}");
     }
 
     #[test]

@@ -16,6 +16,10 @@
 //! | validate | `validate/results.json` (when `[validate]` is there), and the manifest's evidence |
 //! | report | `report.html` |
 //!
+//! Each stage is a spec in its own file under `stages/` ([`spec::StageSpec`]: what it reads and writes, its
+//! settings, its phases, its run), registered in one list; [`plan`] decides from the specs what runs, and
+//! the executors (local, [`slurm`]) walk the list.
+//!
 //! Stats, dedup, tokenize and train split into array tasks with `[executor] tasks` ([`executor`]):
 //! their tasks work in `WORK/stats-tasks/`, `WORK/dedup-tasks/`, `WORK/tokenize-tasks/` and
 //! `WORK/runs/tasks/`, leave markers in `WORK/pipeline/<stage>/<phase>/`, and the stage joins their
@@ -29,206 +33,16 @@
 //! again; proxy training resumes from the runs already in its table.
 
 pub mod config;
+mod context;
 pub mod executor;
+mod local;
+mod plan;
+pub mod schema;
 pub mod slurm;
+mod spec;
+mod stage;
 mod stages;
 
-use std::path::{Path, PathBuf};
-use std::time::Instant;
-
-use anyhow::{Result, bail};
-use clap::ValueEnum;
-use serde::Serialize;
-
 pub use config::PipelineConfig;
-use stages::Plan;
-
-/// The stages in the order they run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PipelineStage {
-    Stats,
-    Dedup,
-    Tokenize,
-    Sample,
-    Train,
-    Fit,
-    Simulate,
-    Doremi,
-    Manifest,
-    Validate,
-    Report,
-}
-
-impl PipelineStage {
-    pub const ALL: [PipelineStage; 11] = [
-        PipelineStage::Stats,
-        PipelineStage::Dedup,
-        PipelineStage::Tokenize,
-        PipelineStage::Sample,
-        PipelineStage::Train,
-        PipelineStage::Fit,
-        PipelineStage::Simulate,
-        PipelineStage::Doremi,
-        PipelineStage::Manifest,
-        PipelineStage::Validate,
-        PipelineStage::Report,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            PipelineStage::Stats => "stats",
-            PipelineStage::Dedup => "dedup",
-            PipelineStage::Tokenize => "tokenize",
-            PipelineStage::Sample => "sample",
-            PipelineStage::Train => "train",
-            PipelineStage::Fit => "fit",
-            PipelineStage::Simulate => "simulate",
-            PipelineStage::Doremi => "doremi",
-            PipelineStage::Manifest => "manifest",
-            PipelineStage::Validate => "validate",
-            PipelineStage::Report => "report",
-        }
-    }
-}
-
-/// Which stages to consider: `from..=until`, and those to re-run even when their marker matches.
-#[derive(Debug, Clone, Default)]
-pub struct RunOptions {
-    pub from: Option<PipelineStage>,
-    pub until: Option<PipelineStage>,
-    pub force: Vec<PipelineStage>,
-}
-
-impl RunOptions {
-    /// Errors: `--from` after `--until`.
-    pub fn check(&self) -> Result<()> {
-        if let (Some(from), Some(until)) = (self.from, self.until)
-            && from > until
-        {
-            bail!(
-                "--from {} comes after --until {}: the stages run in the order {}",
-                from.name(),
-                until.name(),
-                PipelineStage::ALL.map(PipelineStage::name).join(", ")
-            );
-        }
-        Ok(())
-    }
-}
-
-/// What happened to one stage.
-#[derive(Debug, Clone, Serialize)]
-pub struct StageOutcome {
-    pub stage: PipelineStage,
-    /// `ran`, `skipped` (its marker matched), `outside` (before --from or after --until) or `disabled`.
-    pub status: &'static str,
-    pub seconds: f64,
-}
-
-/// The result of `remix run`.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunSummary {
-    pub work: PathBuf,
-    pub stages: Vec<StageOutcome>,
-    /// The manifest and its exports, when the manifest stage is done.
-    pub manifest: Vec<PathBuf>,
-    pub report: Option<PathBuf>,
-}
-
-/// Runs task `task` of `phase` (a name; `None` for a stage of one phase) of `stage` of the config at
-/// `config_path` (a split stage, as an array task runs it): the upstream stages must be done. Errors: a
-/// stage that does not split, no such phase, a task count other than the phase's under the config's
-/// `[executor] tasks`.
-pub fn run_task(
-    config_path: &Path,
-    stage: PipelineStage,
-    phase: Option<&str>,
-    task: executor::TaskSlice,
-    quiet: bool,
-) -> Result<()> {
-    let config = PipelineConfig::read(config_path)?;
-    let phase = executor::find_phase(stage, phase)?;
-    let configured = phase.tasks(config.executor.tasks(stage));
-    if task.count != configured {
-        bail!(
-            "task {task} of {} {}, but the config runs that phase as {configured} task(s): submit with `remix run \
-             --executor slurm`, which reads [executor] tasks",
-            stage.name(),
-            phase.name
-        );
-    }
-    let plan = Plan::new(&config);
-    plan.check_inputs(stage)?;
-    if !quiet {
-        eprintln!("remix run: {} {} task {task}", stage.name(), phase.name);
-    }
-    plan.run_task(stage, phase, task, quiet)
-}
-
-/// Runs the pipeline of the config at `config_path`.
-pub fn run(config_path: &Path, options: &RunOptions, quiet: bool) -> Result<RunSummary> {
-    let config = PipelineConfig::read(config_path)?;
-    options.check()?;
-    let plan = Plan::new(&config);
-    let mut outcomes = Vec::new();
-    for stage in PipelineStage::ALL {
-        let started = Instant::now();
-        let status = if let Some(status) = not_run(&plan, options, stage, true)? {
-            status
-        } else {
-            plan.check_inputs(stage)?;
-            tracing::info!(stage = stage.name(), "running");
-            if !quiet {
-                eprintln!("remix run: {}", stage.name());
-            }
-            plan.run(stage, quiet)?;
-            "ran"
-        };
-        outcomes.push(StageOutcome {
-            stage,
-            status,
-            seconds: started.elapsed().as_secs_f64(),
-        });
-    }
-    summary(&config, &plan, outcomes)
-}
-
-/// Why `stage` does not run, if it does not: `disabled` by the config, `outside` `--from`..`--until`, or
-/// `skipped` because its marker matches (looked at only when `markers_count`: once a stage before it has
-/// been submitted to run, a later stage's marker says nothing of the inputs it will get).
-fn not_run(
-    plan: &Plan,
-    options: &RunOptions,
-    stage: PipelineStage,
-    markers_count: bool,
-) -> Result<Option<&'static str>> {
-    Ok(if !plan.enabled(stage) {
-        Some("disabled")
-    } else if options.from.is_some_and(|f| stage < f) || options.until.is_some_and(|u| stage > u) {
-        Some("outside")
-    } else if markers_count && !options.force.contains(&stage) && plan.is_done(stage)? {
-        tracing::info!(stage = stage.name(), "marker matches: skipped");
-        Some("skipped")
-    } else {
-        None
-    })
-}
-
-/// The summary of a run: its stages, and the manifest and report when their stages are done.
-fn summary(config: &PipelineConfig, plan: &Plan, stages: Vec<StageOutcome>) -> Result<RunSummary> {
-    let manifest = if plan.is_done(PipelineStage::Manifest)? {
-        plan.manifest_files()?
-    } else {
-        Vec::new()
-    };
-    let report = plan
-        .is_done(PipelineStage::Report)?
-        .then(|| plan.report_path());
-    Ok(RunSummary {
-        work: config.work.clone(),
-        stages,
-        manifest,
-        report,
-    })
-}
+pub use local::{RunOptions, RunSummary, StageOutcome, run, run_task};
+pub use stage::PipelineStage;

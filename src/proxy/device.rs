@@ -23,6 +23,8 @@ use burn::prelude::*;
 use burn::tensor::DeviceKind;
 use serde::Serialize;
 
+use crate::core::panic::quietly;
+
 /// `--device`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeviceChoice {
@@ -41,6 +43,16 @@ impl FromStr for DeviceChoice {
             "cuda" => Err(NO_CUDA.into()),
             _ => Err(format!("`{text}` is not a device: use auto, cpu or wgpu")),
         }
+    }
+}
+
+impl std::fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DeviceChoice::Auto => "auto",
+            DeviceChoice::Cpu => "cpu",
+            DeviceChoice::Wgpu => "wgpu",
+        })
     }
 }
 
@@ -373,21 +385,6 @@ fn no_adapter(reason: &str) -> anyhow::Error {
          install Mesa's Vulkan drivers (apt-get install mesa-vulkan-drivers) for lavapipe, or use \
          --device cpu"
     )
-}
-
-/// Runs `work`, turning a panic into its message, without the panic hook printing it.
-pub(crate) fn quietly<T>(work: impl FnOnce() -> T) -> std::result::Result<T, String> {
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
-    std::panic::set_hook(hook);
-    result.map_err(|panic| {
-        panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default()
-    })
 }
 
 /// Runs one small operation on `device`, turning a failed adapter request into an error.

@@ -1,15 +1,21 @@
 //! Proxy models: the small language models whose validation losses the regression learns from.
 //!
-//! [`shard`] opens the Megatron token shards that the tokenize stage writes (memory-mapped, so a proxy
-//! never loads a corpus); [`data`] builds training batches from them in proportion to a mixture, and the
+//! [`data`] builds training batches from the token shards (memory-mapped by
+//! [`crate::data::tokens::read`], so a proxy never loads a corpus) in proportion to a mixture, and the
 //! fixed validation sequences every proxy is scored on; [`model`] is the LLaMA-style proxy in burn, P of
-//! them stacked; [`train`] the training loop, and [`cpu`] its step written out for the CPU; [`stage`] `remix train` over a candidate list; [`device`]
-//! where they train.
+//! them stacked; [`settings`] their training settings; [`train`] trains a stack, through burn's autodiff
+//! ([`autodiff`]) or the step written out for the CPU ([`cpu`]); [`eval`] scores it; [`memory`] sizes
+//! a stack for a device; [`device`] where they train; [`bench`] `remix bench train`. The train stage that runs one proxy per candidate
+//! mixture is RegMix's ([`crate::regmix::train`]).
 
+pub mod autodiff;
+pub mod bench;
 pub mod cpu;
 pub mod data;
 pub mod device;
+pub mod eval;
+pub mod memory;
 pub mod model;
-pub mod shard;
-pub mod stage;
+pub mod settings;
+pub mod shape;
 pub mod train;

@@ -98,3 +98,13 @@ mod tests {
         );
     }
 }
+
+/// Charts side by side.
+pub fn charts(svgs: &[String]) -> String {
+    format!("<div class=\"charts\">{}</div>", svgs.concat())
+}
+
+/// A share as a percentage with one decimal.
+pub fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}

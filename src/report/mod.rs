@@ -16,7 +16,7 @@ use std::path::Path;
 
 use anyhow::{Result, bail};
 
-use crate::workdir::write_atomic;
+use crate::core::workdir::write_atomic;
 
 /// Builds one section from a work directory, or `None` when its stage has not run.
 type SectionBuilder = fn(&Path) -> Result<Option<String>>;

@@ -12,76 +12,25 @@
 //! transfer (does the fit's ranking of mixtures hold at the larger scale?) and, with `ladder`, how the
 //! ranking changes with scale.
 
+mod report;
 pub mod stage;
+
+pub use report::{
+    ChosenBeats, LADDER_AGREEMENT, Ladder, MixtureResult, RankTransfer, ValidateConfig, ValidationReport,
+};
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Result, bail};
 use burn::prelude::Device;
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 
-use crate::progress::Progress;
+use crate::core::progress::Progress;
 use crate::proxy::data::{MixtureSampler, validation_sets};
 use crate::proxy::model::ProxyShape;
-use crate::proxy::stage::ProxyRunConfig;
 use crate::proxy::train::train_proxies;
-use crate::tokens::TokensIndex;
-use crate::workdir::write_atomic;
-
-/// Settings of `remix validate`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct ValidateConfig {
-    /// The proxy the mixtures were chosen with; the validation model is this one scaled up.
-    pub proxy: ProxyRunConfig,
-    /// Non-embedding parameters relative to the proxy. Default 4.
-    pub model_scale: f64,
-    /// Training tokens relative to the proxy's. Default: `model_scale` (tokens grow with parameters, as
-    /// compute-optimal training scales them).
-    #[serde(default)]
-    pub token_scale: Option<f64>,
-    /// Domains whose mean validation loss decides. Default: the evaluation-only domains.
-    pub target: Vec<String>,
-}
-
-/// `validate/results.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct ValidationReport {
-    pub config: ValidateConfig,
-    /// The model every mixture trained.
-    pub shape: ProxyShape,
-    pub non_embedding_params: usize,
-    pub train_tokens: u64,
-    pub target: Vec<String>,
-    /// One per mixture, in the order given.
-    pub results: Vec<MixtureResult>,
-    /// Spearman rho between the fit's predicted and the measured target losses (pipeline stage only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rank_transfer: Option<stage::RankTransfer>,
-    /// Whether the chosen mixture's model beat the natural and the uniform mixtures' (pipeline stage).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub chosen_beats: Option<stage::ChosenBeats>,
-    /// The proxy ladder: the holdout candidates trained at each scale (pipeline stage, with `ladder`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ladder: Option<stage::Ladder>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct MixtureResult {
-    /// `natural`, `uniform` or the file's name without extension.
-    pub name: String,
-    /// Where the weights came from.
-    pub source: String,
-    /// Weights per training domain.
-    pub weights: BTreeMap<String, f64>,
-    /// Mean validation loss over the target domains.
-    pub target_loss: f64,
-    /// The fit's prediction of the proxies' target loss for this mixture (pipeline stage).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub predicted_target_loss: Option<f64>,
-    pub losses: BTreeMap<String, f64>,
-}
+use crate::data::tokens::TokensIndex;
+use crate::core::workdir::write_atomic;
 
 /// The proxy scaled by `scale` in non-embedding parameters: width and feed-forward width grow by
 /// `sqrt(scale)`, the width rounded to a multiple of twice the heads (even head widths for rotary).

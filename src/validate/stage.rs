@@ -15,7 +15,7 @@
 //!   rho >= 0.9: the proxy size this corpus needs (Olmix reports 1M-parameter proxies rank poorly and
 //!   15M ones well).
 //!
-//! Writes `validate/results.json` ([`super::ValidationReport`]) and adds the rank transfer and the
+//! Writes `validate/results.json` ([`super::report::ValidationReport`]) and adds the rank transfer and the
 //! validation losses to the manifest's evidence (`method.evidence.validation`).
 
 use std::path::Path;
@@ -28,15 +28,14 @@ use rand::seq::SliceRandom;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{
-    Candidate, ValidateConfig, ValidationReport, mixture, target_domains, train_candidates,
-};
-use crate::fit::metrics::spearman;
+use super::report::{ChosenBeats, LADDER_AGREEMENT, Ladder, RankTransfer, ValidateConfig, ValidationReport};
+use super::{Candidate, mixture, target_domains, train_candidates};
+use crate::regmix::fit::metrics::spearman;
 use crate::proxy::device::ProxyDevice;
-use crate::proxy::stage::ProxyRunConfig;
-use crate::sample::SampleConfig;
-use crate::tokens::TokensIndex;
-use crate::workdir::write_atomic;
+use crate::regmix::train::ProxyRunConfig;
+use crate::regmix::sample::SampleConfig;
+use crate::data::tokens::TokensIndex;
+use crate::core::workdir::write_atomic;
 
 /// The `[validate]` section of a pipeline config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -67,43 +66,6 @@ impl Default for ValidateSection {
         }
     }
 }
-
-/// Spearman's rho between predicted and measured target losses.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct RankTransfer {
-    pub rho: f64,
-    /// Two-sided permutation p-value (10,000 seeded permutations).
-    pub p_value: f64,
-    /// Bootstrap 95% interval of rho (2,000 seeded resamples of the mixtures).
-    pub interval: [f64; 2],
-    /// Mixtures compared.
-    pub mixtures: usize,
-}
-
-/// The chosen mixture's validation model against the natural and uniform mixtures'.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct ChosenBeats {
-    pub natural: bool,
-    pub uniform: bool,
-}
-
-/// The proxy ladder.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct Ladder {
-    /// Scales relative to the proxy, ascending.
-    pub scales: Vec<f64>,
-    /// The holdout candidates' names, in the order of the losses.
-    pub candidates: Vec<String>,
-    /// `target_losses[s][c]`: candidate `c`'s target loss at scale `s`.
-    pub target_losses: Vec<Vec<f64>>,
-    /// `rho[s][t]`: Spearman's rho between the candidates' losses at scales `s` and `t`.
-    pub rho: Vec<Vec<f64>>,
-    /// The smallest scale whose ranking agrees with the largest one's at rho >= 0.9.
-    pub recommended_scale: f64,
-}
-
-/// Agreement with the largest scale that makes a scale enough.
-pub const LADDER_AGREEMENT: f64 = 0.9;
 
 /// Where the stage reads and writes.
 pub struct StagePaths<'a> {
@@ -137,7 +99,7 @@ pub fn run(
         },
     };
     let target = target_domains(&index, &config)?;
-    let model = crate::fit::read_model(paths.fit_model)?;
+    let model = crate::regmix::fit::read_model(paths.fit_model)?;
 
     let named = |name: &str, spec: &Path| -> Result<Candidate> {
         let (_, weights) = mixture(&spec.display().to_string(), &index)?;
@@ -255,7 +217,7 @@ fn holdout_candidates(
         seed: sample.seed ^ HOLDOUT_SEED,
         ..sample.clone()
     };
-    let drawn = crate::sample::sample(index, &config)?;
+    let drawn = crate::regmix::sample::sample(index, &config)?;
     // The first two rows are the natural and uniform mixtures, validated by name.
     Ok(drawn
         .rows

@@ -17,8 +17,8 @@
 
 use anyhow::Result;
 
-use super::FolderWriter;
-use crate::proxy::shard::TokenShard;
+use super::folder::FolderWriter;
+use crate::data::tokens::read::TokenShard;
 
 /// The file name datatrove's tokenizer gives rank 0's first file, without shuffling.
 pub const FILE: &str = "00000_remix.ds";

@@ -12,9 +12,9 @@
 
 use anyhow::Result;
 
-use super::FolderWriter;
-use crate::proxy::shard::TokenShard;
-use crate::tokenize::shard::TokenDtype;
+use super::folder::FolderWriter;
+use crate::data::tokens::read::TokenShard;
+use crate::data::tokens::write::TokenDtype;
 
 /// Bytes of items per chunk.
 const CHUNK_BYTES: usize = 1 << 26;

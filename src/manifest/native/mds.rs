@@ -17,8 +17,8 @@
 
 use anyhow::{Result, bail};
 
-use super::FolderWriter;
-use crate::proxy::shard::TokenShard;
+use super::folder::FolderWriter;
+use crate::data::tokens::read::TokenShard;
 
 /// MDSWriter's default `size_limit`: a shard is cut before it would pass 64 MiB.
 const SIZE_LIMIT: u64 = 1 << 26;

@@ -21,11 +21,11 @@ use parquet::file::properties::WriterProperties;
 use rayon::prelude::*;
 use tokenizers::Tokenizer;
 
-use super::FolderWriter;
-use crate::manifest::Manifest;
-use crate::proxy::shard::TokenShard;
-use crate::tokenize::load_tokenizer;
-use crate::workdir::DoneMarker;
+use super::folder::FolderWriter;
+use crate::manifest::document::Manifest;
+use crate::data::tokens::read::TokenShard;
+use crate::data::tokenize::load_tokenizer;
+use crate::core::workdir::DoneMarker;
 
 /// Bytes of text per Parquet part.
 const PART_BYTES: usize = 1 << 26;

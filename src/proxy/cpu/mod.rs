@@ -14,12 +14,14 @@
 mod attention;
 pub mod kernels;
 pub mod step;
+mod workspace;
 
 use anyhow::{Result, bail};
 
 use super::data::{MixtureSampler, ValidationSet};
 use super::model::ProxyShape;
-use super::train::{TrainConfig, TrainedProxies, validation_losses_with};
+use super::eval::validation_losses_with;
+use super::settings::{TrainConfig, TrainedProxies};
 use step::CpuProxy;
 
 /// [`super::train::train_proxies`] on the CPU: the same proxies, batches, schedule and optimizer,
@@ -87,7 +89,8 @@ mod tests {
 
     use super::*;
     use crate::proxy::model::{ProxyModel, next_token_loss, test_rng, test_shape as tiny};
-    use crate::proxy::train::{clip_per_model, host_values, rows_tensor};
+    use crate::proxy::autodiff::clip_per_model;
+    use crate::proxy::eval::{host_values, rows_tensor};
 
     /// `sequences` rows of `width` token ids, varied by `salt`.
     fn rows(sequences: usize, width: usize, salt: u32) -> Vec<u32> {

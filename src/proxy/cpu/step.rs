@@ -6,11 +6,12 @@
 
 use anyhow::{Result, bail};
 
-use super::attention::{self, Heads};
+use super::attention;
 use super::kernels::{
     RopeTables, cross_entropy, cross_entropy_with_grad, matmul, rms_norm, rms_norm_backward, rope,
     swiglu, swiglu_backward,
 };
+use super::workspace::{Workspace, heads};
 use crate::proxy::model::{NORM_EPSILON, ProxyShape};
 
 /// AdamW's settings: burn's `AdamW` (epsilon 1e-5, decoupled decay on every weight), so the CPU step
@@ -51,84 +52,6 @@ const PER_BLOCK: usize = 6;
 /// The number of parameter `which` of block `layer`.
 fn block_parameter(layer: usize, which: usize) -> usize {
     1 + layer * PER_BLOCK + which
-}
-
-/// A block's activations kept for the backward pass.
-struct BlockActivations {
-    x_in: Vec<f32>,
-    inverse_rms_1: Vec<f32>,
-    normed_1: Vec<f32>,
-    /// Rotated, scaled queries; rotated keys; values.
-    qkv: Vec<f32>,
-    probabilities: Vec<f32>,
-    attended: Vec<f32>,
-    x_mid: Vec<f32>,
-    inverse_rms_2: Vec<f32>,
-    normed_2: Vec<f32>,
-    gate_up: Vec<f32>,
-    hidden: Vec<f32>,
-}
-
-/// Buffers for one batch shape, reused from step to step.
-struct Workspace {
-    rows: usize,
-    length: usize,
-    blocks: Vec<BlockActivations>,
-    x: Vec<f32>,
-    inverse_rms: Vec<f32>,
-    normed: Vec<f32>,
-    logits: Vec<f32>,
-    d_x: Vec<f32>,
-    d_normed: Vec<f32>,
-    d_qkv: Vec<f32>,
-    d_attended: Vec<f32>,
-    d_hidden: Vec<f32>,
-    d_gate_up: Vec<f32>,
-}
-
-impl Workspace {
-    fn new(shape: &ProxyShape, sequences: usize, length: usize) -> Self {
-        let rows = sequences * length;
-        let (d, f) = (shape.d_model, shape.ffn_hidden);
-        let heads = heads(shape, sequences, length);
-        let block = || BlockActivations {
-            x_in: vec![0.0; rows * d],
-            inverse_rms_1: vec![0.0; rows],
-            normed_1: vec![0.0; rows * d],
-            qkv: vec![0.0; rows * 3 * d],
-            probabilities: vec![0.0; heads.probabilities_len()],
-            attended: vec![0.0; rows * d],
-            x_mid: vec![0.0; rows * d],
-            inverse_rms_2: vec![0.0; rows],
-            normed_2: vec![0.0; rows * d],
-            gate_up: vec![0.0; rows * 2 * f],
-            hidden: vec![0.0; rows * f],
-        };
-        Self {
-            rows,
-            length,
-            blocks: (0..shape.layers).map(|_| block()).collect(),
-            x: vec![0.0; rows * d],
-            inverse_rms: vec![0.0; rows],
-            normed: vec![0.0; rows * d],
-            logits: vec![0.0; rows * shape.vocab_size],
-            d_x: vec![0.0; rows * d],
-            d_normed: vec![0.0; rows * d],
-            d_qkv: vec![0.0; rows * 3 * d],
-            d_attended: vec![0.0; rows * d],
-            d_hidden: vec![0.0; rows * f],
-            d_gate_up: vec![0.0; rows * 2 * f],
-        }
-    }
-}
-
-fn heads(shape: &ProxyShape, sequences: usize, length: usize) -> Heads {
-    Heads {
-        sequences,
-        length,
-        heads: shape.heads,
-        head_dim: shape.d_model / shape.heads,
-    }
 }
 
 /// Splits rows of `length + 1` token ids into inputs and targets, refusing ids outside the vocabulary.

@@ -1,0 +1,112 @@
+use clap::{Args as ClapArgs, Subcommand};
+
+use super::train::parse_device;
+use crate::proxy::device::DeviceChoice;
+use crate::proxy::model::ProxyShape;
+
+/// Benchmarks that print figures (speed is measured here, never asserted in tests).
+#[derive(Debug, ClapArgs)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: BenchCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    Train(TrainArgs),
+}
+
+/// Train the proxy on random tokens and print tokens per second (compare: bench/train_pytorch.py).
+///
+/// It prints one line per stack size: first one proxy at a time, then each P of --parallel stacked
+/// (the tokens of all P per second). bench/gpu_sweep.sh runs it over P = 1, 4, 16, 64 on wgpu.
+///
+/// Examples:
+///
+///   remix bench train --steps 20 --context 256
+///
+///   remix bench train --steps 10 --parallel 8 --json
+///
+///   remix bench train --device wgpu --vocab-size 50304 --parallel 4,16,64
+#[derive(Debug, ClapArgs)]
+#[command(verbatim_doc_comment)]
+pub struct TrainArgs {
+    /// Timed steps (the first, a warm-up, is not counted).
+    #[arg(long, default_value_t = 20)]
+    pub steps: usize,
+
+    #[arg(long, default_value_t = 16)]
+    pub batch_size: usize,
+
+    #[arg(long, default_value_t = 256)]
+    pub context: usize,
+
+    #[arg(long, default_value_t = 4096)]
+    pub vocab_size: usize,
+
+    #[arg(long, default_value_t = 2)]
+    pub layers: usize,
+
+    #[arg(long, default_value_t = 256)]
+    pub d_model: usize,
+
+    #[arg(long, default_value_t = 8)]
+    pub heads: usize,
+
+    #[arg(long, default_value_t = 512)]
+    pub ffn_hidden: usize,
+
+    #[arg(long, value_parser = parse_device, default_value = "auto")]
+    pub device: DeviceChoice,
+
+    /// Proxies trained together, compared with one at a time: one count or a list (4,16,64).
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    pub parallel: Vec<usize>,
+
+    /// Print the summary as JSON after the figure.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let BenchCommand::Train(args) = args.command;
+    let shape = ProxyShape::checked(
+        args.vocab_size,
+        args.layers,
+        args.d_model,
+        args.heads,
+        args.ffn_hidden,
+        args.context,
+    )?;
+    let device = args.device.resolve()?;
+    let mut sizes = vec![1];
+    for &p in &args.parallel {
+        if !sizes.contains(&p.max(1)) {
+            sizes.push(p.max(1));
+        }
+    }
+    let mut results: Vec<crate::proxy::bench::TrainBench> = Vec::new();
+    for parallel in sizes {
+        let result = crate::proxy::bench::train(
+            &shape,
+            args.batch_size,
+            args.steps,
+            parallel,
+            &device.device,
+        )?;
+        println!("{:.0}", result.tokens_per_second);
+        results.push(result);
+    }
+    if args.json {
+        let speedup = results.last().map_or(1.0, |r| r.tokens_per_second)
+            / results[0].tokens_per_second.max(1e-9);
+        let summary = serde_json::json!({
+            "device": device.label(),
+            "adapter": device.adapter,
+            "runs": results,
+            "stacked_over_one_at_a_time": speedup,
+        });
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    }
+    Ok(())
+}

@@ -1,0 +1,86 @@
+use std::path::PathBuf;
+
+use clap::Args as ClapArgs;
+
+use crate::regmix::fit::{FitConfig, RegressorKind};
+
+/// Fit the target loss as a function of the mixture weights, with cross-validated model choice.
+///
+/// Examples:
+///
+///   remix fit --runs work/runs/runs.parquet --target web -o work/fit
+///
+///   remix fit --runs runs.parquet --target the_pile_pile_cc,the_pile_arxiv --regressor gbdt -o fit --json
+#[derive(Debug, ClapArgs)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// The runs table (Parquet), from `remix train` or `remix runs import`.
+    #[arg(long)]
+    pub runs: PathBuf,
+
+    /// Evaluated domain(s) whose mean validation loss is the target, comma-separated.
+    #[arg(long, required = true, value_delimiter = ',')]
+    pub target: Vec<String>,
+
+    /// Regressors to compare (repeatable); default: all.
+    #[arg(long, value_enum)]
+    pub regressor: Vec<RegressorKind>,
+
+    /// Cross-validation folds.
+    #[arg(long, default_value_t = FitConfig::default().folds)]
+    pub folds: usize,
+
+    /// Seed of the fold assignment.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+
+    /// Output folder for model.json, report.json and _done.json.
+    #[arg(short, long)]
+    pub output: PathBuf,
+
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let mut config = FitConfig {
+        target: args.target,
+        folds: args.folds,
+        seed: args.seed,
+        ..Default::default()
+    };
+    if !args.regressor.is_empty() {
+        config.regressors = args.regressor;
+    }
+    let report = crate::regmix::fit::run(&args.runs, &config, &args.output)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!(
+        "{} runs, target {}, {}-fold cross-validation:",
+        report.runs,
+        report.config.target.join(" + "),
+        report.config.folds
+    );
+    println!(
+        "{:<8} {:>9} {:>9} {:>9}",
+        "regressor", "spearman", "pearson", "MAE"
+    );
+    for s in &report.regressors {
+        println!(
+            "{:<8} {:>9.4} {:>9.4} {:>9.4}",
+            s.regressor.name(),
+            s.spearman,
+            s.pearson,
+            s.mean_absolute_error
+        );
+    }
+    println!(
+        "Chose {}; wrote {}",
+        report.chosen.name(),
+        args.output.join("model.json").display()
+    );
+    Ok(())
+}

@@ -1,0 +1,96 @@
+use std::path::PathBuf;
+
+use clap::Args as ClapArgs;
+
+use crate::regmix::simulate::SimulateConfig;
+
+/// Find the mixture with the lowest predicted loss: score fresh Dirichlet candidates, average the best.
+///
+/// Examples:
+///
+///   remix simulate --model work/fit/model.json -o work/fit/optimum.json
+///
+///   remix simulate --model work/fit/model.json --tokens work/tokens --train-tokens 100000000000 \
+///       --max-epochs 4 -n 1000000 --top-k 128 --seed 1 -o work/fit/optimum.json
+#[derive(Debug, ClapArgs)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// A model.json written by `remix fit`.
+    #[arg(long)]
+    pub model: PathBuf,
+
+    /// The tokens folder (or its index.json): token counts give the prior, the natural mixture and the epoch caps.
+    #[arg(long)]
+    pub tokens: Option<PathBuf>,
+
+    /// Tokens the real run will train on (needs --tokens); sets each domain's epoch cap.
+    #[arg(long)]
+    pub train_tokens: Option<u64>,
+
+    /// Most times a domain may be repeated.
+    #[arg(long, default_value_t = SimulateConfig::default().max_epochs)]
+    pub max_epochs: f64,
+
+    /// Candidates to draw.
+    #[arg(short = 'n', long, default_value_t = SimulateConfig::default().candidates)]
+    pub candidates: usize,
+
+    /// Best candidates to average.
+    #[arg(long, default_value_t = SimulateConfig::default().top_k)]
+    pub top_k: usize,
+
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+
+    /// Exponent on token shares in the Dirichlet prior.
+    #[arg(long, default_value_t = SimulateConfig::default().sampling.temperature)]
+    pub temperature: f64,
+
+    /// The optimum to write (JSON).
+    #[arg(short, long)]
+    pub output: PathBuf,
+
+    /// Print the optimum as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let mut config = SimulateConfig {
+        candidates: args.candidates,
+        top_k: args.top_k,
+        seed: args.seed,
+        max_epochs: args.max_epochs,
+        train_tokens: args.train_tokens,
+        ..Default::default()
+    };
+    config.sampling.temperature = args.temperature;
+    let optimum = crate::regmix::simulate::run(&args.model, args.tokens.as_deref(), &config, &args.output)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&optimum)?);
+        return Ok(());
+    }
+    println!(
+        "{:<32} {:>8} {:>8} {:>8}",
+        "domain", "weight", "natural", "cap"
+    );
+    for d in &optimum.domains {
+        let natural = d.natural.map_or("-".to_string(), |n| format!("{n:.4}"));
+        println!(
+            "{:<32} {:>8.4} {:>8} {:>8.4}",
+            d.domain.escape_debug().to_string(),
+            d.weight,
+            natural,
+            d.cap
+        );
+    }
+    let natural = optimum
+        .predicted_loss_natural
+        .map_or("-".to_string(), |l| format!("{l:.4}"));
+    println!(
+        "predicted loss: optimum {:.4}, natural {natural}, uniform {:.4} ({} feasible candidates)",
+        optimum.predicted_loss, optimum.predicted_loss_uniform, optimum.feasible_candidates
+    );
+    println!("Wrote {}", args.output.display());
+    Ok(())
+}

@@ -1,0 +1,84 @@
+use std::path::PathBuf;
+
+use clap::{Args as ClapArgs, Subcommand};
+
+use crate::data::corpus::config::{CorpusConfig, DomainFrom};
+use crate::data::tokenize::train::TokenizerTrainConfig;
+
+/// Tokenizers for proxy models.
+#[derive(Debug, ClapArgs)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Train(TrainArgs),
+}
+
+/// Train a byte-level BPE tokenizer (HuggingFace tokenizer.json) on a sample of a corpus.
+///
+/// Example:
+///
+///   remix tokenizer train --corpus fixtures/corpus --vocab-size 4096 -o tokenizer.json
+#[derive(Debug, ClapArgs)]
+#[command(verbatim_doc_comment)]
+pub struct TrainArgs {
+    /// Parquet files, folders of them (searched recursively), or glob patterns.
+    #[arg(long, required = true, num_args = 1..)]
+    pub corpus: Vec<PathBuf>,
+
+    /// Where each row's domain comes from: `folder` or `column:DOT.PATH`.
+    #[arg(long, default_value = "folder")]
+    pub domain_from: DomainFrom,
+
+    /// The column that holds the document text.
+    #[arg(long, default_value = "text")]
+    pub text_column: String,
+
+    /// Vocabulary size, the end-of-document token included (proxies want 4096 to 16384).
+    #[arg(long, default_value_t = 8192)]
+    pub vocab_size: usize,
+
+    /// Megabytes of text to train on, sampled across the corpus.
+    #[arg(long, default_value_t = 64)]
+    pub sample_mb: u64,
+
+    /// The end-of-document token.
+    #[arg(long, default_value = "<|endoftext|>")]
+    pub eod_token: String,
+
+    /// Seed of the document sample.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// Where to write tokenizer.json.
+    #[arg(short, long)]
+    pub output: PathBuf,
+}
+
+pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
+    let Command::Train(args) = args.command;
+    let config = TokenizerTrainConfig {
+        corpus: CorpusConfig {
+            text_column: args.text_column,
+            domain_from: args.domain_from,
+            ..Default::default()
+        },
+        vocab_size: args.vocab_size,
+        sample_bytes: args.sample_mb << 20,
+        eod_token: args.eod_token,
+        seed: args.seed,
+        ..Default::default()
+    };
+    let trained = crate::data::tokenize::train::train(&args.corpus, &config, &args.output, quiet)?;
+    println!(
+        "Trained a {}-token BPE on {} documents ({:.1} MB); wrote {}",
+        trained.vocab_size,
+        trained.sample_documents,
+        trained.sample_bytes as f64 / 1e6,
+        trained.path.display()
+    );
+    Ok(())
+}

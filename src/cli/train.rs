@@ -1,0 +1,206 @@
+use std::path::PathBuf;
+
+use clap::Args as ClapArgs;
+
+use crate::proxy::device::DeviceChoice;
+use crate::proxy::model::ProxyShape;
+use crate::regmix::train::{ProxyRunConfig, Shard, TrainOptions};
+use crate::proxy::settings::TrainConfig;
+use crate::data::tokens::TokensIndex;
+
+/// Train a proxy model on every candidate mixture and record its validation losses in WORK/runs/runs.parquet.
+///
+/// Re-running skips finished runs; --shard I/N trains every N-th candidate from the I-th, so machines can
+/// share one candidate list (join their tables with `remix runs merge`).
+///
+/// Examples:
+///
+///   remix train --tokens work/tokens --mixtures work/mixtures.parquet -o work --dry-run
+///
+///   remix train --tokens work/tokens --mixtures work/mixtures.parquet -o work --train-tokens 2000000 --shard 0/4
+#[derive(Debug, ClapArgs)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// The tokens folder (shards and index.json).
+    #[arg(long)]
+    pub tokens: PathBuf,
+
+    /// Candidate mixtures (`remix sample`).
+    #[arg(long)]
+    pub mixtures: PathBuf,
+
+    /// The work directory; runs go to WORK/runs/runs.parquet.
+    #[arg(short, long)]
+    pub output: PathBuf,
+
+    /// Where to train: cpu (burn's flex backend), wgpu (Vulkan, Metal, DX12); auto: cpu.
+    #[arg(long, value_parser = parse_device, default_value = "auto")]
+    pub device: DeviceChoice,
+
+    /// Train only every N-th candidate from the I-th: I/N.
+    #[arg(long, value_parser = parse_shard, default_value = "0/1")]
+    pub shard: Shard,
+
+    /// Most times a candidate may repeat a domain within one proxy's tokens (as in `remix sample`).
+    #[arg(long, default_value_t = 4.0)]
+    pub max_epochs: f64,
+
+    /// Proxies trained together, their weights stacked so each layer is one batched matmul for all;
+    /// each ends as it would alone. 0: as many as fit on wgpu (80% of the adapter's memory, 4 GiB where
+    /// it reports none, within its largest buffer); one at a time on the CPU, where a stack measured
+    /// slower (remix bench train --parallel 4).
+    #[arg(long, default_value_t = 0)]
+    pub parallel: usize,
+
+    #[command(flatten)]
+    pub proxy: ProxyArgs,
+
+    /// Print the proxy's parameter counts and the plan, and train nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The proxy's shape and training settings, shared by `remix train` and `remix doremi`.
+#[derive(Debug, ClapArgs)]
+pub struct ProxyArgs {
+    /// Tokens per proxy.
+    #[arg(long, default_value_t = TrainConfig::default().train_tokens)]
+    pub train_tokens: u64,
+
+    /// Sequences per step.
+    #[arg(long, default_value_t = TrainConfig::default().batch_size)]
+    pub batch_size: usize,
+
+    /// Peak learning rate.
+    #[arg(long, default_value_t = TrainConfig::default().learning_rate)]
+    pub learning_rate: f64,
+
+    /// Validation sequences per domain.
+    #[arg(long, default_value_t = TrainConfig::default().val_sequences)]
+    pub val_sequences: usize,
+
+    /// Context length.
+    #[arg(long, default_value_t = 512)]
+    pub context: usize,
+
+    /// Decoder blocks.
+    #[arg(long, default_value_t = 2)]
+    pub layers: usize,
+
+    /// Model width.
+    #[arg(long, default_value_t = 256)]
+    pub d_model: usize,
+
+    /// Attention heads.
+    #[arg(long, default_value_t = 8)]
+    pub heads: usize,
+
+    /// SwiGLU hidden width.
+    #[arg(long, default_value_t = 512)]
+    pub ffn_hidden: usize,
+
+    /// Seed of every proxy's initialisation and batches.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+impl ProxyArgs {
+    /// The proxy run settings, with the vocabulary of the token index.
+    pub fn config(&self, index: &TokensIndex) -> anyhow::Result<ProxyRunConfig> {
+        let shape = ProxyShape::checked(
+            index.vocab_size as usize,
+            self.layers,
+            self.d_model,
+            self.heads,
+            self.ffn_hidden,
+            self.context,
+        )?;
+        Ok(ProxyRunConfig {
+            shape,
+            train: TrainConfig {
+                train_tokens: self.train_tokens,
+                batch_size: self.batch_size,
+                learning_rate: self.learning_rate,
+                val_sequences: self.val_sequences,
+                ..Default::default()
+            },
+            seed: self.seed,
+        })
+    }
+}
+
+/// Parses `--device` (auto, cpu, wgpu).
+pub fn parse_device(text: &str) -> Result<DeviceChoice, String> {
+    text.parse()
+}
+
+fn parse_shard(text: &str) -> Result<Shard, String> {
+    let parsed = text
+        .split_once('/')
+        .and_then(|(i, n)| Some((i.parse().ok()?, n.parse().ok()?)));
+    match parsed {
+        Some((index, count)) if count > 0 && index < count => Ok(Shard { index, count }),
+        _ => Err(format!(
+            "`{text}` is not a shard: write I/N with 0 <= I < N, e.g. 0/4"
+        )),
+    }
+}
+
+pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
+    let index = TokensIndex::read(&args.tokens)?;
+    let config = args.proxy.config(&index)?;
+    if args.dry_run {
+        let steps = config.train.steps(config.shape.context);
+        println!(
+            "proxy: {} parameters, {} without embeddings ({} layers, d_model {}, {} heads, SwiGLU {}, context {}, vocabulary {})",
+            config.shape.params(),
+            config.shape.non_embedding_params(),
+            config.shape.layers,
+            config.shape.d_model,
+            config.shape.heads,
+            config.shape.ffn_hidden,
+            config.shape.context,
+            config.shape.vocab_size
+        );
+        println!(
+            "training: {steps} steps of {} x {} tokens = {} tokens per proxy",
+            config.train.batch_size,
+            config.shape.context,
+            steps * config.train.batch_size * config.shape.context
+        );
+        return Ok(());
+    }
+    let device = args.device.resolve()?;
+    let runs = args.output.join("runs").join("runs.parquet");
+    let summary = crate::regmix::train::train_candidates(
+        &args.tokens,
+        &args.mixtures,
+        &runs,
+        &config,
+        TrainOptions {
+            shard: args.shard,
+            max_epochs: args.max_epochs,
+            parallel: args.parallel,
+            quiet,
+        },
+        &device,
+    )?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        println!(
+            "Trained {} proxies ({} already done, {} at a time), {:.0} tokens/s; {} runs in {}",
+            summary.trained,
+            summary.skipped,
+            summary.parallel,
+            summary.tokens_per_second,
+            summary.runs_in_table,
+            runs.display()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,308 @@
+//! Finding corpus files and checking their footers and columns before any work starts.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use arrow::datatypes::{DataType, Field, Fields};
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use parquet::schema::types::SchemaDescriptor;
+
+use crate::data::corpus::config::{CorpusConfig, DomainFrom};
+
+/// One Parquet file of the corpus, with its footer already read and its columns located.
+#[derive(Debug)]
+pub struct CorpusFile {
+    pub path: PathBuf,
+    /// The domain when it comes from the folder.
+    pub(super) folder_domain: Option<String>,
+    pub(super) metadata: ArrowReaderMetadata,
+    /// Leaf index of the text column in the Parquet schema.
+    pub(super) text_leaf: usize,
+    /// Leaf index of the domain column, when the domain comes from a column.
+    pub(super) domain_leaf: Option<usize>,
+}
+
+impl CorpusFile {
+    pub fn rows(&self) -> u64 {
+        self.metadata.metadata().file_metadata().num_rows().max(0) as u64
+    }
+
+    /// The file's footer, as parquet's Arrow reader wants it.
+    pub fn arrow_metadata(&self) -> &ArrowReaderMetadata {
+        &self.metadata
+    }
+
+    /// Uncompressed bytes of the text column (Parquet's own figure: text plus length prefixes).
+    pub fn text_bytes(&self) -> u64 {
+        self.metadata
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|g| g.column(self.text_leaf).uncompressed_size().max(0) as u64)
+            .sum()
+    }
+
+    /// Rows in each row group.
+    pub fn row_group_rows(&self) -> Vec<u64> {
+        self.metadata
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|g| g.num_rows().max(0) as u64)
+            .collect()
+    }
+}
+
+/// The path as the user wrote it, for messages.
+pub(crate) fn shown(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// Expands the user's paths into Parquet files in a deterministic order, each with its folder domain
+/// when the domain comes from folders.
+pub(super) fn discover(
+    paths: &[PathBuf],
+    domain_from: &DomainFrom,
+) -> Result<Vec<(PathBuf, Option<String>)>> {
+    if paths.is_empty() {
+        bail!("no corpus given: pass --corpus PATH (a Parquet file, a folder of them, or a glob)");
+    }
+    let mut found = Vec::new();
+    for path in paths {
+        let text = path.to_string_lossy();
+        if text.contains(['*', '?', '[']) {
+            let matches = glob::glob(&text)
+                .with_context(|| format!("`{text}` is not a valid glob pattern"))?;
+            let mut files: Vec<PathBuf> = matches
+                .filter_map(|m| m.ok())
+                .filter(|p| p.is_file())
+                .collect();
+            if files.is_empty() {
+                bail!(
+                    "the corpus pattern `{text}` matches no files: check the pattern and the current folder"
+                );
+            }
+            files.sort();
+            found.extend(files.into_iter().map(|f| {
+                let domain = parent_name(&f);
+                (f, domain)
+            }));
+        } else if path.is_dir() {
+            let mut files = Vec::new();
+            walk(path, &mut files)?;
+            files.sort();
+            if files.is_empty() {
+                bail!("the corpus folder {} holds no *.parquet files", shown(path));
+            }
+            for file in files {
+                // The domain is the first folder under the given root: corpus/<domain>/.../x.parquet.
+                let domain = file
+                    .strip_prefix(path)
+                    .ok()
+                    .and_then(|rel| {
+                        let mut parts = rel.components();
+                        let first = parts.next()?;
+                        parts
+                            .next()
+                            .map(|_| first.as_os_str().to_string_lossy().into_owned())
+                    })
+                    .or_else(|| parent_name(&file));
+                found.push((file, domain));
+            }
+        } else if path.exists() {
+            let domain = parent_name(path);
+            found.push((path.clone(), domain));
+        } else {
+            bail!(
+                "the corpus path {} does not exist: check the spelling and the current folder",
+                shown(path)
+            );
+        }
+    }
+    found.dedup_by(|a, b| a.0 == b.0);
+    if matches!(domain_from, DomainFrom::Column(_)) {
+        for entry in &mut found {
+            entry.1 = None;
+        }
+    }
+    Ok(found)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let entries = fs::read_dir(dir)
+        .with_context(|| format!("cannot list the corpus folder {}", shown(dir)))?;
+    for entry in entries {
+        let entry =
+            entry.with_context(|| format!("cannot list the corpus folder {}", shown(dir)))?;
+        let path = entry.path();
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with(['.', '_']) {
+            continue; // hidden files and Spark/Hadoop markers such as _SUCCESS
+        }
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "parquet") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn parent_name(file: &Path) -> Option<String> {
+    let parent = file.parent()?;
+    let parent = if parent.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        parent
+    };
+    let canonical = parent.canonicalize().ok()?;
+    Some(canonical.file_name()?.to_string_lossy().into_owned())
+}
+
+/// Reads a file's footer and locates the text and domain columns, or says what is wrong with it.
+pub(super) fn open_file(
+    path: PathBuf,
+    folder_domain: Option<String>,
+    config: &CorpusConfig,
+) -> Result<CorpusFile> {
+    let file = fs::File::open(&path)
+        .with_context(|| format!("cannot open the corpus file {}", shown(&path)))?;
+    let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not a readable Parquet file ({e}). It may be truncated by an interrupted copy, or not \
+             Parquet at all: copy it again, or remove it from the corpus.",
+            shown(&path)
+        )
+    })?;
+    let fields = metadata.schema().fields().clone();
+    let descr = metadata.metadata().file_metadata().schema_descr_ptr();
+
+    let text_type = field_type(&fields, &config.text_column).ok_or_else(|| {
+        anyhow::anyhow!(
+            "{} has no text column `{}`. Its columns are: {}. Pass --text-column NAME.",
+            shown(&path),
+            config.text_column,
+            column_list(&fields)
+        )
+    })?;
+    if !is_text_type(&text_type) {
+        bail!(
+            "the text column `{}` in {} has type {text_type}; remix needs a string column (Utf8, LargeUtf8, \
+             Utf8View, or binary holding UTF-8). Pass --text-column with the column that holds the documents.",
+            config.text_column,
+            shown(&path)
+        );
+    }
+    let text_leaf = leaf_index(&descr, &config.text_column).ok_or_else(|| {
+        anyhow::anyhow!(
+            "the text column `{}` in {} is not a plain column",
+            config.text_column,
+            shown(&path)
+        )
+    })?;
+
+    let domain_leaf = match &config.domain_from {
+        DomainFrom::Folder => {
+            if folder_domain.is_none() {
+                bail!(
+                    "cannot tell the domain of {} from its folder: put each domain's files in \
+                     corpus/<domain>/, or pass --domain-from column:NAME",
+                    shown(&path)
+                );
+            }
+            None
+        }
+        DomainFrom::Column(dot_path) => {
+            let domain_type = field_type(&fields, dot_path).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{} has no domain column `{dot_path}`. Its columns are: {}. Pass --domain-from \
+                     column:DOT.PATH with one of them, or --domain-from folder.",
+                    shown(&path),
+                    column_list(&fields)
+                )
+            })?;
+            if !is_domain_type(&domain_type) {
+                bail!(
+                    "the domain column `{dot_path}` in {} has type {domain_type}; remix needs strings \
+                     (plain or dictionary-encoded)",
+                    shown(&path)
+                );
+            }
+            Some(leaf_index(&descr, dot_path).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "the domain column `{dot_path}` in {} is not a plain column",
+                    shown(&path)
+                )
+            })?)
+        }
+    };
+    Ok(CorpusFile {
+        path,
+        folder_domain,
+        metadata,
+        text_leaf,
+        domain_leaf,
+    })
+}
+
+/// The type of the field at a dot path, looking through structs. An exact top-level name wins, so a
+/// column literally named `meta.domain` is found too.
+pub(super) fn field_type(fields: &Fields, dot_path: &str) -> Option<DataType> {
+    if let Some((_, field)) = fields.find(dot_path) {
+        return Some(field.data_type().clone());
+    }
+    let (head, rest) = dot_path.split_once('.')?;
+    match fields.find(head)?.1.data_type() {
+        DataType::Struct(children) => field_type(children, rest),
+        _ => None,
+    }
+}
+
+fn leaf_index(descr: &SchemaDescriptor, dot_path: &str) -> Option<usize> {
+    let whole = [dot_path];
+    let parts: Vec<&str> = dot_path.split('.').collect();
+    descr.columns().iter().position(|c| {
+        let leaf = c.path().parts();
+        leaf == whole.as_slice() || leaf == parts.as_slice()
+    })
+}
+
+fn column_list(fields: &Fields) -> String {
+    fn push(prefix: &str, field: &Field, out: &mut Vec<String>) {
+        let name = format!("{prefix}{}", field.name());
+        match field.data_type() {
+            DataType::Struct(children) => {
+                for child in children {
+                    push(&format!("{name}."), child, out);
+                }
+            }
+            other => out.push(format!("{name} ({other})")),
+        }
+    }
+    let mut out = Vec::new();
+    for field in fields {
+        push("", field, &mut out);
+    }
+    out.join(", ")
+}
+
+fn is_text_type(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Utf8
+            | DataType::LargeUtf8
+            | DataType::Utf8View
+            | DataType::Binary
+            | DataType::LargeBinary
+            | DataType::BinaryView
+    )
+}
+
+fn is_domain_type(t: &DataType) -> bool {
+    match t {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+        DataType::Dictionary(_, value) => is_domain_type(value),
+        _ => false,
+    }
+}

@@ -1,0 +1,9 @@
+//! The token shards every later stage reads: Megatron-LM's indexed dataset (`.bin` + `.idx`), written
+//! byte-exact by [`write`], memory-mapped by [`read`], and listed per domain in `tokens/index.json`
+//! ([`index`]).
+
+pub mod index;
+pub mod read;
+pub mod write;
+
+pub use index::*;

@@ -1,0 +1,132 @@
+//! What a stage spec reads of one `remix run`: the config, the work directory and its paths, the
+//! settings the stages share as the config gives them (candidates, fit, proxy), and the proxies' device,
+//! decided once per process when the first stage that trains asks for it.
+
+use std::cell::OnceCell;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result};
+
+use super::config::{CorpusSection, PipelineConfig};
+use super::stage::PipelineStage;
+use crate::core::workdir::{DONE_MARKER, WorkDir};
+use crate::data::corpus::Corpus;
+use crate::data::tokens::TokensIndex;
+use crate::proxy::device::ProxyDevice;
+use crate::proxy::model::ProxyShape;
+use crate::regmix::fit::FitConfig;
+use crate::regmix::sample::SampleConfig;
+use crate::regmix::train::ProxyRunConfig;
+
+/// The config with every path of the work directory spelled out.
+pub struct Context<'a> {
+    pub config: &'a PipelineConfig,
+    pub work: WorkDir,
+    device: OnceCell<ProxyDevice>,
+}
+
+impl<'a> Context<'a> {
+    pub fn new(config: &'a PipelineConfig) -> Self {
+        Self {
+            config,
+            work: WorkDir::new(&config.work),
+            device: OnceCell::new(),
+        }
+    }
+
+    /// `WORK/<relative>`.
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.work.root().join(relative)
+    }
+
+    /// `WORK/pipeline/<stage>/`: the stage's marker, and its tasks' markers below it.
+    pub fn marker_dir(&self, stage: PipelineStage) -> PathBuf {
+        self.path("pipeline").join(stage.name())
+    }
+
+    /// `WORK/pipeline/<stage>/_done.json`.
+    pub fn marker_path(&self, stage: PipelineStage) -> PathBuf {
+        self.marker_dir(stage).join(DONE_MARKER)
+    }
+
+    pub fn tokens_dir(&self) -> PathBuf {
+        self.path("tokens")
+    }
+
+    pub fn report_path(&self) -> PathBuf {
+        self.path("report.html")
+    }
+
+    /// `WORK/mixtures/<name>.json`.
+    pub fn manifest_path(&self) -> PathBuf {
+        self.path("mixtures")
+            .join(format!("{}.json", self.config.manifest.name))
+    }
+
+    /// `[corpus]`. Errors: a config without it.
+    pub fn corpus(&self) -> Result<&'a CorpusSection> {
+        self.config
+            .corpus
+            .as_ref()
+            .context("this stage reads the corpus, and the config has no [corpus]")
+    }
+
+    /// The corpus's Parquet files, in reading order.
+    pub fn corpus_files(&self) -> Result<Vec<PathBuf>> {
+        Ok(Corpus::open(&self.corpus()?.paths, &self.config.corpus_config())?.paths())
+    }
+
+    /// RegMix's candidates, with the epoch caps of the proxies' token budget unless set.
+    pub fn sample_config(&self) -> SampleConfig {
+        let mut config = self
+            .config
+            .regmix
+            .as_ref()
+            .map(|r| r.sample.clone())
+            .unwrap_or_default();
+        config.seed = self.config.seed;
+        config
+            .train_tokens
+            .get_or_insert(self.config.proxy.train.train_tokens);
+        config
+    }
+
+    pub fn fit_config(&self) -> FitConfig {
+        let mut config = self
+            .config
+            .regmix
+            .as_ref()
+            .map(|r| r.fit.clone())
+            .unwrap_or_default();
+        config.seed = self.config.seed;
+        config
+    }
+
+    /// The proxy of `[proxy]` for the tokenizer's vocabulary (`tokens/index.json`).
+    pub fn proxy_config(&self) -> Result<ProxyRunConfig> {
+        let index = TokensIndex::read(&self.tokens_dir())?;
+        let p = &self.config.proxy;
+        let shape = ProxyShape::checked(
+            index.vocab_size as usize,
+            p.layers,
+            p.d_model,
+            p.heads,
+            p.ffn_hidden,
+            p.context,
+        )?;
+        Ok(ProxyRunConfig {
+            shape,
+            train: p.train.clone(),
+            seed: self.config.seed,
+        })
+    }
+
+    /// The proxies' device, resolved on first use and kept for the rest of the run.
+    pub fn device(&self) -> Result<&ProxyDevice> {
+        if let Some(device) = self.device.get() {
+            return Ok(device);
+        }
+        let device = self.config.proxy.device.resolve()?;
+        Ok(self.device.get_or_init(|| device))
+    }
+}

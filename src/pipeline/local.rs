@@ -1,0 +1,155 @@
+//! The local executor: `remix run` runs every stage the config enables in this process, one after
+//! another ([`run`]), or one task of a split stage as an array job runs it ([`run_task`]).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use serde::Serialize;
+
+use super::config::PipelineConfig;
+use super::stages::{find_phase, read_config};
+use super::plan::Plan;
+use super::stage::PipelineStage;
+use crate::core::tasks::TaskSlice;
+
+/// Which stages to consider: `from..=until`, and those to re-run even when their marker matches.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub from: Option<PipelineStage>,
+    pub until: Option<PipelineStage>,
+    pub force: Vec<PipelineStage>,
+}
+
+impl RunOptions {
+    /// Errors: `--from` after `--until`.
+    pub fn check(&self) -> Result<()> {
+        if let (Some(from), Some(until)) = (self.from, self.until)
+            && from > until
+        {
+            bail!(
+                "--from {} comes after --until {}: the stages run in the order {}",
+                from.name(),
+                until.name(),
+                PipelineStage::ALL.map(PipelineStage::name).join(", ")
+            );
+        }
+        Ok(())
+    }
+}
+
+/// What happened to one stage.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageOutcome {
+    pub stage: PipelineStage,
+    /// `ran`, `skipped` (its marker matched), `outside` (before --from or after --until) or `disabled`.
+    pub status: &'static str,
+    pub seconds: f64,
+}
+
+/// The result of `remix run`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub work: PathBuf,
+    pub stages: Vec<StageOutcome>,
+    /// The manifest and its exports, when the manifest stage is done.
+    pub manifest: Vec<PathBuf>,
+    pub report: Option<PathBuf>,
+}
+
+/// Runs task `task` of `phase` (a name; `None` for a stage of one phase) of `stage` of the config at
+/// `config_path` (a split stage, as an array task runs it): the upstream stages must be done. Errors: a
+/// stage that does not split, no such phase, a task count other than the phase's under the config's
+/// `[executor] tasks`.
+pub fn run_task(
+    config_path: &Path,
+    stage: PipelineStage,
+    phase: Option<&str>,
+    task: TaskSlice,
+    quiet: bool,
+) -> Result<()> {
+    let config = read_config(config_path)?;
+    let phase = find_phase(stage, phase)?;
+    let configured = phase.tasks(config.executor.tasks(stage));
+    if task.count != configured {
+        bail!(
+            "task {task} of {} {}, but the config runs that phase as {configured} task(s): submit with `remix run \
+             --executor slurm`, which reads [executor] tasks",
+            stage.name(),
+            phase.name
+        );
+    }
+    let plan = Plan::new(&config);
+    plan.check_inputs(stage)?;
+    if !quiet {
+        eprintln!("remix run: {} {} task {task}", stage.name(), phase.name);
+    }
+    plan.run_task(stage, phase, task, quiet)
+}
+
+/// Runs the pipeline of the config at `config_path`.
+pub fn run(config_path: &Path, options: &RunOptions, quiet: bool) -> Result<RunSummary> {
+    let config = read_config(config_path)?;
+    options.check()?;
+    let plan = Plan::new(&config);
+    let mut outcomes = Vec::new();
+    for stage in PipelineStage::ALL {
+        let started = Instant::now();
+        let status = if let Some(status) = not_run(&plan, options, stage, true)? {
+            status
+        } else {
+            plan.check_inputs(stage)?;
+            tracing::info!(stage = stage.name(), "running");
+            if !quiet {
+                eprintln!("remix run: {}", stage.name());
+            }
+            plan.run(stage, quiet)?;
+            "ran"
+        };
+        outcomes.push(StageOutcome {
+            stage,
+            status,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+    }
+    summary(&config, &plan, outcomes)
+}
+
+/// Why `stage` does not run, if it does not: `disabled` by the config, `outside` `--from`..`--until`, or
+/// `skipped` because its marker matches (looked at only when `markers_count`: once a stage before it has
+/// been submitted to run, a later stage's marker says nothing of the inputs it will get).
+pub(super) fn not_run(
+    plan: &Plan,
+    options: &RunOptions,
+    stage: PipelineStage,
+    markers_count: bool,
+) -> Result<Option<&'static str>> {
+    Ok(if !plan.enabled(stage) {
+        Some("disabled")
+    } else if options.from.is_some_and(|f| stage < f) || options.until.is_some_and(|u| stage > u) {
+        Some("outside")
+    } else if markers_count && !options.force.contains(&stage) && plan.is_done(stage)? {
+        tracing::info!(stage = stage.name(), "marker matches: skipped");
+        Some("skipped")
+    } else {
+        None
+    })
+}
+
+/// The summary of a run: its stages, and the manifest and report when their stages are done.
+pub(super) fn summary(config: &PipelineConfig, plan: &Plan, stages: Vec<StageOutcome>) -> Result<RunSummary> {
+    let manifest = if plan.is_done(PipelineStage::Manifest)? {
+        plan.manifest_files()?
+    } else {
+        Vec::new()
+    };
+    let report = plan
+        .is_done(PipelineStage::Report)?
+        .then(|| plan.report_path());
+    Ok(RunSummary {
+        work: config.work.clone(),
+        stages,
+        manifest,
+        report,
+    })
+}

@@ -1,0 +1,56 @@
+//! The pipeline's stages, in the order they run ([`PipelineStage`]).
+
+use clap::ValueEnum;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The stages in the order they run.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum PipelineStage {
+    Stats,
+    Dedup,
+    Tokenize,
+    Sample,
+    Train,
+    Fit,
+    Simulate,
+    Doremi,
+    Manifest,
+    Validate,
+    Report,
+}
+
+impl PipelineStage {
+    pub const ALL: [PipelineStage; 11] = [
+        PipelineStage::Stats,
+        PipelineStage::Dedup,
+        PipelineStage::Tokenize,
+        PipelineStage::Sample,
+        PipelineStage::Train,
+        PipelineStage::Fit,
+        PipelineStage::Simulate,
+        PipelineStage::Doremi,
+        PipelineStage::Manifest,
+        PipelineStage::Validate,
+        PipelineStage::Report,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PipelineStage::Stats => "stats",
+            PipelineStage::Dedup => "dedup",
+            PipelineStage::Tokenize => "tokenize",
+            PipelineStage::Sample => "sample",
+            PipelineStage::Train => "train",
+            PipelineStage::Fit => "fit",
+            PipelineStage::Simulate => "simulate",
+            PipelineStage::Doremi => "doremi",
+            PipelineStage::Manifest => "manifest",
+            PipelineStage::Validate => "validate",
+            PipelineStage::Report => "report",
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! `remix fit`: learn how the mixture drives the loss, from a runs table.
+//!
+//! The target is one evaluated domain's validation loss, or the mean over several. Each regressor
+//! ([`RegressorKind`]: least squares, ridge, gradient-boosted trees, a random forest) is scored by k-fold
+//! cross-validation on the runs alone: every run is predicted by a model that never saw it, and the
+//! pooled out-of-fold predictions give Spearman's rho, Pearson's r and the mean absolute error. The
+//! default model is the best by cross-validated rho, refitted on every run. Nothing is ever scored on
+//! data it was fitted or tuned on (RegMix's notebook early-stops on its test set; we do not).
+//!
+//! Artifacts, in the output folder (`WORK/fit/` in a pipeline):
+//! - `model.json`: the chosen regressor, self-contained ([`FitModel`]), for `remix predict` and
+//!   `remix simulate`;
+//! - `report.json`: every regressor's cross-validated scores and the chosen one's out-of-fold
+//!   predictions ([`FitReport`]);
+//! - `_done.json`.
+
+pub mod forest;
+pub mod gbdt;
+pub mod metrics;
+mod regressor;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use regressor::{Fitted, RegressorKind};
+
+use crate::regmix::runs::{RunsTable, WEIGHT_SUM_TOLERANCE, read_runs};
+use crate::core::workdir::{DoneMarker, Stage, write_atomic};
+
+/// Settings of `remix fit`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct FitConfig {
+    /// Evaluated domains whose mean validation loss is the target.
+    pub target: Vec<String>,
+    /// Cross-validation folds. Default 5: each model sees 80% of the runs, and 512 runs give
+    /// folds of about 100, enough for a stable rank correlation.
+    pub folds: usize,
+    /// Seed of the fold assignment.
+    pub seed: u64,
+    /// Regressors to compare; the best by cross-validated Spearman rho is kept.
+    pub regressors: Vec<RegressorKind>,
+}
+
+impl Default for FitConfig {
+    fn default() -> Self {
+        Self {
+            target: Vec::new(),
+            folds: 5,
+            seed: 0,
+            regressors: RegressorKind::ALL.to_vec(),
+        }
+    }
+}
+
+/// Cross-validated quality of one regressor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RegressorScore {
+    pub regressor: RegressorKind,
+    pub spearman: f64,
+    pub pearson: f64,
+    pub mean_absolute_error: f64,
+}
+
+/// One run's measured target and its out-of-fold prediction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct OutOfFold {
+    pub run_id: String,
+    pub measured: f64,
+    pub predicted: f64,
+}
+
+/// `model.json`: everything `remix predict` and `remix simulate` need.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FitModel {
+    pub tool_version: String,
+    /// The training domains, in the order the regressor reads weights.
+    pub domains: Vec<String>,
+    /// The evaluated domains whose mean loss is predicted.
+    pub target: Vec<String>,
+    /// The chosen regressor's cross-validated scores.
+    pub cv: RegressorScore,
+    pub model: Fitted,
+}
+
+/// `report.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FitReport {
+    pub tool_version: String,
+    pub runs_table: String,
+    /// Runs used (finished, with every target loss).
+    pub runs: usize,
+    pub config: FitConfig,
+    pub domains: Vec<String>,
+    /// Every regressor's cross-validated scores, best first.
+    pub regressors: Vec<RegressorScore>,
+    pub chosen: RegressorKind,
+    /// The chosen regressor's out-of-fold predictions, in runs-table order.
+    pub out_of_fold: Vec<OutOfFold>,
+}
+
+/// The training rows of a fit: weights, target and run ids.
+pub struct Samples {
+    pub x: Vec<Vec<f64>>,
+    pub y: Vec<f64>,
+    pub run_ids: Vec<String>,
+}
+
+/// Extracts the finished runs and their mean target loss, refusing runs with missing or non-finite
+/// losses and weights that do not sum to 1.
+pub fn samples(table: &RunsTable, target: &[String]) -> Result<Samples> {
+    if target.is_empty() {
+        bail!(
+            "no target given: pass --target DOMAIN (one of: {})",
+            table.loss_domains.join(", ")
+        );
+    }
+    let columns = target
+        .iter()
+        .map(|t| table.loss_index(t))
+        .collect::<Result<Vec<_>>>()?;
+    let mut problems = Vec::new();
+    let mut out = Samples {
+        x: Vec::new(),
+        y: Vec::new(),
+        run_ids: Vec::new(),
+    };
+    for (row, run) in table
+        .runs
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.status == crate::regmix::runs::FINISHED)
+    {
+        let sum: f64 = run.weights.iter().sum();
+        if (sum - 1.0).abs() > WEIGHT_SUM_TOLERANCE {
+            problems.push(format!(
+                "run {} (row {row}): weights sum to {sum:.6}, not 1",
+                run.run_id
+            ));
+            continue;
+        }
+        let mut total = 0.0;
+        for (&c, domain) in columns.iter().zip(target) {
+            match run.losses[c] {
+                Some(loss) if loss.is_finite() => total += loss,
+                other => problems.push(format!(
+                    "run {} (row {row}): column loss_{domain} is {}",
+                    run.run_id,
+                    other.map_or("missing".to_string(), |l| l.to_string())
+                )),
+            }
+        }
+        out.x.push(run.weights.clone());
+        out.y.push(total / target.len() as f64);
+        out.run_ids.push(run.run_id.clone());
+    }
+    if !problems.is_empty() {
+        bail!(
+            "the runs table has {} unusable value(s); fix or remove these runs:\n  {}",
+            problems.len(),
+            problems
+                .iter()
+                .take(20)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n  ")
+        );
+    }
+    if out.y.len() < 3 {
+        bail!(
+            "a fit needs at least 3 finished runs with the target loss; the runs table has {}",
+            out.y.len()
+        );
+    }
+    Ok(out)
+}
+
+/// Out-of-fold predictions of `kind` with `folds` folds assigned by `seed`.
+pub fn cross_validate(
+    kind: RegressorKind,
+    samples: &Samples,
+    folds: usize,
+    seed: u64,
+) -> Result<Vec<f64>> {
+    let n = samples.y.len();
+    let folds = folds.clamp(2, n);
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
+    rand::seq::SliceRandom::shuffle(order.as_mut_slice(), &mut rng);
+    let mut fold_of = vec![0; n];
+    for (i, &row) in order.iter().enumerate() {
+        fold_of[row] = i % folds;
+    }
+    let per_fold = (0..folds)
+        .map(|fold| {
+            let (train, test): (Vec<usize>, Vec<usize>) = (0..n).partition(|&r| fold_of[r] != fold);
+            let x: Vec<Vec<f64>> = train.iter().map(|&r| samples.x[r].clone()).collect();
+            let y: Vec<f64> = train.iter().map(|&r| samples.y[r]).collect();
+            let model = Fitted::fit(kind, &x, &y)?;
+            let test_x: Vec<Vec<f64>> = test.iter().map(|&r| samples.x[r].clone()).collect();
+            Ok(test
+                .into_iter()
+                .zip(model.predict(&test_x))
+                .collect::<Vec<_>>())
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut predictions = vec![0.0; n];
+    for (row, p) in per_fold.into_iter().flatten() {
+        predictions[row] = p;
+    }
+    Ok(predictions)
+}
+
+pub fn score(kind: RegressorKind, measured: &[f64], predicted: &[f64]) -> RegressorScore {
+    RegressorScore {
+        regressor: kind,
+        spearman: metrics::spearman(measured, predicted),
+        pearson: metrics::pearson(measured, predicted),
+        mean_absolute_error: metrics::mean_absolute_error(measured, predicted),
+    }
+}
+
+/// Fits the runs table at `runs_path` and writes `model.json`, `report.json` and `_done.json` to `out_dir`.
+pub fn run(runs_path: &Path, config: &FitConfig, out_dir: &Path) -> Result<FitReport> {
+    let table = read_runs(runs_path)?;
+    let samples = samples(&table, &config.target)?;
+    DoneMarker::clear(out_dir)?;
+    if config.regressors.is_empty() {
+        bail!("no regressor to fit: pass at least one --regressor");
+    }
+    let mut scored = Vec::new();
+    for &kind in &config.regressors {
+        let predictions = cross_validate(kind, &samples, config.folds, config.seed)
+            .with_context(|| format!("cross-validating {}", kind.name()))?;
+        scored.push((score(kind, &samples.y, &predictions), predictions));
+    }
+    // Best first; the order of `config.regressors` breaks ties.
+    scored.sort_by(|a, b| b.0.spearman.total_cmp(&a.0.spearman));
+    let (best, best_predictions) = scored[0].clone();
+    let model = Fitted::fit(best.regressor, &samples.x, &samples.y)?;
+    let fit_model = FitModel {
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        domains: table.domains.clone(),
+        target: config.target.clone(),
+        cv: best.clone(),
+        model,
+    };
+    let report = FitReport {
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        runs_table: runs_path.display().to_string(),
+        runs: samples.y.len(),
+        config: config.clone(),
+        domains: table.domains.clone(),
+        regressors: scored.iter().map(|(s, _)| s.clone()).collect(),
+        chosen: best.regressor,
+        out_of_fold: samples
+            .run_ids
+            .iter()
+            .zip(samples.y.iter().zip(&best_predictions))
+            .map(|(id, (&measured, &predicted))| OutOfFold {
+                run_id: id.clone(),
+                measured,
+                predicted,
+            })
+            .collect(),
+    };
+    write_atomic(
+        &out_dir.join("model.json"),
+        &serde_json::to_vec(&fit_model)?,
+    )?;
+    write_atomic(
+        &out_dir.join("report.json"),
+        &serde_json::to_vec_pretty(&report)?,
+    )?;
+    DoneMarker::new(Stage::Fit, config, &[PathBuf::from(runs_path)])?
+        .with_count("runs", report.runs)
+        .with_count("chosen", best.regressor.name())
+        .write(out_dir)?;
+    Ok(report)
+}
+
+/// Reads a `model.json`.
+pub fn read_model(path: &Path) -> Result<FitModel> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read the model {}", path.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| {
+        format!(
+            "{} is not a remix model.json (write one with `remix fit`)",
+            path.display()
+        )
+    })
+}

@@ -1,0 +1,16 @@
+//! RegMix's search (Liu et al. 2024), stage by stage: [`mixture`] holds the Dirichlet prior and the epoch
+//! caps a mixture obeys; [`sample`] draws the candidates proxies train on (`mixtures.parquet`); [`train`]
+//! is the train stage, one proxy run per candidate into the runs table ([`runs`], `runs/runs.parquet`);
+//! [`fit`] regresses the target loss on the mixture weights, cross-validated (`fit/model.json`,
+//! `fit/report.json`); [`predict`] scores mixtures with the fit; [`simulate`] searches the mixture space
+//! with it under the caps (`fit/optimum.json`).
+
+pub mod fit;
+pub mod mixture;
+pub mod mixture_table;
+pub mod predict;
+pub mod runs;
+pub mod sample;
+pub mod simulate;
+pub mod train;
+pub mod weights;

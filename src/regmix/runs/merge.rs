@@ -1,0 +1,247 @@
+//! `remix runs merge`: joining the runs tables that several machines wrote (`remix train --shard I/N`).
+//!
+//! The tables must train on the same domains (their column order may differ; the first table's order
+//! is kept). Evaluated domains are the union: a run without a loss for a domain gets none. A run id
+//! found twice must describe the same run; two different results under one id are an error, because
+//! one of them would silently win. Runs come out ordered by id (shorter ids first, then by text), so the
+//! merged table does not depend on how the work was split or the order of the inputs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use super::run::RunsTable;
+use super::table::{read_runs, write_runs};
+
+/// Merges the runs tables at `paths`.
+pub fn merge(paths: &[PathBuf]) -> Result<RunsTable> {
+    let Some(first) = paths.first() else {
+        bail!("give at least one runs table to merge");
+    };
+    let tables = paths
+        .iter()
+        .map(|p| read_runs(p).map(|t| (p, t)))
+        .collect::<Result<Vec<_>>>()?;
+    let domains = tables[0].1.domains.clone();
+    let mut loss_domains = tables[0].1.loss_domains.clone();
+    for (path, table) in &tables[1..] {
+        let mut mine = table.domains.clone();
+        let mut theirs = domains.clone();
+        mine.sort();
+        theirs.sort();
+        if mine != theirs {
+            bail!(
+                "{} trains on {} but {} on {}: only runs over the same domains can be merged",
+                path.display(),
+                table.domains.join(", "),
+                first.display(),
+                domains.join(", ")
+            );
+        }
+        for d in &table.loss_domains {
+            if !loss_domains.contains(d) {
+                loss_domains.push(d.clone());
+            }
+        }
+    }
+
+    let mut runs = BTreeMap::new();
+    for (path, table) in &tables {
+        let weight_order: Vec<usize> = domains
+            .iter()
+            .map(|d| table.domains.iter().position(|x| x == d).unwrap_or(0))
+            .collect();
+        for run in &table.runs {
+            let mut run = run.clone();
+            run.weights = weight_order.iter().map(|&i| run.weights[i]).collect();
+            run.losses = loss_domains
+                .iter()
+                .map(|d| {
+                    table
+                        .loss_domains
+                        .iter()
+                        .position(|x| x == d)
+                        .and_then(|i| run.losses[i])
+                })
+                .collect();
+            let key = (run.run_id.len(), run.run_id.clone());
+            match runs.get(&key) {
+                Some(existing) if *existing != run => bail!(
+                    "run `{}` is in {} with a different result than in an earlier table: remove the stale copy",
+                    run.run_id,
+                    path.display()
+                ),
+                Some(_) => {}
+                None => {
+                    runs.insert(key, run);
+                }
+            }
+        }
+    }
+    Ok(RunsTable {
+        domains,
+        loss_domains,
+        runs: runs.into_values().collect(),
+    })
+}
+
+/// Joins the parts that the tasks of a split train stage wrote (`parts_dir/*.parquet`, each a runs
+/// table) into the runs table at `runs_path`: a part's run replaces the table's run of the same id (a
+/// task re-run with new settings supersedes the old result), and the runs are put in the order of the
+/// candidates in `mixtures`, the order one process trains them in, whatever the number of tasks. Does
+/// nothing when there are no parts (the folder absent or empty). Errors: a folder that cannot be listed
+/// (the caller removes the folder only after this returns), unreadable tables, parts over other domains
+/// than the table.
+pub fn fold_parts(runs_path: &Path, parts_dir: &Path, mixtures: &Path) -> Result<()> {
+    let mut parts: Vec<PathBuf> = match std::fs::read_dir(parts_dir) {
+        Ok(entries) => entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(e).with_context(|| {
+                format!(
+                    "cannot list the train tasks' parts in {}: nothing was folded or removed; make the folder                      readable and run the stage again",
+                    parts_dir.display()
+                )
+            });
+        }
+    };
+    if parts.is_empty() {
+        return Ok(());
+    }
+    parts.sort();
+    let mut table = if runs_path.exists() {
+        Some(read_runs(runs_path)?)
+    } else {
+        None
+    };
+    for part in &parts {
+        let part_table = read_runs(part)?;
+        let table = table.get_or_insert_with(|| RunsTable {
+            domains: part_table.domains.clone(),
+            loss_domains: part_table.loss_domains.clone(),
+            runs: Vec::new(),
+        });
+        if part_table.domains != table.domains || part_table.loss_domains != table.loss_domains {
+            bail!(
+                "{} holds runs over other domains than {}: remove the stale one ({} to start training over)",
+                part.display(),
+                runs_path.display(),
+                parts_dir.display()
+            );
+        }
+        for run in part_table.runs {
+            table.runs.retain(|r| r.run_id != run.run_id);
+            table.runs.push(run);
+        }
+    }
+    let Some(mut table) = table else {
+        return Ok(());
+    };
+    let order: Vec<String> = crate::regmix::mixture_table::read_mixtures(mixtures)?
+        .id
+        .map(|(_, ids)| ids)
+        .unwrap_or_default();
+    let rank = |id: &str| order.iter().position(|o| o == id).unwrap_or(usize::MAX);
+    table.runs.sort_by_key(|r| rank(&r.run_id));
+    if let Some(parent) = runs_path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    write_runs(&table, runs_path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::regmix::runs::run::{FINISHED, Run};
+
+    /// A parts folder that cannot be listed is an error, never "no parts" (the caller would then remove
+    /// the folder with the runs in it).
+    #[test]
+    fn an_unlistable_parts_folder_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let not_a_folder = dir.path().join("tasks");
+        std::fs::write(&not_a_folder, "a file where the parts folder should be").unwrap();
+        let runs = dir.path().join("runs.parquet");
+        let error = fold_parts(&runs, &not_a_folder, &dir.path().join("mixtures.parquet")).unwrap_err();
+        assert!(format!("{error:#}").contains("cannot list the train tasks' parts"), "{error:#}");
+        fold_parts(&runs, &dir.path().join("absent"), &dir.path().join("mixtures.parquet")).unwrap();
+    }
+
+    fn run(id: &str, weights: Vec<f64>, losses: Vec<Option<f64>>) -> Run {
+        Run {
+            run_id: id.into(),
+            seed: Some(0),
+            proxy_config_hash: None,
+            weights,
+            tokens_trained: Some(100),
+            wall_time_s: None,
+            device: Some("cpu".into()),
+            losses,
+            status: FINISHED.into(),
+        }
+    }
+
+    #[test]
+    fn merges_reordered_columns_and_refuses_conflicts() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = RunsTable {
+            domains: vec!["web".into(), "code".into()],
+            loss_domains: vec!["web".into()],
+            runs: vec![
+                run("cand-00002", vec![0.3, 0.7], vec![Some(3.0)]),
+                run("natural", vec![0.5, 0.5], vec![Some(3.5)]),
+            ],
+        };
+        let b = RunsTable {
+            domains: vec!["code".into(), "web".into()],
+            loss_domains: vec!["code".into(), "web".into()],
+            runs: vec![run(
+                "cand-00001",
+                vec![0.9, 0.1],
+                vec![Some(1.0), Some(4.0)],
+            )],
+        };
+        let (pa, pb) = (dir.path().join("a.parquet"), dir.path().join("b.parquet"));
+        write_runs(&a, &pa).unwrap();
+        write_runs(&b, &pb).unwrap();
+        let merged = merge(&[pa.clone(), pb.clone()]).unwrap();
+        assert_eq!(merged.domains, ["web", "code"]);
+        assert_eq!(merged.loss_domains, ["web", "code"]);
+        let ids: Vec<&str> = merged.runs.iter().map(|r| r.run_id.as_str()).collect();
+        assert_eq!(ids, ["natural", "cand-00001", "cand-00002"]);
+        assert_eq!(merged.runs[1].weights, [0.1, 0.9]);
+        assert_eq!(merged.runs[1].losses, [Some(4.0), Some(1.0)]);
+        assert_eq!(merged.runs[0].losses, [Some(3.5), None]);
+        assert_eq!(merge(&[pb.clone(), pa.clone()]).unwrap().runs.len(), 3);
+
+        let stale = RunsTable {
+            runs: vec![run("natural", vec![0.5, 0.5], vec![Some(9.0)])],
+            ..a.clone()
+        };
+        let ps = dir.path().join("stale.parquet");
+        write_runs(&stale, &ps).unwrap();
+        let err = merge(&[pa.clone(), ps]).unwrap_err().to_string();
+        assert!(
+            err.contains("`natural`") && err.contains("stale.parquet"),
+            "{err}"
+        );
+        let other = RunsTable {
+            domains: vec!["web".into(), "books".into()],
+            ..a
+        };
+        let po = dir.path().join("other.parquet");
+        write_runs(&other, &po).unwrap();
+        assert!(
+            merge(&[pa, po])
+                .unwrap_err()
+                .to_string()
+                .contains("same domains")
+        );
+    }
+}

@@ -1,0 +1,280 @@
+//! `remix sample`: the candidate mixtures that proxy runs train on (RegMix's generator).
+//!
+//! Reads the training domains and their token counts from `tokens/index.json` and writes
+//! `mixtures.parquet`: one row per candidate, `mixture_id` then one `w_<domain>` column per training
+//! domain (evaluation-only domains are never sampled). The first two rows are always the natural
+//! (token-proportional) mixture and the uniform one (under the epoch caps when a domain is too small for
+//! it); the rest are Dirichlet draws from
+//! [`crate::regmix::mixture`] (prior = token shares ^ temperature, strength log-uniform), each rejected when it
+//! would repeat a domain more than `max_epochs` times in `train_tokens` proxy tokens, or when it lies
+//! within `min_distance` (L1) of a candidate already kept. The same seed gives the same file.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray};
+use parquet::arrow::ArrowWriter;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::regmix::mixture::{SamplingConfig, draw, epoch_caps, within_caps};
+use crate::data::tokens::TokensIndex;
+use crate::core::workdir::write_atomic_with;
+
+/// Candidate generation settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct SampleConfig {
+    /// Sampled candidates, besides the natural and uniform mixtures. Default 512: RegMix's count for 17
+    /// domains (about 30 runs per domain).
+    pub candidates: usize,
+    pub seed: u64,
+    pub sampling: SamplingConfig,
+    /// Most times a domain may be repeated in one proxy run. Default 4, the usual limit of useful
+    /// repetition (RegMix allowed 15).
+    pub max_epochs: f64,
+    /// Tokens each proxy trains on, for the epoch caps. Default none (no caps).
+    pub train_tokens: Option<u64>,
+    /// A candidate closer than this (L1 distance) to one already kept is drawn again. Default 0.01: far
+    /// below the spacing of 512 candidates, so only true near-repeats go.
+    pub min_distance: f64,
+}
+
+impl Default for SampleConfig {
+    fn default() -> Self {
+        Self {
+            candidates: 512,
+            seed: 0,
+            sampling: SamplingConfig::default(),
+            max_epochs: 4.0,
+            train_tokens: None,
+            min_distance: 0.01,
+        }
+    }
+}
+
+/// The sampled mixtures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mixtures {
+    pub domains: Vec<String>,
+    /// (mixture id, weights in `domains` order).
+    pub rows: Vec<(String, Vec<f64>)>,
+}
+
+/// Draws the candidates for the training domains of a token index.
+pub fn sample(index: &TokensIndex, config: &SampleConfig) -> Result<Mixtures> {
+    let training: Vec<_> = index.training_domains().collect();
+    if training.is_empty() {
+        bail!("the token index has no training domains (every domain is evaluation-only)");
+    }
+    if let [only] = training.as_slice() {
+        bail!(
+            "`{}` is the only training domain: every mixture puts all its weight on it, so there is no \
+             mixture to choose and no proxy to train. Add training domains (or un-mark evaluation-only ones), \
+             or write its manifest directly: remix manifest --weights FILE holding {{\"{}\": 1}}",
+            only.domain,
+            only.domain
+        );
+    }
+    let domains: Vec<String> = training.iter().map(|d| d.domain.clone()).collect();
+    let tokens: Vec<u64> = training.iter().map(|d| d.tokens).collect();
+    let total: u64 = tokens.iter().sum();
+    if total == 0 {
+        bail!("the training domains of the token index hold no tokens");
+    }
+    let caps = match config.train_tokens {
+        Some(train) => epoch_caps(&tokens, train, config.max_epochs),
+        None => vec![1.0; domains.len()],
+    };
+    if caps.iter().sum::<f64>() < 1.0 {
+        bail!(
+            "{total} tokens repeated at most {} times cannot supply {} tokens per proxy: lower \
+             --train-tokens or raise --max-epochs",
+            config.max_epochs,
+            config.train_tokens.unwrap_or(0)
+        );
+    }
+    let natural: Vec<f64> = tokens.iter().map(|&t| t as f64 / total as f64).collect();
+    // The natural mixture is always within the caps (they sum to at least 1); the uniform one is not when
+    // a domain is small, and `remix train` would refuse it: it becomes the uniform mixture under the caps
+    // (the excess moved to the domains with room, in proportion to their weight).
+    let mut uniform = vec![1.0 / domains.len() as f64; domains.len()];
+    if !within_caps(&uniform, &caps) {
+        uniform = crate::regmix::mixture::enforce(&uniform, &caps, 0.0)?;
+        tracing::info!(
+            "the uniform mixture would repeat a domain more than {} times in {} proxy tokens: the uniform row is \
+             capped at {}",
+            config.max_epochs,
+            config.train_tokens.unwrap_or(0),
+            domains
+                .iter()
+                .zip(&uniform)
+                .map(|(d, w)| format!("{d} {w:.4}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let mut rows = vec![
+        ("natural".to_string(), natural),
+        ("uniform".to_string(), uniform),
+    ];
+
+    let shares: Vec<f64> = tokens.iter().map(|&t| t as f64).collect();
+    let prior = crate::regmix::mixture::prior(&shares, config.sampling.temperature);
+    let mut rng = StdRng::seed_from_u64(config.seed);
+    let mut weights = vec![0.0; domains.len()];
+    let max_draws = 1000 * config.candidates.max(1);
+    let (mut kept, mut draws) = (0, 0);
+    while kept < config.candidates {
+        draws += 1;
+        if draws > max_draws {
+            bail!(
+                "only {kept} of {} candidates found in {max_draws} draws: the epoch caps or --min-distance \
+                 leave too little room; raise --max-epochs, lower --train-tokens or --min-distance",
+                config.candidates
+            );
+        }
+        if !draw(&mut rng, &prior, &config.sampling, &mut weights) || !within_caps(&weights, &caps)
+        {
+            continue;
+        }
+        let near = rows.iter().any(|(_, other)| {
+            other
+                .iter()
+                .zip(&weights)
+                .map(|(a, b)| (a - b).abs())
+                .sum::<f64>()
+                < config.min_distance
+        });
+        if near {
+            continue;
+        }
+        kept += 1;
+        rows.push((format!("cand-{kept:05}"), weights.clone()));
+    }
+    tracing::info!(candidates = kept, draws, "sampled candidate mixtures");
+    Ok(Mixtures { domains, rows })
+}
+
+/// Writes `mixtures.parquet` (through a temporary file).
+pub fn write(mixtures: &Mixtures, path: &Path) -> Result<()> {
+    let mut columns: Vec<(String, ArrayRef)> = vec![(
+        "mixture_id".into(),
+        Arc::new(StringArray::from_iter_values(
+            mixtures.rows.iter().map(|(id, _)| id),
+        )),
+    )];
+    for (d, domain) in mixtures.domains.iter().enumerate() {
+        columns.push((
+            format!("w_{domain}"),
+            Arc::new(Float64Array::from_iter_values(
+                mixtures.rows.iter().map(|(_, w)| w[d]),
+            )),
+        ));
+    }
+    let batch = RecordBatch::try_from_iter(columns)?;
+    write_atomic_with(path, |file| {
+        let mut writer = ArrowWriter::try_new(file, batch.schema(), None)?;
+        writer.write(&batch)?;
+        writer.close()?;
+        Ok(())
+    })
+    .with_context(|| format!("cannot write the mixtures to {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::tokens::TokenDomain;
+
+    fn index(tokens: &[(&str, u64, bool)]) -> TokensIndex {
+        TokensIndex {
+            tokenizer_sha256: String::new(),
+            vocab_size: 4096,
+            dtype: "uint16".into(),
+            eod_id: 0,
+            domains: tokens
+                .iter()
+                .map(|&(domain, tokens, eval_only)| TokenDomain {
+                    domain: domain.into(),
+                    file_stem: domain.into(),
+                    documents: 1,
+                    tokens,
+                    val_documents: 1,
+                    val_tokens: 1,
+                    eval_only,
+                    parts: Vec::new(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn natural_uniform_then_capped_distinct_candidates() {
+        let index = index(&[
+            ("web", 9_000, false),
+            ("code", 1_000, false),
+            ("target", 500, true),
+        ]);
+        let config = SampleConfig {
+            candidates: 50,
+            train_tokens: Some(4_000),
+            max_epochs: 2.0,
+            ..Default::default()
+        };
+        let mixtures = sample(&index, &config).unwrap();
+        assert_eq!(mixtures.domains, ["web", "code"]);
+        assert_eq!(mixtures.rows.len(), 52);
+        assert_eq!(mixtures.rows[0], ("natural".to_string(), vec![0.9, 0.1]));
+        assert_eq!(mixtures.rows[1].1, vec![0.5, 0.5]);
+        for (_, w) in &mixtures.rows[2..] {
+            assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+            assert!(
+                w[1] <= 0.5 + 1e-12,
+                "code capped at 2 epochs of 1000 tokens in 4000: {w:?}"
+            );
+        }
+        assert_eq!(
+            mixtures,
+            sample(&index, &config).unwrap(),
+            "same seed, same candidates"
+        );
+        let other = sample(&index, &SampleConfig { seed: 1, ..config }).unwrap();
+        assert_ne!(mixtures.rows[2], other.rows[2]);
+    }
+
+    /// A domain too small for its uniform share: the uniform row is capped, so `remix train` with the
+    /// same settings takes every row.
+    #[test]
+    fn the_uniform_row_obeys_the_epoch_caps() {
+        let index = index(&[
+            ("web", 90_000, false),
+            ("code", 9_000, false),
+            ("tiny", 100, false),
+        ]);
+        let config = SampleConfig {
+            candidates: 10,
+            train_tokens: Some(10_000),
+            max_epochs: 4.0,
+            ..Default::default()
+        };
+        let mixtures = sample(&index, &config).unwrap();
+        let uniform = &mixtures.rows[1].1;
+        assert_eq!(mixtures.rows[1].0, "uniform");
+        assert_eq!(uniform.iter().sum::<f64>(), 1.0);
+        assert!(
+            uniform[2] <= 0.04,
+            "tiny: 4 epochs of 100 tokens in 10,000: {uniform:?}"
+        );
+        // The excess goes to the others in proportion to their (equal) weights: still uniform among them.
+        assert!((uniform[2] - 0.04).abs() < 1e-12, "{uniform:?}");
+        assert!((uniform[0] - uniform[1]).abs() < 1e-12, "{uniform:?}");
+        let caps = epoch_caps(&[90_000, 9_000, 100], 10_000, 4.0);
+        for (id, w) in &mixtures.rows {
+            assert!(within_caps(w, &caps), "{id}: {w:?}");
+        }
+    }
+}

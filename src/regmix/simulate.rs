@@ -1,0 +1,246 @@
+//! `remix simulate`: search the mixture space with a fitted model (RegMix's final step).
+//!
+//! Draws `candidates` fresh mixtures from the Dirichlet prior ([`crate::regmix::mixture`]), drops those that
+//! repeat a domain more than `max_epochs` times given its tokens and the planned training tokens,
+//! scores the rest with the model, averages the `top_k` with the lowest predicted loss, and makes the
+//! average obey every constraint (minimum weight, epoch caps, a sum of exactly 1), which RegMix's own
+//! script does not do. The predicted loss of the optimum is reported beside the natural
+//! (token-proportional) and uniform mixtures. Writes `optimum.json` ([`Optimum`]).
+//!
+//! Candidates are drawn in fixed chunks, each from its own generator seeded by (seed, chunk), so the
+//! result depends on the seed and never on the number of threads.
+
+use std::path::Path;
+
+use anyhow::{Result, bail};
+use rand::SeedableRng;
+use rayon::prelude::*;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::regmix::fit::{Fitted, read_model};
+use crate::regmix::mixture::{SamplingConfig, draw, enforce, epoch_caps, prior, within_caps};
+use crate::data::tokens::TokensIndex;
+use crate::core::workdir::write_atomic;
+
+/// Candidates per chunk: one generator and one scoring batch each.
+const CHUNK: usize = 16_384;
+
+/// Settings of `remix simulate`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimulateConfig {
+    /// Candidates drawn. RegMix scores 100,000+; the default 1,000,000 takes seconds.
+    pub candidates: usize,
+    /// Best candidates averaged. RegMix: 128, which smooths the regression's noise.
+    pub top_k: usize,
+    pub seed: u64,
+    pub sampling: SamplingConfig,
+    /// Most times a domain may be repeated. 4: the usual limit before repetition hurts (RegMix used 15).
+    pub max_epochs: f64,
+    /// Tokens the real run will train on; with token counts, this sets the epoch caps.
+    pub train_tokens: Option<u64>,
+}
+
+impl Default for SimulateConfig {
+    fn default() -> Self {
+        Self {
+            candidates: 1_000_000,
+            top_k: 128,
+            seed: 0,
+            sampling: SamplingConfig::default(),
+            max_epochs: 4.0,
+            train_tokens: None,
+        }
+    }
+}
+
+/// One domain of the optimum.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct OptimumDomain {
+    pub domain: String,
+    pub weight: f64,
+    /// Token-proportional weight, when token counts were given.
+    pub natural: Option<f64>,
+    /// The most weight the epoch cap allows (1 without token counts).
+    pub cap: f64,
+}
+
+/// `optimum.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Optimum {
+    pub tool_version: String,
+    pub model: String,
+    pub target: Vec<String>,
+    pub config: SimulateConfig,
+    /// Where the prior came from: `tokens` (token shares) or `uniform` (no token counts given).
+    pub prior: String,
+    pub domains: Vec<OptimumDomain>,
+    /// Predicted target loss of the optimum, the natural mixture (with token counts) and the uniform one.
+    pub predicted_loss: f64,
+    pub predicted_loss_natural: Option<f64>,
+    pub predicted_loss_uniform: f64,
+    /// Candidates that obeyed the constraints and were scored.
+    pub feasible_candidates: usize,
+}
+
+/// Runs the simulation and writes `output`.
+pub fn run(
+    model_path: &Path,
+    tokens: Option<&Path>,
+    config: &SimulateConfig,
+    output: &Path,
+) -> Result<Optimum> {
+    let model = read_model(model_path)?;
+    let dims = model.domains.len();
+    let counts: Option<Vec<u64>> = match tokens {
+        None => None,
+        Some(path) => {
+            let index = TokensIndex::read(path)?;
+            let missing: Vec<&str> = model
+                .domains
+                .iter()
+                .filter(|d| index.training_tokens(d).is_none())
+                .map(String::as_str)
+                .collect();
+            if !missing.is_empty() {
+                bail!(
+                    "the token index {} has no training tokens for: {}",
+                    path.display(),
+                    missing.join(", ")
+                );
+            }
+            Some(
+                model
+                    .domains
+                    .iter()
+                    .map(|d| index.training_tokens(d).unwrap_or(0))
+                    .collect(),
+            )
+        }
+    };
+    let caps = match (&counts, config.train_tokens) {
+        (Some(counts), Some(train)) => epoch_caps(counts, train, config.max_epochs),
+        (None, Some(_)) => bail!(
+            "--train-tokens needs --tokens: the epoch caps come from each domain's token count"
+        ),
+        _ => vec![1.0; dims],
+    };
+    if caps.iter().sum::<f64>() < 1.0 {
+        let available: u64 = counts.iter().flatten().sum();
+        bail!(
+            "{} tokens repeated at most {} times cannot supply {} training tokens: lower --train-tokens or raise --max-epochs",
+            available,
+            config.max_epochs,
+            config.train_tokens.unwrap_or(0)
+        );
+    }
+    let token_shares: Vec<f64> = match &counts {
+        Some(c) => c.iter().map(|&t| t as f64).collect(),
+        None => vec![1.0; dims],
+    };
+    let prior = prior(&token_shares, config.sampling.temperature);
+    let (top, feasible) = best_candidates(&model.model, &prior, &caps, config, dims);
+    if top.is_empty() {
+        bail!(
+            "none of the {} candidates obeyed the epoch caps: raise --max-epochs or -n",
+            config.candidates
+        );
+    }
+    let mut mean = vec![0.0; dims];
+    for (_, weights) in &top {
+        mean.iter_mut()
+            .zip(weights)
+            .for_each(|(m, w)| *m += w / top.len() as f64);
+    }
+    let optimum = enforce(&mean, &caps, config.sampling.min_weight)?;
+    debug_assert!(within_caps(&optimum, &caps));
+
+    let natural = counts.as_ref().map(|c| {
+        let total: u64 = c.iter().sum();
+        c.iter()
+            .map(|&t| t as f64 / total.max(1) as f64)
+            .collect::<Vec<_>>()
+    });
+    let uniform = vec![1.0 / dims as f64; dims];
+    let predict = |w: &[f64]| model.model.predict(&[w.to_vec()])[0];
+    let result = Optimum {
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        model: model_path.display().to_string(),
+        target: model.target.clone(),
+        config: config.clone(),
+        prior: if counts.is_some() {
+            "tokens"
+        } else {
+            "uniform"
+        }
+        .to_string(),
+        domains: model
+            .domains
+            .iter()
+            .enumerate()
+            .map(|(i, d)| OptimumDomain {
+                domain: d.clone(),
+                weight: optimum[i],
+                natural: natural.as_ref().map(|n| n[i]),
+                cap: caps[i],
+            })
+            .collect(),
+        predicted_loss: predict(&optimum),
+        predicted_loss_natural: natural.as_deref().map(predict),
+        predicted_loss_uniform: predict(&uniform),
+        feasible_candidates: feasible,
+    };
+    write_atomic(output, &serde_json::to_vec_pretty(&result)?)?;
+    Ok(result)
+}
+
+/// A candidate's predicted loss and weights.
+type Scored = (f64, Vec<f64>);
+
+/// The `top_k` feasible candidates with their predicted loss, best first (ties keep drawing order),
+/// and how many candidates were feasible.
+fn best_candidates(
+    model: &Fitted,
+    prior: &[f64],
+    caps: &[f64],
+    config: &SimulateConfig,
+    dims: usize,
+) -> (Vec<Scored>, usize) {
+    let chunks = config.candidates.div_ceil(CHUNK);
+    let per_chunk: Vec<(Vec<Scored>, usize)> = (0..chunks)
+        .into_par_iter()
+        .map(|chunk| {
+            let count = CHUNK.min(config.candidates - chunk * CHUNK);
+            let mut rng = rand::rngs::StdRng::seed_from_u64(
+                config.seed ^ (chunk as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            );
+            let mut flat = Vec::with_capacity(count * dims);
+            let mut row = vec![0.0; dims];
+            for _ in 0..count {
+                if draw(&mut rng, prior, &config.sampling, &mut row) && within_caps(&row, caps) {
+                    flat.extend_from_slice(&row);
+                }
+            }
+            let scores = match model {
+                Fitted::Gbdt(trees) | Fitted::Forest(trees) => trees.predict_flat(&flat, dims),
+                linear => {
+                    linear.predict(&flat.chunks(dims).map(<[f64]>::to_vec).collect::<Vec<_>>())
+                }
+            };
+            // Only a chunk's own best can be among the overall best.
+            let mut order: Vec<usize> = (0..scores.len()).collect();
+            order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]).then(a.cmp(&b)));
+            let best = order
+                .iter()
+                .take(config.top_k)
+                .map(|&i| (scores[i], flat[i * dims..(i + 1) * dims].to_vec()));
+            (best.collect::<Vec<_>>(), scores.len())
+        })
+        .collect();
+    let feasible = per_chunk.iter().map(|(_, n)| n).sum();
+    let mut best: Vec<Scored> = per_chunk.into_iter().flat_map(|(b, _)| b).collect();
+    best.sort_by(|a, b| a.0.total_cmp(&b.0));
+    best.truncate(config.top_k);
+    (best, feasible)
+}

@@ -1,0 +1,10 @@
+//! One function per report section; each returns `None` when its stage has not run.
+
+mod choice;
+mod corpus;
+mod inputs;
+mod search;
+
+pub use choice::{doremi, manifests, validate};
+pub use corpus::{dedup, stats, tokens};
+pub use search::{candidates, fit, optimum, runs};

@@ -1,0 +1,280 @@
+//! The search sections: the sampled candidates (`mixtures.parquet`), the proxy runs (`runs/`), the fit and
+//! the optimum (`fit/`). Each returns `None` when its stage has not run.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Float64Type};
+
+use super::inputs::{read_json, read_parquet};
+use crate::report::charts::{bars, scatter};
+use crate::report::html::{charts, section, table};
+use crate::regmix::fit::FitReport;
+use crate::regmix::simulate::Optimum;
+
+/// The values of weight column `c` of every batch as f64 (cast from any numeric type). Errors: a column
+/// that is not numeric, or a null weight: the file is not what `remix sample` wrote.
+fn weight_column(path: &Path, batches: &[RecordBatch], c: usize, name: &str) -> Result<Vec<f64>> {
+    let mut values = Vec::new();
+    for batch in batches {
+        let column = batch.column(c);
+        let floats = cast(column, &DataType::Float64)
+            .ok()
+            .filter(|f| f.null_count() == 0 && column.data_type().is_numeric())
+            .with_context(|| {
+                format!(
+                    "{}: column {name} holds {} values or nulls, not weights: run the sample stage again",
+                    path.display(),
+                    column.data_type()
+                )
+            })?;
+        values.extend_from_slice(floats.as_primitive::<Float64Type>().values());
+    }
+    Ok(values)
+}
+
+pub fn candidates(work: &Path) -> Result<Option<String>> {
+    let path = work.join("mixtures.parquet");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let batches = read_parquet(&path)?;
+    let Some(first) = batches.first() else {
+        return Ok(None);
+    };
+    let schema = first.schema();
+    let mut rows = Vec::new();
+    let (mut labels, mut natural, mut mean) = (Vec::new(), Vec::new(), Vec::new());
+    let mut count = 0;
+    for (c, field) in schema.fields().iter().enumerate() {
+        let Some(domain) = field.name().strip_prefix("w_") else {
+            continue;
+        };
+        let values = weight_column(&path, &batches, c, field.name())?;
+        count = values.len();
+        let sampled = &values[2.min(values.len())..];
+        let avg = sampled.iter().sum::<f64>() / sampled.len().max(1) as f64;
+        let (low, high) = sampled
+            .iter()
+            .fold((f64::INFINITY, 0.0f64), |(l, h), &v| (l.min(v), h.max(v)));
+        rows.push(vec![
+            domain.to_string(),
+            format!("{:.4}", values.first().copied().unwrap_or(0.0)),
+            format!("{low:.4}"),
+            format!("{avg:.4}"),
+            format!("{high:.4}"),
+        ]);
+        labels.push(domain.to_string());
+        natural.push(values.first().copied().unwrap_or(0.0));
+        mean.push(avg);
+    }
+    let chart = bars(
+        "Candidate weights",
+        &labels,
+        &[("natural", natural), ("mean of candidates", mean)],
+        "weight",
+    )?;
+    let body = table(&["domain", "natural", "min", "mean", "max"], &rows) + &charts(&[chart]);
+    Ok(Some(section(
+        "candidates",
+        "Candidate mixtures",
+        &format!("{count} mixtures (natural, uniform and sampled)"),
+        &body,
+    )))
+}
+
+pub fn runs(work: &Path) -> Result<Option<String>> {
+    let path = work.join("runs/runs.parquet");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let table_data = crate::regmix::runs::read_runs(&path)?;
+    let rows: Vec<Vec<String>> = table_data
+        .loss_domains
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let losses: Vec<f64> = table_data.runs.iter().filter_map(|r| r.losses[i]).collect();
+            let mean = losses.iter().sum::<f64>() / losses.len().max(1) as f64;
+            let (low, high) = losses
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| {
+                    (l.min(v), h.max(v))
+                });
+            vec![
+                d.clone(),
+                losses.len().to_string(),
+                format!("{low:.4}"),
+                format!("{mean:.4}"),
+                format!("{high:.4}"),
+            ]
+        })
+        .collect();
+    let body = table(&["validation loss of", "runs", "min", "mean", "max"], &rows);
+    let note = format!(
+        "{} runs over {} training domains",
+        table_data.runs.len(),
+        table_data.domains.len()
+    );
+    Ok(Some(section("runs", "Proxy runs", &note, &body)))
+}
+
+pub fn fit(work: &Path) -> Result<Option<String>> {
+    let Some(report) = read_json::<FitReport>(&work.join("fit/report.json"))? else {
+        return Ok(None);
+    };
+    let rows: Vec<Vec<String>> = report
+        .regressors
+        .iter()
+        .map(|r| {
+            vec![
+                format!("{:?}", r.regressor).to_lowercase(),
+                format!("{:.4}", r.spearman),
+                format!("{:.4}", r.pearson),
+                format!("{:.4}", r.mean_absolute_error),
+            ]
+        })
+        .collect();
+    let points: Vec<(f64, f64)> = report
+        .out_of_fold
+        .iter()
+        .map(|o| (o.measured, o.predicted))
+        .collect();
+    let chart = scatter(
+        "Cross-validated prediction",
+        &points,
+        "measured loss",
+        "predicted loss",
+    )?;
+    let note = format!(
+        "{} runs; chosen regressor {} (best cross-validated Spearman rho); target {}",
+        report.runs,
+        report.chosen.name(),
+        report.config.target.join(", ")
+    );
+    let mut body =
+        table(&["regressor", "Spearman rho", "Pearson r", "MAE"], &rows) + &charts(&[chart]);
+    // RegMix's picture: per training domain, every proxy's weight on it against its target loss.
+    let runs = work.join("runs/runs.parquet");
+    if runs.exists() {
+        let samples = crate::regmix::fit::samples(&crate::regmix::runs::read_runs(&runs)?, &report.config.target)?;
+        let per_domain = report
+            .domains
+            .iter()
+            .enumerate()
+            .map(|(d, domain)| {
+                let pairs: Vec<(f64, f64)> = samples
+                    .x
+                    .iter()
+                    .zip(&samples.y)
+                    .map(|(weights, &loss)| (weights[d], loss))
+                    .collect();
+                crate::report::charts::points(domain, &pairs, "weight", "target loss")
+            })
+            .collect::<Result<Vec<_>>>()?;
+        body.push_str(&format!(
+            "<h3>Weight against target loss, per domain</h3><p>Each point is one proxy run: its weight on the \
+             domain and its loss on {}.</p>{}",
+            report.config.target.join(", "),
+            charts(&per_domain)
+        ));
+    }
+    Ok(Some(section("fit", "Regression fit", &note, &body)))
+}
+
+pub fn optimum(work: &Path) -> Result<Option<String>> {
+    let Some(optimum) = read_json::<Optimum>(&work.join("fit/optimum.json"))? else {
+        return Ok(None);
+    };
+    let labels: Vec<String> = optimum.domains.iter().map(|d| d.domain.clone()).collect();
+    let uniform = 1.0 / labels.len().max(1) as f64;
+    let mut series = vec![(
+        "optimum",
+        optimum.domains.iter().map(|d| d.weight).collect::<Vec<_>>(),
+    )];
+    if optimum.domains.iter().all(|d| d.natural.is_some()) {
+        series.push((
+            "natural",
+            optimum
+                .domains
+                .iter()
+                .map(|d| d.natural.unwrap_or(0.0))
+                .collect(),
+        ));
+    }
+    series.push(("uniform", vec![uniform; labels.len()]));
+    let chart = bars("Chosen weights", &labels, &series, "weight")?;
+    let weights: Vec<Vec<String>> = optimum
+        .domains
+        .iter()
+        .map(|d| {
+            vec![
+                d.domain.clone(),
+                format!("{:.4}", d.weight),
+                d.natural.map(|n| format!("{n:.4}")).unwrap_or("-".into()),
+                format!("{uniform:.4}"),
+                format!("{:.4}", d.cap),
+            ]
+        })
+        .collect();
+    let rows = vec![
+        vec!["optimum".into(), format!("{:.4}", optimum.predicted_loss)],
+        vec![
+            "natural".into(),
+            optimum
+                .predicted_loss_natural
+                .map(|l| format!("{l:.4}"))
+                .unwrap_or("-".into()),
+        ],
+        vec![
+            "uniform".into(),
+            format!("{:.4}", optimum.predicted_loss_uniform),
+        ],
+    ];
+    let note = format!(
+        "mean of the best {} of {} feasible candidates; target {}",
+        optimum.config.top_k,
+        optimum.feasible_candidates,
+        optimum.target.join(", ")
+    );
+    let body = table(&["mixture", "predicted loss"], &rows)
+        + &charts(&[chart])
+        + &table(
+            &["domain", "optimum", "natural", "uniform", "cap"],
+            &weights,
+        );
+    Ok(Some(section("optimum", "Chosen mixture", &note, &body)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, Float32Array, StringArray};
+    use parquet::arrow::ArrowWriter;
+
+    use super::*;
+
+    fn write(path: &Path, column: ArrayRef) {
+        let batch = RecordBatch::try_from_iter([("w_web", column)]).unwrap();
+        let file = std::fs::File::create(path).unwrap();
+        let mut writer = ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+    }
+
+    /// A weight column of another numeric type is cast; one of text is an error naming the column,
+    /// never a panic on a file from disk.
+    #[test]
+    fn candidate_weights_are_cast_or_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mixtures.parquet");
+        write(&path, Arc::new(Float32Array::from(vec![0.5, 1.0])));
+        assert!(candidates(dir.path()).unwrap().is_some());
+        write(&path, Arc::new(StringArray::from(vec!["0.5", "1.0"])));
+        let error = format!("{:#}", candidates(dir.path()).unwrap_err());
+        assert!(error.contains("column w_web holds Utf8 values"), "{error}");
+    }
+}
