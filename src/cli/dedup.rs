@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use clap::Args as ClapArgs;
 
-use crate::data::corpus::config::{CorpusConfig, DomainFrom};
+use super::args::CorpusReadArgs;
 use crate::data::dedup::DedupConfig;
 use crate::data::dedup::minhash::MinHashConfig;
 use crate::data::dedup::normalize::Normalization;
@@ -24,13 +24,8 @@ pub struct Args {
     #[arg(long, required = true, num_args = 1..)]
     pub corpus: Vec<PathBuf>,
 
-    /// Where each row's domain comes from: `folder` (corpus/<domain>/*.parquet) or `column:DOT.PATH`.
-    #[arg(long, default_value = "folder")]
-    pub domain_from: DomainFrom,
-
-    /// The column that holds the document text.
-    #[arg(long, default_value = "text")]
-    pub text_column: String,
+    #[command(flatten)]
+    pub read: CorpusReadArgs,
 
     /// The work directory; the output goes to WORK/dedup/.
     #[arg(short, long)]
@@ -97,11 +92,7 @@ pub struct Args {
 
 pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
     let config = DedupConfig {
-        corpus: CorpusConfig {
-            text_column: args.text_column,
-            domain_from: args.domain_from,
-            ..Default::default()
-        },
+        corpus: args.read.config(),
         normalization: Normalization {
             nfc: !args.no_nfc,
             fold_whitespace: !args.keep_whitespace,

@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand, each holding its arguments and a call into the library
 //! (the xsv habit). Nothing here computes anything.
 
+mod args;
 pub mod bench;
 pub mod dedup;
 pub mod devices;

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use clap::Args as ClapArgs;
 
-use crate::data::corpus::config::{CorpusConfig, DomainFrom};
+use super::args::CorpusReadArgs;
 use crate::data::tokens::TokensIndex;
 
 /// Per-domain statistics of a corpus: documents, bytes, share, words, document lengths.
@@ -19,13 +19,8 @@ pub struct Args {
     #[arg(long, required = true, num_args = 1..)]
     pub corpus: Vec<PathBuf>,
 
-    /// Where each row's domain comes from: `folder` (corpus/<domain>/*.parquet) or `column:DOT.PATH`.
-    #[arg(long, default_value = "folder")]
-    pub domain_from: DomainFrom,
-
-    /// The column that holds the document text.
-    #[arg(long, default_value = "text")]
-    pub text_column: String,
+    #[command(flatten)]
+    pub read: CorpusReadArgs,
 
     /// Output folder for stats.parquet, stats.json and _done.json.
     #[arg(short, long)]
@@ -42,11 +37,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
-    let config = CorpusConfig {
-        text_column: args.text_column,
-        domain_from: args.domain_from,
-        ..Default::default()
-    };
+    let config = args.read.config();
     let beside = args.output.parent().map(|p| p.join("tokens/index.json"));
     let tokens = match (&args.tokens, beside) {
         (Some(path), _) => Some(TokensIndex::read(path)?),

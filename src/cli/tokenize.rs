@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use clap::Args as ClapArgs;
 
-use crate::data::corpus::config::{CorpusConfig, DomainFrom};
+use super::args::CorpusReadArgs;
 use crate::data::tokenize::TokenizeConfig;
 use crate::data::tokens::TokensIndex;
 use crate::core::workdir::WorkDir;
@@ -23,13 +23,8 @@ pub struct Args {
     #[arg(long)]
     pub input: PathBuf,
 
-    /// For a corpus input: where each row's domain comes from (`folder` or `column:DOT.PATH`).
-    #[arg(long, default_value = "folder")]
-    pub domain_from: DomainFrom,
-
-    /// For a corpus input: the column that holds the document text.
-    #[arg(long, default_value = "text")]
-    pub text_column: String,
+    #[command(flatten)]
+    pub read: CorpusReadArgs,
 
     /// A HuggingFace tokenizer.json.
     #[arg(long)]
@@ -72,11 +67,7 @@ pub struct Args {
 
 pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
     let config = TokenizeConfig {
-        corpus: CorpusConfig {
-            text_column: args.text_column,
-            domain_from: args.domain_from,
-            ..Default::default()
-        },
+        corpus: args.read.config(),
         eod_token: args.eod_token,
         val_fraction: args.val_fraction,
         val_documents: args.val_documents,

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use clap::{Args as ClapArgs, Subcommand};
 
-use crate::data::corpus::config::{CorpusConfig, DomainFrom};
+use super::args::CorpusReadArgs;
 use crate::data::tokenize::train::TokenizerTrainConfig;
 
 /// Tokenizers for proxy models.
@@ -29,13 +29,8 @@ pub struct TrainArgs {
     #[arg(long, required = true, num_args = 1..)]
     pub corpus: Vec<PathBuf>,
 
-    /// Where each row's domain comes from: `folder` or `column:DOT.PATH`.
-    #[arg(long, default_value = "folder")]
-    pub domain_from: DomainFrom,
-
-    /// The column that holds the document text.
-    #[arg(long, default_value = "text")]
-    pub text_column: String,
+    #[command(flatten)]
+    pub read: CorpusReadArgs,
 
     /// Vocabulary size, the end-of-document token included (proxies want 4096 to 16384).
     #[arg(long, default_value_t = 8192)]
@@ -61,11 +56,7 @@ pub struct TrainArgs {
 pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
     let Command::Train(args) = args.command;
     let config = TokenizerTrainConfig {
-        corpus: CorpusConfig {
-            text_column: args.text_column,
-            domain_from: args.domain_from,
-            ..Default::default()
-        },
+        corpus: args.read.config(),
         vocab_size: args.vocab_size,
         sample_bytes: args.sample_mb << 20,
         eod_token: args.eod_token,

@@ -4,7 +4,8 @@ use clap::Args as ClapArgs;
 
 use crate::proxy::device::DeviceChoice;
 use crate::proxy::model::ProxyShape;
-use crate::regmix::train::{ProxyRunConfig, Shard, TrainOptions};
+use crate::core::tasks::TaskSlice;
+use crate::regmix::train::{ProxyRunConfig, TrainOptions};
 use crate::proxy::settings::TrainConfig;
 use crate::data::tokens::TokensIndex;
 
@@ -38,8 +39,8 @@ pub struct Args {
     pub device: DeviceChoice,
 
     /// Train only every N-th candidate from the I-th: I/N.
-    #[arg(long, value_parser = parse_shard, default_value = "0/1")]
-    pub shard: Shard,
+    #[arg(long, value_name = "I/N", default_value = "0/1")]
+    pub shard: TaskSlice,
 
     /// Most times a candidate may repeat a domain within one proxy's tokens (as in `remix sample`).
     #[arg(long, default_value_t = 4.0)]
@@ -136,18 +137,6 @@ impl ProxyArgs {
 /// Parses `--device` (auto, cpu, wgpu).
 pub fn parse_device(text: &str) -> Result<DeviceChoice, String> {
     text.parse()
-}
-
-fn parse_shard(text: &str) -> Result<Shard, String> {
-    let parsed = text
-        .split_once('/')
-        .and_then(|(i, n)| Some((i.parse().ok()?, n.parse().ok()?)));
-    match parsed {
-        Some((index, count)) if count > 0 && index < count => Ok(Shard { index, count }),
-        _ => Err(format!(
-            "`{text}` is not a shard: write I/N with 0 <= I < N, e.g. 0/4"
-        )),
-    }
 }
 
 pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {

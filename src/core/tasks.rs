@@ -51,14 +51,9 @@ impl FromStr for TaskSlice {
     type Err = anyhow::Error;
 
     fn from_str(text: &str) -> Result<Self> {
-        let (index, count) = text
-            .split_once('/')
-            .ok_or_else(|| anyhow::anyhow!("--task {text}: write I/N, as 0/4"))?;
-        let parse = |part: &str| -> Result<usize> {
-            part.trim()
-                .parse()
-                .map_err(|_| anyhow::anyhow!("--task {text}: write I/N, as 0/4"))
-        };
+        let wrong = || anyhow::anyhow!("`{text}` is not a task: write I/N with 0 <= I < N, as 0/4");
+        let (index, count) = text.split_once('/').ok_or_else(wrong)?;
+        let parse = |part: &str| -> Result<usize> { part.trim().parse().map_err(|_| wrong()) };
         Self::new(parse(index)?, parse(count)?)
     }
 }

@@ -1,5 +1,6 @@
-//! Where `remix run` runs its stages: here (`local`), or as job arrays on a Slurm cluster (`slurm`,
-//! [`super::slurm`]), and which task of a split stage one process is.
+//! Where `remix run` runs its stages ([`Executor`]): here (`local`), or as job arrays on a Slurm cluster
+//! (`slurm`, [`super::slurm`]); and the `[executor]` section: how the stages split into tasks and what
+//! each Slurm job asks for.
 //!
 //! A stage with `tasks = N` runs as N independent tasks; task `i` takes a deterministic slice of the
 //! stage's work and writes its own part and marker, and a reduce step (the stage run once more as one

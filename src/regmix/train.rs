@@ -19,6 +19,7 @@ use crate::proxy::model::ProxyShape;
 use crate::proxy::settings::TrainConfig;
 use crate::proxy::train::train_proxies;
 use crate::core::progress::Progress;
+use crate::core::tasks::TaskSlice;
 use crate::regmix::runs::{Run, RunsTable, WEIGHT_SUM_TOLERANCE, read_runs, write_runs};
 use crate::data::tokens::TokensIndex;
 use crate::core::workdir::config_hash;
@@ -33,17 +34,11 @@ pub struct ProxyRunConfig {
     pub seed: u64,
 }
 
-/// Which candidates this process trains: every `count`-th from `index`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shard {
-    pub index: usize,
-    pub count: usize,
-}
-
 /// How a train invocation runs, beside what decides the results ([`ProxyRunConfig`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TrainOptions {
-    pub shard: Shard,
+    /// Which candidates this process trains: every `count`-th from `index`.
+    pub shard: TaskSlice,
     /// Most times a candidate may repeat a domain within one proxy's tokens.
     pub max_epochs: f64,
     /// Proxies trained together in one stack; 0 = as many as fit on the device ([`auto_parallel`]).
@@ -169,13 +164,7 @@ pub fn train_candidates(
         config.train.train_tokens,
         max_epochs,
     )?;
-    if shard.count == 0 || shard.index >= shard.count {
-        bail!(
-            "--shard {}/{} is not a shard: use I/N with 0 <= I < N",
-            shard.index,
-            shard.count
-        );
-    }
+    TaskSlice::new(shard.index, shard.count)?;
     let validation = validation_sets(
         tokens_dir,
         &index,

@@ -54,9 +54,6 @@ use crate::core::workdir::{DoneMarker, Stage, WorkDir, replace_dir, write_atomic
 /// The folder of the phases' files inside the work directory.
 pub const TASKS_FOLDER: &str = "dedup-tasks";
 
-/// The phases in the order they run; `clusters` is one task, the others N.
-pub const PHASES: [&str; 4] = ["signatures", "buckets", "clusters", "filter"];
-
 /// `WORK/dedup-tasks/`.
 pub fn tasks_dir(work: &WorkDir) -> PathBuf {
     work.root().join(TASKS_FOLDER)

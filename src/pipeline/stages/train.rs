@@ -14,7 +14,7 @@ use crate::pipeline::context::Context;
 use crate::pipeline::spec::{Phase, StageSpec, StageTasks, TaskCounts, unknown_phase};
 use crate::pipeline::stage::PipelineStage;
 use crate::regmix::runs::{fold_parts, read_runs};
-use crate::regmix::train::{Shard, TrainOptions, train_candidates};
+use crate::regmix::train::{TrainOptions, train_candidates};
 
 pub struct Train;
 
@@ -36,10 +36,7 @@ fn train(cx: &Context, runs: &Path, task: TaskSlice, quiet: bool) -> Result<()> 
         runs,
         &cx.proxy_config()?,
         TrainOptions {
-            shard: Shard {
-                index: task.index,
-                count: task.count,
-            },
+            shard: task,
             max_epochs: cx.sample_config().max_epochs,
             parallel: cx.config.proxy.parallel,
             quiet,
