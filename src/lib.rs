@@ -21,13 +21,13 @@
 //!   JSON Schemas of everything remix writes.
 //! - [`cli`]: one file per subcommand: its arguments and one call into the library.
 
+pub mod cli;
 pub mod core;
 pub mod data;
-pub mod proxy;
-pub mod regmix;
 pub mod doremi;
 pub mod manifest;
-pub mod validate;
-pub mod report;
 pub mod pipeline;
-pub mod cli;
+pub mod proxy;
+pub mod regmix;
+pub mod report;
+pub mod validate;

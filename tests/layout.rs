@@ -47,8 +47,10 @@ fn modules(src: &Path) -> Vec<Module> {
         .filter(|file| file != &src.join("main.rs"))
         .map(|file| {
             let relative = file.strip_prefix(src).expect("a file under src/");
-            let mut path: Vec<String> =
-                relative.iter().map(|part| part.to_string_lossy().into_owned()).collect();
+            let mut path: Vec<String> = relative
+                .iter()
+                .map(|part| part.to_string_lossy().into_owned())
+                .collect();
             let last = path.pop().expect("a file name");
             let stem = last.trim_end_matches(".rs");
             if stem != "mod" && stem != "lib" {
@@ -56,7 +58,11 @@ fn modules(src: &Path) -> Vec<Module> {
             }
             let text = fs::read_to_string(&file)
                 .unwrap_or_else(|error| panic!("cannot read {}: {error}", file.display()));
-            Module { file: format!("src/{}", relative.display()), path, text }
+            Module {
+                file: format!("src/{}", relative.display()),
+                path,
+                text,
+            }
         })
         .collect()
 }
@@ -92,7 +98,8 @@ fn code_only(text: &str) -> String {
                     i += 1;
                 }
             }
-        } else if c == 'r' && (next == Some('"') || next == Some('#')) && !prev_is_ident(&chars, i) {
+        } else if c == 'r' && (next == Some('"') || next == Some('#')) && !prev_is_ident(&chars, i)
+        {
             // Raw string r"..", r#".."#.
             let mut j = i + 1;
             let mut hashes = 0;
@@ -171,7 +178,11 @@ fn expand_use(tree: &str) -> Vec<String> {
     while let Some(word) = words.next() {
         if word == "as" {
             let renamed = words.next().unwrap_or("");
-            kept.extend(renamed.chars().filter(|c| !(c.is_alphanumeric() || *c == '_')));
+            kept.extend(
+                renamed
+                    .chars()
+                    .filter(|c| !(c.is_alphanumeric() || *c == '_')),
+            );
         } else {
             kept.push_str(word);
         }
@@ -237,7 +248,9 @@ fn paths_in(code: &str) -> Vec<(String, usize, bool)> {
         if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
             continue;
         }
-        let Some(end) = code[at..].find(';') else { break };
+        let Some(end) = code[at..].find(';') else {
+            break;
+        };
         let tree = &code[at + 4..at + end];
         if tree.contains('(') || tree.contains('=') {
             continue;
@@ -254,11 +267,14 @@ fn paths_in(code: &str) -> Vec<(String, usize, bool)> {
     while i < chars.len() {
         if (chars[i].is_alphabetic() || chars[i] == '_') && !prev_is_ident(chars, i) {
             let start = i;
-            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == ':') {
+            while i < chars.len()
+                && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == ':')
+            {
                 i += 1;
             }
             let chain: String = chars[start..i].iter().collect();
-            let preceded_by_colons = start >= 2 && chars[start - 1] == ':' && chars[start - 2] == ':';
+            let preceded_by_colons =
+                start >= 2 && chars[start - 1] == ':' && chars[start - 2] == ':';
             if chain.contains("::") && !preceded_by_colons {
                 let byte = chars[..start].iter().map(|c| c.len_utf8()).sum::<usize>();
                 out.push((
@@ -295,7 +311,10 @@ fn child_modules(code: &str) -> BTreeSet<String> {
     code.lines()
         .filter_map(|line| {
             let line = line.trim_start();
-            let line = line.strip_prefix("pub(crate) ").or_else(|| line.strip_prefix("pub ")).unwrap_or(line);
+            let line = line
+                .strip_prefix("pub(crate) ")
+                .or_else(|| line.strip_prefix("pub "))
+                .unwrap_or(line);
             let name = line.strip_prefix("mod ")?.strip_suffix(';')?;
             Some(name.trim().to_string())
         })
@@ -306,8 +325,10 @@ fn child_modules(code: &str) -> BTreeSet<String> {
 type Graph = BTreeMap<String, BTreeMap<String, BTreeSet<String>>>;
 
 fn import_graph(modules: &[Module]) -> Graph {
-    let by_path: BTreeMap<&[String], &str> =
-        modules.iter().map(|module| (module.path.as_slice(), module.file.as_str())).collect();
+    let by_path: BTreeMap<&[String], &str> = modules
+        .iter()
+        .map(|module| (module.path.as_slice(), module.file.as_str()))
+        .collect();
     let mut graph = Graph::new();
     for module in modules {
         let code = code_only(&module.text);
@@ -315,7 +336,9 @@ fn import_graph(modules: &[Module]) -> Graph {
         graph.entry(module.file.clone()).or_default();
         for (path, line, in_inline) in paths_in(&code) {
             let segments: Vec<&str> = path.split("::").filter(|s| !s.is_empty()).collect();
-            let Some(absolute) = absolute(&module.path, &segments, in_inline, &children) else { continue };
+            let Some(absolute) = absolute(&module.path, &segments, in_inline, &children) else {
+                continue;
+            };
             let target = (0..=absolute.len())
                 .rev()
                 .find_map(|len| by_path.get(&absolute[..len]).copied())
@@ -424,7 +447,10 @@ fn cycles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
 }
 
 /// Each cycle with the edges inside it and the paths that make them.
-fn describe(cycles: &[Vec<String>], edges: &BTreeMap<(String, String), BTreeSet<String>>) -> String {
+fn describe(
+    cycles: &[Vec<String>],
+    edges: &BTreeMap<(String, String), BTreeSet<String>>,
+) -> String {
     let mut out = String::new();
     for cycle in cycles {
         out.push_str(&format!("cycle: {}\n", cycle.join(", ")));
@@ -445,20 +471,34 @@ fn src_dir() -> PathBuf {
 /// The top-level module of a file: `src/regmix/fit/gbdt.rs` is in `regmix`; `src/lib.rs` is the crate root.
 fn top_level(file: &str) -> String {
     let relative = file.trim_start_matches("src/");
-    relative.split('/').next().unwrap_or(relative).trim_end_matches(".rs").to_string()
+    relative
+        .split('/')
+        .next()
+        .unwrap_or(relative)
+        .trim_end_matches(".rs")
+        .to_string()
 }
 
 #[test]
 fn no_import_cycle_between_source_files() {
     let graph = import_graph(&modules(&src_dir()));
-    let simple: BTreeMap<String, BTreeSet<String>> =
-        graph.iter().map(|(from, to)| (from.clone(), to.keys().cloned().collect())).collect();
+    let simple: BTreeMap<String, BTreeSet<String>> = graph
+        .iter()
+        .map(|(from, to)| (from.clone(), to.keys().cloned().collect()))
+        .collect();
     let edges = graph
         .iter()
-        .flat_map(|(from, to)| to.iter().map(move |(to, why)| ((from.clone(), to.clone()), why.clone())))
+        .flat_map(|(from, to)| {
+            to.iter()
+                .map(move |(to, why)| ((from.clone(), to.clone()), why.clone()))
+        })
         .collect();
     let found = cycles(&simple);
-    assert!(found.is_empty(), "import cycles between source files:\n{}", describe(&found, &edges));
+    assert!(
+        found.is_empty(),
+        "import cycles between source files:\n{}",
+        describe(&found, &edges)
+    );
 }
 
 #[test]
@@ -472,7 +512,10 @@ fn no_import_cycle_between_top_level_modules() {
         for (to, why) in targets {
             let to_top = top_level(to);
             if from_top != to_top && from_top != "lib" && to_top != "lib" {
-                simple.entry(from_top.clone()).or_default().insert(to_top.clone());
+                simple
+                    .entry(from_top.clone())
+                    .or_default()
+                    .insert(to_top.clone());
                 edges
                     .entry((from_top.clone(), to_top))
                     .or_default()
@@ -481,7 +524,11 @@ fn no_import_cycle_between_top_level_modules() {
         }
     }
     let found = cycles(&simple);
-    assert!(found.is_empty(), "import cycles between top-level modules:\n{}", describe(&found, &edges));
+    assert!(
+        found.is_empty(),
+        "import cycles between top-level modules:\n{}",
+        describe(&found, &edges)
+    );
 }
 
 #[test]
@@ -491,16 +538,35 @@ fn no_source_file_over_the_line_limit() {
         .filter(|module| module.text.lines().count() > MAX_LINES)
         .map(|module| format!("{} ({} lines)", module.file, module.text.lines().count()))
         .collect();
-    assert!(long.is_empty(), "files over {MAX_LINES} lines (split each into files with one job each): {long:?}");
+    assert!(
+        long.is_empty(),
+        "files over {MAX_LINES} lines (split each into files with one job each): {long:?}"
+    );
 }
 
 #[test]
 fn the_checker_sees_use_trees_inline_paths_and_cycles() {
-    assert_eq!(expand_use("crate::{a::{b, c as d}, e}"), ["crate::a::b", "crate::a::c", "crate::e"]);
-    let code = code_only("use super::x; // crate::not::this\nlet s = \"crate::nor::this\"; crate::a::f();");
-    let paths: Vec<String> = paths_in(&code).into_iter().map(|(path, _, _)| path).collect();
-    assert!(paths.contains(&"super::x".to_string()) && paths.contains(&"crate::a::f".to_string()), "{paths:?}");
-    assert!(!paths.iter().any(|path| path.contains("not") || path.contains("nor")), "{paths:?}");
+    assert_eq!(
+        expand_use("crate::{a::{b, c as d}, e}"),
+        ["crate::a::b", "crate::a::c", "crate::e"]
+    );
+    let code = code_only(
+        "use super::x; // crate::not::this\nlet s = \"crate::nor::this\"; crate::a::f();",
+    );
+    let paths: Vec<String> = paths_in(&code)
+        .into_iter()
+        .map(|(path, _, _)| path)
+        .collect();
+    assert!(
+        paths.contains(&"super::x".to_string()) && paths.contains(&"crate::a::f".to_string()),
+        "{paths:?}"
+    );
+    assert!(
+        !paths
+            .iter()
+            .any(|path| path.contains("not") || path.contains("nor")),
+        "{paths:?}"
+    );
     let graph: BTreeMap<String, BTreeSet<String>> = [
         ("a".to_string(), BTreeSet::from(["b".to_string()])),
         ("b".to_string(), BTreeSet::from(["a".to_string()])),

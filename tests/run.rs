@@ -244,19 +244,46 @@ fn a_corrupt_marker_or_an_unreadable_input_is_a_logged_decision() {
     let path = write_config(dir, 20000, false);
     let fixture_tokenizer = fixtures().join("tokenizer.json").display().to_string();
     let text = fs::read_to_string(&path).unwrap();
-    fs::write(&path, text.replace(&fixture_tokenizer, &tokenizer.display().to_string())).unwrap();
+    fs::write(
+        &path,
+        text.replace(&fixture_tokenizer, &tokenizer.display().to_string()),
+    )
+    .unwrap();
     run(dir, &["--until", "tokenize"]);
 
     fs::write(dir.join("work/pipeline/stats/_done.json"), "{\"stage\": ").unwrap();
-    let output = remix(dir, &["run", "--quiet", "--json", "pipeline.toml", "--until", "tokenize"]);
+    let output = remix(
+        dir,
+        &[
+            "run",
+            "--quiet",
+            "--json",
+            "pipeline.toml",
+            "--until",
+            "tokenize",
+        ],
+    );
     assert_ok(&output);
     let message = stderr(&output);
-    assert!(message.contains("the completion marker is unreadable"), "{message}");
+    assert!(
+        message.contains("the completion marker is unreadable"),
+        "{message}"
+    );
     let summary: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(ran(&summary), ["stats"]);
 
     fs::remove_file(&tokenizer).unwrap();
-    let output = remix(dir, &["-v", "run", "--quiet", "pipeline.toml", "--until", "tokenize"]);
+    let output = remix(
+        dir,
+        &[
+            "-v",
+            "run",
+            "--quiet",
+            "pipeline.toml",
+            "--until",
+            "tokenize",
+        ],
+    );
     assert!(!output.status.success());
     let message = stderr(&output);
     assert!(

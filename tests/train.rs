@@ -163,8 +163,9 @@ fn proxies_fill_the_runs_table_and_resume() {
         (Some(4), Some(4))
     );
     let stacked = remix::regmix::runs::read_runs(&work.join("stacked/runs/runs.parquet")).unwrap();
-    let order =
-        |t: &remix::regmix::runs::RunsTable| t.runs.iter().map(|r| r.run_id.clone()).collect::<Vec<_>>();
+    let order = |t: &remix::regmix::runs::RunsTable| {
+        t.runs.iter().map(|r| r.run_id.clone()).collect::<Vec<_>>()
+    };
     assert_eq!(
         order(&stacked),
         order(&table),

@@ -3,10 +3,10 @@ use std::path::PathBuf;
 use clap::Args as ClapArgs;
 
 use super::args::CorpusReadArgs;
+use crate::core::workdir::WorkDir;
 use crate::data::dedup::DedupConfig;
 use crate::data::dedup::minhash::MinHashConfig;
 use crate::data::dedup::normalize::Normalization;
-use crate::core::workdir::WorkDir;
 
 /// Remove exact and near-duplicate documents across all domains (MinHash with LSH banding).
 ///

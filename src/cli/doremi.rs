@@ -3,9 +3,9 @@ use std::path::PathBuf;
 use clap::Args as ClapArgs;
 
 use super::train::{ProxyArgs, parse_device};
+use crate::data::tokens::TokensIndex;
 use crate::doremi::{DoremiConfig, Reference, run_doremi};
 use crate::proxy::device::DeviceChoice;
-use crate::data::tokens::TokensIndex;
 
 /// Domain weights by DoReMi: a reference proxy, then a proxy trained with Group DRO against it.
 ///

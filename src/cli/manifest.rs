@@ -2,9 +2,9 @@ use std::path::PathBuf;
 
 use clap::{Args as ClapArgs, ValueEnum};
 
+use crate::data::tokens::TokensIndex;
 use crate::manifest::ManifestConfig;
 use crate::manifest::export::Format;
-use crate::data::tokens::TokensIndex;
 
 /// Write the chosen mixture as a manifest, and as the files each trainer reads.
 ///

@@ -29,7 +29,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let rows = crate::regmix::predict::run(&args.model, &args.mixtures, &args.output, args.ignore_extra)?;
+    let rows =
+        crate::regmix::predict::run(&args.model, &args.mixtures, &args.output, args.ignore_extra)?;
     println!("Scored {rows} mixtures; wrote {}", args.output.display());
     Ok(())
 }

@@ -56,7 +56,8 @@ pub struct ImportArgs {
 pub fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         RunsCommand::Import(args) => {
-            let table = crate::regmix::runs::regmix::import(&args.regmix_mixtures, &args.regmix_losses)?;
+            let table =
+                crate::regmix::runs::regmix::import(&args.regmix_mixtures, &args.regmix_losses)?;
             crate::regmix::runs::write_runs(&table, &args.output)?;
             println!(
                 "Wrote {} runs, {} training domains, {} evaluated domains to {}",

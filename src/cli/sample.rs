@@ -2,9 +2,9 @@ use std::path::PathBuf;
 
 use clap::Args as ClapArgs;
 
+use crate::data::tokens::TokensIndex;
 use crate::regmix::mixture::SamplingConfig;
 use crate::regmix::sample::SampleConfig;
-use crate::data::tokens::TokensIndex;
 
 /// Sample candidate mixtures for proxy runs (RegMix's Dirichlet generator), plus the natural and uniform ones.
 ///

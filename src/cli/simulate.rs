@@ -65,7 +65,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ..Default::default()
     };
     config.sampling.temperature = args.temperature;
-    let optimum = crate::regmix::simulate::run(&args.model, args.tokens.as_deref(), &config, &args.output)?;
+    let optimum =
+        crate::regmix::simulate::run(&args.model, args.tokens.as_deref(), &config, &args.output)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&optimum)?);
         return Ok(());

@@ -44,7 +44,8 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
         (None, Some(path)) if path.is_file() => Some(TokensIndex::read(&path)?),
         _ => None,
     };
-    let report = crate::data::stats::run(&args.corpus, &config, &args.output, tokens.as_ref(), quiet)?;
+    let report =
+        crate::data::stats::run(&args.corpus, &config, &args.output, tokens.as_ref(), quiet)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -3,9 +3,9 @@ use std::path::PathBuf;
 use clap::Args as ClapArgs;
 
 use super::args::CorpusReadArgs;
+use crate::core::workdir::WorkDir;
 use crate::data::tokenize::TokenizeConfig;
 use crate::data::tokens::TokensIndex;
-use crate::core::workdir::WorkDir;
 
 /// Encode documents into Megatron token shards (.bin/.idx) per domain, with a held-out validation split.
 ///

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use clap::{Args as ClapArgs, Subcommand};
 
-use crate::data::tokenize::import::ImportConfig;
 use crate::core::workdir::WorkDir;
+use crate::data::tokenize::import::ImportConfig;
 
 /// Token files you already have.
 #[derive(Debug, ClapArgs)]

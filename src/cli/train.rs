@@ -2,12 +2,12 @@ use std::path::PathBuf;
 
 use clap::Args as ClapArgs;
 
+use crate::core::tasks::TaskSlice;
+use crate::data::tokens::TokensIndex;
 use crate::proxy::device::DeviceChoice;
 use crate::proxy::model::ProxyShape;
-use crate::core::tasks::TaskSlice;
-use crate::regmix::train::{ProxyRunConfig, TrainOptions};
 use crate::proxy::settings::TrainConfig;
-use crate::data::tokens::TokensIndex;
+use crate::regmix::train::{ProxyRunConfig, TrainOptions};
 
 /// Train a proxy model on every candidate mixture and record its validation losses in WORK/runs/runs.parquet.
 ///

@@ -3,8 +3,8 @@ use std::path::PathBuf;
 use clap::Args as ClapArgs;
 
 use super::train::{ProxyArgs, parse_device};
-use crate::proxy::device::DeviceChoice;
 use crate::data::tokens::TokensIndex;
+use crate::proxy::device::DeviceChoice;
 use crate::validate::ValidateConfig;
 
 /// Train one larger model per mixture and compare their validation losses on the target domains.

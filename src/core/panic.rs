@@ -46,7 +46,10 @@ mod tests {
     #[test]
     fn a_panic_becomes_its_message_and_the_flag_is_restored() {
         assert_eq!(quietly(|| 7), Ok(7));
-        assert_eq!(quietly(|| -> u8 { panic!("out of memory") }), Err("out of memory".to_string()));
+        assert_eq!(
+            quietly(|| -> u8 { panic!("out of memory") }),
+            Err("out of memory".to_string())
+        );
         let nested = quietly(|| quietly(|| -> u8 { panic!("inner") }).unwrap_err());
         assert_eq!(nested, Ok("inner".to_string()));
         assert!(!QUIET.with(Cell::get), "the flag is off again outside");

@@ -13,11 +13,11 @@ use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn::tensor::TensorData;
 
+use crate::proxy::autodiff::clip_per_model;
 use crate::proxy::data::MixtureSampler;
+use crate::proxy::eval::{host_values, rows_tensor};
 use crate::proxy::model::{ProxyModel, token_losses};
 use crate::regmix::train::ProxyRunConfig;
-use crate::proxy::autodiff::clip_per_model;
-use crate::proxy::eval::{host_values, rows_tensor};
 
 /// DoReMi's step settings (the paper's values are the defaults).
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -18,15 +18,15 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::core::progress::Progress;
+use crate::core::workdir::{DoneMarker, Stage, write_atomic};
+use crate::data::tokens::TokensIndex;
 use crate::proxy::data::{MixtureSampler, validation_sets};
 use crate::proxy::device::ProxyDevice;
+use crate::proxy::eval::validation_losses;
 use crate::proxy::model::ProxyModel;
+use crate::proxy::train::train_proxies;
 use crate::regmix::train::ProxyRunConfig;
 use crate::regmix::weights::read_weights_file;
-use crate::proxy::eval::validation_losses;
-use crate::proxy::train::train_proxies;
-use crate::data::tokens::TokensIndex;
-use crate::core::workdir::{DoneMarker, Stage, write_atomic};
 use dro::{DroSettings, train_dro};
 
 /// Rounds stop when no weight moves more than this from the round's reference.

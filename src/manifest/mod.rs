@@ -17,11 +17,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use crate::regmix::mixture::exact_sum_to_one;
-use crate::data::tokens::TokensIndex;
 use crate::core::workdir::write_atomic;
+use crate::data::tokens::TokensIndex;
+use crate::regmix::mixture::exact_sum_to_one;
 pub use document::{
-    DEFAULT_SEQUENCE_LENGTH, Manifest, ManifestConfig, ManifestDomain, ManifestShard, ManifestTokenizer, Method,
+    DEFAULT_SEQUENCE_LENGTH, Manifest, ManifestConfig, ManifestDomain, ManifestShard,
+    ManifestTokenizer, Method,
 };
 pub use weights::{WeightsSource, read_weights};
 

@@ -13,15 +13,15 @@ use serde::{Deserialize, Serialize};
 use super::stage::PipelineStage;
 use crate::data::corpus::config::{CorpusConfig, DomainFrom};
 use crate::data::dedup::DedupConfig;
+use crate::data::tokenize::TokenizeConfig;
+use crate::data::tokenize::import::ImportConfig;
 use crate::doremi::Reference;
-use crate::regmix::fit::FitConfig;
 use crate::manifest::export::Format;
 use crate::proxy::device::DeviceChoice;
 use crate::proxy::settings::TrainConfig;
+use crate::regmix::fit::FitConfig;
 use crate::regmix::sample::SampleConfig;
 use crate::regmix::simulate::SimulateConfig;
-use crate::data::tokenize::TokenizeConfig;
-use crate::data::tokenize::import::ImportConfig;
 
 /// A pipeline config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -165,7 +165,6 @@ impl Default for DoremiSection {
         }
     }
 }
-
 
 /// The manifest the pipeline ends with: `WORK/mixtures/<name>.json` and its exports.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -313,7 +312,6 @@ impl PipelineConfig {
         Ok(())
     }
 
-
     /// How every stage reads the corpus.
     pub fn corpus_config(&self) -> CorpusConfig {
         CorpusConfig {
@@ -421,10 +419,26 @@ mod tests {
         let fixtures = std::fs::read_to_string(mixtures.join("fixtures.toml")).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let cases = [
-            ("device = \"cpu\"", "device = \"tpu\"", "`tpu` is not a device"),
-            ("from = \"regmix\"", "from = \"optimum\"", "unknown variant `optimum`"),
-            ("[corpus]\n", "[corpus]\ndomain_from = \"meta.x\"\n", "column:DOT.PATH"),
-            ("[manifest]\n", "[executor]\ntasks = { trian = 2 }\n\n[manifest]\n", "unknown variant `trian`"),
+            (
+                "device = \"cpu\"",
+                "device = \"tpu\"",
+                "`tpu` is not a device",
+            ),
+            (
+                "from = \"regmix\"",
+                "from = \"optimum\"",
+                "unknown variant `optimum`",
+            ),
+            (
+                "[corpus]\n",
+                "[corpus]\ndomain_from = \"meta.x\"\n",
+                "column:DOT.PATH",
+            ),
+            (
+                "[manifest]\n",
+                "[executor]\ntasks = { trian = 2 }\n\n[manifest]\n",
+                "unknown variant `trian`",
+            ),
         ];
         let path = dir.path().join("config.toml");
         for (from, to, expected) in cases {
@@ -436,7 +450,8 @@ mod tests {
         // `from = "doremi"` without a [doremi] section.
         let (before, rest) = fixtures.split_once("\n[doremi]").unwrap();
         let after = &rest[rest.find("\n[manifest]").unwrap()..];
-        let without = format!("{before}{after}").replacen("from = \"regmix\"", "from = \"doremi\"", 1);
+        let without =
+            format!("{before}{after}").replacen("from = \"regmix\"", "from = \"doremi\"", 1);
         std::fs::write(&path, without).unwrap();
         let error = format!("{:#}", PipelineConfig::read(&path).unwrap_err());
         assert!(error.contains("no [doremi] section"), "{error}");

@@ -82,7 +82,10 @@ impl ExecutorSection {
     pub fn check(&self) -> Result<()> {
         for (stage, &count) in &self.tasks {
             if count == 0 {
-                bail!("[executor] tasks: {} = 0; a stage runs as at least one task", stage.name());
+                bail!(
+                    "[executor] tasks: {} = 0; a stage runs as at least one task",
+                    stage.name()
+                );
             }
         }
         let values = [&self.partition, &self.account, &self.mem, &self.time];

@@ -8,9 +8,9 @@ use anyhow::{Result, bail};
 use serde::Serialize;
 
 use super::config::PipelineConfig;
-use super::stages::{find_phase, read_config};
 use super::plan::Plan;
 use super::stage::PipelineStage;
+use super::stages::{find_phase, read_config};
 use crate::core::tasks::TaskSlice;
 
 /// Which stages to consider: `from..=until`, and those to re-run even when their marker matches.
@@ -137,7 +137,11 @@ pub(super) fn not_run(
 }
 
 /// The summary of a run: its stages, and the manifest and report when their stages are done.
-pub(super) fn summary(config: &PipelineConfig, plan: &Plan, stages: Vec<StageOutcome>) -> Result<RunSummary> {
+pub(super) fn summary(
+    config: &PipelineConfig,
+    plan: &Plan,
+    stages: Vec<StageOutcome>,
+) -> Result<RunSummary> {
     let manifest = if plan.is_done(PipelineStage::Manifest)? {
         plan.manifest_files()?
     } else {

@@ -82,7 +82,11 @@ impl<'a> Plan<'a> {
             return Ok(false);
         };
         if let Some((count, output)) = spec(stage).task_output(&self.cx, task) {
-            let wrote = marker.counts.get(count).and_then(|v| v.as_u64()).unwrap_or(0);
+            let wrote = marker
+                .counts
+                .get(count)
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0);
             if wrote > 0 && !output.exists() {
                 return Ok(false);
             }

@@ -76,7 +76,13 @@ pub trait StageSpec: Sync {
 
     /// Runs task `task` of `phase` and returns the counts for its marker. Errors: a stage that does not
     /// split (the default), a phase it does not have.
-    fn run_task(&self, _cx: &Context, _phase: Phase, _task: TaskSlice, _quiet: bool) -> Result<TaskCounts> {
+    fn run_task(
+        &self,
+        _cx: &Context,
+        _phase: Phase,
+        _task: TaskSlice,
+        _quiet: bool,
+    ) -> Result<TaskCounts> {
         bail!(
             "the {} stage does not split into tasks: run it as one (tasks = 1)",
             self.stage().name()
@@ -116,7 +122,13 @@ impl<'a> StageTasks<'a> {
         phases: &'static [Phase],
         finished: &'a dyn Fn() -> Result<bool>,
     ) -> Self {
-        Self { stage, count, marker_dir, phases, finished }
+        Self {
+            stage,
+            count,
+            marker_dir,
+            phases,
+            finished,
+        }
     }
 
     /// The stage's task count.
@@ -144,7 +156,10 @@ impl<'a> StageTasks<'a> {
     /// Removes what the tasks left: their markers, and the folder of their `parts` when given (with any
     /// part a crashed task left).
     pub fn remove_leftovers(&self, parts: Option<&Path>) -> Result<()> {
-        let marker_dirs = self.phases.iter().map(|phase| self.marker_dir.join(phase.name));
+        let marker_dirs = self
+            .phases
+            .iter()
+            .map(|phase| self.marker_dir.join(phase.name));
         for dir in marker_dirs.chain(parts.map(Path::to_path_buf)) {
             if dir.exists() {
                 std::fs::remove_dir_all(&dir)

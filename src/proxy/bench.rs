@@ -13,12 +13,12 @@ use burn::prelude::Device;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
+use crate::data::tokens::write::{ShardWriter, TokenDtype};
+use crate::data::tokens::{TokenDomain, TokensIndex};
 use crate::proxy::data::MixtureSampler;
 use crate::proxy::model::ProxyShape;
 use crate::proxy::settings::TrainConfig;
 use crate::proxy::train::train_proxies;
-use crate::data::tokens::write::{ShardWriter, TokenDtype};
-use crate::data::tokens::{TokenDomain, TokensIndex};
 
 /// What one benchmark measured.
 #[derive(Debug, Clone, Serialize)]

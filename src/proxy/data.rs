@@ -15,8 +15,8 @@ use anyhow::{Result, bail};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::data::tokens::read::TokenShard;
 use crate::data::tokens::TokensIndex;
+use crate::data::tokens::read::TokenShard;
 
 /// A batch of training rows.
 #[derive(Debug, Clone, PartialEq)]
@@ -214,8 +214,8 @@ pub fn validation_sets(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::tokens::write::{ShardWriter, TokenDtype};
     use crate::data::tokens::TokenDomain;
+    use crate::data::tokens::write::{ShardWriter, TokenDtype};
 
     /// Shards for `web` (ids 1000..) and `code` (ids 2000..) and an evaluation-only `target` (3000..).
     fn fixture(dir: &Path) -> TokensIndex {

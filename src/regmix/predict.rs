@@ -12,9 +12,9 @@ use std::path::Path;
 
 use anyhow::{Result, bail};
 
+use crate::core::workdir::write_atomic_with;
 use crate::regmix::fit::read_model;
 use crate::regmix::mixture_table::read_mixtures;
-use crate::core::workdir::write_atomic_with;
 
 /// Scores the mixtures in `input` with the model at `model_path` and writes `output` (CSV).
 /// Returns the number of rows scored.

@@ -20,9 +20,9 @@ use rand::rngs::StdRng;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::regmix::mixture::{SamplingConfig, draw, epoch_caps, within_caps};
-use crate::data::tokens::TokensIndex;
 use crate::core::workdir::write_atomic_with;
+use crate::data::tokens::TokensIndex;
+use crate::regmix::mixture::{SamplingConfig, draw, epoch_caps, within_caps};
 
 /// Candidate generation settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -18,10 +18,10 @@ use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::core::workdir::write_atomic;
+use crate::data::tokens::TokensIndex;
 use crate::regmix::fit::{Fitted, read_model};
 use crate::regmix::mixture::{SamplingConfig, draw, enforce, epoch_caps, prior, within_caps};
-use crate::data::tokens::TokensIndex;
-use crate::core::workdir::write_atomic;
 
 /// Candidates per chunk: one generator and one scoring batch each.
 const CHUNK: usize = 16_384;

@@ -12,17 +12,17 @@ use anyhow::{Result, bail};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::core::progress::Progress;
+use crate::core::tasks::TaskSlice;
+use crate::core::workdir::config_hash;
+use crate::data::tokens::TokensIndex;
 use crate::proxy::data::{MixtureSampler, validation_sets};
 use crate::proxy::device::ProxyDevice;
 use crate::proxy::memory::{MIB, auto_parallel, largest_buffer_bytes, step_bytes};
 use crate::proxy::model::ProxyShape;
 use crate::proxy::settings::TrainConfig;
 use crate::proxy::train::train_proxies;
-use crate::core::progress::Progress;
-use crate::core::tasks::TaskSlice;
 use crate::regmix::runs::{Run, RunsTable, WEIGHT_SUM_TOLERANCE, read_runs, write_runs};
-use crate::data::tokens::TokensIndex;
-use crate::core::workdir::config_hash;
 
 /// Everything that decides a proxy run's result (hashed into the runs table).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -31,17 +31,21 @@ pub fn read_weights_file(path: &Path) -> Result<(Value, BTreeMap<String, f64>)> 
         std::fs::read(path).with_context(|| format!("cannot read the weights file {shown}"))?;
     let value: Value =
         serde_json::from_slice(&bytes).with_context(|| format!("{shown} is not JSON"))?;
-    let pairs: Vec<(String, f64)> =
-        if let Ok(list) = serde_json::from_value::<DomainList>(value.clone()) {
-            list.domains.into_iter().map(|d| (d.domain, d.weight)).collect()
-        } else if let Ok(map) = serde_json::from_value::<BTreeMap<String, f64>>(value.clone()) {
-            map.into_iter().collect()
-        } else {
-            bail!(
-                "{shown} holds no weights remix can read: give fit/optimum.json, {{\"domains\": [{{\"domain\": ..., \
+    let pairs: Vec<(String, f64)> = if let Ok(list) =
+        serde_json::from_value::<DomainList>(value.clone())
+    {
+        list.domains
+            .into_iter()
+            .map(|d| (d.domain, d.weight))
+            .collect()
+    } else if let Ok(map) = serde_json::from_value::<BTreeMap<String, f64>>(value.clone()) {
+        map.into_iter().collect()
+    } else {
+        bail!(
+            "{shown} holds no weights remix can read: give fit/optimum.json, {{\"domains\": [{{\"domain\": ..., \
                  \"weight\": ...}}]}} or {{\"<domain>\": <weight>, ...}}"
-            );
-        };
+        );
+    };
     let mut weights = BTreeMap::new();
     for (domain, weight) in pairs {
         if !weight.is_finite() || weight < 0.0 {

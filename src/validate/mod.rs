@@ -16,7 +16,8 @@ mod report;
 pub mod stage;
 
 pub use report::{
-    ChosenBeats, LADDER_AGREEMENT, Ladder, MixtureResult, RankTransfer, ValidateConfig, ValidationReport,
+    ChosenBeats, LADDER_AGREEMENT, Ladder, MixtureResult, RankTransfer, ValidateConfig,
+    ValidationReport,
 };
 
 use std::collections::BTreeMap;
@@ -26,11 +27,11 @@ use anyhow::{Result, bail};
 use burn::prelude::Device;
 
 use crate::core::progress::Progress;
+use crate::core::workdir::write_atomic;
+use crate::data::tokens::TokensIndex;
 use crate::proxy::data::{MixtureSampler, validation_sets};
 use crate::proxy::model::ProxyShape;
 use crate::proxy::train::train_proxies;
-use crate::data::tokens::TokensIndex;
-use crate::core::workdir::write_atomic;
 
 /// The proxy scaled by `scale` in non-embedding parameters: width and feed-forward width grow by
 /// `sqrt(scale)`, the width rounded to a multiple of twice the heads (even head widths for rotary).

@@ -28,14 +28,16 @@ use rand::seq::SliceRandom;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::report::{ChosenBeats, LADDER_AGREEMENT, Ladder, RankTransfer, ValidateConfig, ValidationReport};
+use super::report::{
+    ChosenBeats, LADDER_AGREEMENT, Ladder, RankTransfer, ValidateConfig, ValidationReport,
+};
 use super::{Candidate, mixture, target_domains, train_candidates};
-use crate::regmix::fit::metrics::spearman;
-use crate::proxy::device::ProxyDevice;
-use crate::regmix::train::ProxyRunConfig;
-use crate::regmix::sample::SampleConfig;
-use crate::data::tokens::TokensIndex;
 use crate::core::workdir::write_atomic;
+use crate::data::tokens::TokensIndex;
+use crate::proxy::device::ProxyDevice;
+use crate::regmix::fit::metrics::spearman;
+use crate::regmix::sample::SampleConfig;
+use crate::regmix::train::ProxyRunConfig;
 
 /// The `[validate]` section of a pipeline config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -26,8 +26,8 @@ use rayon::prelude::*;
 pub use batch::{DocBatch, SkipCounts};
 pub use files::CorpusFile;
 
-use crate::data::corpus::config::CorpusConfig;
 use crate::core::progress::Progress;
+use crate::data::corpus::config::CorpusConfig;
 
 /// An opened corpus: its files in a fixed order, ready to stream.
 #[derive(Debug)]
@@ -237,4 +237,3 @@ impl Corpus {
         self.files.iter().map(CorpusFile::text_bytes).sum()
     }
 }
-

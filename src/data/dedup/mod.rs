@@ -19,14 +19,14 @@
 //! output is staged in a temporary folder and renamed into place, so a failed run leaves the previous
 //! result (or nothing) and never a half-written one.
 
+mod config;
 pub mod index;
 pub mod minhash;
 pub mod normalize;
 pub mod records;
-pub mod tasks;
-mod config;
 mod report;
 mod task_files;
+pub mod tasks;
 mod write;
 
 use std::collections::HashMap;
@@ -37,12 +37,12 @@ use anyhow::{Result, bail};
 use rayon::prelude::*;
 use xxhash_rust::xxh3::xxh3_128;
 
-use crate::data::corpus::{Corpus, DocBatch, SkipCounts};
 use crate::core::progress::Progress;
 use crate::core::workdir::{DoneMarker, Stage, WorkDir, write_atomic, write_dir};
+use crate::data::corpus::{Corpus, DocBatch, SkipCounts};
+pub use config::DedupConfig;
 use index::{Clusters, DocIndex, DocLocation, Fate};
 use minhash::{MinHasher, jaccard};
-pub use config::DedupConfig;
 pub use report::{CrossDomain, DedupReport, DomainDedup, REPORT_FILE};
 use report::{assemble_report, empty_domain_counts, make_report};
 pub use write::DROPPED_FOLDER;

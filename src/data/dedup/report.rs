@@ -112,7 +112,10 @@ pub(super) fn make_report(
 }
 
 /// Each domain's counts at zero, its skipped rows filled in.
-pub(super) fn empty_domain_counts(domain_names: &[String], skips: &[SkipCounts]) -> Vec<DomainDedup> {
+pub(super) fn empty_domain_counts(
+    domain_names: &[String],
+    skips: &[SkipCounts],
+) -> Vec<DomainDedup> {
     domain_names
         .iter()
         .zip(skips)

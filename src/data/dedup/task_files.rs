@@ -57,7 +57,11 @@ pub(super) fn band_file(b: usize, p: usize) -> String {
 
 /// Every signatures task's meta, in task order. Errors: a task that has not finished, or one written
 /// for another task count or band layout.
-pub(super) fn read_metas(config: &DedupConfig, dir: &Path, count: usize) -> Result<Vec<SignatureMeta>> {
+pub(super) fn read_metas(
+    config: &DedupConfig,
+    dir: &Path,
+    count: usize,
+) -> Result<Vec<SignatureMeta>> {
     (0..count)
         .map(|i| {
             let path = task_dir(dir, "signatures", TaskSlice { index: i, count }).join("meta.json");

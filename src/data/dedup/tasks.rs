@@ -35,21 +35,22 @@ use anyhow::{Context, Result, bail};
 
 use super::index::{Clusters, DocLocation};
 use super::minhash::MinHasher;
-use super::task_files::{
-    ClusterPlan, Domains, SignatureMeta, band_file, bands, partitions, read_metas, read_plan, task_dir,
-};
 use super::records::{
     BandRecord, DocRecord, DropRecord, ExactRecord, PairRecord, RecordWriter, read_all, write_all,
+};
+use super::task_files::{
+    ClusterPlan, Domains, SignatureMeta, band_file, bands, partitions, read_metas, read_plan,
+    task_dir,
 };
 use super::write::{Decisions, Dropped};
 use super::{
     DedupConfig, DedupReport, REPORT_FILE, assemble_report, check, cluster_pairs,
     empty_domain_counts, priority_ranks, sketch,
 };
-use crate::data::corpus::{Corpus, SkipCounts};
-use crate::core::tasks::TaskSlice;
 use crate::core::progress::Progress;
+use crate::core::tasks::TaskSlice;
 use crate::core::workdir::{DoneMarker, Stage, WorkDir, replace_dir, write_atomic, write_dir};
+use crate::data::corpus::{Corpus, SkipCounts};
 
 /// The folder of the phases' files inside the work directory.
 pub const TASKS_FOLDER: &str = "dedup-tasks";

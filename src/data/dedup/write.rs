@@ -23,9 +23,9 @@ use parquet::file::properties::WriterProperties;
 use rayon::prelude::*;
 
 use super::index::DocLocation;
-use crate::data::corpus::Corpus;
 use crate::core::domain::file_stem;
 use crate::core::progress::Progress;
+use crate::data::corpus::Corpus;
 
 /// The folder inside `dedup/` that holds the dropped rows when asked for.
 pub const DROPPED_FOLDER: &str = "_dropped";

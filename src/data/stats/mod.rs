@@ -38,11 +38,11 @@ pub use report::{DomainStats, LengthBin, StatsReport};
 pub use table::render_table;
 pub use words::count_words;
 
+use crate::core::progress::Progress;
+use crate::core::workdir::{DoneMarker, Stage, read_json, write_atomic, write_atomic_with};
 use crate::data::corpus::config::CorpusConfig;
 use crate::data::corpus::{Corpus, SkipCounts};
-use crate::core::progress::Progress;
 use crate::data::tokens::TokensIndex;
-use crate::core::workdir::{DoneMarker, Stage, read_json, write_atomic, write_atomic_with};
 
 /// The settings that decide the content of the stats artifacts (hashed into `_done.json`).
 #[derive(Serialize)]

@@ -16,8 +16,8 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 
 use super::report::{DomainStats, LengthBin};
-use crate::data::corpus::SkipCounts;
 use crate::core::domain::file_stem;
+use crate::data::corpus::SkipCounts;
 
 /// The partial aggregate of `docs` (domain, bytes, words: one row per usable document): one row per
 /// domain and length.

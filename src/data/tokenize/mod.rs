@@ -31,14 +31,14 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-use crate::data::corpus::config::{CorpusConfig, DomainFrom};
-use crate::data::corpus::Corpus;
-use crate::data::dedup::DedupReport;
 use crate::core::domain::file_stem;
 use crate::core::progress::Progress;
-use crate::data::tokens::{TokenDomain, TokensIndex};
 use crate::core::workdir::{DoneMarker, Stage, WorkDir, write_atomic, write_dir};
+use crate::data::corpus::Corpus;
+use crate::data::corpus::config::{CorpusConfig, DomainFrom};
+use crate::data::dedup::DedupReport;
 use crate::data::tokens::write::{ShardWriter, TokenDtype, shard_path};
+use crate::data::tokens::{TokenDomain, TokensIndex};
 
 /// Text encoded per call of the tokenizer: enough documents to keep every thread busy, small enough
 /// that the encodings (tens of bytes per token) stay in the hundreds of megabytes.

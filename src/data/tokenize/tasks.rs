@@ -28,16 +28,16 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::data::tokens::write::{ShardWriter, TokenDtype, shard_path};
 use super::{
     Input, TokenizeConfig, Written, check, encode, load_tokenizer, make_index, open_input,
     split_hashes, thresholds, write_tokens,
 };
 use crate::core::domain::file_stem;
 use crate::core::tasks::TaskSlice;
-use crate::data::tokens::read::TokenShard;
-use crate::data::tokens::{TokenPart, TokensIndex};
 use crate::core::workdir::{WorkDir, read_json, write_atomic, write_dir};
+use crate::data::tokens::read::TokenShard;
+use crate::data::tokens::write::{ShardWriter, TokenDtype, shard_path};
+use crate::data::tokens::{TokenPart, TokensIndex};
 
 /// The folder of the phases' files inside the work directory.
 pub const TASKS_FOLDER: &str = "tokenize-tasks";

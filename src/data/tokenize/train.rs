@@ -19,10 +19,10 @@ use tokenizers::{
 };
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-use crate::data::corpus::config::CorpusConfig;
-use crate::data::corpus::Corpus;
 use crate::core::progress::Progress;
 use crate::core::workdir::write_atomic;
+use crate::data::corpus::Corpus;
+use crate::data::corpus::config::CorpusConfig;
 
 /// Tokenizer training settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

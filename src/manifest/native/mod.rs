@@ -25,10 +25,10 @@ use sha2::{Digest, Sha256};
 
 use super::document::{Manifest, ManifestShard};
 use super::format::Format;
-pub use folder::FolderWriter;
+use crate::data::tokens::ShardPart;
 use crate::data::tokens::read::TokenShard;
 use crate::data::tokens::write::shard_path;
-use crate::data::tokens::ShardPart;
+pub use folder::FolderWriter;
 
 /// The folder of `domain` in `format` for `manifest`: `<tokens>/../exports/<kind>/<domain>`, where kind
 /// is `mds-<sequence length>` (samples of that many tokens), `litdata` or `datatrove` (samples are cut

@@ -22,10 +22,10 @@ use rayon::prelude::*;
 use tokenizers::Tokenizer;
 
 use super::folder::FolderWriter;
-use crate::manifest::document::Manifest;
-use crate::data::tokens::read::TokenShard;
-use crate::data::tokenize::load_tokenizer;
 use crate::core::workdir::DoneMarker;
+use crate::data::tokenize::load_tokenizer;
+use crate::data::tokens::read::TokenShard;
+use crate::manifest::document::Manifest;
 
 /// Bytes of text per Parquet part.
 const PART_BYTES: usize = 1 << 26;

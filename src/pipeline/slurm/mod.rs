@@ -27,14 +27,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use queue::states;
 use super::executor::ExecutorSection;
-use super::spec::Phase;
-use super::stages::{phases, read_config};
-use crate::core::tasks::TaskSlice;
 use super::local::{RunOptions, RunSummary, StageOutcome, not_run, summary};
 use super::plan::Plan;
+use super::spec::Phase;
 use super::stage::PipelineStage;
+use super::stages::{phases, read_config};
+use crate::core::tasks::TaskSlice;
+use queue::states;
 
 /// One job array to submit.
 struct Job {

@@ -70,7 +70,13 @@ impl StageSpec for Dedup {
         stage_tasks.remove_leftovers(Some(&tasks::tasks_dir(&cx.work)))
     }
 
-    fn run_task(&self, cx: &Context, phase: Phase, task: TaskSlice, quiet: bool) -> Result<TaskCounts> {
+    fn run_task(
+        &self,
+        cx: &Context,
+        phase: Phase,
+        task: TaskSlice,
+        quiet: bool,
+    ) -> Result<TaskCounts> {
         let (paths, config) = (&cx.corpus()?.paths, config(cx));
         let dir = tasks::tasks_dir(&cx.work);
         match phase.name {

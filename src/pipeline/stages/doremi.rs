@@ -59,7 +59,13 @@ impl StageSpec for Doremi {
     }
 
     fn run(&self, cx: &Context, _tasks: &StageTasks, quiet: bool) -> Result<()> {
-        run_doremi(&cx.tokens_dir(), &cx.path("doremi"), &config(cx)?, cx.device()?, quiet)?;
+        run_doremi(
+            &cx.tokens_dir(),
+            &cx.path("doremi"),
+            &config(cx)?,
+            cx.device()?,
+            quiet,
+        )?;
         Ok(())
     }
 }

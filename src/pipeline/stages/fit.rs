@@ -36,7 +36,11 @@ impl StageSpec for Fit {
     }
 
     fn run(&self, cx: &Context, _tasks: &StageTasks, _quiet: bool) -> Result<()> {
-        fit::run(&cx.path("runs/runs.parquet"), &cx.fit_config(), &cx.path("fit"))?;
+        fit::run(
+            &cx.path("runs/runs.parquet"),
+            &cx.fit_config(),
+            &cx.path("fit"),
+        )?;
         Ok(())
     }
 }

@@ -71,7 +71,11 @@ pub fn find_phase(stage: PipelineStage, name: Option<&str>) -> Result<Phase> {
             names()
         ),
         (Some(name), _) => all.iter().copied().find(|p| p.name == name).ok_or_else(|| {
-            anyhow::anyhow!("--phase {name}: the {} stage's phases are {}", stage.name(), names())
+            anyhow::anyhow!(
+                "--phase {name}: the {} stage's phases are {}",
+                stage.name(),
+                names()
+            )
         }),
     }
 }
@@ -133,7 +137,10 @@ mod tests {
             let error = spec(stage)
                 .run_task(&cx, Phase::new("nope", true), task, true)
                 .unwrap_err();
-            assert!(error.to_string().contains("has no phase `nope`"), "{stage:?}: {error}");
+            assert!(
+                error.to_string().contains("has no phase `nope`"),
+                "{stage:?}: {error}"
+            );
         }
         let error = spec(PipelineStage::Fit)
             .run_task(&cx, Phase::new("tasks", true), task, true)
@@ -171,17 +178,39 @@ mod tests {
         assert_eq!(section.tasks(PipelineStage::Train), 8);
         assert_eq!(section.tasks(PipelineStage::Fit), 1);
         section.tasks.insert(PipelineStage::Fit, 3);
-        assert!(check_tasks(&section).unwrap_err().to_string().contains("does not split"));
+        assert!(
+            check_tasks(&section)
+                .unwrap_err()
+                .to_string()
+                .contains("does not split")
+        );
         section.tasks.insert(PipelineStage::Fit, 0);
-        assert!(section.check().unwrap_err().to_string().contains("at least one task"));
+        assert!(
+            section
+                .check()
+                .unwrap_err()
+                .to_string()
+                .contains("at least one task")
+        );
         let misspelt = toml::from_str::<ExecutorSection>("tasks = { trian = 2 }").unwrap_err();
-        assert!(misspelt.to_string().contains("unknown variant `trian`"), "{misspelt}");
+        assert!(
+            misspelt.to_string().contains("unknown variant `trian`"),
+            "{misspelt}"
+        );
     }
 
     #[test]
     fn phases_are_found_by_name_and_unknown_ones_refused() {
-        assert_eq!(find_phase(PipelineStage::Train, None).unwrap().name, "tasks");
-        assert_eq!(find_phase(PipelineStage::Dedup, Some("buckets")).unwrap().name, "buckets");
+        assert_eq!(
+            find_phase(PipelineStage::Train, None).unwrap().name,
+            "tasks"
+        );
+        assert_eq!(
+            find_phase(PipelineStage::Dedup, Some("buckets"))
+                .unwrap()
+                .name,
+            "buckets"
+        );
         assert!(find_phase(PipelineStage::Dedup, None).is_err());
         assert!(find_phase(PipelineStage::Dedup, Some("encode")).is_err());
         assert!(find_phase(PipelineStage::Fit, None).is_err());

@@ -62,7 +62,13 @@ impl StageSpec for Stats {
     }
 
     /// Task `i` writes the partial aggregate of its row groups to `WORK/stats-tasks/`.
-    fn run_task(&self, cx: &Context, phase: Phase, task: TaskSlice, quiet: bool) -> Result<TaskCounts> {
+    fn run_task(
+        &self,
+        cx: &Context,
+        phase: Phase,
+        task: TaskSlice,
+        quiet: bool,
+    ) -> Result<TaskCounts> {
         if phase != PHASES[0] {
             return Err(unknown_phase(self, phase));
         }

@@ -122,7 +122,13 @@ impl StageSpec for Tokenize {
         stage_tasks.remove_leftovers(Some(&tasks::tasks_dir(&cx.work)))
     }
 
-    fn run_task(&self, cx: &Context, phase: Phase, task: TaskSlice, quiet: bool) -> Result<TaskCounts> {
+    fn run_task(
+        &self,
+        cx: &Context,
+        phase: Phase,
+        task: TaskSlice,
+        quiet: bool,
+    ) -> Result<TaskCounts> {
         let (input, config) = (input(cx)?, config(cx));
         let dir = tasks::tasks_dir(&cx.work);
         match phase.name {

@@ -84,14 +84,24 @@ impl StageSpec for Train {
         train(cx, &runs, TaskSlice { index: 0, count: 1 }, quiet)
     }
 
-    fn run_task(&self, cx: &Context, phase: Phase, task: TaskSlice, quiet: bool) -> Result<TaskCounts> {
+    fn run_task(
+        &self,
+        cx: &Context,
+        phase: Phase,
+        task: TaskSlice,
+        quiet: bool,
+    ) -> Result<TaskCounts> {
         if phase != PHASES[0] {
             return Err(unknown_phase(self, phase));
         }
         let part = part(cx, task);
         train(cx, &part, task, quiet)?;
         // A task past the last candidate trains nothing and leaves no part.
-        let runs = if part.exists() { read_runs(&part)?.runs.len() } else { 0 };
+        let runs = if part.exists() {
+            read_runs(&part)?.runs.len()
+        } else {
+            0
+        };
         Ok(vec![("runs", runs as u64)])
     }
 }

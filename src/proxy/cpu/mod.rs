@@ -19,8 +19,8 @@ mod workspace;
 use anyhow::{Result, bail};
 
 use super::data::{MixtureSampler, ValidationSet};
-use super::model::ProxyShape;
 use super::eval::validation_losses_with;
+use super::model::ProxyShape;
 use super::settings::{TrainConfig, TrainedProxies};
 use step::CpuProxy;
 
@@ -88,9 +88,9 @@ mod tests {
     use burn::prelude::*;
 
     use super::*;
-    use crate::proxy::model::{ProxyModel, next_token_loss, test_rng, test_shape as tiny};
     use crate::proxy::autodiff::clip_per_model;
     use crate::proxy::eval::{host_values, rows_tensor};
+    use crate::proxy::model::{ProxyModel, next_token_loss, test_rng, test_shape as tiny};
 
     /// `sequences` rows of `width` token ids, varied by `salt`.
     fn rows(sequences: usize, width: usize, salt: u32) -> Vec<u32> {

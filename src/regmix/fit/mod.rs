@@ -27,8 +27,8 @@ use serde::{Deserialize, Serialize};
 
 pub use regressor::{Fitted, RegressorKind};
 
-use crate::regmix::runs::{RunsTable, WEIGHT_SUM_TOLERANCE, read_runs};
 use crate::core::workdir::{DoneMarker, Stage, write_atomic};
+use crate::regmix::runs::{RunsTable, WEIGHT_SUM_TOLERANCE, read_runs};
 
 /// Settings of `remix fit`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -168,9 +168,18 @@ mod tests {
         let not_a_folder = dir.path().join("tasks");
         std::fs::write(&not_a_folder, "a file where the parts folder should be").unwrap();
         let runs = dir.path().join("runs.parquet");
-        let error = fold_parts(&runs, &not_a_folder, &dir.path().join("mixtures.parquet")).unwrap_err();
-        assert!(format!("{error:#}").contains("cannot list the train tasks' parts"), "{error:#}");
-        fold_parts(&runs, &dir.path().join("absent"), &dir.path().join("mixtures.parquet")).unwrap();
+        let error =
+            fold_parts(&runs, &not_a_folder, &dir.path().join("mixtures.parquet")).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("cannot list the train tasks' parts"),
+            "{error:#}"
+        );
+        fold_parts(
+            &runs,
+            &dir.path().join("absent"),
+            &dir.path().join("mixtures.parquet"),
+        )
+        .unwrap();
     }
 
     fn run(id: &str, weights: Vec<f64>, losses: Vec<Option<f64>>) -> Run {

@@ -190,9 +190,7 @@ pub fn read_runs(path: &Path) -> Result<RunsTable> {
             wall_time_s: wall[row],
             device: devices[row].clone(),
             losses: losses.iter().map(|l| l[row]).collect(),
-            status: status[row]
-                .clone()
-                .unwrap_or_else(|| FINISHED.into()),
+            status: status[row].clone().unwrap_or_else(|| FINISHED.into()),
         });
     }
     Ok(RunsTable {

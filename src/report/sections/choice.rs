@@ -8,10 +8,10 @@ use std::path::Path;
 use anyhow::Result;
 
 use super::inputs::read_json;
-use crate::report::charts::{bars, lines};
-use crate::report::html::{charts, section, table};
 use crate::doremi::DoremiWeights;
 use crate::manifest::Manifest;
+use crate::report::charts::{bars, lines};
+use crate::report::html::{charts, section, table};
 use crate::validate::ValidationReport;
 
 pub fn doremi(work: &Path) -> Result<Option<String>> {

@@ -6,11 +6,11 @@ use std::path::Path;
 use anyhow::Result;
 
 use super::inputs::read_json;
-use crate::report::charts::{bars, log_histograms};
-use crate::report::html::{charts, pct, section, table};
 use crate::data::dedup::DedupReport;
 use crate::data::stats::StatsReport;
 use crate::data::tokens::TokensIndex;
+use crate::report::charts::{bars, log_histograms};
+use crate::report::html::{charts, pct, section, table};
 
 pub fn stats(work: &Path) -> Result<Option<String>> {
     let Some(report) = read_json::<StatsReport>(&work.join("stats/stats.json"))? else {

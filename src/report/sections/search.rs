@@ -9,10 +9,10 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type};
 
 use super::inputs::{read_json, read_parquet};
-use crate::report::charts::{bars, scatter};
-use crate::report::html::{charts, section, table};
 use crate::regmix::fit::FitReport;
 use crate::regmix::simulate::Optimum;
+use crate::report::charts::{bars, scatter};
+use crate::report::html::{charts, section, table};
 
 /// The values of weight column `c` of every batch as f64 (cast from any numeric type). Errors: a column
 /// that is not numeric, or a null weight: the file is not what `remix sample` wrote.
@@ -159,7 +159,10 @@ pub fn fit(work: &Path) -> Result<Option<String>> {
     // RegMix's picture: per training domain, every proxy's weight on it against its target loss.
     let runs = work.join("runs/runs.parquet");
     if runs.exists() {
-        let samples = crate::regmix::fit::samples(&crate::regmix::runs::read_runs(&runs)?, &report.config.target)?;
+        let samples = crate::regmix::fit::samples(
+            &crate::regmix::runs::read_runs(&runs)?,
+            &report.config.target,
+        )?;
         let per_domain = report
             .domains
             .iter()

@@ -259,7 +259,12 @@ pub(super) fn inferred_eod(domains: &BTreeMap<&str, Vec<Imported>>) -> Result<u6
 }
 
 /// Token ids under the vocabulary, and the domain's files ending documents alike.
-pub(super) fn check_vocabulary(domain: &str, files: &[Imported], vocab_size: u64, eod: u64) -> Result<()> {
+pub(super) fn check_vocabulary(
+    domain: &str,
+    files: &[Imported],
+    vocab_size: u64,
+    eod: u64,
+) -> Result<()> {
     for file in files {
         if file.shard.dtype() == TokenDtype::I32 && file.max_id > i32::MAX as u32 {
             bail!(

@@ -35,13 +35,13 @@ use anyhow::{Context, Result, bail};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::data::tokens::write::{ShardWriter, TokenDtype};
 use super::{TokenizeConfig, load_tokenizer};
-use files::{Imported, check_vocabulary, inferred_eod, one_dtype, open_megatron, open_numpy, scan};
 use crate::core::domain::file_stem;
 use crate::core::progress::Progress;
-use crate::data::tokens::{TokenDomain, TokenPart, TokensIndex};
 use crate::core::workdir::{DoneMarker, Stage, WorkDir, write_atomic, write_dir};
+use crate::data::tokens::write::{ShardWriter, TokenDtype};
+use crate::data::tokens::{TokenDomain, TokenPart, TokensIndex};
+use files::{Imported, check_vocabulary, inferred_eod, one_dtype, open_megatron, open_numpy, scan};
 
 /// What to import (`remix tokens import`, or `[tokens.import]` in a pipeline config).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
