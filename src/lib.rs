@@ -1,7 +1,8 @@
 //! remix: find the data mixture for a language-model pre-training run.
 //!
-//! The source tree reads as the pipeline, one folder a phase, each depending only on the folders above it
-//! in this list (a test, `tests/layout.rs`, fails on any import cycle between files or between folders):
+//! The source tree reads as the pipeline, one folder a phase, each using only the folders above it in
+//! this list (`tests/layout.rs` fails on an import against this order, and on any import cycle between
+//! two files):
 //!
 //! - [`core`]: what every stage shares: the work directory and its markers ([`core::workdir`]), task
 //!   slices of a split stage ([`core::tasks`]), domain names as file names, progress bars, logging.

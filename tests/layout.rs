@@ -16,6 +16,12 @@ use std::path::{Path, PathBuf};
 /// A file longer than this is two files with one job each (the project's style rule).
 const MAX_LINES: usize = 500;
 
+/// The top-level folders in pipeline order (`src/lib.rs` draws it): each may use only those before it.
+const LAYERS: [&str; 10] = [
+    "core", "data", "proxy", "regmix", "doremi", "manifest", "validate", "report", "pipeline",
+    "cli",
+];
+
 /// One module file: its module path from the crate root (`[]` for `lib.rs`) and its text.
 struct Module {
     file: String,
@@ -528,6 +534,45 @@ fn no_import_cycle_between_top_level_modules() {
         found.is_empty(),
         "import cycles between top-level modules:\n{}",
         describe(&found, &edges)
+    );
+}
+
+#[test]
+fn each_top_level_folder_uses_only_the_folders_before_it() {
+    let graph = import_graph(&modules(&src_dir()));
+    let layer = |file: &str| {
+        let top = top_level(file);
+        LAYERS
+            .iter()
+            .position(|name| *name == top)
+            .map(|i| (i, top))
+    };
+    let mut upward = Vec::new();
+    for (from, targets) in &graph {
+        for (to, why) in targets {
+            if let (Some((a, _)), Some((b, _))) = (layer(from), layer(to))
+                && b > a
+            {
+                upward.push(format!(
+                    "{from} -> {to}: {}",
+                    why.iter().next().map_or("", String::as_str)
+                ));
+            }
+        }
+    }
+    let unknown: Vec<String> = graph
+        .keys()
+        .filter(|file| layer(file).is_none() && top_level(file) != "lib")
+        .cloned()
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "files outside the layers {LAYERS:?} (add the folder there and to src/lib.rs's docs): {unknown:?}"
+    );
+    assert!(
+        upward.is_empty(),
+        "imports against the pipeline order {LAYERS:?}:\n{}",
+        upward.join("\n")
     );
 }
 
