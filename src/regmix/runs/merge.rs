@@ -104,7 +104,8 @@ pub fn fold_parts(runs_path: &Path, parts_dir: &Path, mixtures: &Path) -> Result
         Err(e) => {
             return Err(e).with_context(|| {
                 format!(
-                    "cannot list the train tasks' parts in {}: nothing was folded or removed; make the folder                      readable and run the stage again",
+                    "cannot list the train tasks' parts in {}: nothing was folded or removed; make the folder \
+                     readable and run the stage again",
                     parts_dir.display()
                 )
             });
