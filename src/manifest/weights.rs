@@ -7,6 +7,7 @@ use anyhow::Result;
 use serde_json::{Value, json};
 
 use super::document::Method;
+use crate::core::workdir::read_json;
 use crate::doremi::DoremiWeights;
 use crate::regmix::fit::FitReport;
 use crate::regmix::simulate::Optimum;
@@ -27,7 +28,7 @@ pub fn read_weights(path: &Path) -> Result<WeightsSource> {
     let shown = path.display().to_string();
     let (value, weights) = read_weights_file(path)?;
     let method = if let Ok(optimum) = serde_json::from_value::<Optimum>(value.clone()) {
-        regmix_method(path, &optimum)
+        regmix_method(path, &optimum)?
     } else if let Ok(doremi) = serde_json::from_value::<DoremiWeights>(value) {
         doremi_method(&shown, &doremi)
     } else {
@@ -79,36 +80,41 @@ fn doremi_method(path: &str, weights: &DoremiWeights) -> Method {
 }
 
 /// How many runs of the runs table at `path` trained on each device (its `device` column), e.g.
-/// `{"cpu": 26}`; null when the table cannot be read.
-fn proxy_devices(path: &Path) -> Value {
-    let Ok(table) = crate::regmix::runs::read_runs(path) else {
-        return Value::Null;
-    };
+/// `{"cpu": 26}`; null when the table is not there (a fit copied without its runs). Errors: a table
+/// that is there and cannot be read.
+fn proxy_devices(path: &Path) -> Result<Value> {
+    if !path.exists() {
+        tracing::info!(runs = %path.display(), "the fit's runs table is not there: no proxy devices in the evidence");
+        return Ok(Value::Null);
+    }
+    let table = crate::regmix::runs::read_runs(path)?;
     let mut counts = std::collections::BTreeMap::<String, usize>::new();
     for run in &table.runs {
         let device = run.device.clone().unwrap_or_else(|| "unknown".into());
         *counts.entry(device).or_default() += 1;
     }
-    json!(counts)
+    Ok(json!(counts))
 }
 
 /// RegMix evidence: the optimum's predictions, and the fit's cross-validated scores when its report
-/// sits beside the model.
-fn regmix_method(path: &Path, optimum: &Optimum) -> Method {
+/// sits beside the model (a model copied alone has none, which is logged). Errors: a report or runs
+/// table that is there and cannot be read.
+fn regmix_method(path: &Path, optimum: &Optimum) -> Result<Method> {
     let report_path = Path::new(&optimum.model).with_file_name("report.json");
-    let fit = std::fs::read(&report_path)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<FitReport>(&bytes).ok())
-        .map(|report| {
-            json!({
-                "report": report_path.display().to_string(),
-                "runs": report.runs,
-                "proxy_devices": proxy_devices(Path::new(&report.runs_table)),
-                "chosen": report.chosen,
-                "regressors": report.regressors,
-            })
-        });
-    Method {
+    let fit = if report_path.exists() {
+        let report: FitReport = read_json(&report_path, "run remix fit again, or remove it")?;
+        Some(json!({
+            "report": report_path.display().to_string(),
+            "runs": report.runs,
+            "proxy_devices": proxy_devices(Path::new(&report.runs_table))?,
+            "chosen": report.chosen,
+            "regressors": report.regressors,
+        }))
+    } else {
+        tracing::info!(report = %report_path.display(), "no fit report beside the model: no fit evidence in the manifest");
+        None
+    };
+    Ok(Method {
         kind: "regmix".into(),
         source: path.display().to_string(),
         evidence: json!({
@@ -122,5 +128,46 @@ fn regmix_method(path: &Path, optimum: &Optimum) -> Method {
             "simulate_seed": optimum.config.seed,
             "fit": fit,
         }),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::regmix::simulate::{OptimumDomain, SimulateConfig};
+
+    /// A fit report beside the model is evidence, read or refused; none there is no evidence, said in
+    /// the log, never a silent `null` for a file that is there but damaged.
+    #[test]
+    fn the_fit_report_is_evidence_when_there_and_an_error_when_damaged() {
+        let dir = tempfile::tempdir().unwrap();
+        let optimum = Optimum {
+            tool_version: "test".into(),
+            model: dir.path().join("model.json").display().to_string(),
+            target: vec!["speeches".into()],
+            config: SimulateConfig::default(),
+            prior: "uniform".into(),
+            domains: vec![OptimumDomain {
+                domain: "web".into(),
+                weight: 1.0,
+                natural: None,
+                cap: 1.0,
+            }],
+            predicted_loss: 3.0,
+            predicted_loss_natural: None,
+            predicted_loss_uniform: 3.5,
+            feasible_candidates: 10,
+        };
+        let path = dir.path().join("optimum.json");
+        std::fs::write(&path, serde_json::to_vec(&optimum).unwrap()).unwrap();
+        let source = read_weights(&path).unwrap();
+        assert_eq!(source.method.kind, "regmix");
+        assert!(source.method.evidence["fit"].is_null());
+        std::fs::write(dir.path().join("report.json"), "{ damaged").unwrap();
+        let error = format!("{:#}", read_weights(&path).unwrap_err());
+        assert!(
+            error.contains("report.json") && error.contains("run remix fit again"),
+            "{error}"
+        );
     }
 }
