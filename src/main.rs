@@ -9,8 +9,7 @@ fn main() -> ExitCode {
     remix::core::allocator::keep_large_blocks();
     remix::core::panic::install_hook();
     let cli = Cli::parse();
-    remix::core::logging::init(cli.verbose);
-    match cli.run() {
+    match remix::core::logging::init(cli.verbose).and_then(|()| cli.run()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");

@@ -221,3 +221,104 @@ fn stats_in_tasks_equal_the_one_process_stage() {
         assert!(!root.join("work/stats-tasks").exists());
     }
 }
+
+/// Stats runs before tokenize and never reads its output: a token index beside the output folder is not
+/// read, and `--tokens` joins one into what the command prints, leaving `stats.json` the corpus alone.
+#[test]
+fn token_counts_are_joined_only_when_asked() {
+    let work = tempfile::tempdir().unwrap();
+    tokenize_fixtures(work.path(), &[]);
+    let index: Value =
+        serde_json::from_slice(&fs::read(work.path().join("tokens/index.json")).unwrap()).unwrap();
+    let corpus = fixtures().join("corpus");
+    let corpus = corpus.to_str().unwrap();
+    let args = [
+        "stats", "--quiet", "--json", "-o", "stats", "--corpus", corpus,
+    ];
+    let output = remix(work.path(), &args);
+    assert_ok(&output);
+    let printed: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert!(printed["domains"][0]["tokens"].is_null(), "{printed}");
+
+    let output = remix(work.path(), &[&args[..], &["--tokens", "tokens"]].concat());
+    assert_ok(&output);
+    let printed: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    for domain in printed["domains"].as_array().unwrap() {
+        let name = &domain["domain"];
+        let expected = index["domains"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| &d["domain"] == name)
+            .unwrap();
+        assert_eq!(domain["tokens"], expected["tokens"], "{name}");
+        assert_eq!(domain["val_tokens"], expected["val_tokens"], "{name}");
+    }
+    let written: Value =
+        serde_json::from_slice(&fs::read(work.path().join("stats/stats.json")).unwrap()).unwrap();
+    assert!(written["domains"][0]["tokens"].is_null(), "{written}");
+}
+
+/// A Hive-partitioned corpus: the domain is the value of the `source=` folder nearest each file,
+/// escapes decoded; a file outside any `source=` folder is refused with its path.
+#[test]
+fn a_hive_partition_key_names_the_domains() {
+    let work = tempfile::tempdir().unwrap();
+    let corpus = work.path().join("corpus");
+    let text = |docs: &[&str]| {
+        vec![(
+            "text",
+            strings(&docs.iter().map(|d| Some(*d)).collect::<Vec<_>>()),
+        )]
+    };
+    write_parquet(
+        &corpus.join("source=web/lang=en/part-0.parquet"),
+        text(&["a web page", "another web page"]),
+        10,
+    );
+    write_parquet(
+        &corpus.join("source=web/lang=fr/part-0.parquet"),
+        text(&["une page"]),
+        10,
+    );
+    write_parquet(
+        &corpus.join("source=code%2Fpy/part-0.parquet"),
+        text(&["def f(): pass"]),
+        10,
+    );
+    let args = [
+        "stats",
+        "--quiet",
+        "--json",
+        "-o",
+        "out",
+        "--domain-from",
+        "hive:source",
+        "--corpus",
+        "corpus",
+    ];
+    let output = remix(work.path(), &args);
+    assert_ok(&output);
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let documents: BTreeMap<&str, u64> = report["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["domain"].as_str().unwrap(),
+                d["documents"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(documents, BTreeMap::from([("code/py", 1), ("web", 3)]));
+
+    write_parquet(&corpus.join("stray/part-0.parquet"), text(&["x"]), 10);
+    let output = remix(work.path(), &args);
+    assert!(!output.status.success());
+    let error = stderr(&output);
+    assert!(
+        error.contains("stray/part-0.parquet") && error.contains("`source=<domain>`"),
+        "{error}"
+    );
+}

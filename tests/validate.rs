@@ -110,7 +110,7 @@ fn validate_refuses_bad_mixtures() {
     assert!(!work.join("validate/results.json").exists());
 }
 
-/// `[validate]` in a pipeline: after the manifest, the chosen, DoReMi's, the natural and uniform and three
+/// `[validate]` in a pipeline: before the manifest, the chosen, DoReMi's, the natural and uniform and three
 /// holdout mixtures trained at twice the proxy's size, the rank transfer of the fit's predictions, a
 /// two-step ladder, the manifest's evidence and the report's section.
 #[test]
@@ -123,6 +123,15 @@ fn the_validate_stage_measures_rank_transfer_and_the_ladder() {
          exports = [\"megatron\"]\n\n[validate]\nmodel_scale = 2\nholdout = 3\nladder = [1, 2]\n",
     );
     fs::write(dir.path().join("pipeline.toml"), config).unwrap();
+    // Validation runs before the manifest stage, on the mixture that stage will write, and the manifest
+    // stage folds its results in: nothing edits the manifest after its marker is written.
+    let output = remix(
+        dir.path(),
+        &["run", "--quiet", "pipeline.toml", "--until", "validate"],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(dir.path().join("work/validate/results.json").is_file());
+    assert!(!dir.path().join("work/mixtures").exists());
     let output = remix(dir.path(), &["run", "--quiet", "pipeline.toml"]);
     assert!(output.status.success(), "{}", stderr(&output));
     validate(
@@ -150,6 +159,8 @@ fn the_validate_stage_measures_rank_transfer_and_the_ladder() {
             "holdout-3"
         ]
     );
+    let chosen = results["results"][0]["source"].as_str().unwrap();
+    assert!(chosen.ends_with("fit/optimum.json"), "{chosen}");
     for r in results["results"].as_array().unwrap() {
         assert!(r["target_loss"].as_f64().unwrap().is_finite(), "{r}");
         assert!(

@@ -1,15 +1,36 @@
 //! Arguments several subcommands share, declared once with their defaults taken from the settings types
 //! ([`CorpusConfig`]), so a flag and a config key cannot drift apart.
 
+use std::path::PathBuf;
+
 use clap::Args;
 
 use crate::data::corpus::config::{CorpusConfig, DomainFrom};
+
+/// A corpus to read: `--corpus` with how to read it (`remix stats`, `dedup`, `tokenizer train`).
+#[derive(Debug, Clone, Args)]
+pub struct CorpusArgs {
+    /// Parquet files, folders of them (searched recursively), or glob patterns.
+    #[arg(long, required = true, num_args = 1..)]
+    pub corpus: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub read: CorpusReadArgs,
+}
+
+impl CorpusArgs {
+    /// The corpus paths and the settings to read them with.
+    pub fn into_parts(self) -> (Vec<PathBuf>, CorpusConfig) {
+        (self.corpus, self.read.config())
+    }
+}
 
 /// How to read a corpus: `--domain-from` and `--text-column` (`remix stats`, `dedup`, `tokenize`,
 /// `tokenizer train`).
 #[derive(Debug, Clone, Args)]
 pub struct CorpusReadArgs {
-    /// Where each row's domain comes from: `folder` (corpus/<domain>/*.parquet) or `column:DOT.PATH`.
+    /// Where each row's domain comes from: `folder` (corpus/<domain>/*.parquet), `column:DOT.PATH` (a
+    /// string column, nested structs by dots) or `hive:KEY` (a Hive partition folder, corpus/KEY=<domain>/).
     #[arg(long, default_value_t = DomainFrom::default())]
     pub domain_from: DomainFrom,
 

@@ -1,8 +1,10 @@
 use clap::{Args as ClapArgs, Subcommand};
 
 use super::train::parse_device;
+use crate::pipeline::config::ProxySection;
 use crate::proxy::device::DeviceChoice;
 use crate::proxy::model::ProxyShape;
+use crate::proxy::settings::TrainConfig;
 
 /// Benchmarks that print figures (speed is measured here, never asserted in tests).
 #[derive(Debug, ClapArgs)]
@@ -35,28 +37,33 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 20)]
     pub steps: usize,
 
-    #[arg(long, default_value_t = 16)]
+    /// Sequences per step.
+    #[arg(long, default_value_t = TrainConfig::default().batch_size)]
     pub batch_size: usize,
 
+    /// Context length. Default 256 rather than the proxy's 512: a step of the same tokens in half the
+    /// attention, so the figure tracks the matrix products (the part a stack of proxies changes).
     #[arg(long, default_value_t = 256)]
     pub context: usize,
 
+    /// Vocabulary size. Default 4096, the bundled fixtures' tokenizer; pass yours (GPT-2: 50257) for
+    /// the speed your run will see.
     #[arg(long, default_value_t = 4096)]
     pub vocab_size: usize,
 
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = ProxySection::default().layers)]
     pub layers: usize,
 
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = ProxySection::default().d_model)]
     pub d_model: usize,
 
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = ProxySection::default().heads)]
     pub heads: usize,
 
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, default_value_t = ProxySection::default().ffn_hidden)]
     pub ffn_hidden: usize,
 
-    #[arg(long, value_parser = parse_device, default_value = "auto")]
+    #[arg(long, value_parser = parse_device, default_value_t = ProxySection::default().device)]
     pub device: DeviceChoice,
 
     /// Proxies trained together, compared with one at a time: one count or a list (4,16,64).

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use clap::Args as ClapArgs;
 
-use super::args::CorpusReadArgs;
+use super::args::CorpusArgs;
 use crate::core::workdir::WorkDir;
 use crate::data::dedup::DedupConfig;
 use crate::data::dedup::minhash::MinHashConfig;
@@ -20,12 +20,8 @@ use crate::data::dedup::normalize::Normalization;
 #[derive(Debug, ClapArgs)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
-    /// Parquet files, folders of them (searched recursively), or glob patterns.
-    #[arg(long, required = true, num_args = 1..)]
-    pub corpus: Vec<PathBuf>,
-
     #[command(flatten)]
-    pub read: CorpusReadArgs,
+    pub corpus: CorpusArgs,
 
     /// The work directory; the output goes to WORK/dedup/.
     #[arg(short, long)]
@@ -41,23 +37,23 @@ pub struct Args {
     pub verify: bool,
 
     /// Jaccard threshold for --verify.
-    #[arg(long, default_value_t = 0.8)]
+    #[arg(long, default_value_t = DedupConfig::default().threshold)]
     pub threshold: f64,
 
     /// Words per shingle.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = MinHashConfig::default().ngram)]
     pub ngram: usize,
 
     /// LSH bands.
-    #[arg(long, default_value_t = 14)]
+    #[arg(long, default_value_t = MinHashConfig::default().bands)]
     pub bands: usize,
 
     /// MinHash values per band.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = MinHashConfig::default().rows)]
     pub rows: usize,
 
     /// Seed of the MinHash functions.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = DedupConfig::default().seed)]
     pub seed: u64,
 
     /// Skip exact deduplication.
@@ -91,8 +87,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
+    let (corpus, read) = args.corpus.into_parts();
     let config = DedupConfig {
-        corpus: args.read.config(),
+        corpus: read,
         normalization: Normalization {
             nfc: !args.no_nfc,
             fold_whitespace: !args.keep_whitespace,
@@ -113,7 +110,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
         ..Default::default()
     };
     let work = WorkDir::new(&args.output);
-    let report = crate::data::dedup::run(&args.corpus, &config, &work, quiet)?;
+    let report = crate::data::dedup::run(&corpus, &config, &work, quiet)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());

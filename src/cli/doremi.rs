@@ -4,7 +4,8 @@ use clap::Args as ClapArgs;
 
 use super::train::{ProxyArgs, parse_device};
 use crate::data::tokens::TokensIndex;
-use crate::doremi::{DoremiConfig, Reference, run_doremi};
+use crate::doremi::{DoremiConfig, DoremiSettings, run_doremi};
+use crate::pipeline::config::ProxySection;
 use crate::proxy::device::DeviceChoice;
 
 /// Domain weights by DoReMi: a reference proxy, then a proxy trained with Group DRO against it.
@@ -28,25 +29,11 @@ pub struct Args {
     #[arg(short, long)]
     pub output: PathBuf,
 
-    /// The reference mixture: natural (token-proportional), uniform, or a weights file
-    /// (fit/optimum.json, a weights.json, or {"<domain>": weight}).
-    #[arg(long, default_value = "natural")]
-    pub reference: String,
-
-    /// Rounds at most; each round's weights are the next round's reference, until they move less than 1e-3.
-    #[arg(long, default_value_t = 1)]
-    pub rounds: usize,
-
-    /// Exponentiated-gradient step size (DoReMi: 1).
-    #[arg(long, default_value_t = 1.0)]
-    pub eta: f64,
-
-    /// Smoothing towards uniform weights (DoReMi: 1e-3).
-    #[arg(long, default_value_t = 1e-3)]
-    pub smoothing: f64,
+    #[command(flatten)]
+    pub settings: DoremiSettings,
 
     /// Where to train: cpu (burn's flex backend), wgpu (Vulkan, Metal, DX12); auto: cpu.
-    #[arg(long, value_parser = parse_device, default_value = "auto")]
+    #[arg(long, value_parser = parse_device, default_value_t = ProxySection::default().device)]
     pub device: DeviceChoice,
 
     #[command(flatten)]
@@ -59,17 +46,9 @@ pub struct Args {
 
 pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
     let index = TokensIndex::read(&args.tokens)?;
-    let reference = match args.reference.as_str() {
-        "natural" => Reference::Natural,
-        "uniform" => Reference::Uniform,
-        path => Reference::File(PathBuf::from(path)),
-    };
     let config = DoremiConfig {
         proxy: args.proxy.config(&index)?,
-        reference,
-        rounds: args.rounds,
-        eta: args.eta,
-        smoothing: args.smoothing,
+        settings: args.settings,
     };
     let out_dir = args.output.join("doremi");
     let weights = run_doremi(

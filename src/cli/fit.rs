@@ -31,7 +31,7 @@ pub struct Args {
     pub folds: usize,
 
     /// Seed of the fold assignment.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = FitConfig::default().seed)]
     pub seed: u64,
 
     /// Output folder for model.json, report.json and _done.json.

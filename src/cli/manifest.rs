@@ -2,9 +2,11 @@ use std::path::PathBuf;
 
 use clap::{Args as ClapArgs, ValueEnum};
 
+use crate::core::DEFAULT_SEED;
 use crate::data::tokens::TokensIndex;
 use crate::manifest::ManifestConfig;
 use crate::manifest::export::Format;
+use crate::regmix::mixture::DEFAULT_MAX_EPOCHS;
 
 /// Write the chosen mixture as a manifest, and as the files each trainer reads.
 ///
@@ -42,7 +44,7 @@ pub struct Args {
     pub export: Vec<Vec<Format>>,
 
     /// Most times a domain may be repeated.
-    #[arg(long, default_value_t = 4.0)]
+    #[arg(long, default_value_t = DEFAULT_MAX_EPOCHS)]
     pub max_epochs: f64,
 
     /// Allow domains repeated more than --max-epochs (with a warning).
@@ -50,7 +52,7 @@ pub struct Args {
     pub allow_repeat: bool,
 
     /// Seed written into the exports' samplers.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = DEFAULT_SEED)]
     pub seed: u64,
 
     /// Tokens per training sequence of the real run: the length of the token samples written for the
@@ -71,11 +73,12 @@ fn parse_export(text: &str) -> Result<Vec<Format>, String> {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let config = ManifestConfig {
         name: args.name,
+        from: None,
         train_tokens: args.train_tokens,
         max_epochs: args.max_epochs,
         allow_repeat: args.allow_repeat,
-        seed: args.seed,
         sequence_length: args.sequence_length,
+        exports: args.export.into_iter().flatten().collect(),
     };
     let source = crate::manifest::read_weights(&args.weights)?;
     let index = TokensIndex::read(&args.tokens)?;
@@ -84,9 +87,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         args.tokens.parent().map(PathBuf::from).unwrap_or_default()
     };
-    let manifest = crate::manifest::build(&source, &index, &tokens_dir, &config)?;
-    let formats: Vec<Format> = args.export.into_iter().flatten().collect();
-    for path in crate::manifest::write(&manifest, &args.output, &formats)? {
+    let manifest = crate::manifest::build(&source, &index, &tokens_dir, &config, args.seed)?;
+    for path in crate::manifest::write(&manifest, &args.output, &config.exports)? {
         println!("Wrote {}", path.display());
     }
     Ok(())

@@ -22,7 +22,7 @@ pub struct Args {
     #[arg(short = 'n', long, default_value_t = SampleConfig::default().candidates)]
     pub candidates: usize,
 
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = SampleConfig::default().seed)]
     pub seed: u64,
 
     /// Exponent on token shares in the Dirichlet prior.

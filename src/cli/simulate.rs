@@ -39,7 +39,7 @@ pub struct Args {
     #[arg(long, default_value_t = SimulateConfig::default().top_k)]
     pub top_k: usize,
 
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = SimulateConfig::default().seed)]
     pub seed: u64,
 
     /// Exponent on token shares in the Dirichlet prior.

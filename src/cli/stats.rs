@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use clap::Args as ClapArgs;
 
-use super::args::CorpusReadArgs;
+use super::args::CorpusArgs;
 use crate::data::tokens::TokensIndex;
 
 /// Per-domain statistics of a corpus: documents, bytes, share, words, document lengths.
@@ -15,19 +15,15 @@ use crate::data::tokens::TokensIndex;
 #[derive(Debug, ClapArgs)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
-    /// Parquet files, folders of them (searched recursively), or glob patterns.
-    #[arg(long, required = true, num_args = 1..)]
-    pub corpus: Vec<PathBuf>,
-
     #[command(flatten)]
-    pub read: CorpusReadArgs,
+    pub corpus: CorpusArgs,
 
     /// Output folder for stats.parquet, stats.json and _done.json.
     #[arg(short, long)]
     pub output: PathBuf,
 
-    /// A token index (WORK/tokens or its index.json) whose token counts to add per domain. Default: the
-    /// `tokens` folder beside the output folder, when it has an index.
+    /// A token index (WORK/tokens or its index.json) whose training and validation tokens to print per
+    /// domain beside the statistics, once tokenize has run. stats.json keeps the corpus alone.
     #[arg(long)]
     pub tokens: Option<PathBuf>,
 
@@ -37,15 +33,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
-    let config = args.read.config();
-    let beside = args.output.parent().map(|p| p.join("tokens/index.json"));
-    let tokens = match (&args.tokens, beside) {
-        (Some(path), _) => Some(TokensIndex::read(path)?),
-        (None, Some(path)) if path.is_file() => Some(TokensIndex::read(&path)?),
-        _ => None,
-    };
-    let report =
-        crate::data::stats::run(&args.corpus, &config, &args.output, tokens.as_ref(), quiet)?;
+    let (corpus, config) = args.corpus.into_parts();
+    let mut report = crate::data::stats::run(&corpus, &config, &args.output, quiet)?;
+    if let Some(path) = &args.tokens {
+        report.join_tokens(&TokensIndex::read(path)?);
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -40,7 +40,7 @@ pub struct Args {
     pub eod_token: Option<String>,
 
     /// Share of each domain's documents held out for validation (at least one document when a domain has two).
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = TokenizeConfig::default().val_fraction)]
     pub val_fraction: f64,
 
     /// Documents held out per domain, instead of --val-fraction.
@@ -53,11 +53,11 @@ pub struct Args {
     pub eval_only: Vec<String>,
 
     /// Seed of the validation split.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = TokenizeConfig::default().seed)]
     pub seed: u64,
 
     /// Skip (with a warning) documents longer than this many bytes.
-    #[arg(long, default_value_t = 16 << 20)]
+    #[arg(long, default_value_t = TokenizeConfig::default().max_document_bytes)]
     pub max_document_bytes: u64,
 
     /// Print the token index as JSON.

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use clap::{Args as ClapArgs, Subcommand};
 
-use super::args::CorpusReadArgs;
+use super::args::CorpusArgs;
 use crate::data::tokenize::train::TokenizerTrainConfig;
 
 /// Tokenizers for proxy models.
@@ -25,27 +25,23 @@ pub enum Command {
 #[derive(Debug, ClapArgs)]
 #[command(verbatim_doc_comment)]
 pub struct TrainArgs {
-    /// Parquet files, folders of them (searched recursively), or glob patterns.
-    #[arg(long, required = true, num_args = 1..)]
-    pub corpus: Vec<PathBuf>,
-
     #[command(flatten)]
-    pub read: CorpusReadArgs,
+    pub corpus: CorpusArgs,
 
     /// Vocabulary size, the end-of-document token included (proxies want 4096 to 16384).
-    #[arg(long, default_value_t = 8192)]
+    #[arg(long, default_value_t = TokenizerTrainConfig::default().vocab_size)]
     pub vocab_size: usize,
 
     /// Megabytes of text to train on, sampled across the corpus.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = TokenizerTrainConfig::default().sample_bytes >> 20)]
     pub sample_mb: u64,
 
     /// The end-of-document token.
-    #[arg(long, default_value = "<|endoftext|>")]
+    #[arg(long, default_value_t = TokenizerTrainConfig::default().eod_token)]
     pub eod_token: String,
 
     /// Seed of the document sample.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = TokenizerTrainConfig::default().seed)]
     pub seed: u64,
 
     /// Where to write tokenizer.json.
@@ -55,15 +51,16 @@ pub struct TrainArgs {
 
 pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
     let Command::Train(args) = args.command;
+    let (corpus, read) = args.corpus.into_parts();
     let config = TokenizerTrainConfig {
-        corpus: args.read.config(),
+        corpus: read,
         vocab_size: args.vocab_size,
         sample_bytes: args.sample_mb << 20,
         eod_token: args.eod_token,
         seed: args.seed,
         ..Default::default()
     };
-    let trained = crate::data::tokenize::train::train(&args.corpus, &config, &args.output, quiet)?;
+    let trained = crate::data::tokenize::train::train(&corpus, &config, &args.output, quiet)?;
     println!(
         "Trained a {}-token BPE on {} documents ({:.1} MB); wrote {}",
         trained.vocab_size,

@@ -68,7 +68,7 @@ pub struct ImportArgs {
     pub eval_only: Vec<String>,
 
     /// Share of each domain's documents held out for validation, from its end (at least one).
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = ImportConfig::default().val_fraction)]
     pub val_fraction: f64,
 
     /// Documents held out per domain, instead of --val-fraction.

@@ -2,11 +2,14 @@ use std::path::PathBuf;
 
 use clap::Args as ClapArgs;
 
+use crate::core::DEFAULT_SEED;
 use crate::core::tasks::TaskSlice;
 use crate::data::tokens::TokensIndex;
+use crate::pipeline::config::ProxySection;
 use crate::proxy::device::DeviceChoice;
 use crate::proxy::model::ProxyShape;
 use crate::proxy::settings::TrainConfig;
+use crate::regmix::mixture::DEFAULT_MAX_EPOCHS;
 use crate::regmix::train::{ProxyRunConfig, TrainOptions};
 
 /// Train a proxy model on every candidate mixture and record its validation losses in WORK/runs/runs.parquet.
@@ -35,7 +38,7 @@ pub struct Args {
     pub output: PathBuf,
 
     /// Where to train: cpu (burn's flex backend), wgpu (Vulkan, Metal, DX12); auto: cpu.
-    #[arg(long, value_parser = parse_device, default_value = "auto")]
+    #[arg(long, value_parser = parse_device, default_value_t = ProxySection::default().device)]
     pub device: DeviceChoice,
 
     /// Train only every N-th candidate from the I-th: I/N.
@@ -43,14 +46,14 @@ pub struct Args {
     pub shard: TaskSlice,
 
     /// Most times a candidate may repeat a domain within one proxy's tokens (as in `remix sample`).
-    #[arg(long, default_value_t = 4.0)]
+    #[arg(long, default_value_t = DEFAULT_MAX_EPOCHS)]
     pub max_epochs: f64,
 
     /// Proxies trained together, their weights stacked so each layer is one batched matmul for all;
     /// each ends as it would alone. 0: as many as fit on wgpu (80% of the adapter's memory, 4 GiB where
     /// it reports none, within its largest buffer); one at a time on the CPU, where a stack measured
     /// slower (remix bench train --parallel 4).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = ProxySection::default().parallel)]
     pub parallel: usize,
 
     #[command(flatten)]
@@ -85,27 +88,27 @@ pub struct ProxyArgs {
     pub val_sequences: usize,
 
     /// Context length.
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, default_value_t = ProxySection::default().context)]
     pub context: usize,
 
     /// Decoder blocks.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = ProxySection::default().layers)]
     pub layers: usize,
 
     /// Model width.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = ProxySection::default().d_model)]
     pub d_model: usize,
 
     /// Attention heads.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = ProxySection::default().heads)]
     pub heads: usize,
 
     /// SwiGLU hidden width.
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, default_value_t = ProxySection::default().ffn_hidden)]
     pub ffn_hidden: usize,
 
     /// Seed of every proxy's initialisation and batches.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = DEFAULT_SEED)]
     pub seed: u64,
 }
 

@@ -4,8 +4,10 @@ use clap::Args as ClapArgs;
 
 use super::train::{ProxyArgs, parse_device};
 use crate::data::tokens::TokensIndex;
+use crate::pipeline::config::ProxySection;
 use crate::proxy::device::DeviceChoice;
 use crate::validate::ValidateConfig;
+use crate::validate::stage::ValidateSection;
 
 /// Train one larger model per mixture and compare their validation losses on the target domains.
 ///
@@ -32,7 +34,7 @@ pub struct Args {
     pub target: Vec<String>,
 
     /// Non-embedding parameters and tokens of the validation model, relative to the proxy.
-    #[arg(long, default_value_t = 4.0)]
+    #[arg(long, default_value_t = ValidateSection::default().model_scale)]
     pub model_scale: f64,
 
     /// The work directory; results go to WORK/validate/results.json.
@@ -40,7 +42,7 @@ pub struct Args {
     pub output: PathBuf,
 
     /// Where to train: cpu (burn's flex backend), wgpu (Vulkan, Metal, DX12); auto: cpu.
-    #[arg(long, value_parser = parse_device, default_value = "auto")]
+    #[arg(long, value_parser = parse_device, default_value_t = ProxySection::default().device)]
     pub device: DeviceChoice,
 
     #[command(flatten)]

@@ -12,3 +12,7 @@ pub mod progress;
 pub mod tasks;
 pub mod text_form;
 pub mod workdir;
+
+/// The seed of every stage when none is given: 0, so two runs of the same settings agree (a pipeline
+/// config's `seed`, and each subcommand's `--seed`).
+pub const DEFAULT_SEED: u64 = 0;

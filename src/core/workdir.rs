@@ -21,9 +21,11 @@ use sha2::{Digest, Sha256};
 /// The name of the completion marker inside each stage folder.
 pub const DONE_MARKER: &str = "_done.json";
 
-/// The stages of the pipeline, each with its folder in the work directory.
+/// The folders a stage's library code finishes with its own `_done.json` (the artifact is whole,
+/// whether a subcommand or `remix run` wrote it). Not the pipeline's stage list: `remix run` keeps its
+/// markers of settings and upstream digests apart, in `WORK/pipeline/<stage>/` (`PipelineStage`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
+pub enum StageFolder {
     Stats,
     Dedup,
     Tokens,
@@ -32,15 +34,15 @@ pub enum Stage {
     Fit,
 }
 
-impl Stage {
+impl StageFolder {
     pub fn folder(self) -> &'static str {
         match self {
-            Stage::Stats => "stats",
-            Stage::Dedup => "dedup",
-            Stage::Tokens => "tokens",
-            Stage::Runs => "runs",
-            Stage::Doremi => "doremi",
-            Stage::Fit => "fit",
+            StageFolder::Stats => "stats",
+            StageFolder::Dedup => "dedup",
+            StageFolder::Tokens => "tokens",
+            StageFolder::Runs => "runs",
+            StageFolder::Doremi => "doremi",
+            StageFolder::Fit => "fit",
         }
     }
 }
@@ -61,12 +63,12 @@ impl WorkDir {
     }
 
     /// The folder of a stage (not created).
-    pub fn stage_dir(&self, stage: Stage) -> PathBuf {
+    pub fn stage_dir(&self, stage: StageFolder) -> PathBuf {
         self.root.join(stage.folder())
     }
 
     /// The completion marker of a stage, when the stage has finished.
-    pub fn marker(&self, stage: Stage) -> Result<Option<DoneMarker>> {
+    pub fn marker(&self, stage: StageFolder) -> Result<Option<DoneMarker>> {
         DoneMarker::read(&self.stage_dir(stage))
     }
 }
@@ -96,11 +98,11 @@ pub struct InputDigest {
 
 impl DoneMarker {
     /// A marker for `stage` with the settings `config` and the input files `inputs`.
-    pub fn new(stage: Stage, config: &impl Serialize, inputs: &[PathBuf]) -> Result<Self> {
+    pub fn new(stage: StageFolder, config: &impl Serialize, inputs: &[PathBuf]) -> Result<Self> {
         Self::named(stage.folder(), config, inputs)
     }
 
-    /// A marker for a step that is not one of the [`Stage`] folders (the pipeline's own steps).
+    /// A marker for a step that is not one of the [`StageFolder`] folders (the pipeline's own steps).
     pub fn named(stage: &str, config: &impl Serialize, inputs: &[PathBuf]) -> Result<Self> {
         Ok(Self {
             stage: stage.to_string(),
@@ -162,7 +164,7 @@ impl DoneMarker {
 
     /// Writes the marker last, after every artifact of the stage is in place.
     pub fn write(&self, dir: &Path) -> Result<()> {
-        write_atomic(&dir.join(DONE_MARKER), &serde_json::to_vec_pretty(self)?)
+        write_json(&dir.join(DONE_MARKER), self)
     }
 }
 
@@ -198,6 +200,12 @@ pub fn hex(bytes: &[u8]) -> String {
 /// see either the old file or the whole new one. Creates the parent folder.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic_with(path, |file| file.write_all(bytes).map_err(Into::into))
+}
+
+/// `value` as pretty-printed JSON at `path`, written atomically ([`write_atomic`]); the counterpart of
+/// [`read_json`]. Errors: a value serde cannot serialise, or the write.
+pub fn write_json<T: serde::Serialize + ?Sized>(path: &Path, value: &T) -> Result<()> {
+    write_atomic(path, &serde_json::to_vec_pretty(value)?)
 }
 
 /// Like [`write_atomic`], with the content produced by `write` into the temporary file.
@@ -305,20 +313,40 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let input = dir.path().join("in.parquet");
         fs::write(&input, b"x").unwrap();
-        let marker = DoneMarker::new(Stage::Stats, &("text", 1), std::slice::from_ref(&input))
-            .unwrap()
-            .with_count("documents", 3);
+        let marker = DoneMarker::new(
+            StageFolder::Stats,
+            &("text", 1),
+            std::slice::from_ref(&input),
+        )
+        .unwrap()
+        .with_count("documents", 3);
         marker.write(dir.path()).unwrap();
         let back = DoneMarker::read(dir.path()).unwrap().unwrap();
         assert_eq!(back, marker);
-        assert!(back.matches(
-            &DoneMarker::new(Stage::Stats, &("text", 1), std::slice::from_ref(&input)).unwrap()
-        ));
-        assert!(!back.matches(
-            &DoneMarker::new(Stage::Stats, &("text", 2), std::slice::from_ref(&input)).unwrap()
-        ));
+        assert!(
+            back.matches(
+                &DoneMarker::new(
+                    StageFolder::Stats,
+                    &("text", 1),
+                    std::slice::from_ref(&input)
+                )
+                .unwrap()
+            )
+        );
+        assert!(
+            !back.matches(
+                &DoneMarker::new(
+                    StageFolder::Stats,
+                    &("text", 2),
+                    std::slice::from_ref(&input)
+                )
+                .unwrap()
+            )
+        );
         fs::write(&input, b"longer").unwrap();
-        assert!(!back.matches(&DoneMarker::new(Stage::Stats, &("text", 1), &[input]).unwrap()));
+        assert!(
+            !back.matches(&DoneMarker::new(StageFolder::Stats, &("text", 1), &[input]).unwrap())
+        );
         DoneMarker::clear(dir.path()).unwrap();
         assert!(DoneMarker::read(dir.path()).unwrap().is_none());
     }

@@ -18,7 +18,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::core::progress::Progress;
-use crate::core::workdir::{DoneMarker, Stage, write_atomic};
+use crate::core::workdir::{DoneMarker, StageFolder, write_json};
 use crate::data::tokens::TokensIndex;
 use crate::proxy::data::{MixtureSampler, validation_sets};
 use crate::proxy::device::ProxyDevice;
@@ -67,18 +67,47 @@ impl std::fmt::Display for Reference {
     }
 }
 
+/// How DoReMi reweights: a pipeline config's `[doremi]` section and `remix doremi`'s flags, one type
+/// with its defaults (the proxy it trains is [`DoremiConfig::proxy`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, clap::Args)]
+#[serde(default, deny_unknown_fields)]
+pub struct DoremiSettings {
+    /// The reference mixture: `natural` (token-proportional), `uniform`, or a weights file
+    /// (fit/optimum.json, a weights.json, or {"<domain>": weight}). Default natural, the paper's.
+    #[serde(with = "crate::core::text_form")]
+    #[schemars(with = "String")]
+    #[arg(long, default_value_t = DoremiSettings::default().reference)]
+    pub reference: Reference,
+    /// Rounds at most; each round's weights are the next round's reference, until they move less than
+    /// 1e-3. Default 1, as in the paper's main results.
+    #[arg(long, default_value_t = DoremiSettings::default().rounds)]
+    pub rounds: usize,
+    /// Exponentiated-gradient step size. Default 1, DoReMi's.
+    #[arg(long, default_value_t = DoremiSettings::default().eta)]
+    pub eta: f64,
+    /// Smoothing towards uniform weights. Default 1e-3, DoReMi's.
+    #[arg(long, default_value_t = DoremiSettings::default().smoothing)]
+    pub smoothing: f64,
+}
+
+impl Default for DoremiSettings {
+    fn default() -> Self {
+        Self {
+            reference: Reference::Natural,
+            rounds: 1,
+            eta: 1.0,
+            smoothing: 1e-3,
+        }
+    }
+}
+
 /// Everything that decides the result of the doremi stage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct DoremiConfig {
     /// The shape and training settings of both the reference and the DoReMi proxy, and the seed.
     pub proxy: ProxyRunConfig,
-    pub reference: Reference,
-    /// Rounds at most. Default 1, as in the paper's main results.
-    pub rounds: usize,
-    /// Exponentiated-gradient step size. DoReMi: 1.
-    pub eta: f64,
-    /// Smoothing towards uniform. DoReMi: 1e-3.
-    pub smoothing: f64,
+    #[serde(flatten)]
+    pub settings: DoremiSettings,
 }
 
 /// `doremi/weights.json`.
@@ -156,7 +185,7 @@ pub fn run_doremi(
             "batches are smaller than the domain count: some domains miss each batch and keep their last excess loss"
         );
     }
-    let mut reference = match &config.reference {
+    let mut reference = match &config.settings.reference {
         Reference::Natural => index.natural_weights(),
         Reference::Uniform => vec![1.0 / names.len() as f64; names.len()],
         Reference::File(path) => weights_in_order(path, &names)?,
@@ -171,11 +200,11 @@ pub fn run_doremi(
     DoneMarker::clear(out_dir)?;
 
     let steps = config.proxy.train.steps(config.proxy.shape.context) as u64;
-    let rounds_max = config.rounds.max(1);
+    let rounds_max = config.settings.rounds.max(1);
     let progress = Progress::new(2 * steps * rounds_max as u64, "steps", quiet);
     let settings = DroSettings {
-        eta: config.eta,
-        smoothing: config.smoothing,
+        eta: config.settings.eta,
+        smoothing: config.settings.smoothing,
     };
     let seed = config.proxy.seed;
     let mut rounds = Vec::new();
@@ -254,15 +283,12 @@ pub fn run_doremi(
         rounds,
         device: Some(proxy_device.label()),
     };
-    write_atomic(
-        &out_dir.join("weights.json"),
-        &serde_json::to_vec_pretty(&weights)?,
-    )?;
+    write_json(&out_dir.join("weights.json"), &weights)?;
     let mut inputs = vec![tokens_dir.join("index.json")];
-    if let Reference::File(path) = &config.reference {
+    if let Reference::File(path) = &config.settings.reference {
         inputs.push(path.clone());
     }
-    DoneMarker::new(Stage::Doremi, config, &inputs)?
+    DoneMarker::new(StageFolder::Doremi, config, &inputs)?
         .with_count("rounds", weights.rounds.len())
         .with_count("domains", names.len())
         .write(out_dir)?;

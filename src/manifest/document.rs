@@ -1,24 +1,59 @@
 //! The manifest document, `mixtures/<name>.json` ([`Manifest`], schema in `schemas/manifest.schema.json`),
-//! and the settings that shape it ([`ManifestConfig`]).
+//! and the settings that shape it ([`ManifestConfig`], a pipeline config's `[manifest]`).
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// Settings of `remix manifest`.
+use super::format::Format;
+use crate::regmix::mixture::DEFAULT_MAX_EPOCHS;
+
+/// The settings of a manifest: `remix manifest`'s flags, and a pipeline config's `[manifest]` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ManifestConfig {
     pub name: String,
+    /// `regmix` (the simulated optimum) or `doremi`, in a pipeline. Default: regmix when `[regmix]` is
+    /// there. `remix manifest` reads the weights file it is given.
+    #[serde(default)]
+    pub from: Option<WeightsFrom>,
     /// Tokens the real run trains on.
     pub train_tokens: u64,
-    /// Most times a domain may be repeated. Default 4: beyond that, repeated data is worth little.
+    /// Most times a domain may be repeated. Default [`DEFAULT_MAX_EPOCHS`] (4).
+    #[serde(default = "max_epochs")]
     pub max_epochs: f64,
     /// Allow domains repeated more than `max_epochs` (with a warning) instead of failing. Default off.
+    #[serde(default)]
     pub allow_repeat: bool,
-    /// Seed written into the exports' samplers. Default 0.
-    pub seed: u64,
     /// Tokens per training sequence of the real run: the length of the fixed-length token samples the
-    /// `mosaic` export writes. Default 2048.
+    /// `mosaic` export writes. Default [`DEFAULT_SEQUENCE_LENGTH`] (2048).
+    #[serde(default = "default_sequence_length")]
     pub sequence_length: u64,
+    /// Trainer formats: megatron, neox, olmo-core, mosaic, hf, nanotron, litgpt, torchtitan.
+    #[serde(default)]
+    pub exports: Vec<Format>,
+}
+
+fn max_epochs() -> f64 {
+    DEFAULT_MAX_EPOCHS
+}
+
+/// Where a pipeline's manifest takes its weights from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightsFrom {
+    /// RegMix's simulated optimum (`fit/optimum.json`).
+    Regmix,
+    /// DoReMi's weights (`doremi/weights.json`).
+    Doremi,
+}
+
+impl std::fmt::Display for WeightsFrom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            WeightsFrom::Regmix => "regmix",
+            WeightsFrom::Doremi => "doremi",
+        })
+    }
 }
 
 /// The default [`ManifestConfig::sequence_length`]: a common pre-training context (OLMo, LLaMA 2 use

@@ -17,21 +17,23 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use crate::core::workdir::write_atomic;
+use crate::core::workdir::{write_atomic, write_json};
 use crate::data::tokens::TokensIndex;
 use crate::regmix::mixture::exact_sum_to_one;
 pub use document::{
     DEFAULT_SEQUENCE_LENGTH, Manifest, ManifestConfig, ManifestDomain, ManifestShard,
-    ManifestTokenizer, Method,
+    ManifestTokenizer, Method, WeightsFrom,
 };
 pub use weights::{WeightsSource, read_weights};
 
-/// Builds the manifest for `weights` over the shards of `index` (in `tokens_dir`).
+/// Builds the manifest for `weights` over the shards of `index` (in `tokens_dir`); `seed` is written
+/// into the exports' samplers.
 pub fn build(
     source: &WeightsSource,
     index: &TokensIndex,
     tokens_dir: &Path,
     config: &ManifestConfig,
+    seed: u64,
 ) -> Result<Manifest> {
     if config.train_tokens == 0 {
         bail!("--train-tokens must be positive");
@@ -127,7 +129,7 @@ pub fn build(
         remix_version: env!("CARGO_PKG_VERSION").to_string(),
         weights_count: "tokens".into(),
         train_tokens: config.train_tokens,
-        seed: config.seed,
+        seed,
         sequence_length: config.sequence_length,
         tokenizer: ManifestTokenizer {
             sha256: index.tokenizer_sha256.clone(),
@@ -179,7 +181,7 @@ pub fn write(manifest: &Manifest, path: &Path, formats: &[export::Format]) -> Re
     let mut formats = formats.to_vec();
     formats.dedup();
     native::export(manifest, &formats)?;
-    write_atomic(path, &serde_json::to_vec_pretty(manifest)?)?;
+    write_json(path, manifest)?;
     let mut written = vec![path.to_path_buf()];
     let dir = path.parent().unwrap_or(Path::new(""));
     for format in formats {

@@ -27,11 +27,26 @@ pub struct WeightsSource {
 pub fn read_weights(path: &Path) -> Result<WeightsSource> {
     let shown = path.display().to_string();
     let (value, weights) = read_weights_file(path)?;
-    let method = if let Ok(optimum) = serde_json::from_value::<Optimum>(value.clone()) {
+    // What the file says it is decides how it is read: an optimum (its `model` and `predicted_loss`) or
+    // DoReMi's weights (`method: doremi`) that do not parse is an error, never weights "given".
+    let is_optimum = value.get("model").is_some() && value.get("predicted_loss").is_some();
+    let is_doremi = value.get("method").and_then(Value::as_str) == Some("doremi");
+    let damaged = |what: &str, e: serde_json::Error| {
+        anyhow::anyhow!(
+            "{shown} looks like {what} but is not the file remix writes ({e}): from another version, or \
+             edited; write it again with this remix"
+        )
+    };
+    let method = if is_optimum {
+        let optimum: Optimum =
+            serde_json::from_value(value).map_err(|e| damaged("an optimum", e))?;
         regmix_method(path, &optimum)?
-    } else if let Ok(doremi) = serde_json::from_value::<DoremiWeights>(value) {
+    } else if is_doremi {
+        let doremi: DoremiWeights =
+            serde_json::from_value(value).map_err(|e| damaged("DoReMi's weights", e))?;
         doremi_method(&shown, &doremi)
     } else {
+        tracing::info!(weights = %shown, "neither an optimum nor DoReMi's weights: the method is `given`");
         given(&shown)
     };
     Ok(WeightsSource {
@@ -67,9 +82,9 @@ fn doremi_method(path: &str, weights: &DoremiWeights) -> Method {
         kind: "doremi".into(),
         source: path.into(),
         evidence: json!({
-            "reference": weights.config.reference,
-            "eta": weights.config.eta,
-            "smoothing": weights.config.smoothing,
+            "reference": weights.config.settings.reference,
+            "eta": weights.config.settings.eta,
+            "smoothing": weights.config.settings.smoothing,
             "steps_per_round": weights.config.proxy.train.steps(weights.config.proxy.shape.context),
             "proxy": weights.config.proxy,
             "converged": weights.converged,
@@ -134,6 +149,31 @@ fn regmix_method(path: &Path, optimum: &Optimum) -> Result<Method> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A file that says it is an optimum or DoReMi's weights is read as one or refused; other weights
+    /// are `given`.
+    #[test]
+    fn a_damaged_optimum_or_doremi_file_is_refused_not_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.json");
+        let cases = [
+            (
+                json!({"model": "m.json", "predicted_loss": 1.0, "domains": [{"domain": "a", "weight": 1.0}]}),
+                "an optimum",
+            ),
+            (
+                json!({"method": "doremi", "domains": [{"domain": "a", "weight": 1.0}]}),
+                "DoReMi's weights",
+            ),
+        ];
+        for (value, what) in cases {
+            std::fs::write(&path, value.to_string()).unwrap();
+            let error = read_weights(&path).unwrap_err().to_string();
+            assert!(error.contains(what) && error.contains("w.json"), "{error}");
+        }
+        std::fs::write(&path, json!({"a": 0.5, "b": 0.5}).to_string()).unwrap();
+        assert_eq!(read_weights(&path).unwrap().method.kind, "given");
+    }
     use crate::regmix::simulate::{OptimumDomain, SimulateConfig};
 
     /// A fit report beside the model is evidence, read or refused; none there is no evidence, said in

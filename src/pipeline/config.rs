@@ -15,8 +15,8 @@ use crate::data::corpus::config::{CorpusConfig, DomainFrom};
 use crate::data::dedup::DedupConfig;
 use crate::data::tokenize::TokenizeConfig;
 use crate::data::tokenize::import::ImportConfig;
-use crate::doremi::Reference;
-use crate::manifest::export::Format;
+use crate::doremi::{DoremiSettings, Reference};
+use crate::manifest::{ManifestConfig, WeightsFrom};
 use crate::proxy::device::DeviceChoice;
 use crate::proxy::settings::TrainConfig;
 use crate::regmix::fit::FitConfig;
@@ -46,9 +46,9 @@ pub struct PipelineConfig {
     /// RegMix: candidates, proxy runs, regression, simulation. Needs `[regmix.fit] target`.
     pub regmix: Option<RegmixSection>,
     /// DoReMi; leave the section out to skip it.
-    pub doremi: Option<DoremiSection>,
-    pub manifest: ManifestSection,
-    /// Validation at a larger scale, after the manifest (needs `[regmix]`); leave the section out to
+    pub doremi: Option<DoremiSettings>,
+    pub manifest: ManifestConfig,
+    /// Validation at a larger scale, before the manifest (needs `[regmix]`); leave the section out to
     /// skip it.
     pub validate: Option<crate::validate::stage::ValidateSection>,
     /// How the stages split into tasks and what each Slurm job asks for (`remix run --executor slurm`).
@@ -82,7 +82,7 @@ pub struct CorpusSection {
     /// Default `text`.
     #[serde(default = "text")]
     pub text_column: String,
-    /// `folder` (default) or `column:DOT.PATH`.
+    /// `folder` (default), `column:DOT.PATH` or `hive:KEY` (`corpus/KEY=<domain>/*.parquet`).
     #[serde(default, with = "crate::core::text_form")]
     #[schemars(with = "String")]
     pub domain_from: DomainFrom,
@@ -137,82 +137,6 @@ pub struct RegmixSection {
     pub fit: FitConfig,
     #[serde(default)]
     pub simulate: SimulateConfig,
-}
-
-/// DoReMi's settings (the proxy comes from `[proxy]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct DoremiSection {
-    /// `natural` (default), `uniform` or a weights file.
-    #[serde(with = "crate::core::text_form")]
-    #[schemars(with = "String")]
-    pub reference: Reference,
-    /// Default 1, as in the paper's main results.
-    pub rounds: usize,
-    /// DoReMi: 1.
-    pub eta: f64,
-    /// DoReMi: 1e-3.
-    pub smoothing: f64,
-}
-
-impl Default for DoremiSection {
-    fn default() -> Self {
-        Self {
-            reference: Reference::Natural,
-            rounds: 1,
-            eta: 1.0,
-            smoothing: 1e-3,
-        }
-    }
-}
-
-/// The manifest the pipeline ends with: `WORK/mixtures/<name>.json` and its exports.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ManifestSection {
-    pub name: String,
-    /// `regmix` (the simulated optimum) or `doremi`. Default: regmix when `[regmix]` is there.
-    pub from: Option<WeightsFrom>,
-    /// Tokens the real run trains on.
-    pub train_tokens: u64,
-    /// Default 4.
-    #[serde(default = "four")]
-    pub max_epochs: f64,
-    #[serde(default)]
-    pub allow_repeat: bool,
-    /// Tokens per training sequence of the real run (the `mosaic` export's sample length). Default 2048.
-    #[serde(default = "sequence_length")]
-    pub sequence_length: u64,
-    /// Trainer formats: megatron, neox, olmo-core, mosaic, hf, nanotron, litgpt, torchtitan.
-    #[serde(default)]
-    pub exports: Vec<Format>,
-}
-
-fn four() -> f64 {
-    4.0
-}
-
-fn sequence_length() -> u64 {
-    crate::manifest::DEFAULT_SEQUENCE_LENGTH
-}
-
-/// Where the manifest's weights come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum WeightsFrom {
-    /// RegMix's simulated optimum (`fit/optimum.json`).
-    Regmix,
-    /// DoReMi's weights (`doremi/weights.json`).
-    Doremi,
-}
-
-impl std::fmt::Display for WeightsFrom {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            WeightsFrom::Regmix => "regmix",
-            WeightsFrom::Doremi => "doremi",
-        })
-    }
 }
 
 impl PipelineConfig {

@@ -12,6 +12,7 @@ use super::stage::PipelineStage;
 use crate::core::workdir::{DONE_MARKER, WorkDir};
 use crate::data::corpus::Corpus;
 use crate::data::tokens::TokensIndex;
+use crate::manifest::{self, Manifest, WeightsFrom};
 use crate::proxy::device::ProxyDevice;
 use crate::proxy::model::ProxyShape;
 use crate::regmix::fit::FitConfig;
@@ -119,6 +120,25 @@ impl<'a> Context<'a> {
             train: p.train.clone(),
             seed: self.config.seed,
         })
+    }
+
+    /// The weights file the manifest is built from: `fit/optimum.json` or `doremi/weights.json`
+    /// (`[manifest] from`). Errors: a config that leaves it open ([`PipelineConfig::weights_from`]).
+    pub fn weights_path(&self) -> Result<PathBuf> {
+        Ok(match self.config.weights_from()? {
+            WeightsFrom::Regmix => self.path("fit/optimum.json"),
+            WeightsFrom::Doremi => self.path("doremi/weights.json"),
+        })
+    }
+
+    /// The manifest of `[manifest]`, built in memory from [`Self::weights_path`] and the token index:
+    /// what the manifest stage writes, before the validation evidence. Errors: an unreadable weights
+    /// file or index, or a budget the domains cannot supply ([`manifest::build`]).
+    pub fn build_manifest(&self) -> Result<Manifest> {
+        let source = manifest::read_weights(&self.weights_path()?)?;
+        let index = TokensIndex::read(&self.tokens_dir())?;
+        let (config, seed) = (&self.config.manifest, self.config.seed);
+        manifest::build(&source, &index, &self.tokens_dir(), config, seed)
     }
 
     /// The proxies' device, resolved on first use and kept for the rest of the run.

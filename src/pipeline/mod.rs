@@ -12,8 +12,8 @@
 //! | fit | `fit/model.json`, `fit/report.json` |
 //! | simulate | `fit/optimum.json` |
 //! | doremi | `doremi/weights.json` (when `[doremi]` is there) |
-//! | manifest | `mixtures/<name>.json` and its exports |
-//! | validate | `validate/results.json` (when `[validate]` is there), and the manifest's evidence |
+//! | validate | `validate/results.json` (when `[validate]` is there): the manifest's mixture, built in memory, at a larger scale |
+//! | manifest | `mixtures/<name>.json` (the validation in its evidence) and its exports |
 //! | report | `report.html` |
 //!
 //! Each stage is a spec in its own file under `stages/` ([`spec::StageSpec`]: what it reads and writes, its

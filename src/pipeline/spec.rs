@@ -153,6 +153,24 @@ impl<'a> StageTasks<'a> {
         Ok(joins)
     }
 
+    /// The run of a split stage: `join` the tasks' output when every task finished ([`Self::join`]),
+    /// else `run` the whole work in this process; then remove what the tasks left, their `parts`
+    /// folder included.
+    pub fn join_or_run<A, B>(
+        &self,
+        quiet: bool,
+        parts: &Path,
+        join: impl FnOnce() -> Result<A>,
+        run: impl FnOnce() -> Result<B>,
+    ) -> Result<()> {
+        if self.join(quiet)? {
+            join()?;
+        } else {
+            run()?;
+        }
+        self.remove_leftovers(Some(parts))
+    }
+
     /// Removes what the tasks left: their markers, and the folder of their `parts` when given (with any
     /// part a crashed task left).
     pub fn remove_leftovers(&self, parts: Option<&Path>) -> Result<()> {

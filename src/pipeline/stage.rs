@@ -28,8 +28,8 @@ pub enum PipelineStage {
     Fit,
     Simulate,
     Doremi,
-    Manifest,
     Validate,
+    Manifest,
     Report,
 }
 
@@ -43,8 +43,8 @@ impl PipelineStage {
         PipelineStage::Fit,
         PipelineStage::Simulate,
         PipelineStage::Doremi,
-        PipelineStage::Manifest,
         PipelineStage::Validate,
+        PipelineStage::Manifest,
         PipelineStage::Report,
     ];
 

@@ -13,6 +13,12 @@ use rand_distr::{Distribution, Gamma};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// The most times a domain may be repeated, unless set: 4 epochs. Up to about 4, repeated tokens are
+/// worth almost as much as new ones; beyond, their value falls fast (Muennighoff et al. 2023, "Scaling
+/// Data-Constrained Language Models"). The default of every epoch cap: candidates, simulation, proxy
+/// training and the manifest.
+pub const DEFAULT_MAX_EPOCHS: f64 = 4.0;
+
 /// How candidates are drawn, with RegMix's published settings as defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]

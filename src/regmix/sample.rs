@@ -20,9 +20,10 @@ use rand::rngs::StdRng;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::core::DEFAULT_SEED;
 use crate::core::workdir::write_atomic_with;
 use crate::data::tokens::TokensIndex;
-use crate::regmix::mixture::{SamplingConfig, draw, epoch_caps, within_caps};
+use crate::regmix::mixture::{DEFAULT_MAX_EPOCHS, SamplingConfig, draw, epoch_caps, within_caps};
 
 /// Candidate generation settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -47,9 +48,9 @@ impl Default for SampleConfig {
     fn default() -> Self {
         Self {
             candidates: 512,
-            seed: 0,
+            seed: DEFAULT_SEED,
             sampling: SamplingConfig::default(),
-            max_epochs: 4.0,
+            max_epochs: DEFAULT_MAX_EPOCHS,
             train_tokens: None,
             min_distance: 0.01,
         }
@@ -258,7 +259,7 @@ mod tests {
         let config = SampleConfig {
             candidates: 10,
             train_tokens: Some(10_000),
-            max_epochs: 4.0,
+            max_epochs: DEFAULT_MAX_EPOCHS,
             ..Default::default()
         };
         let mixtures = sample(&index, &config).unwrap();

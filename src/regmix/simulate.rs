@@ -18,10 +18,13 @@ use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::core::workdir::write_atomic;
+use crate::core::DEFAULT_SEED;
+use crate::core::workdir::write_json;
 use crate::data::tokens::TokensIndex;
 use crate::regmix::fit::{Fitted, read_model};
-use crate::regmix::mixture::{SamplingConfig, draw, enforce, epoch_caps, prior, within_caps};
+use crate::regmix::mixture::{
+    DEFAULT_MAX_EPOCHS, SamplingConfig, draw, enforce, epoch_caps, prior, within_caps,
+};
 
 /// Candidates per chunk: one generator and one scoring batch each.
 const CHUNK: usize = 16_384;
@@ -47,9 +50,9 @@ impl Default for SimulateConfig {
         Self {
             candidates: 1_000_000,
             top_k: 128,
-            seed: 0,
+            seed: DEFAULT_SEED,
             sampling: SamplingConfig::default(),
-            max_epochs: 4.0,
+            max_epochs: DEFAULT_MAX_EPOCHS,
             train_tokens: None,
         }
     }
@@ -191,7 +194,7 @@ pub fn run(
         predicted_loss_uniform: predict(&uniform),
         feasible_candidates: feasible,
     };
-    write_atomic(output, &serde_json::to_vec_pretty(&result)?)?;
+    write_json(output, &result)?;
     Ok(result)
 }
 

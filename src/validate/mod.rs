@@ -7,7 +7,7 @@
 //! validation windows, and reports each model's validation loss per domain and on the target domains.
 //! Writes `validate/results.json` ([`ValidationReport`]).
 //!
-//! In a pipeline (`[validate]`, after the manifest) [`stage`] validates the chosen mixture, DoReMi's,
+//! In a pipeline (`[validate]`, before the manifest) [`stage`] validates the chosen mixture, DoReMi's,
 //! the natural and uniform ones and `holdout` candidates the fit never saw, and measures the rank
 //! transfer (does the fit's ranking of mixtures hold at the larger scale?) and, with `ladder`, how the
 //! ranking changes with scale.
@@ -27,7 +27,7 @@ use anyhow::{Result, bail};
 use burn::prelude::Device;
 
 use crate::core::progress::Progress;
-use crate::core::workdir::write_atomic;
+use crate::core::workdir::write_json;
 use crate::data::tokens::TokensIndex;
 use crate::proxy::data::{MixtureSampler, validation_sets};
 use crate::proxy::model::ProxyShape;
@@ -262,10 +262,7 @@ pub fn run(
         chosen_beats: None,
         ladder: None,
     };
-    write_atomic(
-        &out_dir.join("results.json"),
-        &serde_json::to_vec_pretty(&report)?,
-    )?;
+    write_json(&out_dir.join("results.json"), &report)?;
     Ok(report)
 }
 

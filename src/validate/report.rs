@@ -97,5 +97,27 @@ pub struct Ladder {
     pub recommended_scale: f64,
 }
 
+impl ValidationReport {
+    /// What the manifest's evidence says of this validation (`method.evidence.validation`): the
+    /// validation model's scale and size, the target, each mixture's target loss, the rank transfer,
+    /// whether the chosen mixture won, and the ladder's recommended proxy scale.
+    pub fn manifest_evidence(&self) -> serde_json::Value {
+        let target_losses: BTreeMap<&str, f64> = self
+            .results
+            .iter()
+            .map(|r| (r.name.as_str(), r.target_loss))
+            .collect();
+        serde_json::json!({
+            "model_scale": self.config.model_scale,
+            "non_embedding_params": self.non_embedding_params,
+            "target": self.target,
+            "target_losses": target_losses,
+            "rank_transfer": self.rank_transfer,
+            "chosen_beats": self.chosen_beats,
+            "recommended_proxy_scale": self.ladder.as_ref().map(|l| l.recommended_scale),
+        })
+    }
+}
+
 /// Agreement with the largest scale that makes a scale enough.
 pub const LADDER_AGREEMENT: f64 = 0.9;

@@ -1,4 +1,4 @@
-//! The validate stage of `remix run` (`[validate]`, after the manifest): do the proxies' rankings hold
+//! The validate stage of `remix run` (`[validate]`, before the manifest): do the proxies' rankings hold
 //! at a larger scale?
 //!
 //! It trains one model `model_scale` times the proxy's non-embedding parameters (on `token_scale` times
@@ -15,8 +15,10 @@
 //!   rho >= 0.9: the proxy size this corpus needs (Olmix reports 1M-parameter proxies rank poorly and
 //!   15M ones well).
 //!
-//! Writes `validate/results.json` ([`super::report::ValidationReport`]) and adds the rank transfer and the
-//! validation losses to the manifest's evidence (`method.evidence.validation`).
+//! It runs before the manifest stage and validates the manifest that stage will write (built in memory
+//! from the same weights and settings). Writes `validate/results.json` ([`super::report::ValidationReport`]) only;
+//! the manifest stage folds it into the manifest's evidence (`method.evidence.validation`) before the
+//! exports are written.
 
 use std::path::Path;
 
@@ -32,8 +34,9 @@ use super::report::{
     ChosenBeats, LADDER_AGREEMENT, Ladder, RankTransfer, ValidateConfig, ValidationReport,
 };
 use super::{Candidate, mixture, target_domains, train_candidates};
-use crate::core::workdir::write_atomic;
+use crate::core::workdir::write_json;
 use crate::data::tokens::TokensIndex;
+use crate::manifest::Manifest;
 use crate::proxy::device::ProxyDevice;
 use crate::regmix::fit::metrics::spearman;
 use crate::regmix::sample::SampleConfig;
@@ -69,11 +72,12 @@ impl Default for ValidateSection {
     }
 }
 
-/// Where the stage reads and writes.
+/// Where the stage reads and writes, and the manifest it validates.
 pub struct StagePaths<'a> {
     pub tokens: &'a Path,
     pub fit_model: &'a Path,
-    pub manifest: &'a Path,
+    /// The manifest the manifest stage will write, built in memory.
+    pub chosen: &'a Manifest,
     /// DoReMi's weights, when that stage ran.
     pub doremi: Option<&'a Path>,
     pub out_dir: &'a Path,
@@ -111,7 +115,7 @@ pub fn run(
             weights,
         })
     };
-    let mut candidates = vec![named("chosen", paths.manifest)?];
+    let mut candidates = vec![chosen(paths.chosen, &index)?];
     if let Some(doremi) = paths.doremi {
         candidates.push(named("doremi", doremi)?);
     }
@@ -195,12 +199,34 @@ pub fn run(
         chosen_beats: Some(chosen_beats),
         ladder,
     };
-    write_atomic(
-        &paths.out_dir.join("results.json"),
-        &serde_json::to_vec_pretty(&report)?,
-    )?;
-    add_to_manifest(paths.manifest, &report)?;
+    write_json(&paths.out_dir.join("results.json"), &report)?;
     Ok(report)
+}
+
+/// The manifest's mixture, in the index's training-domain order; its source is the weights file the
+/// manifest is built from. Errors: a manifest that does not weigh exactly the training domains.
+fn chosen(manifest: &Manifest, index: &TokensIndex) -> Result<Candidate> {
+    let weights = index
+        .training_domains()
+        .map(|d| {
+            manifest
+                .domains
+                .iter()
+                .find(|m| m.domain == d.domain)
+                .map(|m| m.weight)
+                .with_context(|| {
+                    format!(
+                        "the manifest has no weight for training domain `{}`",
+                        d.domain
+                    )
+                })
+        })
+        .collect::<Result<_>>()?;
+    Ok(Candidate {
+        name: "chosen".into(),
+        source: manifest.method.source.clone(),
+        weights,
+    })
 }
 
 /// `count` candidates from the proxies' prior and caps, drawn with another seed than theirs.
@@ -324,29 +350,6 @@ fn ladder(
         target_losses,
         rho,
     })
-}
-
-/// Adds the rank transfer and the validation losses to the manifest's evidence.
-fn add_to_manifest(manifest: &Path, report: &ValidationReport) -> Result<()> {
-    let bytes =
-        std::fs::read(manifest).with_context(|| format!("cannot read {}", manifest.display()))?;
-    let mut value: serde_json::Value = serde_json::from_slice(&bytes)
-        .with_context(|| format!("{} is not a manifest", manifest.display()))?;
-    let losses: serde_json::Map<String, serde_json::Value> = report
-        .results
-        .iter()
-        .map(|r| (r.name.clone(), serde_json::json!(r.target_loss)))
-        .collect();
-    value["method"]["evidence"]["validation"] = serde_json::json!({
-        "model_scale": report.config.model_scale,
-        "non_embedding_params": report.non_embedding_params,
-        "target": report.target,
-        "target_losses": losses,
-        "rank_transfer": report.rank_transfer,
-        "chosen_beats": report.chosen_beats,
-        "recommended_proxy_scale": report.ladder.as_ref().map(|l| l.recommended_scale),
-    });
-    write_atomic(manifest, &serde_json::to_vec_pretty(&value)?)
 }
 
 #[cfg(test)]

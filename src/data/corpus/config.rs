@@ -19,6 +19,50 @@ pub enum DomainFrom {
     Folder,
     /// A column, addressed with a dot path into nested structs (`meta.pile_set_name`).
     Column(String),
+    /// A Hive partition key: the value of the nearest `KEY=VALUE` folder above a file
+    /// (`corpus/source=web/lang=en/part-0.parquet` with key `source` is domain `web`), as Spark, Hive,
+    /// DuckDB and pyarrow's `partition_cols` write a partitioned dataset; `%XX` escapes are decoded.
+    Hive(String),
+}
+
+impl DomainFrom {
+    /// The domain of a file at `path` under a Hive partition key: the value of the `key=VALUE`
+    /// component nearest the file, `%XX` escapes decoded. `None` for the other sources, or when no
+    /// component of the path names the key.
+    pub fn hive_value(&self, path: &std::path::Path) -> Option<String> {
+        let DomainFrom::Hive(key) = self else {
+            return None;
+        };
+        path.parent()?.components().rev().find_map(|part| {
+            let part = part.as_os_str().to_str()?;
+            let (k, value) = part.split_once('=')?;
+            (k == key && !value.is_empty()).then(|| percent_decoded(value))
+        })
+    }
+}
+
+/// `text` with Hive's `%XX` escapes decoded; an escape that is not two hex digits stays as it is.
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl FromStr for DomainFrom {
@@ -27,9 +71,10 @@ impl FromStr for DomainFrom {
         match s.split_once(':') {
             None if s == "folder" => Ok(DomainFrom::Folder),
             Some(("column", path)) if !path.is_empty() => Ok(DomainFrom::Column(path.to_string())),
+            Some(("hive", key)) if !key.is_empty() => Ok(DomainFrom::Hive(key.to_string())),
             _ => Err(format!(
-                "`{s}` is not a domain source: use `folder` (corpus/<domain>/*.parquet) or `column:DOT.PATH` \
-                 (for example column:meta.pile_set_name)"
+                "`{s}` is not a domain source: use `folder` (corpus/<domain>/*.parquet), `column:DOT.PATH` \
+                 (for example column:meta.pile_set_name) or `hive:KEY` (corpus/KEY=<domain>/*.parquet)"
             )),
         }
     }
@@ -40,6 +85,7 @@ impl fmt::Display for DomainFrom {
         match self {
             DomainFrom::Folder => write!(f, "folder"),
             DomainFrom::Column(path) => write!(f, "column:{path}"),
+            DomainFrom::Hive(key) => write!(f, "hive:{key}"),
         }
     }
 }
@@ -80,11 +126,42 @@ mod tests {
         assert_eq!(column, DomainFrom::Column("meta.pile_set_name".into()));
         assert_eq!(column.to_string(), "column:meta.pile_set_name");
         assert!("column:".parse::<DomainFrom>().is_err());
+        let hive: DomainFrom = "hive:source".parse().unwrap();
+        assert_eq!(hive, DomainFrom::Hive("source".into()));
+        assert_eq!(hive.to_string(), "hive:source");
+        assert!("hive:".parse::<DomainFrom>().is_err());
         assert!(
             "meta.domain"
                 .parse::<DomainFrom>()
                 .unwrap_err()
                 .contains("column:DOT.PATH")
+        );
+    }
+
+    #[test]
+    fn a_hive_key_names_the_nearest_partition_folder() {
+        use std::path::Path;
+        let hive = DomainFrom::Hive("source".into());
+        let at = |p: &str| hive.hive_value(Path::new(p));
+        assert_eq!(
+            at("c/source=web/lang=en/part-0.parquet").as_deref(),
+            Some("web")
+        );
+        assert_eq!(
+            at("c/source=old/x/source=new%2Fcode/part-0.parquet").as_deref(),
+            Some("new/code")
+        );
+        assert_eq!(at("c/source=a%2/p.parquet").as_deref(), Some("a%2"));
+        assert_eq!(at("c/lang=en/part-0.parquet"), None);
+        assert_eq!(at("c/source=/part-0.parquet"), None);
+        assert_eq!(
+            at("source=web.parquet"),
+            None,
+            "the file's own name is not a partition"
+        );
+        assert_eq!(
+            DomainFrom::Folder.hive_value(Path::new("source=x/p.parquet")),
+            None
         );
     }
 }

@@ -121,10 +121,12 @@ pub(super) fn discover(
         }
     }
     found.dedup_by(|a, b| a.0 == b.0);
-    if matches!(domain_from, DomainFrom::Column(_)) {
-        for entry in &mut found {
-            entry.1 = None;
-        }
+    match domain_from {
+        DomainFrom::Folder => {}
+        DomainFrom::Column(_) => found.iter_mut().for_each(|entry| entry.1 = None),
+        DomainFrom::Hive(_) => found
+            .iter_mut()
+            .for_each(|entry| entry.1 = domain_from.hive_value(&entry.0)),
     }
     Ok(found)
 }
@@ -208,6 +210,16 @@ pub(super) fn open_file(
                 bail!(
                     "cannot tell the domain of {} from its folder: put each domain's files in \
                      corpus/<domain>/, or pass --domain-from column:NAME",
+                    shown(&path)
+                );
+            }
+            None
+        }
+        DomainFrom::Hive(key) => {
+            if folder_domain.is_none() {
+                bail!(
+                    "cannot tell the domain of {}: no folder in its path is named `{key}=<domain>`. Put the \
+                     file under a `{key}=` partition folder, or pass another --domain-from",
                     shown(&path)
                 );
             }

@@ -38,7 +38,7 @@ use rayon::prelude::*;
 use xxhash_rust::xxh3::xxh3_128;
 
 use crate::core::progress::Progress;
-use crate::core::workdir::{DoneMarker, Stage, WorkDir, write_atomic, write_dir};
+use crate::core::workdir::{DoneMarker, StageFolder, WorkDir, write_dir, write_json};
 use crate::data::corpus::{Corpus, DocBatch, SkipCounts};
 pub use config::DedupConfig;
 use index::{Clusters, DocIndex, DocLocation, Fate};
@@ -68,7 +68,7 @@ pub fn run(
 ) -> Result<DedupReport> {
     check(config)?;
     let corpus = Corpus::open(paths, &config.corpus)?;
-    let out_dir = work.stage_dir(Stage::Dedup);
+    let out_dir = work.stage_dir(StageFolder::Dedup);
     DoneMarker::clear(&out_dir)?;
     let hasher = MinHasher::new(&config.minhash, config.seed);
 
@@ -184,12 +184,9 @@ pub fn run(
             config.write_dropped,
             quiet,
         )?;
-        write_atomic(
-            &staging.join(REPORT_FILE),
-            &serde_json::to_vec_pretty(&report)?,
-        )
+        write_json(&staging.join(REPORT_FILE), &report)
     })?;
-    DoneMarker::new(Stage::Dedup, config, &corpus.paths())?
+    DoneMarker::new(StageFolder::Dedup, config, &corpus.paths())?
         .with_count("documents_in", report.documents_in)
         .with_count("kept", report.kept)
         .write(&out_dir)?;

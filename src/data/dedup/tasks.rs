@@ -49,7 +49,9 @@ use super::{
 };
 use crate::core::progress::Progress;
 use crate::core::tasks::TaskSlice;
-use crate::core::workdir::{DoneMarker, Stage, WorkDir, replace_dir, write_atomic, write_dir};
+use crate::core::workdir::{
+    DoneMarker, StageFolder, WorkDir, replace_dir, write_atomic, write_dir, write_json,
+};
 use crate::data::corpus::{Corpus, SkipCounts};
 
 /// The folder of the phases' files inside the work directory.
@@ -447,7 +449,7 @@ pub fn finish(paths: &[PathBuf], config: &DedupConfig, work: &WorkDir) -> Result
     let corpus = Corpus::open(paths, &config.corpus)?;
     let dir = tasks_dir(work);
     let report = read_plan(&dir)?.report;
-    let out_dir = work.stage_dir(Stage::Dedup);
+    let out_dir = work.stage_dir(StageFolder::Dedup);
     DoneMarker::clear(&out_dir)?;
     let output = dir.join("output");
     if !output.is_dir() {
@@ -456,12 +458,9 @@ pub fn finish(paths: &[PathBuf], config: &DedupConfig, work: &WorkDir) -> Result
             output.display()
         );
     }
-    write_atomic(
-        &output.join(REPORT_FILE),
-        &serde_json::to_vec_pretty(&report)?,
-    )?;
+    write_json(&output.join(REPORT_FILE), &report)?;
     replace_dir(&output, &out_dir)?;
-    DoneMarker::new(Stage::Dedup, config, &corpus.paths())?
+    DoneMarker::new(StageFolder::Dedup, config, &corpus.paths())?
         .with_count("documents_in", report.documents_in)
         .with_count("kept", report.kept)
         .write(&out_dir)?;

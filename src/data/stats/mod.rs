@@ -17,8 +17,8 @@
 //! - `stats.json`: the same with the corpus settings, as [`StatsReport`] (schema in `schemas/`);
 //! - `_done.json`: the completion marker.
 //!
-//! Once the tokenize stage has run, each domain also reports its training and validation tokens
-//! from `tokens/index.json`.
+//! Stats runs before tokenize, so its artifacts hold the corpus alone; [`StatsReport::join_tokens`] adds
+//! a token index's counts to a report afterwards (`remix stats --tokens`, in what it prints).
 
 mod report;
 mod sql;
@@ -39,10 +39,11 @@ pub use table::render_table;
 pub use words::count_words;
 
 use crate::core::progress::Progress;
-use crate::core::workdir::{DoneMarker, Stage, read_json, write_atomic, write_atomic_with};
+use crate::core::workdir::{
+    DoneMarker, StageFolder, read_json, write_atomic, write_atomic_with, write_json,
+};
 use crate::data::corpus::config::CorpusConfig;
 use crate::data::corpus::{Corpus, SkipCounts};
-use crate::data::tokens::TokensIndex;
 
 /// The settings that decide the content of the stats artifacts (hashed into `_done.json`).
 #[derive(Serialize)]
@@ -108,19 +109,17 @@ fn partial(corpus: &Corpus, units: &[(usize, usize)], quiet: bool) -> Result<Par
     Ok(out)
 }
 
-/// Computes the statistics of the corpus at `paths` and writes them to `out_dir`. With a token index
-/// (`tokens/index.json`), each domain also gets its token counts.
+/// Computes the statistics of the corpus at `paths` and writes them to `out_dir`.
 pub fn run(
     paths: &[PathBuf],
     config: &CorpusConfig,
     out_dir: &Path,
-    tokens: Option<&TokensIndex>,
     quiet: bool,
 ) -> Result<StatsReport> {
     let corpus = Corpus::open(paths, config)?;
     DoneMarker::clear(out_dir)?;
     let partial = partial(&corpus, &corpus.units(), quiet)?;
-    finish(&corpus, config, vec![partial], out_dir, tokens)
+    finish(&corpus, config, vec![partial], out_dir)
 }
 
 /// Task `index` of `count` of the stats stage: the partial aggregate of its row groups
@@ -156,7 +155,6 @@ pub fn join_tasks(
     parts_dir: &Path,
     names: &[String],
     out_dir: &Path,
-    tokens: Option<&TokensIndex>,
 ) -> Result<StatsReport> {
     let corpus = Corpus::open(paths, config)?;
     DoneMarker::clear(out_dir)?;
@@ -175,7 +173,7 @@ pub fn join_tasks(
         }
         partials.push(partial);
     }
-    finish(&corpus, config, partials, out_dir, tokens)
+    finish(&corpus, config, partials, out_dir)
 }
 
 /// Merges the partial aggregates and writes the artifacts and the marker.
@@ -184,7 +182,6 @@ fn finish(
     config: &CorpusConfig,
     partials: Vec<Partial>,
     out_dir: &Path,
-    tokens: Option<&TokensIndex>,
 ) -> Result<StatsReport> {
     let mut skips: BTreeMap<String, SkipCounts> = BTreeMap::new();
     let mut rows_without_domain = 0;
@@ -197,7 +194,7 @@ fn finish(
         lengths.extend(partial.lengths);
     }
     let merged = sql::merge(lengths_schema(), lengths)?;
-    let mut report = StatsReport {
+    let report = StatsReport {
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         corpus: config.clone(),
         files: corpus
@@ -209,23 +206,12 @@ fn finish(
         rows_without_domain,
         domains: sql::domain_stats(&merged, &skips),
     };
-    if let Some(index) = tokens {
-        for domain in &mut report.domains {
-            if let Some(t) = index.domains.iter().find(|t| t.domain == domain.domain) {
-                domain.tokens = Some(t.tokens);
-                domain.val_tokens = Some(t.val_tokens);
-            }
-        }
-    }
 
     let table = sql::table(&report.domains)?;
     write_parquet(&out_dir.join("stats.parquet"), table.schema(), &[table])?;
-    write_atomic(
-        &out_dir.join("stats.json"),
-        &serde_json::to_vec_pretty(&report)?,
-    )?;
+    write_json(&out_dir.join("stats.json"), &report)?;
     DoneMarker::new(
-        Stage::Stats,
+        StageFolder::Stats,
         &StatsSettings { corpus: config },
         &corpus.paths(),
     )?

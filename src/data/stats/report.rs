@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::corpus::SkipCounts;
 use crate::data::corpus::config::CorpusConfig;
+use crate::data::tokens::TokensIndex;
 
 /// Statistics of one domain.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -34,9 +35,10 @@ pub struct DomainStats {
     pub length_histogram: Vec<LengthBin>,
     /// Rows skipped, by reason.
     pub skipped: SkipCounts,
-    /// Training tokens (end-of-document tokens included), once `tokens/index.json` exists.
+    /// Training tokens (end-of-document tokens included), from a token index joined afterwards
+    /// ([`StatsReport::join_tokens`]); null in `stats.json`, which the stage writes before tokenize.
     pub tokens: Option<u64>,
-    /// Held-out validation tokens, once `tokens/index.json` exists.
+    /// Held-out validation tokens, from a token index joined afterwards; null in `stats.json`.
     pub val_tokens: Option<u64>,
 }
 
@@ -62,4 +64,17 @@ pub struct StatsReport {
     pub rows_without_domain: u64,
     /// One entry per domain, sorted by name.
     pub domains: Vec<DomainStats>,
+}
+
+impl StatsReport {
+    /// Adds each domain's training and validation tokens from `index` (a later stage's artifact, joined
+    /// here rather than read by the stats stage). Domains the index does not list keep `None`.
+    pub fn join_tokens(&mut self, index: &TokensIndex) {
+        for domain in &mut self.domains {
+            if let Some(t) = index.domains.iter().find(|t| t.domain == domain.domain) {
+                domain.tokens = Some(t.tokens);
+                domain.val_tokens = Some(t.val_tokens);
+            }
+        }
+    }
 }

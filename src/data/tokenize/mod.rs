@@ -33,7 +33,7 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::core::domain::file_stem;
 use crate::core::progress::Progress;
-use crate::core::workdir::{DoneMarker, Stage, WorkDir, write_atomic, write_dir};
+use crate::core::workdir::{DoneMarker, StageFolder, WorkDir, write_dir, write_json};
 use crate::data::corpus::Corpus;
 use crate::data::corpus::config::{CorpusConfig, DomainFrom};
 use crate::data::dedup::DedupReport;
@@ -356,15 +356,12 @@ fn write_tokens(
     inputs: &[PathBuf],
     fill: impl FnOnce(&Path) -> Result<TokensIndex>,
 ) -> Result<TokensIndex> {
-    let out_dir = work.stage_dir(Stage::Tokens);
+    let out_dir = work.stage_dir(StageFolder::Tokens);
     DoneMarker::clear(&out_dir)?;
     let mut index = None;
     write_dir(&out_dir, |staging| {
         let filled = fill(staging)?;
-        write_atomic(
-            &staging.join("index.json"),
-            &serde_json::to_vec_pretty(&filled)?,
-        )?;
+        write_json(&staging.join("index.json"), &filled)?;
         index = Some(filled);
         Ok(())
     })?;
@@ -384,7 +381,7 @@ pub fn run(
     check(config)?;
     let loaded = load_tokenizer(tokenizer_path, config.eod_token.as_deref())?;
     let input = open_input(input, &config.corpus)?;
-    DoneMarker::clear(&work.stage_dir(Stage::Tokens))?;
+    DoneMarker::clear(&work.stage_dir(StageFolder::Tokens))?;
     let units = input.corpus.units();
     let (domains, mut hashes) = split_hashes(&input, &units, config, &input.domains, quiet)?;
     let counts = hashes
@@ -423,7 +420,7 @@ pub(crate) fn write_marker(
     out_dir: &Path,
 ) -> Result<()> {
     let total = |f: fn(&TokenDomain) -> u64| index.domains.iter().map(f).sum::<u64>();
-    DoneMarker::new(Stage::Tokens, config, inputs)?
+    DoneMarker::new(StageFolder::Tokens, config, inputs)?
         .with_count("documents", total(|d| d.documents + d.val_documents))
         .with_count("tokens", total(|d| d.tokens + d.val_tokens))
         .write(out_dir)

@@ -62,12 +62,12 @@ impl StageSpec for Dedup {
 
     fn run(&self, cx: &Context, stage_tasks: &StageTasks, quiet: bool) -> Result<()> {
         let (paths, config) = (&cx.corpus()?.paths, config(cx));
-        if stage_tasks.join(quiet)? {
-            tasks::finish(paths, &config, &cx.work)?;
-        } else {
-            dedup::run(paths, &config, &cx.work, quiet)?;
-        }
-        stage_tasks.remove_leftovers(Some(&tasks::tasks_dir(&cx.work)))
+        stage_tasks.join_or_run(
+            quiet,
+            &tasks::tasks_dir(&cx.work),
+            || tasks::finish(paths, &config, &cx.work),
+            || dedup::run(paths, &config, &cx.work, quiet),
+        )
     }
 
     fn run_task(

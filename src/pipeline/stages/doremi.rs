@@ -21,10 +21,7 @@ fn config(cx: &Context) -> Result<DoremiConfig> {
     };
     Ok(DoremiConfig {
         proxy: cx.proxy_config()?,
-        reference: section.reference.clone(),
-        rounds: section.rounds,
-        eta: section.eta,
-        smoothing: section.smoothing,
+        settings: section.clone(),
     })
 }
 
@@ -43,7 +40,7 @@ impl StageSpec for Doremi {
 
     /// A reference mixture given as a file.
     fn external_inputs(&self, cx: &Context) -> Result<Vec<PathBuf>> {
-        Ok(match config(cx)?.reference {
+        Ok(match config(cx)?.settings.reference {
             Reference::File(path) => vec![path],
             _ => Vec::new(),
         })

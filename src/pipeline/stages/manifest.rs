@@ -1,17 +1,21 @@
-//! The manifest stage: the chosen weights (RegMix's optimum or DoReMi's) as `WORK/mixtures/<name>.json`
-//! and its exports for the trainers `[manifest] exports` names.
+//! The manifest stage: the chosen weights (RegMix's optimum or DoReMi's) as `WORK/mixtures/<name>.json`,
+//! with the validate stage's results in its evidence when that stage ran, and its exports for the
+//! trainers `[manifest] exports` names.
 
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use serde_json::{Value, json};
 
-use crate::data::tokens::TokensIndex;
-use crate::manifest::{self, ManifestConfig};
-use crate::pipeline::config::{PipelineConfig, WeightsFrom};
+use super::validate::Validate;
+use crate::core::workdir::read_json;
+use crate::manifest;
+use crate::manifest::WeightsFrom;
+use crate::pipeline::config::PipelineConfig;
 use crate::pipeline::context::Context;
 use crate::pipeline::spec::{StageSpec, StageTasks};
 use crate::pipeline::stage::PipelineStage;
+use crate::validate::ValidationReport;
 
 pub struct Manifest;
 
@@ -42,12 +46,17 @@ impl StageSpec for Manifest {
         true
     }
 
-    /// The tokens, and the stage whose weights it writes.
+    /// The tokens, the stage whose weights it writes, and the validation of those weights.
     fn reads(&self, config: &PipelineConfig) -> Result<Vec<PipelineStage>> {
-        Ok(match config.weights_from()? {
-            WeightsFrom::Doremi => vec![PipelineStage::Tokenize, PipelineStage::Doremi],
-            WeightsFrom::Regmix => vec![PipelineStage::Tokenize, PipelineStage::Simulate],
-        })
+        let weights = match config.weights_from()? {
+            WeightsFrom::Doremi => PipelineStage::Doremi,
+            WeightsFrom::Regmix => PipelineStage::Simulate,
+        };
+        Ok(vec![
+            PipelineStage::Tokenize,
+            weights,
+            PipelineStage::Validate,
+        ])
     }
 
     fn outputs(&self, cx: &Context) -> Vec<PathBuf> {
@@ -59,23 +68,14 @@ impl StageSpec for Manifest {
     }
 
     fn run(&self, cx: &Context, _tasks: &StageTasks, _quiet: bool) -> Result<()> {
-        let c = cx.config;
-        let weights = match c.weights_from()? {
-            WeightsFrom::Regmix => cx.path("fit/optimum.json"),
-            WeightsFrom::Doremi => cx.path("doremi/weights.json"),
-        };
-        let source = manifest::read_weights(&weights)?;
-        let index = TokensIndex::read(&cx.tokens_dir())?;
-        let manifest_config = ManifestConfig {
-            name: c.manifest.name.clone(),
-            train_tokens: c.manifest.train_tokens,
-            max_epochs: c.manifest.max_epochs,
-            allow_repeat: c.manifest.allow_repeat,
-            seed: c.seed,
-            sequence_length: c.manifest.sequence_length,
-        };
-        let manifest = manifest::build(&source, &index, &cx.tokens_dir(), &manifest_config)?;
-        manifest::write(&manifest, &cx.manifest_path(), &c.manifest.exports)?;
+        let mut manifest = cx.build_manifest()?;
+        if Validate.enabled(cx.config) {
+            let results = cx.path("validate/results.json");
+            let report: ValidationReport =
+                read_json(&results, "the validate stage writes it before the manifest")?;
+            manifest.method.evidence["validation"] = report.manifest_evidence();
+        }
+        manifest::write(&manifest, &cx.manifest_path(), &cx.config.manifest.exports)?;
         Ok(())
     }
 }

@@ -38,8 +38,8 @@ pub const SPECS: [&dyn StageSpec; 11] = [
     &fit::Fit,
     &simulate::Simulate,
     &doremi::Doremi,
-    &manifest::Manifest,
     &validate::Validate,
+    &manifest::Manifest,
     &report::Report,
 ];
 
@@ -119,7 +119,7 @@ pub fn read_config(path: &Path) -> Result<PipelineConfig> {
 mod tests {
     use super::*;
     use crate::core::tasks::TaskSlice;
-    use crate::pipeline::config::WeightsFrom;
+    use crate::manifest::WeightsFrom;
     use crate::pipeline::context::Context;
 
     fn fixtures_config() -> PipelineConfig {
@@ -154,10 +154,11 @@ mod tests {
     fn the_manifest_reads_the_stage_its_weights_come_from() {
         let mut config = fixtures_config();
         let reads = spec(PipelineStage::Manifest).reads(&config).unwrap();
-        assert_eq!(reads, [PipelineStage::Tokenize, PipelineStage::Simulate]);
+        use PipelineStage::{Doremi, Simulate, Tokenize, Validate};
+        assert_eq!(reads, [Tokenize, Simulate, Validate]);
         config.manifest.from = Some(WeightsFrom::Doremi);
         let reads = spec(PipelineStage::Manifest).reads(&config).unwrap();
-        assert_eq!(reads, [PipelineStage::Tokenize, PipelineStage::Doremi]);
+        assert_eq!(reads, [Tokenize, Doremi, Validate]);
         config.doremi = None;
         assert!(spec(PipelineStage::Manifest).reads(&config).is_err());
     }

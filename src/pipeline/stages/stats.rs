@@ -49,16 +49,16 @@ impl StageSpec for Stats {
     fn run(&self, cx: &Context, tasks: &StageTasks, quiet: bool) -> Result<()> {
         let (paths, config) = (&cx.corpus()?.paths, cx.config.corpus_config());
         let parts = cx.path("stats-tasks");
-        if tasks.join(quiet)? {
+        let join = || {
             let count = tasks.count();
             let names: Vec<String> = (0..count)
                 .map(|i| TaskSlice::new(i, count).map(TaskSlice::file_name))
                 .collect::<Result<_>>()?;
-            stats::join_tasks(paths, &config, &parts, &names, &cx.path("stats"), None)?;
-        } else {
-            stats::run(paths, &config, &cx.path("stats"), None, quiet)?;
-        }
-        tasks.remove_leftovers(Some(&parts))
+            stats::join_tasks(paths, &config, &parts, &names, &cx.path("stats"))
+        };
+        tasks.join_or_run(quiet, &parts, join, || {
+            stats::run(paths, &config, &cx.path("stats"), quiet)
+        })
     }
 
     /// Task `i` writes the partial aggregate of its row groups to `WORK/stats-tasks/`.

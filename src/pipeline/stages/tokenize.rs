@@ -114,12 +114,12 @@ impl StageSpec for Tokenize {
         }
         let (input, tokenizer) = (input(cx)?, &cx.corpus()?.tokenizer);
         let config = config(cx);
-        if stage_tasks.join(quiet)? {
-            tasks::join(&input, tokenizer, &config, &cx.work, stage_tasks.count())?;
-        } else {
-            tokenize::run(&input, tokenizer, &config, &cx.work, quiet)?;
-        }
-        stage_tasks.remove_leftovers(Some(&tasks::tasks_dir(&cx.work)))
+        stage_tasks.join_or_run(
+            quiet,
+            &tasks::tasks_dir(&cx.work),
+            || tasks::join(&input, tokenizer, &config, &cx.work, stage_tasks.count()),
+            || tokenize::run(&input, tokenizer, &config, &cx.work, quiet),
+        )
     }
 
     fn run_task(

@@ -1,6 +1,6 @@
-//! The validate stage: larger models on the chosen, DoReMi's, the natural, the uniform and held-out
-//! mixtures, the rank transfer and the proxy ladder (`WORK/validate/results.json`), added to the
-//! manifest's evidence.
+//! The validate stage: larger models on the chosen (the manifest's, built in memory before the manifest
+//! stage writes it), DoReMi's, the natural, the uniform and held-out mixtures, the rank transfer and the
+//! proxy ladder (`WORK/validate/results.json`, which the manifest stage folds into its evidence).
 
 use std::path::PathBuf;
 
@@ -26,7 +26,7 @@ impl StageSpec for Validate {
 
     fn reads(&self, _config: &PipelineConfig) -> Result<Vec<PipelineStage>> {
         use PipelineStage::*;
-        Ok(vec![Tokenize, Sample, Fit, Doremi, Manifest])
+        Ok(vec![Tokenize, Sample, Fit, Simulate, Doremi])
     }
 
     fn outputs(&self, cx: &Context) -> Vec<PathBuf> {
@@ -37,6 +37,8 @@ impl StageSpec for Validate {
         let c = cx.config;
         Ok(json!({
             "validate": c.validate,
+            // The chosen mixture's source; the manifest's other settings do not change its weights.
+            "from": c.weights_from()?,
             "proxy": c.proxy,
             "sample": cx.sample_config(),
             "target": cx.fit_config().target,
@@ -52,7 +54,7 @@ impl StageSpec for Validate {
             &StagePaths {
                 tokens: &cx.tokens_dir(),
                 fit_model: &cx.path("fit/model.json"),
-                manifest: &cx.manifest_path(),
+                chosen: &cx.build_manifest()?,
                 doremi,
                 out_dir: &cx.path("validate"),
             },

@@ -27,7 +27,8 @@ use serde::{Deserialize, Serialize};
 
 pub use regressor::{Fitted, RegressorKind};
 
-use crate::core::workdir::{DoneMarker, Stage, write_atomic};
+use crate::core::DEFAULT_SEED;
+use crate::core::workdir::{DoneMarker, StageFolder, write_atomic, write_json};
 use crate::regmix::runs::{RunsTable, WEIGHT_SUM_TOLERANCE, read_runs};
 
 /// Settings of `remix fit`.
@@ -50,7 +51,7 @@ impl Default for FitConfig {
         Self {
             target: Vec::new(),
             folds: 5,
-            seed: 0,
+            seed: DEFAULT_SEED,
             regressors: RegressorKind::ALL.to_vec(),
         }
     }
@@ -271,11 +272,8 @@ pub fn run(runs_path: &Path, config: &FitConfig, out_dir: &Path) -> Result<FitRe
         &out_dir.join("model.json"),
         &serde_json::to_vec(&fit_model)?,
     )?;
-    write_atomic(
-        &out_dir.join("report.json"),
-        &serde_json::to_vec_pretty(&report)?,
-    )?;
-    DoneMarker::new(Stage::Fit, config, &[PathBuf::from(runs_path)])?
+    write_json(&out_dir.join("report.json"), &report)?;
+    DoneMarker::new(StageFolder::Fit, config, &[PathBuf::from(runs_path)])?
         .with_count("runs", report.runs)
         .with_count("chosen", best.regressor.name())
         .write(out_dir)?;

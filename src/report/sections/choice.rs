@@ -75,8 +75,8 @@ pub fn doremi(work: &Path) -> Result<Option<String>> {
         doremi.rounds.len(),
         if doremi.converged { "" } else { "not " },
         doremi.tolerance,
-        doremi.config.eta,
-        doremi.config.smoothing
+        doremi.config.settings.eta,
+        doremi.config.settings.smoothing
     );
     let body = charts(&svgs)
         + &table(

@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
 use super::{TokenizeConfig, load_tokenizer};
 use crate::core::domain::file_stem;
 use crate::core::progress::Progress;
-use crate::core::workdir::{DoneMarker, Stage, WorkDir, write_atomic, write_dir};
+use crate::core::workdir::{DoneMarker, StageFolder, WorkDir, write_dir, write_json};
 use crate::data::tokens::write::{ShardWriter, TokenDtype};
 use crate::data::tokens::{TokenDomain, TokenPart, TokensIndex};
 use files::{Imported, check_vocabulary, inferred_eod, one_dtype, open_megatron, open_numpy, scan};
@@ -98,7 +98,7 @@ pub fn run(config: &ImportConfig, work: &WorkDir, quiet: bool) -> Result<TokensI
         .as_deref()
         .map(|path| load_tokenizer(path, None))
         .transpose()?;
-    let out_dir = work.stage_dir(Stage::Tokens);
+    let out_dir = work.stage_dir(StageFolder::Tokens);
     refuse_sources_inside(config, &out_dir)?;
     let mut done = None;
     write_dir(&out_dir, |staging| {
@@ -199,10 +199,7 @@ pub fn run(config: &ImportConfig, work: &WorkDir, quiet: bool) -> Result<TokensI
             inputs.extend(files.iter().flat_map(|f| f.inputs.iter().cloned()));
         }
         inputs.extend(config.tokenizer.iter().cloned());
-        write_atomic(
-            &staging.join("index.json"),
-            &serde_json::to_vec_pretty(&index)?,
-        )?;
+        write_json(&staging.join("index.json"), &index)?;
         // The old folder stays, marker included, until the new one is complete.
         DoneMarker::clear(&out_dir)?;
         done = Some((index, inputs));
