@@ -5,6 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::format::Format;
+use crate::data::tokens::write::TokenDtype;
 use crate::regmix::mixture::DEFAULT_MAX_EPOCHS;
 
 /// The settings of a manifest: `remix manifest`'s flags, and a pipeline config's `[manifest]` section.
@@ -88,8 +89,8 @@ pub struct ManifestTokenizer {
     pub sha256: String,
     pub vocab_size: u64,
     pub eod_id: u64,
-    /// Megatron dtype of the shards.
-    pub dtype: String,
+    /// The shards' token type (`uint16` or `int32`).
+    pub dtype: TokenDtype,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -12,6 +12,7 @@
 
 use super::document::{Manifest, ManifestDomain};
 pub use super::format::Format;
+use crate::data::tokens::write::TokenDtype;
 use crate::regmix::mixture::exact_sum_to_one;
 
 /// One exported file: the suffix after the manifest's name, and its text.
@@ -155,9 +156,9 @@ fn neox(manifest: &Manifest) -> String {
 /// datasets read them. OLMo-core reads unsigned tokens only, so Megatron's `int32` is read as `uint32`
 /// (token ids are non-negative: the bytes are the same).
 fn olmo_core(manifest: &Manifest) -> String {
-    let dtype = match manifest.tokenizer.dtype.as_str() {
-        "int32" => "uint32",
-        other => other,
+    let dtype = match manifest.tokenizer.dtype {
+        TokenDtype::I32 => "uint32",
+        TokenDtype::U16 => "uint16",
     };
     let mut text = header(manifest, "#", TOKENS);
     text.push_str(&format!(
@@ -207,11 +208,7 @@ fn nanotron(manifest: &Manifest) -> String {
         manifest.seed,
         yaml_list(data_dirs(manifest, Format::Nanotron)),
         yaml_list(domains.iter().map(|d| d.weight.to_string())),
-        if manifest.tokenizer.dtype == "uint16" {
-            2
-        } else {
-            4
-        },
+        manifest.tokenizer.dtype.bytes(),
     )
 }
 

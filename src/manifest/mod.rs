@@ -135,7 +135,7 @@ pub fn build(
             sha256: index.tokenizer_sha256.clone(),
             vocab_size: index.vocab_size,
             eod_id: index.eod_id,
-            dtype: index.dtype.clone(),
+            dtype: index.dtype,
         },
         tokens_dir: tokens_dir.display().to_string(),
         domains,

@@ -42,9 +42,33 @@ impl RunOptions {
 #[derive(Debug, Clone, Serialize)]
 pub struct StageOutcome {
     pub stage: PipelineStage,
-    /// `ran`, `skipped` (its marker matched), `outside` (before --from or after --until) or `disabled`.
-    pub status: &'static str,
+    pub status: StageStatus,
     pub seconds: f64,
+}
+
+/// Whether a stage ran in a `remix run`, and why not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StageStatus {
+    Ran,
+    /// Its marker matched its settings and inputs.
+    Skipped,
+    /// Before `--from` or after `--until`.
+    Outside,
+    /// The config does not enable it.
+    Disabled,
+}
+
+impl std::fmt::Display for StageStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `pad`, so that `{:<9}` in the run's table aligns.
+        f.pad(match self {
+            StageStatus::Ran => "ran",
+            StageStatus::Skipped => "skipped",
+            StageStatus::Outside => "outside",
+            StageStatus::Disabled => "disabled",
+        })
+    }
 }
 
 /// The result of `remix run`.
@@ -104,7 +128,7 @@ pub fn run(config_path: &Path, options: &RunOptions, quiet: bool) -> Result<RunS
                 eprintln!("remix run: {}", stage.name());
             }
             plan.run(stage, quiet)?;
-            "ran"
+            StageStatus::Ran
         };
         outcomes.push(StageOutcome {
             stage,
@@ -123,14 +147,14 @@ pub(super) fn not_run(
     options: &RunOptions,
     stage: PipelineStage,
     markers_count: bool,
-) -> Result<Option<&'static str>> {
+) -> Result<Option<StageStatus>> {
     Ok(if !plan.enabled(stage) {
-        Some("disabled")
+        Some(StageStatus::Disabled)
     } else if options.from.is_some_and(|f| stage < f) || options.until.is_some_and(|u| stage > u) {
-        Some("outside")
+        Some(StageStatus::Outside)
     } else if markers_count && !options.force.contains(&stage) && plan.is_done(stage)? {
         tracing::info!(stage = stage.name(), "marker matches: skipped");
-        Some("skipped")
+        Some(StageStatus::Skipped)
     } else {
         None
     })

@@ -44,5 +44,5 @@ mod stage;
 mod stages;
 
 pub use config::PipelineConfig;
-pub use local::{RunOptions, RunSummary, StageOutcome, run, run_task};
+pub use local::{RunOptions, RunSummary, StageOutcome, StageStatus, run, run_task};
 pub use stage::PipelineStage;

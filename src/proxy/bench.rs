@@ -65,7 +65,7 @@ pub fn train(
     let index = TokensIndex {
         tokenizer_sha256: String::new(),
         vocab_size: shape.vocab_size as u64,
-        dtype: dtype.name().into(),
+        dtype,
         eod_id: u64::from(eod),
         domains: vec![TokenDomain {
             domain: "random".into(),

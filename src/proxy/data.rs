@@ -249,7 +249,7 @@ mod tests {
         TokensIndex {
             tokenizer_sha256: String::new(),
             vocab_size: 4096,
-            dtype: "uint16".into(),
+            dtype: TokenDtype::U16,
             eod_id: 0,
             domains,
         }

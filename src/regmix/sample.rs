@@ -195,7 +195,7 @@ mod tests {
         TokensIndex {
             tokenizer_sha256: String::new(),
             vocab_size: 4096,
-            dtype: "uint16".into(),
+            dtype: crate::data::tokens::write::TokenDtype::U16,
             eod_id: 0,
             domains: tokens
                 .iter()

@@ -329,7 +329,7 @@ fn make_index(
     TokensIndex {
         tokenizer_sha256: loaded.sha256.clone(),
         vocab_size: loaded.vocab_size as u64,
-        dtype: TokenDtype::for_vocab(loaded.vocab_size).name().to_string(),
+        dtype: TokenDtype::for_vocab(loaded.vocab_size),
         eod_id: loaded.eod_id as u64,
         domains: domains
             .iter()

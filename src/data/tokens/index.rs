@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::write::TokenDtype;
 use anyhow::{Context, Result};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -15,8 +16,8 @@ pub struct TokensIndex {
     /// SHA-256 of the tokenizer file.
     pub tokenizer_sha256: String,
     pub vocab_size: u64,
-    /// Megatron dtype name of the shards (`uint16` or `int32`).
-    pub dtype: String,
+    /// The shards' token type (`uint16` or `int32`).
+    pub dtype: TokenDtype,
     /// The end-of-document token id appended to every document.
     pub eod_id: u64,
     pub domains: Vec<TokenDomain>,

@@ -14,11 +14,22 @@ use anyhow::{Context, Result, bail};
 
 pub const MAGIC: &[u8; 9] = b"MMIDIDX\0\0";
 
-/// The token type of a shard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The token type of a shard, named as Megatron and numpy name it (`uint16`, `int32`) in
+/// `tokens/index.json` and the manifest.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub enum TokenDtype {
+    #[serde(rename = "uint16")]
     U16,
+    #[serde(rename = "int32")]
     I32,
+}
+
+impl std::fmt::Display for TokenDtype {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
 }
 
 impl TokenDtype {

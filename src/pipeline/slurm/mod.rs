@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use super::executor::ExecutorSection;
-use super::local::{RunOptions, RunSummary, StageOutcome, not_run, summary};
+use super::local::{RunOptions, RunSummary, StageOutcome, StageStatus, not_run, summary};
 use super::plan::Plan;
 use super::spec::Phase;
 use super::stage::PipelineStage;
@@ -321,7 +321,7 @@ pub fn run(
         if job.tasks.is_none() {
             outcomes.push(StageOutcome {
                 stage: job.stage,
-                status: "ran",
+                status: StageStatus::Ran,
                 seconds: done.duration_since(since).as_secs_f64(),
             });
             since = done;

@@ -185,7 +185,7 @@ pub fn run(config: &ImportConfig, work: &WorkDir, quiet: bool) -> Result<TokensI
                 .map(|t| t.sha256.clone())
                 .unwrap_or_default(),
             vocab_size,
-            dtype: dtype.name().into(),
+            dtype,
             eod_id: eod,
             domains: Vec::new(),
         };
