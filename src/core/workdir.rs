@@ -365,4 +365,23 @@ mod tests {
             .collect();
         assert_eq!(names.len(), 1, "{names:?}");
     }
+
+    /// What one stage writes, the next reads bit for bit (serde_json's `float_roundtrip`): a validation
+    /// loss folded into the manifest is the loss in `validate/results.json`.
+    #[test]
+    fn json_floats_read_back_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.json");
+        let mut x = 0.1_f64;
+        let values: Vec<f64> = (0..2000)
+            .map(|_| {
+                x = (x * 7.3758978843688965 + 0.3333).fract() * 10.0;
+                x
+            })
+            .chain([7.3758978843688965, 0.009355554246903404, f64::MIN_POSITIVE, 1e300])
+            .collect();
+        write_json(&path, &values).unwrap();
+        let back: Vec<f64> = read_json(&path, "").unwrap();
+        assert!(values.iter().zip(&back).all(|(a, b)| a.to_bits() == b.to_bits()));
+    }
 }
