@@ -43,7 +43,8 @@ printf '%6s  %12s  %8s\n' P tokens/s "vs P=1"
 IFS=, read -ra sizes <<<"1,${PARALLEL}"
 seen=" "
 rates=()
-while read -r rate; do rates+=("$rate"); done <"$log.out"
+# Each line: "<tokens/s> tokens/s (...)"; the first field is the rate.
+while read -r rate _; do rates+=("$rate"); done <"$log.out"
 i=0
 for p in "${sizes[@]}"; do
   case "$seen" in *" $p "*) continue ;; esac

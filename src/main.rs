@@ -7,6 +7,7 @@ use remix::cli::Cli;
 
 fn main() -> ExitCode {
     remix::core::allocator::keep_large_blocks();
+    remix::core::headless::quiet_display_lookup();
     remix::core::panic::install_hook();
     let cli = Cli::parse();
     match remix::core::logging::init(cli.verbose).and_then(|()| cli.run()) {

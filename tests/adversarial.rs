@@ -163,7 +163,7 @@ fn a_domain_of_documents_shorter_than_the_context_stops_before_training() {
     let message = stderr(&output);
     assert_eq!(output.status.code(), Some(1), "{message}");
     assert!(message.contains("`short`"), "{message}");
-    assert!(message.contains("--val-fraction"), "{message}");
+    assert!(message.contains("[tokenize] val_fraction"), "{message}");
     let runs = dir.path().join("work/runs");
     assert!(
         !runs.exists() || fs::read_dir(&runs).unwrap().next().is_none(),

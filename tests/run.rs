@@ -292,3 +292,47 @@ fn a_corrupt_marker_or_an_unreadable_input_is_a_logged_decision() {
         "{message}"
     );
 }
+
+/// What a later stage would refuse after hours of training stops the run once the token index exists
+/// and before any proxy trains, naming the config key to change: a training budget the domains cannot
+/// supply at the manifest's epoch cap, a misspelt target (with the nearest domain), and a simulation
+/// whose caps are looser than the manifest's.
+#[test]
+fn mistakes_stop_the_run_before_any_proxy_trains() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let path = write_config(dir, 2000, true);
+    let text = fs::read_to_string(&path).unwrap();
+    let cases = [
+        (
+            text.replace("train_tokens = 1000000", "train_tokens = 100000000000"),
+            vec!["[manifest] train_tokens = 100000000000", "[manifest] max_epochs = 4", "allow_repeat"],
+        ),
+        (
+            text.replace("target = [\"speeches\"]", "target = [\"speechs\"]")
+                .replace("batch_size = 16", "batch_size = 16\nwarmup_steps = 50"),
+            vec![
+                "[regmix.fit] target names `speechs`",
+                "did you mean `speeches`?",
+                "warmup_steps = 50 is more than a tenth of the proxies' 16 steps",
+            ],
+        ),
+        (
+            text.replace("candidates = 2000", "candidates = 2000\nmax_epochs = 8"),
+            vec!["[regmix.simulate] allows more repetition", "[manifest]"],
+        ),
+    ];
+    for (config, expected) in cases {
+        assert_ne!(config, text);
+        fs::write(&path, &config).unwrap();
+        let output = remix(dir, &["run", "--quiet", "pipeline.toml"]);
+        assert!(!output.status.success(), "{config}");
+        let message = stderr(&output);
+        for part in expected {
+            assert!(message.contains(part), "{part}: {message}");
+        }
+        assert!(dir.join("work/tokens/index.json").is_file());
+        assert!(!dir.join("work/runs").exists(), "a proxy trained: {message}");
+        assert!(!dir.join("work/doremi/weights.json").exists());
+    }
+}

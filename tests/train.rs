@@ -356,7 +356,10 @@ fn bench_train_prints_a_rate_and_a_summary() {
     let text = stdout(&output);
     let mut lines = text.splitn(3, '\n');
     for _ in 0..2 {
-        let rate: f64 = lines.next().unwrap().parse().unwrap();
+        let line = lines.next().unwrap();
+        let (rate, unit) = line.split_once(' ').unwrap();
+        assert!(unit.starts_with("tokens/s ("), "{line}");
+        let rate: f64 = rate.parse().unwrap();
         assert!(
             rate > 0.0 && rate.is_finite(),
             "one proxy, then the stack of 2"
@@ -503,4 +506,20 @@ fn auto_prefers_the_cpu_to_a_software_adapter_and_wgpu_still_runs_on_it() {
             .all(|d| d.starts_with("wgpu: llvmpipe") && d.ends_with("(Cpu, Vulkan)")),
         "{on_wgpu:?}"
     );
+}
+
+/// On a headless machine (no `XDG_RUNTIME_DIR`), listing the adapters prints no display error from
+/// Mesa's libwayland lookup: remix points the variable at a private folder of its own.
+#[test]
+fn a_headless_adapter_listing_prints_no_display_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_remix"))
+        .arg("devices")
+        .env_remove("XDG_RUNTIME_DIR")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_ok(&output);
+    let errors = stderr(&output);
+    assert!(!errors.contains("XDG_RUNTIME_DIR"), "{errors}");
 }

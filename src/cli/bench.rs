@@ -70,7 +70,7 @@ pub struct TrainArgs {
     #[arg(long, value_delimiter = ',', default_value = "1")]
     pub parallel: Vec<usize>,
 
-    /// Print the summary as JSON after the figure.
+    /// Print the summary as JSON after the lines of tokens per second.
     #[arg(long)]
     pub json: bool,
 }
@@ -101,7 +101,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             parallel,
             &device.device,
         )?;
-        println!("{:.0}", result.tokens_per_second);
+        println!(
+            "{:.0} tokens/s ({parallel} proxies stacked, {} threads, on {})",
+            result.tokens_per_second,
+            result.threads,
+            device.label()
+        );
         results.push(result);
     }
     if args.json {

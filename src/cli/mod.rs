@@ -8,6 +8,7 @@ pub mod devices;
 pub mod doremi;
 pub mod fit;
 pub mod manifest;
+pub mod plan;
 pub mod predict;
 pub mod report;
 pub mod run;
@@ -50,6 +51,7 @@ pub enum Command {
     Train(train::Args),
     Doremi(doremi::Args),
     Run(run::Args),
+    Plan(plan::Args),
     Runs(runs::Args),
     Fit(fit::Args),
     Predict(predict::Args),
@@ -73,6 +75,7 @@ impl Cli {
             Command::Train(args) => train::run(args, self.quiet),
             Command::Doremi(args) => doremi::run(args, self.quiet),
             Command::Run(args) => run::run(args, self.quiet),
+            Command::Plan(args) => plan::run(args),
             Command::Runs(args) => runs::run(args),
             Command::Fit(args) => fit::run(args),
             Command::Predict(args) => predict::run(args),

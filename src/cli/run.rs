@@ -64,6 +64,11 @@ pub struct Args {
     #[arg(long, value_name = "PHASE")]
     pub phase: Option<String>,
 
+    /// Start even when the proxies' training, measured on this machine, would take longer than
+    /// [run] max_hours (default 24).
+    #[arg(long)]
+    pub yes: bool,
+
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -93,6 +98,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
         from: args.from,
         until: args.until,
         force: args.force,
+        yes: args.yes,
     };
     let summary = match args.executor {
         Executor::Local => {
@@ -131,6 +137,9 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
     }
     if let Some(report) = &summary.report {
         println!("Report:   {}", report.display());
+    }
+    if let Some(answer) = &summary.answer {
+        print!("\n{}", answer.text());
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 
 pub mod allocator;
 pub mod domain;
+pub mod headless;
 pub mod logging;
 pub mod panic;
 pub mod progress;

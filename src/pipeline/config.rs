@@ -57,6 +57,25 @@ pub struct PipelineConfig {
     /// Write `WORK/report.html` at the end. Default true.
     #[serde(default = "yes")]
     pub report: bool,
+    /// Limits on a local `remix run`.
+    #[serde(default)]
+    pub run: RunSection,
+}
+
+/// `[run]`: limits on a local `remix run`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunSection {
+    /// Hours of proxy training (measured on this machine, `remix plan`) above which `remix run` stops
+    /// before training unless given `--yes`. Default 24: a day of training is a run to start on
+    /// purpose, not by a typo in a budget.
+    pub max_hours: f64,
+}
+
+impl Default for RunSection {
+    fn default() -> Self {
+        Self { max_hours: 24.0 }
+    }
 }
 
 /// `[tokens]`: tokens brought in rather than tokenized.

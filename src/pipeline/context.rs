@@ -17,6 +17,7 @@ use crate::proxy::device::ProxyDevice;
 use crate::proxy::model::ProxyShape;
 use crate::regmix::fit::FitConfig;
 use crate::regmix::sample::SampleConfig;
+use crate::regmix::simulate::SimulateConfig;
 use crate::regmix::train::ProxyRunConfig;
 
 /// The config with every path of the work directory spelled out.
@@ -89,6 +90,21 @@ impl<'a> Context<'a> {
         config
             .train_tokens
             .get_or_insert(self.config.proxy.train.train_tokens);
+        config
+    }
+
+    /// The simulation, with the epoch caps of the real run (the manifest's tokens) unless set.
+    pub fn simulate_config(&self) -> SimulateConfig {
+        let mut config = self
+            .config
+            .regmix
+            .as_ref()
+            .map(|r| r.simulate.clone())
+            .unwrap_or_default();
+        config.seed = self.config.seed;
+        config
+            .train_tokens
+            .get_or_insert(self.config.manifest.train_tokens);
         config
     }
 

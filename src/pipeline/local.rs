@@ -12,6 +12,9 @@ use super::plan::Plan;
 use super::stage::PipelineStage;
 use super::stages::{find_phase, read_config};
 use crate::core::tasks::TaskSlice;
+use crate::core::workdir::read_json;
+use crate::manifest::Manifest;
+use crate::report::answer::Answer;
 
 /// Which stages to consider: `from..=until`, and those to re-run even when their marker matches.
 #[derive(Debug, Clone, Default)]
@@ -19,6 +22,8 @@ pub struct RunOptions {
     pub from: Option<PipelineStage>,
     pub until: Option<PipelineStage>,
     pub force: Vec<PipelineStage>,
+    /// Start training even when the estimate passes `[run] max_hours`.
+    pub yes: bool,
 }
 
 impl RunOptions {
@@ -79,6 +84,9 @@ pub struct RunSummary {
     /// The manifest and its exports, when the manifest stage is done.
     pub manifest: Vec<PathBuf>,
     pub report: Option<PathBuf>,
+    /// The chosen mixture beside natural and uniform, its predicted loss, the validation verdict and
+    /// the warnings, when the manifest stage is done.
+    pub answer: Option<Answer>,
 }
 
 /// Runs task `task` of `phase` (a name; `None` for a stage of one phase) of `stage` of the config at
@@ -116,13 +124,53 @@ pub fn run(config_path: &Path, options: &RunOptions, quiet: bool) -> Result<RunS
     let config = read_config(config_path)?;
     options.check()?;
     let plan = Plan::new(&config);
+    // The stages that train and will run: from the first stage whose marker does not match, every
+    // enabled one in --from..--until (a re-run stage re-runs all after it).
+    let mut first = None;
+    for stage in PipelineStage::ALL {
+        if not_run(&plan, options, stage, true)?.is_none() {
+            first = Some(stage);
+            break;
+        }
+    }
+    let mut pending = Vec::new();
+    for stage in PipelineStage::ALL {
+        if first.is_some_and(|f| stage >= f)
+            && stage.trains_proxies()
+            && not_run(&plan, options, stage, false)?.is_none()
+        {
+            pending.push(stage);
+        }
+    }
+    if pending.iter().any(|s| *s != PipelineStage::Sample) {
+        let estimate = plan.estimate(&pending)?;
+        if !quiet {
+            eprint!("{}", estimate.text());
+        }
+        let limit = config.run.max_hours;
+        if estimate.hours > limit && !options.yes {
+            bail!(
+                "the proxies would train for about {:.1} hours on this machine ({}), more than [run] max_hours \
+                 = {limit}: pass --yes to start anyway, raise [run] max_hours, or make the run smaller \
+                 ([regmix.sample] candidates, [proxy.train] train_tokens); `remix plan {}` shows the parts",
+                estimate.hours,
+                estimate.device,
+                config_path.display()
+            );
+        }
+    }
     let mut outcomes = Vec::new();
+    let mut checked = false;
     for stage in PipelineStage::ALL {
         let started = Instant::now();
         let status = if let Some(status) = not_run(&plan, options, stage, true)? {
             status
         } else {
             plan.check_inputs(stage)?;
+            if !checked && stage.trains_proxies() {
+                plan.check_before_training()?;
+                checked = true;
+            }
             tracing::info!(stage = stage.name(), "running");
             if !quiet {
                 eprintln!("remix run: {}", stage.name());
@@ -166,10 +214,12 @@ pub(super) fn summary(
     plan: &Plan,
     stages: Vec<StageOutcome>,
 ) -> Result<RunSummary> {
-    let manifest = if plan.is_done(PipelineStage::Manifest)? {
-        plan.manifest_files()?
+    let (manifest, answer) = if plan.is_done(PipelineStage::Manifest)? {
+        let files = plan.manifest_files()?;
+        let document: Manifest = read_json(&files[0], "the manifest stage writes it")?;
+        (files, Some(Answer::of(&document)))
     } else {
-        Vec::new()
+        (Vec::new(), None)
     };
     let report = plan
         .is_done(PipelineStage::Report)?
@@ -179,5 +229,6 @@ pub(super) fn summary(
         stages,
         manifest,
         report,
+        answer,
     })
 }

@@ -32,8 +32,10 @@
 //! everything after it. The marker is removed before a stage starts, so a stage killed half-way runs
 //! again; proxy training resumes from the runs already in its table.
 
+mod checks;
 pub mod config;
 mod context;
+pub mod estimate;
 pub mod executor;
 mod local;
 mod plan;
@@ -46,3 +48,12 @@ mod stages;
 pub use config::PipelineConfig;
 pub use local::{RunOptions, RunSummary, StageOutcome, StageStatus, run, run_task};
 pub use stage::PipelineStage;
+
+/// The training cost of the config at `path` on this machine ([`estimate::estimate`]), on the device
+/// its `[proxy] device` resolves to. Errors: an unreadable config or tokenizer, a proxy shape that
+/// cannot train.
+pub fn estimate_config(path: &std::path::Path) -> anyhow::Result<estimate::Estimate> {
+    let config = stages::read_config(path)?;
+    let device = config.proxy.device.resolve()?;
+    estimate::estimate(&config, &device)
+}

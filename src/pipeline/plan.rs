@@ -165,6 +165,20 @@ impl<'a> Plan<'a> {
     }
 
     /// Runs one stage and writes its marker.
+    /// The training cost of `stages` on the proxies' device ([`super::estimate`]).
+    pub fn estimate(&self, stages: &[PipelineStage]) -> Result<super::estimate::Estimate> {
+        let mut estimate = super::estimate::estimate(self.cx.config, self.cx.device()?)?;
+        estimate.stages.retain(|s| stages.contains(&s.stage));
+        estimate.hours = estimate.stages.iter().map(|s| s.hours).sum();
+        Ok(estimate)
+    }
+
+    /// The checks made once the token index exists and before any proxy trains
+    /// ([`super::checks::before_training`]). Errors: the first mistake found, naming its config key.
+    pub fn check_before_training(&self) -> Result<()> {
+        super::checks::before_training(&self.cx)
+    }
+
     pub fn run(&self, stage: PipelineStage, quiet: bool) -> Result<()> {
         let spec = spec(stage);
         let marker_dir = self.cx.marker_dir(stage);

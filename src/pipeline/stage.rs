@@ -48,6 +48,13 @@ impl PipelineStage {
         PipelineStage::Report,
     ];
 
+    /// The stages that train proxies, and the sample stage that sets their candidates: the checks of
+    /// [`super::checks`] run before the first of them that runs.
+    pub fn trains_proxies(self) -> bool {
+        use PipelineStage::*;
+        matches!(self, Sample | Train | Doremi | Validate)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             PipelineStage::Stats => "stats",

@@ -75,9 +75,16 @@ impl TrainConfig {
         (self.train_tokens as usize / (self.batch_size * context).max(1)).max(1)
     }
 
+    /// The warmup of a run of `steps`: `warmup_steps`, at most a tenth of the run (so a short proxy
+    /// run still spends most of its steps decaying), at least one step. `remix run` logs when it is
+    /// less than `warmup_steps`.
+    pub fn warmup(&self, steps: usize) -> usize {
+        self.warmup_steps.min(steps / 10).max(1)
+    }
+
     /// The learning rate of `step` (0-based) in a run of `steps`.
     pub fn learning_rate_at(&self, step: usize, steps: usize) -> f64 {
-        let warmup = self.warmup_steps.min(steps / 10).max(1);
+        let warmup = self.warmup(steps);
         if step < warmup {
             return self.learning_rate * (step + 1) as f64 / warmup as f64;
         }

@@ -1,6 +1,7 @@
 //! `remix report`: one self-contained HTML page over whatever stages a work directory holds.
 //!
-//! Each stage that has run adds a section: corpus statistics (`stats/`), dedup results with the
+//! It opens with the answer of each manifest ([`answer`]), then each stage that has run adds a section:
+//! corpus statistics (`stats/`), dedup results with the
 //! cross-domain matrix (`dedup/`), token counts (`tokens/`), the sampled candidates (`mixtures.parquet`),
 //! proxy losses (`runs/runs.parquet`), the regression fit with its cross-validated predicted-against-
 //! measured scatter (`fit/report.json`), the chosen weights beside the natural and uniform ones
@@ -8,6 +9,7 @@
 //! (`validate/results.json`) and the manifests (`mixtures/*.json`). Charts are inline SVG ([`charts`]); the
 //! page loads nothing from anywhere.
 
+pub mod answer;
 mod charts;
 mod html;
 mod sections;
@@ -26,7 +28,8 @@ pub fn render(work: &Path) -> Result<String> {
     if !work.is_dir() {
         bail!("the work directory {} does not exist", work.display());
     }
-    let builders: [SectionBuilder; 10] = [
+    let builders: [SectionBuilder; 11] = [
+        sections::answer,
         sections::stats,
         sections::dedup,
         sections::tokens,

@@ -435,6 +435,8 @@ fn script(
     } else if force {
         let _ = write!(command, " --force {stage}");
     }
+    // The cost was the submitter's decision ([run] max_hours), not the job's.
+    command.push_str(" --yes");
     text.push_str(&command);
     text.push('\n');
     text

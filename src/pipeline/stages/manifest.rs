@@ -15,6 +15,10 @@ use crate::pipeline::config::PipelineConfig;
 use crate::pipeline::context::Context;
 use crate::pipeline::spec::{StageSpec, StageTasks};
 use crate::pipeline::stage::PipelineStage;
+use crate::doremi::DoremiWeights;
+use crate::regmix::fit::FitReport;
+use crate::regmix::simulate::Optimum;
+use crate::report::answer;
 use crate::validate::ValidationReport;
 
 pub struct Manifest;
@@ -35,6 +39,42 @@ pub fn manifest_files(cx: &Context) -> Result<Vec<PathBuf>> {
     files.sort();
     files.insert(0, cx.manifest_path());
     Ok(files)
+}
+
+/// The signs that the manifest's answer is weak ([`answer::warnings`]), from the artifacts of the
+/// stages that ran. Errors: an artifact of an enabled stage that cannot be read.
+fn warnings(cx: &Context, manifest: &manifest::Manifest) -> Result<Vec<answer::Warning>> {
+    let config = cx.config;
+    let (fit, optimum) = if config.regmix.is_some() {
+        let fit: FitReport = read_json(&cx.path("fit/report.json"), "the fit stage writes it")?;
+        let optimum: Optimum =
+            read_json(&cx.path("fit/optimum.json"), "the simulate stage writes it")?;
+        (Some(fit), Some(optimum))
+    } else {
+        (None, None)
+    };
+    let doremi: Option<DoremiWeights> = match config.doremi {
+        Some(_) => Some(read_json(
+            &cx.path("doremi/weights.json"),
+            "the doremi stage writes it",
+        )?),
+        None => None,
+    };
+    let regmix_weights: Option<Vec<(String, f64)>> = optimum
+        .as_ref()
+        .map(|o| o.domains.iter().map(|d| (d.domain.clone(), d.weight)).collect());
+    let from_regmix = config.weights_from()? == WeightsFrom::Regmix;
+    Ok(answer::warnings(&answer::Evidence {
+        manifest,
+        max_epochs: config.manifest.max_epochs,
+        fit: fit.as_ref(),
+        predicted_loss: optimum
+            .as_ref()
+            .filter(|_| from_regmix)
+            .map(|o| o.predicted_loss),
+        regmix_weights: regmix_weights.as_deref(),
+        doremi: doremi.as_ref(),
+    }))
 }
 
 impl StageSpec for Manifest {
@@ -75,6 +115,11 @@ impl StageSpec for Manifest {
                 read_json(&results, "the validate stage writes it before the manifest")?;
             manifest.method.evidence["validation"] = report.manifest_evidence();
         }
+        let warnings = warnings(cx, &manifest)?;
+        for w in &warnings {
+            tracing::warn!("{} (what to do: {})", w.warning, w.todo);
+        }
+        manifest.method.evidence["warnings"] = serde_json::to_value(warnings)?;
         manifest::write(&manifest, &cx.manifest_path(), &cx.config.manifest.exports)?;
         Ok(())
     }

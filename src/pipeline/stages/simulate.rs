@@ -10,24 +10,9 @@ use crate::pipeline::config::PipelineConfig;
 use crate::pipeline::context::Context;
 use crate::pipeline::spec::{StageSpec, StageTasks};
 use crate::pipeline::stage::PipelineStage;
-use crate::regmix::simulate::{self, SimulateConfig};
+use crate::regmix::simulate;
 
 pub struct Simulate;
-
-/// The simulation, with the epoch caps of the real run (the manifest's tokens) unless set.
-fn config(cx: &Context) -> SimulateConfig {
-    let mut config = cx
-        .config
-        .regmix
-        .as_ref()
-        .map(|r| r.simulate.clone())
-        .unwrap_or_default();
-    config.seed = cx.config.seed;
-    config
-        .train_tokens
-        .get_or_insert(cx.config.manifest.train_tokens);
-    config
-}
 
 impl StageSpec for Simulate {
     fn stage(&self) -> PipelineStage {
@@ -47,14 +32,14 @@ impl StageSpec for Simulate {
     }
 
     fn settings(&self, cx: &Context) -> Result<Value> {
-        Ok(serde_json::to_value(config(cx))?)
+        Ok(serde_json::to_value(cx.simulate_config())?)
     }
 
     fn run(&self, cx: &Context, _tasks: &StageTasks, _quiet: bool) -> Result<()> {
         simulate::run(
             &cx.path("fit/model.json"),
             Some(&cx.tokens_dir()),
-            &config(cx),
+            &cx.simulate_config(),
             &cx.path("fit/optimum.json"),
         )?;
         Ok(())

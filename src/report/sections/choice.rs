@@ -92,9 +92,11 @@ pub fn doremi(work: &Path) -> Result<Option<String>> {
     Ok(Some(section("doremi", "DoReMi", &note, &body)))
 }
 
-pub fn manifests(work: &Path) -> Result<Option<String>> {
+/// The manifests in `WORK/mixtures/`, by file name: every `*.json` there that is one (the exports'
+/// JSON files beside them are not).
+pub(super) fn manifests_in(work: &Path) -> Vec<Manifest> {
     let Ok(entries) = fs::read_dir(work.join("mixtures")) else {
-        return Ok(None);
+        return Vec::new();
     };
     let mut paths: Vec<_> = entries
         .flatten()
@@ -102,11 +104,15 @@ pub fn manifests(work: &Path) -> Result<Option<String>> {
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     paths.sort();
+    paths
+        .iter()
+        .filter_map(|path| read_json::<Manifest>(path).ok().flatten())
+        .collect()
+}
+
+pub fn manifests(work: &Path) -> Result<Option<String>> {
     let mut body = String::new();
-    for path in paths {
-        let Some(manifest) = read_json::<Manifest>(&path).ok().flatten() else {
-            continue;
-        };
+    for manifest in manifests_in(work) {
         let rows: Vec<Vec<String>> = manifest
             .domains
             .iter()

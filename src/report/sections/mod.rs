@@ -1,10 +1,12 @@
 //! One function per report section; each returns `None` when its stage has not run.
 
+mod answer;
 mod choice;
 mod corpus;
 mod inputs;
 mod search;
 
+pub use answer::answer;
 pub use choice::{doremi, manifests, validate};
 pub use corpus::{dedup, stats, tokens};
 pub use search::{candidates, fit, optimum, runs};

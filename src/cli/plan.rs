@@ -1,0 +1,36 @@
+use std::path::PathBuf;
+
+use clap::Args as ClapArgs;
+
+/// What `remix run CONFIG` will cost on this machine, before it starts: a few real training steps of
+/// the configured proxy (its vocabulary, context, batch and device) and of the validation models are
+/// timed, and each stage that trains gets its models x tokens at that rate, in hours.
+///
+/// `remix run` makes the same estimate when proxies are left to train, and stops when it passes
+/// [run] max_hours unless given --yes.
+///
+/// Examples:
+///
+///   remix plan mixtures/gpu-template.toml
+///
+///   remix plan my-corpus.toml --json
+#[derive(Debug, ClapArgs)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// The pipeline config (TOML).
+    pub config: PathBuf,
+
+    /// Print the estimate as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let estimate = crate::pipeline::estimate_config(&args.config)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&estimate)?);
+    } else {
+        print!("{}", estimate.text());
+    }
+    Ok(())
+}

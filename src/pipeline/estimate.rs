@@ -1,0 +1,145 @@
+//! What a `remix run` will cost on this machine, measured rather than quoted (`remix plan`, and the
+//! first lines of `remix run`): a few real training steps of the configured proxy (its vocabulary,
+//! context, batch and device, on random tokens: [`crate::proxy::bench`]) give the tokens per second,
+//! and each stage that trains proxies costs its proxies times their tokens at that rate. The
+//! validation models are timed the same way at their own size.
+
+use anyhow::{Context as _, Result};
+use serde::Serialize;
+
+use super::config::PipelineConfig;
+use super::context::Context;
+use super::stage::PipelineStage;
+use crate::data::tokenize::tokenizer::load_tokenizer;
+use crate::data::tokens::TokensIndex;
+use crate::proxy::bench;
+use crate::proxy::device::ProxyDevice;
+use crate::proxy::model::ProxyShape;
+use crate::validate::scaled_shape;
+
+/// Steps run per model: the first (allocation, first touch) is left out of the rate, the other two
+/// give it. Few, since a step of RegMix's 1M proxy with a 50k vocabulary takes seconds on a 2-core CPU.
+pub const TIMED_STEPS: usize = 3;
+
+/// One stage's training cost.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageCost {
+    pub stage: PipelineStage,
+    /// Models the stage trains.
+    pub models: usize,
+    /// Training tokens of each.
+    pub tokens_each: u64,
+    /// Tokens per second of one such model on this machine, measured.
+    pub tokens_per_second: f64,
+    pub hours: f64,
+}
+
+/// The training cost of a config on this machine.
+#[derive(Debug, Clone, Serialize)]
+pub struct Estimate {
+    /// Where the proxies train ([`ProxyDevice::label`]).
+    pub device: String,
+    pub vocab_size: usize,
+    pub proxy_params: usize,
+    pub stages: Vec<StageCost>,
+    /// The stages' hours together (the data stages, stats to tokenize, are not timed).
+    pub hours: f64,
+}
+
+impl Estimate {
+    /// The estimate as lines for a terminal.
+    pub fn text(&self) -> String {
+        let mut out = format!(
+            "Training on {} (proxy of {} parameters, vocabulary {}), measured over {TIMED_STEPS} steps:\n",
+            self.device, self.proxy_params, self.vocab_size
+        );
+        for s in &self.stages {
+            out.push_str(&format!(
+                "  {:<9} {:>5} models x {:>12} tokens at {:>9.0} tokens/s: {:>8.2} h\n",
+                s.stage.name(),
+                s.models,
+                s.tokens_each,
+                s.tokens_per_second,
+                s.hours
+            ));
+        }
+        out.push_str(&format!(
+            "  {:<9} {:>65.2} h (stats, dedup and tokenize not included)\n",
+            "total", self.hours
+        ));
+        out
+    }
+}
+
+/// The vocabulary the proxies will have: the token index's when tokenize has run, else the
+/// tokenizer's (`[corpus] tokenizer`) or the import's (`[tokens.import] vocab_size`).
+fn vocab_size(cx: &Context) -> Result<usize> {
+    let index = cx.tokens_dir().join("index.json");
+    if index.is_file() {
+        return Ok(TokensIndex::read(&index)?.vocab_size as usize);
+    }
+    if let Some(corpus) = &cx.config.corpus {
+        let eod = cx.config.tokenize.eod_token.as_deref();
+        return Ok(load_tokenizer(&corpus.tokenizer, eod)?.vocab_size);
+    }
+    let import = cx.config.import().context("the config has no [corpus] and no [tokens.import]")?;
+    if let Some(vocab) = import.vocab_size {
+        return Ok(vocab as usize);
+    }
+    let tokenizer = import
+        .tokenizer
+        .as_ref()
+        .context("[tokens.import] gives neither vocab_size nor a tokenizer: remix plan cannot size the proxy")?;
+    Ok(load_tokenizer(tokenizer, None)?.vocab_size)
+}
+
+/// Measures the training stages of `config` on `device`.
+pub fn estimate(config: &PipelineConfig, device: &ProxyDevice) -> Result<Estimate> {
+    let cx = Context::new(config);
+    let p = &config.proxy;
+    let vocab = vocab_size(&cx)?;
+    let shape = ProxyShape::checked(vocab, p.layers, p.d_model, p.heads, p.ffn_hidden, p.context)?;
+    let batch = p.train.batch_size;
+    let rate = |shape: &ProxyShape| -> Result<f64> {
+        Ok(bench::train(shape, batch, TIMED_STEPS, 1, &device.device)?.tokens_per_second)
+    };
+    let proxy_rate = rate(&shape)?;
+    let tokens = p.train.train_tokens;
+    let cost = |stage, models: usize, tokens_each: u64, tokens_per_second: f64| StageCost {
+        stage,
+        models,
+        tokens_each,
+        tokens_per_second,
+        hours: models as f64 * tokens_each as f64 / tokens_per_second.max(1e-9) / 3600.0,
+    };
+    let mut stages = Vec::new();
+    if let Some(regmix) = &config.regmix {
+        // Every candidate, and the natural and uniform mixtures.
+        stages.push(cost(PipelineStage::Train, regmix.sample.candidates + 2, tokens, proxy_rate));
+    }
+    if let Some(doremi) = &config.doremi {
+        // A reference proxy and a DoReMi proxy per round.
+        stages.push(cost(PipelineStage::Doremi, 2 * doremi.rounds.max(1), tokens, proxy_rate));
+    }
+    if let (Some(validate), Some(_)) = (&config.validate, &config.regmix) {
+        let scaled = scaled_shape(&shape, validate.model_scale);
+        let token_scale = validate.token_scale.unwrap_or(validate.model_scale);
+        // The chosen, natural, uniform and holdout mixtures, and DoReMi's when it ran.
+        let models = 3 + validate.holdout + usize::from(config.doremi.is_some());
+        let scaled_tokens = (tokens as f64 * token_scale) as u64;
+        stages.push(cost(PipelineStage::Validate, models, scaled_tokens, rate(&scaled)?));
+        for &scale in &validate.ladder {
+            let at = scaled_shape(&shape, scale);
+            let each = (tokens as f64 * scale) as u64;
+            stages.push(cost(PipelineStage::Validate, validate.holdout, each, rate(&at)?));
+        }
+    }
+    let hours = stages.iter().map(|s| s.hours).sum();
+    Ok(Estimate {
+        device: device.label(),
+        vocab_size: vocab,
+        proxy_params: shape.params(),
+        stages,
+        hours,
+    })
+}

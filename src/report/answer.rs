@@ -1,0 +1,270 @@
+//! The answer first: what a run chose, how sure it is, and what to do when it is weak.
+//!
+//! [`warnings`] looks at a finished choice (the manifest, the fit's report, DoReMi's weights) for the
+//! signs that the answer is weak, each with what to do; the manifest stage writes them into the
+//! manifest's evidence (`method.evidence.warnings`). [`Answer::of`] reads a manifest back into the
+//! block `remix run` ends its summary with and the report opens with: the chosen weights beside the
+//! natural and uniform mixtures, the predicted target loss of each, the validation verdict, and the
+//! warnings.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::doremi::DoremiWeights;
+use crate::manifest::Manifest;
+use crate::regmix::fit::FitReport;
+
+/// A weight within this share of its epoch cap counts as at the cap.
+pub const NEAR_CAP: f64 = 0.05;
+/// Below this cross-validated Spearman rho, the fit's ranking of mixtures is too weak to trust.
+pub const RHO_FLOOR: f64 = 0.5;
+/// Fewer finished runs per training domain than this is too few for a regression (RegMix trained
+/// about 30 per domain: 512 proxies over 17 Pile domains).
+pub const RUNS_PER_DOMAIN: f64 = 10.0;
+/// Proxies whose best target loss is within this share of an untrained model's (ln of the
+/// vocabulary) barely learned: their losses rank mixtures by noise.
+pub const UNTRAINED_MARGIN: f64 = 0.05;
+
+/// A sign that the answer is weak, and what to do about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Warning {
+    pub warning: String,
+    pub todo: String,
+}
+
+/// What [`warnings`] looks at: the manifest about to be written and the artifacts behind it.
+pub struct Evidence<'a> {
+    pub manifest: &'a Manifest,
+    /// `[manifest] max_epochs`.
+    pub max_epochs: f64,
+    /// The fit's report, when RegMix ran.
+    pub fit: Option<&'a FitReport>,
+    /// RegMix's optimum's predicted target loss, when RegMix chose the weights.
+    pub predicted_loss: Option<f64>,
+    /// RegMix's chosen weights per domain, when DoReMi ran beside it.
+    pub regmix_weights: Option<&'a [(String, f64)]>,
+    /// DoReMi's weights, when it ran.
+    pub doremi: Option<&'a DoremiWeights>,
+}
+
+/// The signs of a weak answer in `evidence`, each with what to do.
+pub fn warnings(evidence: &Evidence) -> Vec<Warning> {
+    let mut out = Vec::new();
+    let manifest = evidence.manifest;
+    let mut warn = |warning: String, todo: &str| {
+        out.push(Warning {
+            warning,
+            todo: todo.into(),
+        })
+    };
+    for domain in &manifest.domains {
+        let cap = evidence.max_epochs * domain.tokens_available as f64 / manifest.train_tokens as f64;
+        if cap < 1.0 && domain.weight > 0.0 && domain.weight >= cap * (1.0 - NEAR_CAP) {
+            warn(
+                format!(
+                    "`{}` sits at its epoch cap: weight {:.4} of at most {:.4} ({} epochs of its {} tokens); \
+                     the repetition limit, not the fit, set its weight",
+                    domain.domain, domain.weight, cap, evidence.max_epochs, domain.tokens_available
+                ),
+                "add data for it, raise [manifest] max_epochs, or lower [manifest] train_tokens",
+            );
+        }
+    }
+    if let Some(fit) = evidence.fit {
+        let untrained = (manifest.tokenizer.vocab_size.max(2) as f64).ln();
+        let best = fit
+            .out_of_fold
+            .iter()
+            .min_by(|a, b| a.measured.total_cmp(&b.measured));
+        if let Some(best) = best
+            && best.measured >= untrained * (1.0 - UNTRAINED_MARGIN)
+        {
+            warn(
+                format!(
+                    "the proxies barely learned: their best target loss {:.3} is within {:.0}% of an untrained \
+                     model's ln({}) = {untrained:.3}, so their losses rank mixtures mostly by noise",
+                    best.measured,
+                    UNTRAINED_MARGIN * 100.0,
+                    manifest.tokenizer.vocab_size
+                ),
+                "train the proxies longer ([proxy.train] train_tokens) or with a smaller vocabulary",
+            );
+        }
+        if let Some(score) = fit.regressors.iter().find(|r| r.regressor == fit.chosen)
+            && (score.spearman.is_nan() || score.spearman < RHO_FLOOR)
+        {
+            warn(
+                format!(
+                    "the fit ranks runs weakly: cross-validated Spearman rho {:.2} for {} (below {RHO_FLOOR})",
+                    score.spearman,
+                    fit.chosen.name()
+                ),
+                "train more proxies ([regmix.sample] candidates) or longer, and check the fit's scatter in the report",
+            );
+        }
+        let per_domain = fit.runs as f64 / fit.domains.len().max(1) as f64;
+        if per_domain < RUNS_PER_DOMAIN {
+            warn(
+                format!(
+                    "{} runs for {} training domains ({per_domain:.1} per domain; RegMix used about 30)",
+                    fit.runs,
+                    fit.domains.len()
+                ),
+                "raise [regmix.sample] candidates to at least 10 per domain",
+            );
+        }
+        if let (Some(predicted), Some(best)) = (evidence.predicted_loss, best)
+            && predicted > best.measured
+        {
+            warn(
+                format!(
+                    "the chosen mixture's predicted target loss {predicted:.4} is worse than run {}'s measured {:.4}",
+                    best.run_id, best.measured
+                ),
+                "the regression misses the best region: compare that run's mixture, and train more proxies near it",
+            );
+        }
+    }
+    if let Some(doremi) = evidence.doremi {
+        let distance = evidence.regmix_weights.map(|regmix| {
+            doremi
+                .domains
+                .iter()
+                .map(|d| {
+                    let r = regmix.iter().find(|(n, _)| *n == d.domain).map_or(0.0, |(_, w)| *w);
+                    (d.weight - r).abs()
+                })
+                .sum::<f64>()
+        });
+        let apart = distance.map_or(String::new(), |l1| {
+            format!("; its weights are L1 {l1:.3} from RegMix's")
+        });
+        if !doremi.converged {
+            warn(
+                format!(
+                    "DoReMi did not converge: its last of {} round(s) still moved the weights more than {}{apart}",
+                    doremi.rounds.len(),
+                    doremi.tolerance
+                ),
+                "raise [doremi] rounds, or read its weights as a direction rather than an answer",
+            );
+        }
+    }
+    out
+}
+
+/// One domain of the answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AnswerDomain {
+    pub domain: String,
+    pub chosen: f64,
+    /// Token-proportional.
+    pub natural: f64,
+    pub uniform: f64,
+}
+
+/// The predicted target loss of the chosen, the natural and the uniform mixtures (RegMix's fit).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Predicted {
+    pub chosen: f64,
+    pub natural: Option<f64>,
+    pub uniform: f64,
+}
+
+/// The validation at a larger scale, when it ran.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    pub beats_natural: bool,
+    pub beats_uniform: bool,
+    /// Spearman rho between the fit's predicted and the larger models' measured target losses.
+    pub rank_transfer: Option<f64>,
+}
+
+/// The answer of a manifest, as `remix run` and the report show it first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Answer {
+    pub name: String,
+    /// How the weights were chosen (`regmix`, `doremi`, `given`).
+    pub method: String,
+    pub domains: Vec<AnswerDomain>,
+    pub predicted_loss: Option<Predicted>,
+    pub validation: Option<Verdict>,
+    pub warnings: Vec<Warning>,
+}
+
+impl Answer {
+    /// The answer of `manifest`, from its domains and its evidence (RegMix's predictions, the
+    /// validation, the warnings the manifest stage wrote). Parts the evidence lacks are `None`.
+    pub fn of(manifest: &Manifest) -> Answer {
+        let available: u64 = manifest.domains.iter().map(|d| d.tokens_available).sum();
+        let n = manifest.domains.len().max(1) as f64;
+        let domains = manifest
+            .domains
+            .iter()
+            .map(|d| AnswerDomain {
+                domain: d.domain.clone(),
+                chosen: d.weight,
+                natural: d.tokens_available as f64 / available.max(1) as f64,
+                uniform: 1.0 / n,
+            })
+            .collect();
+        let evidence = &manifest.method.evidence;
+        let number = |v: &Value| v.as_f64();
+        let predicted_loss = number(&evidence["predicted_loss"]).map(|chosen| Predicted {
+            chosen,
+            natural: number(&evidence["predicted_loss_natural"]),
+            uniform: number(&evidence["predicted_loss_uniform"]).unwrap_or(f64::NAN),
+        });
+        let validation = &evidence["validation"];
+        let validation = validation["chosen_beats"].is_object().then(|| Verdict {
+            beats_natural: validation["chosen_beats"]["natural"].as_bool() == Some(true),
+            beats_uniform: validation["chosen_beats"]["uniform"].as_bool() == Some(true),
+            rank_transfer: number(&validation["rank_transfer"]["rho"]),
+        });
+        let warnings = serde_json::from_value(evidence["warnings"].clone()).unwrap_or_default();
+        Answer {
+            name: manifest.name.clone(),
+            method: manifest.method.kind.clone(),
+            domains,
+            predicted_loss,
+            validation,
+            warnings,
+        }
+    }
+
+    /// The answer as the lines `remix run` ends with.
+    pub fn text(&self) -> String {
+        let mut out = format!(
+            "Chosen mixture `{}` ({}):\n  {:<24} {:>8} {:>8} {:>8}\n",
+            self.name, self.method, "domain", "chosen", "natural", "uniform"
+        );
+        for d in &self.domains {
+            out.push_str(&format!(
+                "  {:<24} {:>8.4} {:>8.4} {:>8.4}\n",
+                d.domain, d.chosen, d.natural, d.uniform
+            ));
+        }
+        if let Some(p) = &self.predicted_loss {
+            let natural = p.natural.map_or("-".into(), |l| format!("{l:.4}"));
+            out.push_str(&format!(
+                "  {:<24} {:>8.4} {:>8} {:>8.4}\n",
+                "predicted target loss", p.chosen, natural, p.uniform
+            ));
+        }
+        if let Some(v) = &self.validation {
+            let word = |yes: bool| if yes { "beats" } else { "does not beat" };
+            let rho = v
+                .rank_transfer
+                .map_or(String::new(), |r| format!("; rank transfer rho {r:.2}"));
+            out.push_str(&format!(
+                "Validation at a larger scale: the chosen mixture {} natural and {} uniform{rho}\n",
+                word(v.beats_natural),
+                word(v.beats_uniform)
+            ));
+        }
+        for w in &self.warnings {
+            out.push_str(&format!("warning: {}\n  what to do: {}\n", w.warning, w.todo));
+        }
+        out
+    }
+}

@@ -1,0 +1,75 @@
+//! The report's first section: the answer of each manifest in `mixtures/` ([`Answer`]): the chosen
+//! weights beside the natural and uniform mixtures, the predicted target loss of each, the validation
+//! verdict and the warnings, before the evidence that follows.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use super::choice::manifests_in;
+use crate::report::answer::Answer;
+use crate::report::html::{escape, section, table};
+
+pub fn answer(work: &Path) -> Result<Option<String>> {
+    let mut body = String::new();
+    for manifest in manifests_in(work) {
+        let answer = Answer::of(&manifest);
+        let mut rows: Vec<Vec<String>> = answer
+            .domains
+            .iter()
+            .map(|d| {
+                vec![
+                    d.domain.clone(),
+                    format!("{:.4}", d.chosen),
+                    format!("{:.4}", d.natural),
+                    format!("{:.4}", d.uniform),
+                ]
+            })
+            .collect();
+        if let Some(p) = &answer.predicted_loss {
+            rows.push(vec![
+                "predicted target loss".into(),
+                format!("{:.4}", p.chosen),
+                p.natural.map_or("-".into(), |l| format!("{l:.4}")),
+                format!("{:.4}", p.uniform),
+            ]);
+        }
+        body.push_str(&format!(
+            "<h3>{} ({})</h3>{}",
+            escape(&answer.name),
+            escape(&answer.method),
+            table(&["domain", "chosen", "natural", "uniform"], &rows)
+        ));
+        if let Some(v) = &answer.validation {
+            let word = |yes: bool| if yes { "beats" } else { "does not beat" };
+            let rho = v
+                .rank_transfer
+                .map_or(String::new(), |r| format!("; rank transfer rho {r:.2}"));
+            body.push_str(&format!(
+                "<p>Validation at a larger scale: the chosen mixture {} natural and {} uniform{rho}.</p>",
+                word(v.beats_natural),
+                word(v.beats_uniform)
+            ));
+        }
+        if !answer.warnings.is_empty() {
+            body.push_str("<ul class=\"warnings\">");
+            for w in &answer.warnings {
+                body.push_str(&format!(
+                    "<li><b>Warning</b>: {}. <i>What to do</i>: {}.</li>",
+                    escape(&w.warning),
+                    escape(&w.todo)
+                ));
+            }
+            body.push_str("</ul>");
+        }
+    }
+    if body.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(section(
+        "answer",
+        "The answer",
+        "the chosen mixture first; the evidence follows",
+        &body,
+    )))
+}

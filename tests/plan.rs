@@ -1,0 +1,50 @@
+//! `remix plan` measures the training cost before a run; held here against the run itself on a tiny
+//! config. `remix run` stops before anything trains when that estimate passes `[run] max_hours`.
+//! One test in this file, so nothing else runs beside the timing.
+
+mod common;
+
+use std::fs;
+
+use common::*;
+use serde_json::Value;
+
+#[test]
+fn the_estimate_is_within_twice_the_measured_training_and_gates_a_long_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let rest = "\n[manifest]\nname = \"p\"\ntrain_tokens = 1000000\n";
+    let config = small_pipeline(&fixtures().join("corpus"), 2000, rest);
+    fs::write(dir.join("pipeline.toml"), &config).unwrap();
+    let output = remix(dir, &["plan", "--json", "pipeline.toml"]);
+    assert_ok(&output);
+    let plan: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let train = &plan["stages"][0];
+    assert_eq!(train["stage"], "train");
+    assert_eq!(train["models"], 8, "6 candidates, natural and uniform");
+    let estimated = train["hours"].as_f64().unwrap() * 3600.0;
+
+    // Over the limit: nothing runs, and the message names the key and the flag.
+    let limited = format!("{config}\n[run]\nmax_hours = 1e-9\n");
+    fs::write(dir.join("pipeline.toml"), limited).unwrap();
+    let output = remix(dir, &["run", "--quiet", "pipeline.toml"]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(message.contains("[run] max_hours") && message.contains("--yes"), "{message}");
+    assert!(!dir.join("work/tokens").exists(), "a stage ran: {message}");
+
+    let output = remix(dir, &["run", "--quiet", "--json", "--yes", "pipeline.toml"]);
+    assert_ok(&output);
+    let summary: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let measured = summary["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == "train")
+        .unwrap()["seconds"]
+        .as_f64()
+        .unwrap();
+    let ratio = estimated / measured;
+    eprintln!("train stage: estimated {estimated:.2} s, measured {measured:.2} s, ratio {ratio:.2}");
+    assert!((0.5..=2.0).contains(&ratio), "estimated {estimated:.2} s, measured {measured:.2} s");
+}
