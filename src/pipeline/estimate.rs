@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::config::PipelineConfig;
 use super::context::Context;
 use super::stage::PipelineStage;
-use crate::data::tokenize::tokenizer::load_tokenizer;
+use crate::data::tokenize::load_tokenizer;
 use crate::data::tokens::TokensIndex;
 use crate::proxy::bench;
 use crate::proxy::device::ProxyDevice;
