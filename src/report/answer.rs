@@ -221,7 +221,14 @@ impl Answer {
             beats_uniform: validation["chosen_beats"]["uniform"].as_bool() == Some(true),
             rank_transfer: number(&validation["rank_transfer"]["rho"]),
         });
-        let warnings = serde_json::from_value(evidence["warnings"].clone()).unwrap_or_default();
+        // A manifest from before warnings were recorded has none; one that cannot be read is said.
+        let warnings = match &evidence["warnings"] {
+            Value::Null => Vec::new(),
+            value => serde_json::from_value(value.clone()).unwrap_or_else(|e| {
+                tracing::warn!(manifest = %manifest.name, "its warnings cannot be read ({e}): none shown");
+                Vec::new()
+            }),
+        };
         Answer {
             name: manifest.name.clone(),
             method: manifest.method.kind.clone(),
