@@ -30,7 +30,10 @@ fn the_estimate_is_within_twice_the_measured_training_and_gates_a_long_run() {
     let output = remix(dir, &["run", "--quiet", "pipeline.toml"]);
     assert!(!output.status.success());
     let message = stderr(&output);
-    assert!(message.contains("[run] max_hours") && message.contains("--yes"), "{message}");
+    assert!(
+        message.contains("[run] max_hours") && message.contains("--yes"),
+        "{message}"
+    );
     assert!(!dir.join("work/tokens").exists(), "a stage ran: {message}");
 
     let output = remix(dir, &["run", "--quiet", "--json", "--yes", "pipeline.toml"]);
@@ -45,6 +48,11 @@ fn the_estimate_is_within_twice_the_measured_training_and_gates_a_long_run() {
         .as_f64()
         .unwrap();
     let ratio = estimated / measured;
-    eprintln!("train stage: estimated {estimated:.2} s, measured {measured:.2} s, ratio {ratio:.2}");
-    assert!((0.5..=2.0).contains(&ratio), "estimated {estimated:.2} s, measured {measured:.2} s");
+    eprintln!(
+        "train stage: estimated {estimated:.2} s, measured {measured:.2} s, ratio {ratio:.2}"
+    );
+    assert!(
+        (0.5..=2.0).contains(&ratio),
+        "estimated {estimated:.2} s, measured {measured:.2} s"
+    );
 }

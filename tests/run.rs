@@ -306,7 +306,11 @@ fn mistakes_stop_the_run_before_any_proxy_trains() {
     let cases = [
         (
             text.replace("train_tokens = 1000000", "train_tokens = 100000000000"),
-            vec!["[manifest] train_tokens = 100000000000", "[manifest] max_epochs = 4", "allow_repeat"],
+            vec![
+                "[manifest] train_tokens = 100000000000",
+                "[manifest] max_epochs = 4",
+                "allow_repeat",
+            ],
         ),
         (
             text.replace("target = [\"speeches\"]", "target = [\"speechs\"]")
@@ -332,7 +336,10 @@ fn mistakes_stop_the_run_before_any_proxy_trains() {
             assert!(message.contains(part), "{part}: {message}");
         }
         assert!(dir.join("work/tokens/index.json").is_file());
-        assert!(!dir.join("work/runs").exists(), "a proxy trained: {message}");
+        assert!(
+            !dir.join("work/runs").exists(),
+            "a proxy trained: {message}"
+        );
         assert!(!dir.join("work/doremi/weights.json").exists());
     }
 }

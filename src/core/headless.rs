@@ -17,7 +17,9 @@ pub fn quiet_display_lookup() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
-        let uid = std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0);
+        let uid = std::fs::metadata("/proc/self")
+            .map(|m| m.uid())
+            .unwrap_or(0);
         let dir: PathBuf = std::env::temp_dir().join(format!("remix-runtime-{uid}"));
         let made = std::fs::DirBuilder::new()
             .mode(0o700)

@@ -378,10 +378,20 @@ mod tests {
                 x = (x * 7.3758978843688965 + 0.3333).fract() * 10.0;
                 x
             })
-            .chain([7.3758978843688965, 0.009355554246903404, f64::MIN_POSITIVE, 1e300])
+            .chain([
+                7.3758978843688965,
+                0.009355554246903404,
+                f64::MIN_POSITIVE,
+                1e300,
+            ])
             .collect();
         write_json(&path, &values).unwrap();
         let back: Vec<f64> = read_json(&path, "").unwrap();
-        assert!(values.iter().zip(&back).all(|(a, b)| a.to_bits() == b.to_bits()));
+        assert!(
+            values
+                .iter()
+                .zip(&back)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        );
     }
 }

@@ -8,9 +8,9 @@
 use anyhow::{Result, bail};
 
 use super::context::Context;
+use crate::data::tokens::TokensIndex;
 use crate::manifest::WeightsFrom;
 use crate::proxy::settings::TrainConfig;
-use crate::data::tokens::TokensIndex;
 
 /// Runs every check of this module on the config of `cx` and its token index. Errors: the first
 /// mistake found, naming the config key and what to do.
@@ -80,7 +80,13 @@ fn budgets(cx: &Context, index: &TokensIndex) -> Result<()> {
         None => "[proxy.train] train_tokens",
     };
     if let Some(tokens) = sample.train_tokens {
-        budget(total, tokens, key, sample.max_epochs, "[regmix.sample] max_epochs")?;
+        budget(
+            total,
+            tokens,
+            key,
+            sample.max_epochs,
+            "[regmix.sample] max_epochs",
+        )?;
     }
     let simulate = cx.simulate_config();
     let key = match regmix.simulate.train_tokens {
@@ -88,7 +94,13 @@ fn budgets(cx: &Context, index: &TokensIndex) -> Result<()> {
         None => "[manifest] train_tokens",
     };
     let simulated_tokens = simulate.train_tokens.unwrap_or(manifest.train_tokens);
-    budget(total, simulated_tokens, key, simulate.max_epochs, "[regmix.simulate] max_epochs")?;
+    budget(
+        total,
+        simulated_tokens,
+        key,
+        simulate.max_epochs,
+        "[regmix.simulate] max_epochs",
+    )?;
     if config.weights_from()? == WeightsFrom::Regmix && !manifest.allow_repeat {
         // The optimum obeys the simulation's caps (a domain's weight at most max_epochs x its tokens /
         // train_tokens); the manifest refuses one beyond its own, so those must be no looser.
@@ -154,7 +166,13 @@ fn known_names(key: &str, names: &[String], domains: &[&str]) -> Result<()> {
 
 /// Errors: `train_tokens` (config key `key`) more than the `total` training tokens can supply repeated
 /// at most `max_epochs` times (config key `epochs_key`).
-fn budget(total: u64, train_tokens: u64, key: &str, max_epochs: f64, epochs_key: &str) -> Result<()> {
+fn budget(
+    total: u64,
+    train_tokens: u64,
+    key: &str,
+    max_epochs: f64,
+    epochs_key: &str,
+) -> Result<()> {
     let supply = total as f64 * max_epochs;
     if train_tokens as f64 > supply {
         bail!(
@@ -189,12 +207,26 @@ mod tests {
 
     #[test]
     fn a_budget_beyond_the_epoch_cap_names_both_keys() {
-        budget(1000, 4000, "[manifest] train_tokens", 4.0, "[manifest] max_epochs").unwrap();
-        let error = budget(1000, 4001, "[manifest] train_tokens", 4.0, "[manifest] max_epochs")
-            .unwrap_err()
-            .to_string();
+        budget(
+            1000,
+            4000,
+            "[manifest] train_tokens",
+            4.0,
+            "[manifest] max_epochs",
+        )
+        .unwrap();
+        let error = budget(
+            1000,
+            4001,
+            "[manifest] train_tokens",
+            4.0,
+            "[manifest] max_epochs",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(
-            error.contains("[manifest] train_tokens = 4001") && error.contains("[manifest] max_epochs = 4"),
+            error.contains("[manifest] train_tokens = 4001")
+                && error.contains("[manifest] max_epochs = 4"),
             "{error}"
         );
     }

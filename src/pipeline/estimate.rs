@@ -82,7 +82,10 @@ fn vocab_size(cx: &Context) -> Result<usize> {
         let eod = cx.config.tokenize.eod_token.as_deref();
         return Ok(load_tokenizer(&corpus.tokenizer, eod)?.vocab_size);
     }
-    let import = cx.config.import().context("the config has no [corpus] and no [tokens.import]")?;
+    let import = cx
+        .config
+        .import()
+        .context("the config has no [corpus] and no [tokens.import]")?;
     if let Some(vocab) = import.vocab_size {
         return Ok(vocab as usize);
     }
@@ -115,11 +118,21 @@ pub fn estimate(config: &PipelineConfig, device: &ProxyDevice) -> Result<Estimat
     let mut stages = Vec::new();
     if let Some(regmix) = &config.regmix {
         // Every candidate, and the natural and uniform mixtures.
-        stages.push(cost(PipelineStage::Train, regmix.sample.candidates + 2, tokens, proxy_rate));
+        stages.push(cost(
+            PipelineStage::Train,
+            regmix.sample.candidates + 2,
+            tokens,
+            proxy_rate,
+        ));
     }
     if let Some(doremi) = &config.doremi {
         // A reference proxy and a DoReMi proxy per round.
-        stages.push(cost(PipelineStage::Doremi, 2 * doremi.rounds.max(1), tokens, proxy_rate));
+        stages.push(cost(
+            PipelineStage::Doremi,
+            2 * doremi.rounds.max(1),
+            tokens,
+            proxy_rate,
+        ));
     }
     if let (Some(validate), Some(_)) = (&config.validate, &config.regmix) {
         let scaled = scaled_shape(&shape, validate.model_scale);
@@ -127,11 +140,21 @@ pub fn estimate(config: &PipelineConfig, device: &ProxyDevice) -> Result<Estimat
         // The chosen, natural, uniform and holdout mixtures, and DoReMi's when it ran.
         let models = 3 + validate.holdout + usize::from(config.doremi.is_some());
         let scaled_tokens = (tokens as f64 * token_scale) as u64;
-        stages.push(cost(PipelineStage::Validate, models, scaled_tokens, rate(&scaled)?));
+        stages.push(cost(
+            PipelineStage::Validate,
+            models,
+            scaled_tokens,
+            rate(&scaled)?,
+        ));
         for &scale in &validate.ladder {
             let at = scaled_shape(&shape, scale);
             let each = (tokens as f64 * scale) as u64;
-            stages.push(cost(PipelineStage::Validate, validate.holdout, each, rate(&at)?));
+            stages.push(cost(
+                PipelineStage::Validate,
+                validate.holdout,
+                each,
+                rate(&at)?,
+            ));
         }
     }
     let hours = stages.iter().map(|s| s.hours).sum();

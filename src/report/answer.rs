@@ -58,12 +58,24 @@ pub fn warnings(evidence: &Evidence) -> Vec<Warning> {
         })
     };
     for domain in &manifest.domains {
-        let cap = evidence.max_epochs * domain.tokens_available as f64 / manifest.train_tokens as f64;
+        let cap =
+            evidence.max_epochs * domain.tokens_available as f64 / manifest.train_tokens as f64;
         if cap < 1.0 && domain.weight > 0.0 && domain.weight >= cap * (1.0 - NEAR_CAP) {
+            let (place, why) = if domain.weight > cap * (1.0 + 1e-9) {
+                (
+                    "is beyond",
+                    "the run repeats it more often than the cap allows",
+                )
+            } else {
+                (
+                    "sits at",
+                    "the repetition limit, not the fit, set its weight",
+                )
+            };
             warn(
                 format!(
-                    "`{}` sits at its epoch cap: weight {:.4} of at most {:.4} ({} epochs of its {} tokens); \
-                     the repetition limit, not the fit, set its weight",
+                    "`{}` {place} its epoch cap: weight {:.4} against at most {:.4} ({} epochs of its {} \
+                     tokens); {why}",
                     domain.domain, domain.weight, cap, evidence.max_epochs, domain.tokens_available
                 ),
                 "add data for it, raise [manifest] max_epochs, or lower [manifest] train_tokens",
@@ -131,7 +143,10 @@ pub fn warnings(evidence: &Evidence) -> Vec<Warning> {
                 .domains
                 .iter()
                 .map(|d| {
-                    let r = regmix.iter().find(|(n, _)| *n == d.domain).map_or(0.0, |(_, w)| *w);
+                    let r = regmix
+                        .iter()
+                        .find(|(n, _)| *n == d.domain)
+                        .map_or(0.0, |(_, w)| *w);
                     (d.weight - r).abs()
                 })
                 .sum::<f64>()
@@ -270,7 +285,10 @@ impl Answer {
             ));
         }
         for w in &self.warnings {
-            out.push_str(&format!("warning: {}\n  what to do: {}\n", w.warning, w.todo));
+            out.push_str(&format!(
+                "warning: {}\n  what to do: {}\n",
+                w.warning, w.todo
+            ));
         }
         out
     }

@@ -9,13 +9,13 @@ use serde_json::{Value, json};
 
 use super::validate::Validate;
 use crate::core::workdir::read_json;
+use crate::doremi::DoremiWeights;
 use crate::manifest;
 use crate::manifest::WeightsFrom;
 use crate::pipeline::config::PipelineConfig;
 use crate::pipeline::context::Context;
 use crate::pipeline::spec::{StageSpec, StageTasks};
 use crate::pipeline::stage::PipelineStage;
-use crate::doremi::DoremiWeights;
 use crate::regmix::fit::FitReport;
 use crate::regmix::simulate::Optimum;
 use crate::report::answer;
@@ -60,9 +60,12 @@ fn warnings(cx: &Context, manifest: &manifest::Manifest) -> Result<Vec<answer::W
         )?),
         None => None,
     };
-    let regmix_weights: Option<Vec<(String, f64)>> = optimum
-        .as_ref()
-        .map(|o| o.domains.iter().map(|d| (d.domain.clone(), d.weight)).collect());
+    let regmix_weights: Option<Vec<(String, f64)>> = optimum.as_ref().map(|o| {
+        o.domains
+            .iter()
+            .map(|d| (d.domain.clone(), d.weight))
+            .collect()
+    });
     let from_regmix = config.weights_from()? == WeightsFrom::Regmix;
     Ok(answer::warnings(&answer::Evidence {
         manifest,
