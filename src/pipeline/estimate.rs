@@ -72,35 +72,37 @@ impl Estimate {
 }
 
 /// The vocabulary the proxies will have: the token index's when tokenize has run, else the
-/// tokenizer's (`[corpus] tokenizer`) or the import's (`[tokens.import] vocab_size`).
-fn vocab_size(cx: &Context) -> Result<usize> {
+/// tokenizer's (`[corpus] tokenizer`, `[tokens.import] tokenizer`) or `[tokens.import] vocab_size`.
+/// `None` while it is not known: token files imported without either, before the import reads their
+/// largest id.
+pub fn vocab_size(config: &PipelineConfig) -> Result<Option<usize>> {
+    let cx = Context::new(config);
     let index = cx.tokens_dir().join("index.json");
     if index.is_file() {
-        return Ok(TokensIndex::read(&index)?.vocab_size as usize);
+        return Ok(Some(TokensIndex::read(&index)?.vocab_size as usize));
     }
-    if let Some(corpus) = &cx.config.corpus {
-        let eod = cx.config.tokenize.eod_token.as_deref();
-        return Ok(load_tokenizer(&corpus.tokenizer, eod)?.vocab_size);
+    if let Some(corpus) = &config.corpus {
+        let eod = config.tokenize.eod_token.as_deref();
+        return Ok(Some(load_tokenizer(&corpus.tokenizer, eod)?.vocab_size));
     }
-    let import = cx
-        .config
+    let import = config
         .import()
         .context("the config has no [corpus] and no [tokens.import]")?;
-    if let Some(vocab) = import.vocab_size {
-        return Ok(vocab as usize);
-    }
-    let tokenizer = import
-        .tokenizer
-        .as_ref()
-        .context("[tokens.import] gives neither vocab_size nor a tokenizer: remix plan cannot size the proxy")?;
-    Ok(load_tokenizer(tokenizer, None)?.vocab_size)
+    Ok(match (import.vocab_size, &import.tokenizer) {
+        (Some(vocab), _) => Some(vocab as usize),
+        (None, Some(tokenizer)) => Some(load_tokenizer(tokenizer, None)?.vocab_size),
+        (None, None) => None,
+    })
 }
 
-/// Measures the training stages of `config` on `device`.
+/// Measures the training stages of `config` on `device`. Errors: a vocabulary not known yet
+/// ([`vocab_size`]), a proxy shape that cannot train.
 pub fn estimate(config: &PipelineConfig, device: &ProxyDevice) -> Result<Estimate> {
-    let cx = Context::new(config);
     let p = &config.proxy;
-    let vocab = vocab_size(&cx)?;
+    let vocab = vocab_size(config)?.context(
+        "the proxies' vocabulary is not known before [tokens.import] reads the token files (it gives neither \
+         vocab_size nor a tokenizer): run `remix run --until tokenize` first, or give vocab_size",
+    )?;
     let shape = ProxyShape::checked(vocab, p.layers, p.d_model, p.heads, p.ffn_hidden, p.context)?;
     let batch = p.train.batch_size;
     let rate = |shape: &ProxyShape| -> Result<f64> {

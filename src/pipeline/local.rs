@@ -8,6 +8,7 @@ use anyhow::{Result, bail};
 use serde::Serialize;
 
 use super::config::PipelineConfig;
+use super::estimate;
 use super::plan::Plan;
 use super::stage::PipelineStage;
 use super::stages::{find_phase, read_config};
@@ -142,22 +143,17 @@ pub fn run(config_path: &Path, options: &RunOptions, quiet: bool) -> Result<RunS
             pending.push(stage);
         }
     }
-    if pending.iter().any(|s| *s != PipelineStage::Sample) {
-        let estimate = plan.estimate(&pending)?;
-        if !quiet {
-            eprint!("{}", estimate.text());
-        }
-        let limit = config.run.max_hours;
-        if estimate.hours > limit && !options.yes {
-            bail!(
-                "the proxies would train for about {:.1} hours on this machine ({}), more than [run] max_hours \
-                 = {limit}: pass --yes to start anyway, raise [run] max_hours, or make the run smaller \
-                 ([regmix.sample] candidates, [proxy.train] train_tokens); `remix plan {}` shows the parts",
-                estimate.hours,
-                estimate.device,
-                config_path.display()
-            );
-        }
+    // The cost is measured now when the vocabulary is known (a tokenizer, or tokens already there),
+    // else once the import has read the token files, before the first proxy trains.
+    let trains = pending.iter().any(|s| *s != PipelineStage::Sample);
+    let mut gated = !trains;
+    if trains && estimate::vocab_size(&config)?.is_some() {
+        cost_gate(&plan, &pending, options, config_path, quiet)?;
+        gated = true;
+    } else if trains {
+        tracing::info!(
+            "the proxies' vocabulary is known once the token files are imported: their cost is measured then"
+        );
     }
     let mut outcomes = Vec::new();
     let mut checked = false;
@@ -169,6 +165,10 @@ pub fn run(config_path: &Path, options: &RunOptions, quiet: bool) -> Result<RunS
             plan.check_inputs(stage)?;
             if !checked && stage.trains_proxies() {
                 plan.check_before_training()?;
+                if !gated {
+                    cost_gate(&plan, &pending, options, config_path, quiet)?;
+                    gated = true;
+                }
                 checked = true;
             }
             tracing::info!(stage = stage.name(), "running");
@@ -185,6 +185,33 @@ pub fn run(config_path: &Path, options: &RunOptions, quiet: bool) -> Result<RunS
         });
     }
     summary(&config, &plan, outcomes)
+}
+
+/// Prints the training cost of `pending` ([`Plan::estimate`]) unless `quiet`. Errors: a cost over
+/// `[run] max_hours` without `--yes`.
+fn cost_gate(
+    plan: &Plan,
+    pending: &[PipelineStage],
+    options: &RunOptions,
+    config_path: &Path,
+    quiet: bool,
+) -> Result<()> {
+    let estimate = plan.estimate(pending)?;
+    if !quiet {
+        eprint!("{}", estimate.text());
+    }
+    let limit = plan.config().run.max_hours;
+    if estimate.hours > limit && !options.yes {
+        bail!(
+            "the proxies would train for about {:.1} hours on this machine ({}), more than [run] max_hours \
+             = {limit}: pass --yes to start anyway, raise [run] max_hours, or make the run smaller \
+             ([regmix.sample] candidates, [proxy.train] train_tokens); `remix plan {}` shows the parts",
+            estimate.hours,
+            estimate.device,
+            config_path.display()
+        );
+    }
+    Ok(())
 }
 
 /// Why `stage` does not run, if it does not: `disabled` by the config, `outside` `--from`..`--until`, or

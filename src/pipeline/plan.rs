@@ -27,6 +27,10 @@ impl<'a> Plan<'a> {
         }
     }
 
+    pub fn config(&self) -> &PipelineConfig {
+        self.cx.config
+    }
+
     pub fn enabled(&self, stage: PipelineStage) -> bool {
         spec(stage).enabled(self.cx.config)
     }
