@@ -134,6 +134,9 @@ fn the_validate_stage_measures_rank_transfer_and_the_ladder() {
     assert!(!dir.path().join("work/mixtures").exists());
     let output = remix(dir.path(), &["run", "--quiet", "pipeline.toml"]);
     assert!(output.status.success(), "{}", stderr(&output));
+    // The run's answer ends with the verdict, and the report's answer section says it too.
+    let verdict = "Validation at a larger scale: the chosen mixture";
+    assert!(stdout(&output).contains(verdict), "{}", stdout(&output));
     validate(
         dir.path(),
         &[("work/validate/results.json", "validation.schema.json")],
@@ -189,5 +192,7 @@ fn the_validate_stage_measures_rank_transfer_and_the_ladder() {
     assert_eq!(evidence["target_losses"].as_object().unwrap().len(), 7);
     let html = fs::read_to_string(dir.path().join("work/report.html")).unwrap();
     assert!(html.contains("id=\"validate\"") && html.contains("Rank transfer"));
+    let answer = &html[html.find("id=\"answer\"").unwrap()..html.find("id=\"validate\"").unwrap()];
+    assert!(answer.contains(verdict), "the report's answer has no verdict");
     assert!(html.contains("Proxy ladder"));
 }

@@ -235,13 +235,19 @@ pub fn train_candidates(
     };
     let steps = config.train.steps(config.shape.context) as u64;
     let step_tokens = (config.train.batch_size * config.shape.context) as u64;
-    let progress = Progress::new(todo.len() as u64, "proxies", quiet);
-    // The stack in training: tokens of all its proxies, so its rate is the aggregate tokens/s.
+    // Both bars count tokens, so each shows a rate and an ETA from the first steps, not only after
+    // the first proxy: the whole stage's, and the stack in training's (all its proxies' tokens).
+    let progress = Progress::new(todo.len() as u64 * steps * step_tokens, "tokens", quiet);
     let stack_progress = progress.child(0, "tokens");
     let started = Instant::now();
     let mut tokens = 0u64;
-    for group in todo.chunks(parallel) {
-        progress.set_message(format!("training {} together", group.len()));
+    for (done, group) in todo.chunks(parallel).enumerate() {
+        progress.set_message(format!(
+            "proxies {}/{}, training {} together",
+            done * parallel,
+            todo.len(),
+            group.len()
+        ));
         let weights: Vec<Vec<f64>> = group
             .iter()
             .map(|&c| file.weights.iter().map(|(_, values)| values[c]).collect())
@@ -259,7 +265,10 @@ pub fn train_candidates(
             &validation,
             &device.device,
             config.seed,
-            |_, _, _| stack_progress.inc(step_tokens * group.len() as u64),
+            |_, _, _| {
+                stack_progress.inc(step_tokens * group.len() as u64);
+                progress.inc(step_tokens * group.len() as u64);
+            },
         )?;
         tokens += trained.tokens_trained * group.len() as u64;
         let wall_time_s = group_started.elapsed().as_secs_f64();
@@ -289,7 +298,6 @@ pub fn train_candidates(
             tracing::debug!(run = %ids[c], steps = trained.steps, train_loss = trained.final_train_loss[p], "proxy finished");
         }
         write_runs(&table, runs_path)?;
-        progress.inc(group.len() as u64);
     }
     stack_progress.finish();
     progress.finish();

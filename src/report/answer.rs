@@ -195,6 +195,21 @@ pub struct Verdict {
     pub rank_transfer: Option<f64>,
 }
 
+impl Verdict {
+    /// The verdict in one sentence, as the summary and the report say it.
+    pub fn sentence(&self) -> String {
+        let word = |yes: bool| if yes { "beats" } else { "does not beat" };
+        let rho = self
+            .rank_transfer
+            .map_or(String::new(), |r| format!("; rank transfer rho {r:.2}"));
+        format!(
+            "Validation at a larger scale: the chosen mixture {} natural and {} uniform{rho}",
+            word(self.beats_natural),
+            word(self.beats_uniform)
+        )
+    }
+}
+
 /// The answer of a manifest, as `remix run` and the report show it first.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Answer {
@@ -274,15 +289,7 @@ impl Answer {
             ));
         }
         if let Some(v) = &self.validation {
-            let word = |yes: bool| if yes { "beats" } else { "does not beat" };
-            let rho = v
-                .rank_transfer
-                .map_or(String::new(), |r| format!("; rank transfer rho {r:.2}"));
-            out.push_str(&format!(
-                "Validation at a larger scale: the chosen mixture {} natural and {} uniform{rho}\n",
-                word(v.beats_natural),
-                word(v.beats_uniform)
-            ));
+            out.push_str(&format!("{}\n", v.sentence()));
         }
         for w in &self.warnings {
             out.push_str(&format!(

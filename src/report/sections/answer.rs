@@ -41,15 +41,7 @@ pub fn answer(work: &Path) -> Result<Option<String>> {
             table(&["domain", "chosen", "natural", "uniform"], &rows)
         ));
         if let Some(v) = &answer.validation {
-            let word = |yes: bool| if yes { "beats" } else { "does not beat" };
-            let rho = v
-                .rank_transfer
-                .map_or(String::new(), |r| format!("; rank transfer rho {r:.2}"));
-            body.push_str(&format!(
-                "<p>Validation at a larger scale: the chosen mixture {} natural and {} uniform{rho}.</p>",
-                word(v.beats_natural),
-                word(v.beats_uniform)
-            ));
+            body.push_str(&format!("<p>{}.</p>", escape(&v.sentence())));
         }
         if !answer.warnings.is_empty() {
             body.push_str("<ul class=\"warnings\">");
