@@ -342,4 +342,32 @@ fn mistakes_stop_the_run_before_any_proxy_trains() {
         );
         assert!(!dir.join("work/doremi/weights.json").exists());
     }
+    // A budget whose epoch caps sum to 1.026: no mixture the simulation draws obeys them, which it
+    // would find only after training.
+    let index: Value =
+        serde_json::from_slice(&fs::read(dir.join("work/tokens/index.json")).unwrap()).unwrap();
+    let training: u64 = index["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["eval_only"] == false)
+        .map(|d| d["tokens"].as_u64().unwrap())
+        .sum();
+    let tight = text.replace(
+        "train_tokens = 1000000",
+        &format!("train_tokens = {}", training * 39 / 10),
+    );
+    fs::write(&path, tight).unwrap();
+    let output = remix(dir, &["run", "--quiet", "pipeline.toml"]);
+    let message = stderr(&output);
+    assert!(!output.status.success(), "{message}");
+    assert!(
+        message.contains("none of the [regmix.simulate] candidates = 2000")
+            && message.contains("[manifest] train_tokens"),
+        "{message}"
+    );
+    assert!(
+        !dir.join("work/runs").exists(),
+        "a proxy trained: {message}"
+    );
 }

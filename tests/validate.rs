@@ -193,6 +193,9 @@ fn the_validate_stage_measures_rank_transfer_and_the_ladder() {
     let html = fs::read_to_string(dir.path().join("work/report.html")).unwrap();
     assert!(html.contains("id=\"validate\"") && html.contains("Rank transfer"));
     let answer = &html[html.find("id=\"answer\"").unwrap()..html.find("id=\"validate\"").unwrap()];
-    assert!(answer.contains(verdict), "the report's answer has no verdict");
+    assert!(
+        answer.contains(verdict),
+        "the report's answer has no verdict"
+    );
     assert!(html.contains("Proxy ladder"));
 }

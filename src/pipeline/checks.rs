@@ -11,6 +11,7 @@ use super::context::Context;
 use crate::data::tokens::TokensIndex;
 use crate::manifest::WeightsFrom;
 use crate::proxy::settings::TrainConfig;
+use crate::regmix::simulate::{SimulateConfig, feasible_candidates};
 
 /// Runs every check of this module on the config of `cx` and its token index. Errors: the first
 /// mistake found, naming the config key and what to do.
@@ -101,6 +102,20 @@ fn budgets(cx: &Context, index: &TokensIndex) -> Result<()> {
         simulate.max_epochs,
         "[regmix.simulate] max_epochs",
     )?;
+    let tokens: Vec<u64> = index.training_domains().map(|d| d.tokens).collect();
+    let drawn = SimulateConfig {
+        train_tokens: Some(simulated_tokens),
+        ..simulate.clone()
+    };
+    if feasible_candidates(&tokens, &drawn) == 0 {
+        bail!(
+            "none of the [regmix.simulate] candidates = {} mixtures the simulation draws obeys its epoch caps \
+             ({} epochs of a {simulated_tokens}-token run, [regmix.simulate] max_epochs and {key}): raise \
+             max_epochs, lower the budget, or raise candidates",
+            simulate.candidates,
+            simulate.max_epochs
+        );
+    }
     if config.weights_from()? == WeightsFrom::Regmix && !manifest.allow_repeat {
         // The optimum obeys the simulation's caps (a domain's weight at most max_epochs x its tokens /
         // train_tokens); the manifest refuses one beyond its own, so those must be no looser.

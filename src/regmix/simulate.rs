@@ -203,6 +203,45 @@ type Scored = (f64, Vec<f64>);
 
 /// The `top_k` feasible candidates with their predicted loss, best first (ties keep drawing order),
 /// and how many candidates were feasible.
+/// How many of the `config.candidates` candidates [`run`] draws obey the epoch caps, for domains
+/// holding `tokens` training tokens each (drawn the same way, in this order; no fit needed): zero means
+/// the simulation would find no mixture, which `remix run` refuses before any proxy trains.
+pub fn feasible_candidates(tokens: &[u64], config: &SimulateConfig) -> usize {
+    let dims = tokens.len();
+    let caps = match config.train_tokens {
+        Some(train) => epoch_caps(tokens, train, config.max_epochs),
+        None => vec![1.0; dims],
+    };
+    let shares: Vec<f64> = tokens.iter().map(|&t| t as f64).collect();
+    let prior = prior(&shares, config.sampling.temperature);
+    (0..config.candidates.div_ceil(CHUNK))
+        .into_par_iter()
+        .map(|chunk| feasible_chunk(&prior, &caps, config, dims, chunk).len() / dims.max(1))
+        .sum()
+}
+
+/// The candidates of chunk `chunk` (seeded by it) that obey `caps`, one row of `dims` after another.
+fn feasible_chunk(
+    prior: &[f64],
+    caps: &[f64],
+    config: &SimulateConfig,
+    dims: usize,
+    chunk: usize,
+) -> Vec<f64> {
+    let count = CHUNK.min(config.candidates - chunk * CHUNK);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(
+        config.seed ^ (chunk as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+    );
+    let mut flat = Vec::with_capacity(count * dims);
+    let mut row = vec![0.0; dims];
+    for _ in 0..count {
+        if draw(&mut rng, prior, &config.sampling, &mut row) && within_caps(&row, caps) {
+            flat.extend_from_slice(&row);
+        }
+    }
+    flat
+}
+
 fn best_candidates(
     model: &Fitted,
     prior: &[f64],
@@ -214,17 +253,7 @@ fn best_candidates(
     let per_chunk: Vec<(Vec<Scored>, usize)> = (0..chunks)
         .into_par_iter()
         .map(|chunk| {
-            let count = CHUNK.min(config.candidates - chunk * CHUNK);
-            let mut rng = rand::rngs::StdRng::seed_from_u64(
-                config.seed ^ (chunk as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-            );
-            let mut flat = Vec::with_capacity(count * dims);
-            let mut row = vec![0.0; dims];
-            for _ in 0..count {
-                if draw(&mut rng, prior, &config.sampling, &mut row) && within_caps(&row, caps) {
-                    flat.extend_from_slice(&row);
-                }
-            }
+            let flat = feasible_chunk(prior, caps, config, dims, chunk);
             let scores = match model {
                 Fitted::Gbdt(trees) | Fitted::Forest(trees) => trees.predict_flat(&flat, dims),
                 linear => {
