@@ -11,6 +11,7 @@ use super::context::Context;
 use crate::data::tokens::TokensIndex;
 use crate::manifest::WeightsFrom;
 use crate::proxy::settings::TrainConfig;
+use crate::regmix::mixture::epoch_caps;
 use crate::regmix::simulate::{SimulateConfig, feasible_candidates};
 
 /// Runs every check of this module on the config of `cx` and its token index. Errors: the first
@@ -118,10 +119,15 @@ fn budgets(cx: &Context, index: &TokensIndex) -> Result<()> {
     }
     if config.weights_from()? == WeightsFrom::Regmix && !manifest.allow_repeat {
         // The optimum obeys the simulation's caps (a domain's weight at most max_epochs x its tokens /
-        // train_tokens); the manifest refuses one beyond its own, so those must be no looser.
-        let simulated = simulate.max_epochs / simulated_tokens.max(1) as f64;
-        let written = manifest.max_epochs / manifest.train_tokens.max(1) as f64;
-        if simulated > written * (1.0 + 1e-9) {
+        // train_tokens, and at most 1); the manifest refuses one beyond its own, so no domain's may be
+        // looser.
+        let simulated = epoch_caps(&tokens, simulated_tokens, simulate.max_epochs);
+        let written = epoch_caps(&tokens, manifest.train_tokens, manifest.max_epochs);
+        if simulated
+            .iter()
+            .zip(&written)
+            .any(|(s, w)| *s > w * (1.0 + 1e-9))
+        {
             bail!(
                 "[regmix.simulate] allows more repetition ({} epochs of a {simulated_tokens}-token run) than \
                  [manifest] ({} epochs of {}), which would refuse the optimum after training: set \
@@ -139,6 +145,11 @@ fn budgets(cx: &Context, index: &TokensIndex) -> Result<()> {
 /// tokens (every proxy is scored on every domain's).
 fn validation_shards(cx: &Context, index: &TokensIndex) -> Result<()> {
     let context = cx.config.proxy.context as u64;
+    let section = if cx.config.import().is_some() {
+        "[tokens.import]"
+    } else {
+        "[tokenize]"
+    };
     let short: Vec<String> = index
         .domains
         .iter()
@@ -148,7 +159,7 @@ fn validation_shards(cx: &Context, index: &TokensIndex) -> Result<()> {
     if !short.is_empty() {
         bail!(
             "the proxies are scored on validation sequences of [proxy] context + 1 = {} tokens, and the \
-             validation shards of {} hold less: raise [tokenize] val_fraction or val_documents, or lower \
+             validation shards of {} hold less: raise {section} val_fraction or val_documents, or lower \
              [proxy] context",
             context + 1,
             short.join(", ")

@@ -76,11 +76,8 @@ impl Estimate {
 /// `None` while it is not known: token files imported without either, before the import reads their
 /// largest id.
 pub fn vocab_size(config: &PipelineConfig) -> Result<Option<usize>> {
-    let cx = Context::new(config);
-    let index = cx.tokens_dir().join("index.json");
-    if index.is_file() {
-        return Ok(Some(TokensIndex::read(&index)?.vocab_size as usize));
-    }
+    // The configured tokenizer first: an index already on disk may be from another tokenizer that
+    // tokenize is about to replace.
     if let Some(corpus) = &config.corpus {
         let eod = config.tokenize.eod_token.as_deref();
         return Ok(Some(load_tokenizer(&corpus.tokenizer, eod)?.vocab_size));
@@ -88,16 +85,23 @@ pub fn vocab_size(config: &PipelineConfig) -> Result<Option<usize>> {
     let import = config
         .import()
         .context("the config has no [corpus] and no [tokens.import]")?;
+    let index = Context::new(config).tokens_dir().join("index.json");
     Ok(match (import.vocab_size, &import.tokenizer) {
         (Some(vocab), _) => Some(vocab as usize),
         (None, Some(tokenizer)) => Some(load_tokenizer(tokenizer, None)?.vocab_size),
+        (None, None) if index.is_file() => Some(TokensIndex::read(&index)?.vocab_size as usize),
         (None, None) => None,
     })
 }
 
-/// Measures the training stages of `config` on `device`. Errors: a vocabulary not known yet
-/// ([`vocab_size`]), a proxy shape that cannot train.
-pub fn estimate(config: &PipelineConfig, device: &ProxyDevice) -> Result<Estimate> {
+/// Measures those of the training stages of `config` listed in `stages` on `device` (only their
+/// models are timed). Errors: a vocabulary not known yet ([`vocab_size`]), a proxy shape that cannot
+/// train.
+pub fn estimate(
+    config: &PipelineConfig,
+    device: &ProxyDevice,
+    stages: &[PipelineStage],
+) -> Result<Estimate> {
     let p = &config.proxy;
     let vocab = vocab_size(config)?.context(
         "the proxies' vocabulary is not known before [tokens.import] reads the token files (it gives neither \
@@ -108,7 +112,12 @@ pub fn estimate(config: &PipelineConfig, device: &ProxyDevice) -> Result<Estimat
     let rate = |shape: &ProxyShape| -> Result<f64> {
         Ok(bench::train(shape, batch, TIMED_STEPS, 1, &device.device)?.tokens_per_second)
     };
-    let proxy_rate = rate(&shape)?;
+    let wanted = |stage| stages.contains(&stage);
+    let proxy_rate = if wanted(PipelineStage::Train) || wanted(PipelineStage::Doremi) {
+        rate(&shape)?
+    } else {
+        f64::NAN
+    };
     let tokens = p.train.train_tokens;
     let cost = |stage, models: usize, tokens_each: u64, tokens_per_second: f64| StageCost {
         stage,
@@ -118,7 +127,7 @@ pub fn estimate(config: &PipelineConfig, device: &ProxyDevice) -> Result<Estimat
         hours: models as f64 * tokens_each as f64 / tokens_per_second.max(1e-9) / 3600.0,
     };
     let mut stages = Vec::new();
-    if let Some(regmix) = &config.regmix {
+    if let (Some(regmix), true) = (&config.regmix, wanted(PipelineStage::Train)) {
         // Every candidate, and the natural and uniform mixtures.
         stages.push(cost(
             PipelineStage::Train,
@@ -127,7 +136,7 @@ pub fn estimate(config: &PipelineConfig, device: &ProxyDevice) -> Result<Estimat
             proxy_rate,
         ));
     }
-    if let Some(doremi) = &config.doremi {
+    if let (Some(doremi), true) = (&config.doremi, wanted(PipelineStage::Doremi)) {
         // A reference proxy and a DoReMi proxy per round.
         stages.push(cost(
             PipelineStage::Doremi,
@@ -136,7 +145,11 @@ pub fn estimate(config: &PipelineConfig, device: &ProxyDevice) -> Result<Estimat
             proxy_rate,
         ));
     }
-    if let (Some(validate), Some(_)) = (&config.validate, &config.regmix) {
+    if let (Some(validate), Some(_), true) = (
+        &config.validate,
+        &config.regmix,
+        wanted(PipelineStage::Validate),
+    ) {
         let scaled = scaled_shape(&shape, validate.model_scale);
         let token_scale = validate.token_scale.unwrap_or(validate.model_scale);
         // The chosen, natural, uniform and holdout mixtures, and DoReMi's when it ran.

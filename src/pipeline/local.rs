@@ -125,24 +125,22 @@ pub fn run(config_path: &Path, options: &RunOptions, quiet: bool) -> Result<RunS
     let config = read_config(config_path)?;
     options.check()?;
     let plan = Plan::new(&config);
-    // The stages that train and will run: from the first stage whose marker does not match, every
-    // enabled one in --from..--until (a re-run stage re-runs all after it).
-    let mut first = None;
+    // The stages that will run: enabled and in --from..--until, and not done (or forced) or reading
+    // one that will run; those that train are costed.
+    let mut will_run: Vec<PipelineStage> = Vec::new();
     for stage in PipelineStage::ALL {
-        if not_run(&plan, options, stage, true)?.is_none() {
-            first = Some(stage);
-            break;
+        if not_run(&plan, options, stage, false)?.is_some() {
+            continue;
+        }
+        let stale = not_run(&plan, options, stage, true)?.is_none();
+        if stale || plan.upstream(stage)?.iter().any(|s| will_run.contains(s)) {
+            will_run.push(stage);
         }
     }
-    let mut pending = Vec::new();
-    for stage in PipelineStage::ALL {
-        if first.is_some_and(|f| stage >= f)
-            && stage.trains_proxies()
-            && not_run(&plan, options, stage, false)?.is_none()
-        {
-            pending.push(stage);
-        }
-    }
+    let pending: Vec<PipelineStage> = will_run
+        .into_iter()
+        .filter(|s| s.trains_proxies())
+        .collect();
     // The cost is measured now when the vocabulary is known (a tokenizer, or tokens already there),
     // else once the import has read the token files, before the first proxy trains.
     let trains = pending.iter().any(|s| *s != PipelineStage::Sample);

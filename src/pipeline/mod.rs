@@ -55,5 +55,5 @@ pub use stage::PipelineStage;
 pub fn estimate_config(path: &std::path::Path) -> anyhow::Result<estimate::Estimate> {
     let config = stages::read_config(path)?;
     let device = config.proxy.device.resolve()?;
-    estimate::estimate(&config, &device)
+    estimate::estimate(&config, &device, &PipelineStage::ALL)
 }

@@ -36,7 +36,7 @@ impl<'a> Plan<'a> {
     }
 
     /// The enabled stages whose output `stage` reads.
-    fn upstream(&self, stage: PipelineStage) -> Result<Vec<PipelineStage>> {
+    pub fn upstream(&self, stage: PipelineStage) -> Result<Vec<PipelineStage>> {
         let reads = spec(stage).reads(self.cx.config)?;
         Ok(reads.into_iter().filter(|s| self.enabled(*s)).collect())
     }
@@ -168,13 +168,10 @@ impl<'a> Plan<'a> {
         Ok(())
     }
 
-    /// Runs one stage and writes its marker.
-    /// The training cost of `stages` on the proxies' device ([`super::estimate`]).
+    /// The training cost of `stages` on the proxies' device ([`super::estimate`]); only their models
+    /// are timed.
     pub fn estimate(&self, stages: &[PipelineStage]) -> Result<super::estimate::Estimate> {
-        let mut estimate = super::estimate::estimate(self.cx.config, self.cx.device()?)?;
-        estimate.stages.retain(|s| stages.contains(&s.stage));
-        estimate.hours = estimate.stages.iter().map(|s| s.hours).sum();
-        Ok(estimate)
+        super::estimate::estimate(self.cx.config, self.cx.device()?, stages)
     }
 
     /// The checks made once the token index exists and before any proxy trains
@@ -183,6 +180,7 @@ impl<'a> Plan<'a> {
         super::checks::before_training(&self.cx)
     }
 
+    /// Runs one stage and writes its marker.
     pub fn run(&self, stage: PipelineStage, quiet: bool) -> Result<()> {
         let spec = spec(stage);
         let marker_dir = self.cx.marker_dir(stage);

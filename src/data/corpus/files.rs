@@ -219,7 +219,8 @@ pub(super) fn open_file(
             if folder_domain.is_none() {
                 bail!(
                     "cannot tell the domain of {}: no folder in its path is named `{key}=<domain>`. Put the \
-                     file under a `{key}=` partition folder, or pass another --domain-from",
+                     file under a `{key}=` partition folder, or choose another --domain-from ([corpus] domain_from in a \
+                     pipeline config)",
                     shown(&path)
                 );
             }
