@@ -96,15 +96,7 @@ fn a_weak_answer_is_said_in_the_summary_the_manifest_and_the_report() {
     );
     assert_eq!(json["answer"]["domains"].as_array().unwrap().len(), 3);
 
-    let index: Value =
-        serde_json::from_slice(&fs::read(dir.join("work/tokens/index.json")).unwrap()).unwrap();
-    let training: u64 = index["domains"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|d| d["eval_only"] == false)
-        .map(|d| d["tokens"].as_u64().unwrap())
-        .sum();
+    let training = training_tokens(&dir.join("work/tokens"));
     let repeated = format!(
         "\n[manifest]\nname = \"weak\"\nfrom = \"doremi\"\ntrain_tokens = {}\nallow_repeat = true\n",
         training * 10

@@ -340,15 +340,7 @@ fn mistakes_stop_the_run_before_any_proxy_trains() {
     }
     // A budget whose epoch caps sum to 1.026: no mixture the simulation draws obeys them, which it
     // would find only after training.
-    let index: Value =
-        serde_json::from_slice(&fs::read(dir.join("work/tokens/index.json")).unwrap()).unwrap();
-    let training: u64 = index["domains"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|d| d["eval_only"] == false)
-        .map(|d| d["tokens"].as_u64().unwrap())
-        .sum();
+    let training = training_tokens(&dir.join("work/tokens"));
     // Simulation caps looser than the manifest's where the manifest's bind (a budget of 3 times the
     // training tokens): the optimum could be refused after training.
     let looser = text

@@ -61,7 +61,8 @@ fn names(cx: &Context, index: &TokensIndex) -> Result<()> {
 /// refused by the manifest stage).
 fn budgets(cx: &Context, index: &TokensIndex) -> Result<()> {
     let config = cx.config;
-    let total: u64 = index.training_domains().map(|d| d.tokens).sum();
+    let tokens: Vec<u64> = index.training_domains().map(|d| d.tokens).collect();
+    let total: u64 = tokens.iter().sum();
     let manifest = &config.manifest;
     if !manifest.allow_repeat {
         budget(
@@ -103,7 +104,6 @@ fn budgets(cx: &Context, index: &TokensIndex) -> Result<()> {
         simulate.max_epochs,
         "[regmix.simulate] max_epochs",
     )?;
-    let tokens: Vec<u64> = index.training_domains().map(|d| d.tokens).collect();
     let drawn = SimulateConfig {
         train_tokens: Some(simulated_tokens),
         ..simulate.clone()

@@ -75,7 +75,7 @@ impl Estimate {
 /// tokenizer's (`[corpus] tokenizer`, `[tokens.import] tokenizer`) or `[tokens.import] vocab_size`.
 /// `None` while it is not known: token files imported without either, before the import reads their
 /// largest id.
-pub fn vocab_size(config: &PipelineConfig) -> Result<Option<usize>> {
+fn vocab_size(config: &PipelineConfig) -> Result<Option<usize>> {
     // The configured tokenizer first: an index already on disk may be from another tokenizer that
     // tokenize is about to replace.
     if let Some(corpus) = &config.corpus {
@@ -94,19 +94,23 @@ pub fn vocab_size(config: &PipelineConfig) -> Result<Option<usize>> {
     })
 }
 
+/// Said when [`estimate`] has no vocabulary to measure with.
+pub const VOCABULARY_UNKNOWN: &str = "the proxies' vocabulary is not known before [tokens.import] reads the \
+    token files (it gives neither vocab_size nor a tokenizer): run `remix run --until tokenize` first, or give \
+    vocab_size";
+
 /// Measures those of the training stages of `config` listed in `stages` on `device` (only their
-/// models are timed). Errors: a vocabulary not known yet ([`vocab_size`]), a proxy shape that cannot
-/// train.
+/// models are timed); `None` while the vocabulary is not known ([`vocab_size`]). Errors: an unreadable
+/// tokenizer or index, a proxy shape that cannot train.
 pub fn estimate(
     config: &PipelineConfig,
     device: &ProxyDevice,
     stages: &[PipelineStage],
-) -> Result<Estimate> {
+) -> Result<Option<Estimate>> {
     let p = &config.proxy;
-    let vocab = vocab_size(config)?.context(
-        "the proxies' vocabulary is not known before [tokens.import] reads the token files (it gives neither \
-         vocab_size nor a tokenizer): run `remix run --until tokenize` first, or give vocab_size",
-    )?;
+    let Some(vocab) = vocab_size(config)? else {
+        return Ok(None);
+    };
     let shape = ProxyShape::checked(vocab, p.layers, p.d_model, p.heads, p.ffn_hidden, p.context)?;
     let batch = p.train.batch_size;
     let rate = |shape: &ProxyShape| -> Result<f64> {
@@ -173,11 +177,11 @@ pub fn estimate(
         }
     }
     let hours = stages.iter().map(|s| s.hours).sum();
-    Ok(Estimate {
+    Ok(Some(Estimate {
         device: device.label(),
         vocab_size: vocab,
         proxy_params: shape.params(),
         stages,
         hours,
-    })
+    }))
 }

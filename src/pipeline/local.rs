@@ -8,7 +8,6 @@ use anyhow::{Result, bail};
 use serde::Serialize;
 
 use super::config::PipelineConfig;
-use super::estimate;
 use super::plan::Plan;
 use super::stage::PipelineStage;
 use super::stages::{find_phase, read_config};
@@ -144,11 +143,8 @@ pub fn run(config_path: &Path, options: &RunOptions, quiet: bool) -> Result<RunS
     // The cost is measured now when the vocabulary is known (a tokenizer, or tokens already there),
     // else once the import has read the token files, before the first proxy trains.
     let trains = pending.iter().any(|s| *s != PipelineStage::Sample);
-    let mut gated = !trains;
-    if trains && estimate::vocab_size(&config)?.is_some() {
-        cost_gate(&plan, &pending, options, config_path, quiet)?;
-        gated = true;
-    } else if trains {
+    let mut gated = !trains || cost_gate(&plan, &pending, options, config_path, quiet)?;
+    if !gated {
         tracing::info!(
             "the proxies' vocabulary is known once the token files are imported: their cost is measured then"
         );
@@ -164,8 +160,7 @@ pub fn run(config_path: &Path, options: &RunOptions, quiet: bool) -> Result<RunS
             if !checked && stage.trains_proxies() {
                 plan.check_before_training()?;
                 if !gated {
-                    cost_gate(&plan, &pending, options, config_path, quiet)?;
-                    gated = true;
+                    gated = cost_gate(&plan, &pending, options, config_path, quiet)?;
                 }
                 checked = true;
             }
@@ -185,16 +180,18 @@ pub fn run(config_path: &Path, options: &RunOptions, quiet: bool) -> Result<RunS
     summary(&config, &plan, outcomes)
 }
 
-/// Prints the training cost of `pending` ([`Plan::estimate`]) unless `quiet`. Errors: a cost over
-/// `[run] max_hours` without `--yes`.
+/// Prints the training cost of `pending` ([`Plan::estimate`]) unless `quiet`; false when it cannot be
+/// measured yet (the vocabulary is not known). Errors: a cost over `[run] max_hours` without `--yes`.
 fn cost_gate(
     plan: &Plan,
     pending: &[PipelineStage],
     options: &RunOptions,
     config_path: &Path,
     quiet: bool,
-) -> Result<()> {
-    let estimate = plan.estimate(pending)?;
+) -> Result<bool> {
+    let Some(estimate) = plan.estimate(pending)? else {
+        return Ok(false);
+    };
     if !quiet {
         eprint!("{}", estimate.text());
     }
@@ -209,7 +206,7 @@ fn cost_gate(
             config_path.display()
         );
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Why `stage` does not run, if it does not: `disabled` by the config, `outside` `--from`..`--until`, or

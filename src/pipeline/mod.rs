@@ -55,5 +55,6 @@ pub use stage::PipelineStage;
 pub fn estimate_config(path: &std::path::Path) -> anyhow::Result<estimate::Estimate> {
     let config = stages::read_config(path)?;
     let device = config.proxy.device.resolve()?;
-    estimate::estimate(&config, &device, &PipelineStage::ALL)
+    estimate::estimate(&config, &device, &PipelineStage::ALL)?
+        .ok_or_else(|| anyhow::anyhow!(estimate::VOCABULARY_UNKNOWN))
 }

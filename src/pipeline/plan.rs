@@ -170,7 +170,8 @@ impl<'a> Plan<'a> {
 
     /// The training cost of `stages` on the proxies' device ([`super::estimate`]); only their models
     /// are timed.
-    pub fn estimate(&self, stages: &[PipelineStage]) -> Result<super::estimate::Estimate> {
+    /// `None` while the vocabulary is not known (token files not imported yet).
+    pub fn estimate(&self, stages: &[PipelineStage]) -> Result<Option<super::estimate::Estimate>> {
         super::estimate::estimate(self.cx.config, self.cx.device()?, stages)
     }
 

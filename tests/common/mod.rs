@@ -252,6 +252,20 @@ candidates = {simulate_candidates}
     )
 }
 
+/// The training tokens of every domain the token index in `tokens` trains on (evaluation-only left out).
+#[allow(dead_code)]
+pub fn training_tokens(tokens: &Path) -> u64 {
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tokens.join("index.json")).unwrap()).unwrap();
+    index["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["eval_only"] == false)
+        .map(|d| d["tokens"].as_u64().unwrap())
+        .sum()
+}
+
 /// Each domain of the manifest at `path` with its weight, in manifest order.
 #[allow(dead_code)]
 pub fn manifest_weights_at(path: &Path) -> Vec<(String, f64)> {
