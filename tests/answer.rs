@@ -35,20 +35,24 @@ fn assert_warned(dir: &std::path::Path, summary: &str, expected: &[&str]) -> Vec
 }
 
 /// A small pipeline whose answer is weak by construction: 8 proxies for 3 training domains (too few
-/// runs per domain) and one round of DoReMi (which does not converge); its tiny proxies on 16k tokens
-/// learn next to nothing (seeded, so every run sees the same). Then DoReMi's weights under a budget of 10 times the training tokens at 4 epochs
-/// (allowed to repeat): some domain is beyond its epoch cap.
+/// runs per domain, and too few for gradient-boosted trees to rank them) and one round of DoReMi
+/// (which does not converge); its tiny proxies on 16k tokens learn next to nothing, scored on 8
+/// sequences of 64 tokens (seeded, so every run sees the same). Then DoReMi's weights under a budget
+/// of 10 times the training tokens at 4 epochs (allowed to repeat): some domain is beyond its epoch
+/// cap. Then RegMix's answer by least squares, which puts nearly all weight on one domain, under a
+/// budget of 1.5 times the training tokens: the cap holds that domain down.
 #[test]
 fn a_weak_answer_is_said_in_the_summary_the_manifest_and_the_report() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     let doremi = "\n[doremi]\nreference = \"uniform\"\n";
     let manifest = "\n[manifest]\nname = \"weak\"\ntrain_tokens = 1000000\n";
-    let config = small_pipeline(
+    let least_squares = small_pipeline(
         &fixtures().join("corpus"),
         2000,
         &format!("{doremi}{manifest}"),
     );
+    let config = least_squares.replace(r#"regressors = ["ols", "ridge"]"#, r#"regressors = ["gbdt"]"#);
     fs::write(dir.join("pipeline.toml"), &config).unwrap();
     let output = remix(dir, &["run", "--quiet", "pipeline.toml"]);
     assert_ok(&output);
@@ -60,6 +64,9 @@ fn a_weak_answer_is_said_in_the_summary_the_manifest_and_the_report() {
             "runs for 3 training domains",
             "DoReMi did not converge",
             "the proxies barely learned",
+            "the fit ranks runs weakly: cross-validated Spearman rho",
+            "is worse than run",
+            "the target loss was measured on 512 tokens of",
         ],
     );
     // The summary ends with the answer: the chosen weights beside natural and uniform, then the
@@ -109,4 +116,23 @@ fn a_weak_answer_is_said_in_the_summary_the_manifest_and_the_report() {
     let output = remix(dir, &["run", "--quiet", "pipeline.toml"]);
     assert_ok(&output);
     assert_warned(dir, &stdout(&output), &["is beyond its epoch cap"]);
+
+    let capped = format!(
+        "\n[manifest]\nname = \"weak\"\ntrain_tokens = {}\n",
+        training * 3 / 2
+    );
+    fs::write(
+        dir.join("pipeline.toml"),
+        least_squares.replace(manifest, &capped),
+    )
+    .unwrap();
+    let output = remix(dir, &["run", "--quiet", "pipeline.toml"]);
+    assert_ok(&output);
+    let warnings = assert_warned(dir, &stdout(&output), &["is held down by its epoch cap"]);
+    let at_cap = warnings
+        .iter()
+        .map(|w| w["warning"].as_str().unwrap())
+        .find(|w| w.contains("is held down by its epoch cap"))
+        .unwrap();
+    assert!(at_cap.contains("without caps the search gives it"), "{at_cap}");
 }

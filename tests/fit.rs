@@ -259,6 +259,7 @@ fn fit_refuses_bad_runs_tables() {
                 } else {
                     Some(f64::NAN).filter(|_| i == 4).or(Some(3.0))
                 }],
+                loss_errors: vec![None],
                 status: "finished".into(),
             })
             .collect(),

@@ -23,6 +23,18 @@ fn the_estimate_is_within_twice_the_measured_training_and_gates_a_long_run() {
     assert_eq!(train["stage"], "train");
     assert_eq!(train["models"], 8, "6 candidates, natural and uniform");
     let estimated = train["hours"].as_f64().unwrap() * 3600.0;
+    // One proxy at a time on the CPU, its step's memory estimated, and no device budget.
+    let memory = &plan["memory"];
+    assert_eq!(memory["proxies"], 1);
+    assert!(memory["per_proxy_bytes"].as_u64().unwrap() > 0);
+    assert!(memory["budget_bytes"].is_null());
+    let output = remix(dir, &["plan", "pipeline.toml"]);
+    assert_ok(&output);
+    assert!(
+        stdout(&output).contains("Memory: 1 per stack, about "),
+        "{}",
+        stdout(&output)
+    );
 
     // Over the limit: nothing runs, and the message names the key and the flag.
     let limited = format!("{config}\n[run]\nmax_hours = 1e-9\n");

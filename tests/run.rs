@@ -338,6 +338,29 @@ fn mistakes_stop_the_run_before_any_proxy_trains() {
         );
         assert!(!dir.join("work/doremi/weights.json").exists());
     }
+    // A stack of 64 proxies on lavapipe: their logits pass the 128 MiB a binding takes.
+    if let Some(icd) = lavapipe() {
+        let stacked = text.replace("device = \"cpu\"", "device = \"wgpu\"\nparallel = 64");
+        fs::write(&path, stacked).unwrap();
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_remix"))
+            .args(["run", "--quiet", "pipeline.toml"])
+            .env("VK_ICD_FILENAMES", &icd)
+            .env("VK_DRIVER_FILES", &icd)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        let message = stderr(&output);
+        assert!(!output.status.success(), "{message}");
+        assert!(
+            message.contains("cannot hold the proxies: 64 per stack")
+                && message.contains("lower [proxy] parallel"),
+            "{message}"
+        );
+        assert!(
+            !dir.join("work/runs").exists(),
+            "a proxy trained: {message}"
+        );
+    }
     // A budget whose epoch caps sum to 1.026: no mixture the simulation draws obeys them, which it
     // would find only after training.
     let training = training_tokens(&dir.join("work/tokens"));

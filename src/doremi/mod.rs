@@ -305,7 +305,7 @@ fn losses(
         .iter()
         .map(|set| {
             let losses = validation_losses(model, set, config.proxy.train.batch_size, device)?;
-            Ok((set.domain.clone(), losses[0]))
+            Ok((set.domain.clone(), losses[0].loss))
         })
         .collect()
 }

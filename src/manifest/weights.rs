@@ -138,6 +138,7 @@ fn regmix_method(path: &Path, optimum: &Optimum) -> Result<Method> {
             "predicted_loss": optimum.predicted_loss,
             "predicted_loss_natural": optimum.predicted_loss_natural,
             "predicted_loss_uniform": optimum.predicted_loss_uniform,
+            "predicted_loss_uncapped": optimum.predicted_loss_uncapped,
             "feasible_candidates": optimum.feasible_candidates,
             "top_k": optimum.config.top_k,
             "simulate_seed": optimum.config.seed,
@@ -192,10 +193,12 @@ mod tests {
                 weight: 1.0,
                 natural: None,
                 cap: 1.0,
+                uncapped: None,
             }],
             predicted_loss: 3.0,
             predicted_loss_natural: None,
             predicted_loss_uniform: 3.5,
+            predicted_loss_uncapped: None,
             feasible_candidates: 10,
         };
         let path = dir.path().join("optimum.json");

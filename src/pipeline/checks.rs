@@ -10,6 +10,7 @@ use anyhow::{Result, bail};
 use super::context::Context;
 use crate::data::tokens::TokensIndex;
 use crate::manifest::WeightsFrom;
+use crate::proxy::memory::StackMemory;
 use crate::proxy::settings::TrainConfig;
 use crate::regmix::mixture::epoch_caps;
 use crate::regmix::simulate::{SimulateConfig, feasible_candidates};
@@ -21,7 +22,33 @@ pub fn before_training(cx: &Context) -> Result<()> {
     warmup(cx);
     names(cx, &index)?;
     budgets(cx, &index)?;
-    validation_shards(cx, &index)
+    validation_shards(cx, &index)?;
+    device_memory(cx)
+}
+
+/// Errors: a stack of proxies the device cannot hold (`[proxy] parallel` proxies of the configured
+/// shape, estimated by [`StackMemory`]), where the device has a budget (wgpu; not the CPU).
+fn device_memory(cx: &Context) -> Result<()> {
+    let device = cx.device()?;
+    let config = &cx.config.proxy;
+    let shape = cx.proxy_config()?.shape;
+    let candidates = cx.config.regmix.as_ref().map_or(1, |r| r.sample.candidates);
+    let stack = StackMemory::of(
+        &shape,
+        &config.train,
+        config.parallel,
+        device.stack_budget(),
+        candidates,
+    );
+    if stack.too_large() {
+        bail!(
+            "{} cannot hold the proxies: {}; lower [proxy] parallel (0 picks as many as fit), or \
+             [proxy.train] batch_size, [proxy] context or d_model",
+            device.label(),
+            stack.describe()
+        );
+    }
+    Ok(())
 }
 
 /// Logs a `[proxy.train] warmup_steps` cut to a tenth of the proxies' run ([`TrainConfig::warmup`]):

@@ -14,6 +14,7 @@ use crate::data::tokenize::load_tokenizer;
 use crate::data::tokens::TokensIndex;
 use crate::proxy::bench;
 use crate::proxy::device::ProxyDevice;
+use crate::proxy::memory::StackMemory;
 use crate::proxy::model::ProxyShape;
 use crate::validate::scaled_shape;
 
@@ -42,6 +43,8 @@ pub struct Estimate {
     pub vocab_size: usize,
     pub proxy_params: usize,
     pub stages: Vec<StageCost>,
+    /// A stack of RegMix's proxies in memory on this device.
+    pub memory: StackMemory,
     /// The stages' hours together (the data stages, stats to tokenize, are not timed).
     pub hours: f64,
 }
@@ -67,6 +70,7 @@ impl Estimate {
             "  {:<9} {:>65.2} h (stats, dedup and tokenize not included)\n",
             "total", self.hours
         ));
+        out.push_str(&format!("Memory: {}\n", self.memory.describe()));
         out
     }
 }
@@ -177,11 +181,13 @@ pub fn estimate(
         }
     }
     let hours = stages.iter().map(|s| s.hours).sum();
+    let candidates = config.regmix.as_ref().map_or(1, |r| r.sample.candidates);
     Ok(Some(Estimate {
         device: device.label(),
         vocab_size: vocab,
         proxy_params: shape.params(),
         stages,
+        memory: StackMemory::of(&shape, &p.train, p.parallel, device.stack_budget(), candidates),
         hours,
     }))
 }

@@ -171,6 +171,12 @@ pub struct ValidationSet {
     pub sequences: usize,
 }
 
+/// How many validation sequences a held-out shard of `tokens` tokens gives: windows of `context + 1`
+/// tokens with stride `context`, at most `max_sequences`.
+pub fn validation_sequences(tokens: u64, context: usize, max_sequences: usize) -> usize {
+    (tokens.saturating_sub(1) as usize / context.max(1)).min(max_sequences)
+}
+
 /// The validation sequences of every domain: up to `max_sequences` windows of `context + 1` tokens with
 /// stride `context` from the start of each held-out shard.
 pub fn validation_sets(
@@ -188,7 +194,7 @@ pub fn validation_sets(
             short.push(format!("`{}` ({available} tokens)", domain.domain));
             continue;
         }
-        let sequences = ((available - 1) / context).min(max_sequences);
+        let sequences = validation_sequences(available as u64, context, max_sequences);
         let mut tokens = vec![0u32; sequences * (context + 1)];
         for (s, row) in tokens.chunks_exact_mut(context + 1).enumerate() {
             shard.read((s * context) as u64, row);

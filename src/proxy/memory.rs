@@ -2,11 +2,12 @@
 //! estimate [`step_bytes`], the largest single buffer [`largest_buffer_bytes`] (a stack must fit the
 //! device's largest binding), and [`auto_parallel`], the stack size `parallel = 0` picks.
 
+use serde::Serialize;
+
 use super::device::StackBudget;
 use super::model::ProxyShape;
 use super::settings::TrainConfig;
 
-/// Bytes in a mebibyte, for messages.
 /// Bytes one proxy's training step holds: weights, gradients and AdamW's two moments, and the
 /// activations the backward pass keeps (per layer the residual stream, norms, projections, the
 /// attention scores and probabilities, the SwiGLU halves; then the logits, their exponentials and
@@ -56,7 +57,76 @@ pub fn auto_parallel(
         .min(candidates.max(1))
 }
 
+/// Bytes in a mebibyte, for messages.
 pub const MIB: f64 = 1024.0 * 1024.0;
+
+/// What a stack of proxies holds on a device: how many, and their memory against the device's budget.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct StackMemory {
+    /// Proxies per stack: the configured `parallel`, or [`auto_parallel`]'s for 0.
+    pub proxies: usize,
+    /// [`step_bytes`] of one proxy.
+    pub per_proxy_bytes: u64,
+    /// All of the stack's: `proxies` times `per_proxy_bytes`.
+    pub stack_bytes: u64,
+    /// The stack's largest single buffer.
+    pub largest_buffer_bytes: u64,
+    /// What a stack may take on the device ([`StackBudget`]); `None` on the CPU.
+    pub budget_bytes: Option<u64>,
+    /// The largest single buffer the device takes; `None` on the CPU.
+    pub max_binding_bytes: Option<u64>,
+}
+
+impl StackMemory {
+    /// A stack of `parallel` proxies (0: as many as fit, at most `candidates`) on a device with `budget`.
+    pub fn of(
+        shape: &ProxyShape,
+        config: &TrainConfig,
+        parallel: usize,
+        budget: Option<StackBudget>,
+        candidates: usize,
+    ) -> StackMemory {
+        let proxies = match parallel {
+            0 => auto_parallel(shape, config, budget, candidates),
+            p => p,
+        };
+        StackMemory {
+            proxies,
+            per_proxy_bytes: step_bytes(shape, config),
+            stack_bytes: proxies as u64 * step_bytes(shape, config),
+            largest_buffer_bytes: proxies as u64 * largest_buffer_bytes(shape, config),
+            budget_bytes: budget.map(|b| b.bytes),
+            max_binding_bytes: budget.map(|b| b.max_binding_bytes),
+        }
+    }
+
+    /// Whether the stack passes what the device holds (never on the CPU, which has no budget).
+    pub fn too_large(&self) -> bool {
+        self.budget_bytes.is_some_and(|b| self.stack_bytes > b)
+            || self
+                .max_binding_bytes
+                .is_some_and(|b| self.largest_buffer_bytes > b)
+    }
+
+    /// The stack in a sentence, in MiB.
+    pub fn describe(&self) -> String {
+        let budget = match (self.budget_bytes, self.max_binding_bytes) {
+            (Some(bytes), Some(binding)) => format!(
+                " of the {:.0} MiB a stack may take (largest buffer {:.0} MiB of {:.0} MiB)",
+                bytes as f64 / MIB,
+                self.largest_buffer_bytes as f64 / MIB,
+                binding as f64 / MIB
+            ),
+            _ => " of host memory".into(),
+        };
+        format!(
+            "{} per stack, about {:.0} MiB per proxy, {:.0} MiB together{budget}",
+            self.proxies,
+            self.per_proxy_bytes as f64 / MIB,
+            self.stack_bytes as f64 / MIB
+        )
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -9,6 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::cpu::step::AdamW;
+use super::eval::ValidationLoss;
 use super::model::ProxyModel;
 
 /// Training settings of a proxy, RegMix's where it published them.
@@ -108,7 +109,7 @@ pub struct TrainedProxies {
     /// Each proxy's mean training loss of the last step.
     pub final_train_loss: Vec<f64>,
     /// Each proxy's (domain, validation loss) for every domain with validation sequences.
-    pub val_losses: Vec<Vec<(String, f64)>>,
+    pub val_losses: Vec<Vec<(String, ValidationLoss)>>,
 }
 
 #[cfg(test)]

@@ -67,6 +67,9 @@ pub struct OptimumDomain {
     pub natural: Option<f64>,
     /// The most weight the epoch cap allows (1 without token counts).
     pub cap: f64,
+    /// The weight the same search gives it without epoch caps, when some cap is below 1: how far the
+    /// caps moved the answer.
+    pub uncapped: Option<f64>,
 }
 
 /// `optimum.json`.
@@ -83,6 +86,8 @@ pub struct Optimum {
     pub predicted_loss: f64,
     pub predicted_loss_natural: Option<f64>,
     pub predicted_loss_uniform: f64,
+    /// Predicted target loss of the uncapped answer, when some cap is below 1.
+    pub predicted_loss_uncapped: Option<f64>,
     /// Candidates that obeyed the constraints and were scored.
     pub feasible_candidates: usize,
 }
@@ -150,14 +155,13 @@ pub fn run(
             config.candidates
         );
     }
-    let mut mean = vec![0.0; dims];
-    for (_, weights) in &top {
-        mean.iter_mut()
-            .zip(weights)
-            .for_each(|(m, w)| *m += w / top.len() as f64);
-    }
-    let optimum = enforce(&mean, &caps, config.sampling.min_weight)?;
+    let optimum = enforce(&mean_of(&top, dims), &caps, config.sampling.min_weight)?;
     debug_assert!(within_caps(&optimum, &caps));
+    // The same search without the caps (the same draws, all feasible), to show what they cost.
+    let uncapped = caps.iter().any(|&c| c < 1.0).then(|| {
+        let (top, _) = best_candidates(&model.model, &prior, &vec![1.0; dims], config, dims);
+        mean_of(&top, dims)
+    });
 
     let natural = counts.as_ref().map(|c| {
         let total: u64 = c.iter().sum();
@@ -187,9 +191,11 @@ pub fn run(
                 weight: optimum[i],
                 natural: natural.as_ref().map(|n| n[i]),
                 cap: caps[i],
+                uncapped: uncapped.as_ref().map(|u| u[i]),
             })
             .collect(),
         predicted_loss: predict(&optimum),
+        predicted_loss_uncapped: uncapped.as_deref().map(predict),
         predicted_loss_natural: natural.as_deref().map(predict),
         predicted_loss_uniform: predict(&uniform),
         feasible_candidates: feasible,
@@ -201,8 +207,17 @@ pub fn run(
 /// A candidate's predicted loss and weights.
 type Scored = (f64, Vec<f64>);
 
-/// The `top_k` feasible candidates with their predicted loss, best first (ties keep drawing order),
-/// and how many candidates were feasible.
+/// The mean weights of the best candidates (RegMix averages its top k).
+fn mean_of(top: &[Scored], dims: usize) -> Vec<f64> {
+    let mut mean = vec![0.0; dims];
+    for (_, weights) in top {
+        mean.iter_mut()
+            .zip(weights)
+            .for_each(|(m, w)| *m += w / top.len() as f64);
+    }
+    mean
+}
+
 /// How many of the `config.candidates` candidates [`run`] draws obey the epoch caps, for domains
 /// holding `tokens` training tokens each (drawn the same way, in this order; no fit needed): zero means
 /// the simulation would find no mixture, which `remix run` refuses before any proxy trains.
@@ -242,6 +257,8 @@ fn feasible_chunk(
     flat
 }
 
+/// The `top_k` feasible candidates with their predicted loss, best first (ties keep drawing order),
+/// and how many candidates were feasible.
 fn best_candidates(
     model: &Fitted,
     prior: &[f64],

@@ -17,8 +17,9 @@ use crate::core::tasks::TaskSlice;
 use crate::core::workdir::config_hash;
 use crate::data::tokens::TokensIndex;
 use crate::proxy::data::{MixtureSampler, validation_sets};
+use crate::proxy::eval::ValidationLoss;
 use crate::proxy::device::ProxyDevice;
-use crate::proxy::memory::{MIB, auto_parallel, largest_buffer_bytes, step_bytes};
+use crate::proxy::memory::StackMemory;
 use crate::proxy::model::ProxyShape;
 use crate::proxy::settings::TrainConfig;
 use crate::proxy::train::train_proxies;
@@ -41,7 +42,7 @@ pub struct TrainOptions {
     pub shard: TaskSlice,
     /// Most times a candidate may repeat a domain within one proxy's tokens.
     pub max_epochs: f64,
-    /// Proxies trained together in one stack; 0 = as many as fit on the device ([`auto_parallel`]).
+    /// Proxies trained together in one stack; 0 = as many as fit on the device ([`crate::proxy::memory::auto_parallel`]).
     pub parallel: usize,
     pub quiet: bool,
 }
@@ -215,21 +216,17 @@ pub fn train_candidates(
     let parallel = match parallel {
         0 => {
             let budget = device.stack_budget();
-            let chosen = auto_parallel(&config.shape, &config.train, budget, todo.len());
+            let stack = StackMemory::of(&config.shape, &config.train, 0, budget, todo.len());
             if let Some(budget) = budget {
                 tracing::info!(
                     target: "remix::proxy::device",
-                    "--parallel 0 on {}: {chosen} proxies per stack, about {:.0} MiB each within {:.1} GiB ({}), \
-                     largest buffer {:.0} MiB of {:.0} MiB a binding takes",
+                    "--parallel 0 on {}: {} ({})",
                     device.label(),
-                    step_bytes(&config.shape, &config.train) as f64 / MIB,
-                    budget.bytes as f64 / (1024.0 * MIB),
+                    stack.describe(),
                     budget.source(),
-                    (chosen as u64 * largest_buffer_bytes(&config.shape, &config.train)) as f64 / MIB,
-                    budget.max_binding_bytes as f64 / MIB,
                 );
             }
-            chosen
+            stack.proxies
         }
         p => p,
     };
@@ -273,7 +270,7 @@ pub fn train_candidates(
         tokens += trained.tokens_trained * group.len() as u64;
         let wall_time_s = group_started.elapsed().as_secs_f64();
         for (p, (&c, weights)) in group.iter().zip(weights).enumerate() {
-            let losses = loss_domains
+            let scored: Vec<Option<ValidationLoss>> = loss_domains
                 .iter()
                 .map(|d| {
                     trained.val_losses[p]
@@ -292,7 +289,11 @@ pub fn train_candidates(
                 // The stack's time: each proxy shared it.
                 wall_time_s: Some(wall_time_s),
                 device: Some(device.label()),
-                losses,
+                losses: scored.iter().map(|l| l.map(|l| l.loss)).collect(),
+                loss_errors: scored
+                    .iter()
+                    .map(|l| l.map(|l| l.standard_error).filter(|e| e.is_finite()))
+                    .collect(),
                 status: crate::regmix::runs::FINISHED.into(),
             });
             tracing::debug!(run = %ids[c], steps = trained.steps, train_loss = trained.final_train_loss[p], "proxy finished");

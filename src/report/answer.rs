@@ -13,6 +13,7 @@ use serde_json::Value;
 use crate::doremi::DoremiWeights;
 use crate::manifest::Manifest;
 use crate::regmix::fit::FitReport;
+use crate::regmix::simulate::Optimum;
 
 /// A weight within this share of its epoch cap counts as at the cap.
 pub const NEAR_CAP: f64 = 0.05;
@@ -24,6 +25,11 @@ pub const RUNS_PER_DOMAIN: f64 = 10.0;
 /// Proxies whose best target loss is within this share of an untrained model's (ln of the
 /// vocabulary) barely learned: their losses rank mixtures by noise.
 pub const UNTRAINED_MARGIN: f64 = 0.05;
+
+/// A target loss whose sampling error is at least this share of the spread of the target loss
+/// between runs was measured too coarsely to rank them: a different sample of the target's text could
+/// reorder them.
+pub const NOISE_SHARE: f64 = 0.25;
 
 /// A sign that the answer is weak, and what to do about it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,10 +45,12 @@ pub struct Evidence<'a> {
     pub max_epochs: f64,
     /// The fit's report, when RegMix ran.
     pub fit: Option<&'a FitReport>,
-    /// RegMix's optimum's predicted target loss, when RegMix chose the weights.
-    pub predicted_loss: Option<f64>,
-    /// RegMix's chosen weights per domain, when DoReMi ran beside it.
-    pub regmix_weights: Option<&'a [(String, f64)]>,
+    /// RegMix's optimum, when RegMix ran.
+    pub optimum: Option<&'a Optimum>,
+    /// Whether the manifest's weights are RegMix's optimum (not DoReMi's).
+    pub chosen_by_regmix: bool,
+    /// The tokens the target was scored on per run and the target's held-out tokens, when RegMix ran.
+    pub target_tokens: Option<(u64, u64)>,
     /// DoReMi's weights, when it ran.
     pub doremi: Option<&'a DoremiWeights>,
 }
@@ -57,30 +65,50 @@ pub fn warnings(evidence: &Evidence) -> Vec<Warning> {
             todo: todo.into(),
         })
     };
+    let regmix = evidence.optimum.filter(|_| evidence.chosen_by_regmix);
     for domain in &manifest.domains {
         let cap =
             evidence.max_epochs * domain.tokens_available as f64 / manifest.train_tokens as f64;
-        if cap < 1.0 && domain.weight > 0.0 && domain.weight >= cap * (1.0 - NEAR_CAP) {
-            let (place, why) = if domain.weight > cap * (1.0 + 1e-9) {
-                (
-                    "is beyond",
-                    "the run repeats it more often than the cap allows",
-                )
-            } else {
-                (
-                    "sits at",
-                    "the repetition limit, not the fit, set its weight",
-                )
-            };
-            warn(
-                format!(
-                    "`{}` {place} its epoch cap: weight {:.4} against at most {:.4} ({} epochs of its {} \
-                     tokens); {why}",
-                    domain.domain, domain.weight, cap, evidence.max_epochs, domain.tokens_available
-                ),
-                "add data for it, raise [manifest] max_epochs, or lower [manifest] train_tokens",
-            );
+        // What the same search gives the domain without caps (RegMix's answers only).
+        let uncapped = regmix.and_then(|o| {
+            let d = o.domains.iter().find(|d| d.domain == domain.domain)?;
+            Some((d.uncapped?, o.predicted_loss_uncapped?, o.predicted_loss))
+        });
+        let near = domain.weight > 0.0 && domain.weight >= cap * (1.0 - NEAR_CAP);
+        let binds = uncapped.is_some_and(|(weight, _, _)| weight > cap);
+        if cap >= 1.0 || !(near || binds) {
+            continue;
         }
+        let (place, why) = if domain.weight > cap * (1.0 + 1e-9) {
+            (
+                "is beyond",
+                "the run repeats it more often than the cap allows",
+            )
+        } else if near {
+            (
+                "sits at",
+                "the repetition limit, not the fit, set its weight",
+            )
+        } else {
+            (
+                "is held down by",
+                "the search under the caps did not reach the cap",
+            )
+        };
+        let uncapped = uncapped.map_or(String::new(), |(weight, loss, capped)| {
+            format!(
+                "; without caps the search gives it {weight:.4} (predicted target loss {loss:.4} against \
+                 {capped:.4} under the caps)"
+            )
+        });
+        warn(
+            format!(
+                "`{}` {place} its epoch cap: weight {:.4} against at most {:.4} ({} epochs of its {} \
+                 tokens); {why}{uncapped}",
+                domain.domain, domain.weight, cap, evidence.max_epochs, domain.tokens_available
+            ),
+            "add data for it, raise [manifest] max_epochs, or lower [manifest] train_tokens",
+        );
     }
     if let Some(fit) = evidence.fit {
         let untrained = (manifest.tokenizer.vocab_size.max(2) as f64).ln();
@@ -114,6 +142,22 @@ pub fn warnings(evidence: &Evidence) -> Vec<Warning> {
                 "train more proxies ([regmix.sample] candidates) or longer, and check the fit's scatter in the report",
             );
         }
+        if let (Some(error), Some((scored, held_out))) = (&fit.target_error, evidence.target_tokens)
+            && error.standard_error >= NOISE_SHARE * error.spread
+        {
+            warn(
+                format!(
+                    "the target loss was measured on {scored} tokens of {held_out} held out: its sampling error \
+                     {:.4} is {:.0}% of its spread between runs ({:.4}), so the runs' order may reflect these \
+                     tokens rather than the target domain",
+                    error.standard_error,
+                    100.0 * error.standard_error / error.spread,
+                    error.spread
+                ),
+                "score on more of the target: raise [proxy.train] val_sequences, or hold out more text \
+                 ([tokenize] val_fraction)",
+            );
+        }
         let per_domain = fit.runs as f64 / fit.domains.len().max(1) as f64;
         if per_domain < RUNS_PER_DOMAIN {
             warn(
@@ -125,7 +169,7 @@ pub fn warnings(evidence: &Evidence) -> Vec<Warning> {
                 "raise [regmix.sample] candidates to at least 10 per domain",
             );
         }
-        if let (Some(predicted), Some(best)) = (evidence.predicted_loss, best)
+        if let (Some(predicted), Some(best)) = (regmix.map(|o| o.predicted_loss), best)
             && predicted > best.measured
         {
             warn(
@@ -138,15 +182,16 @@ pub fn warnings(evidence: &Evidence) -> Vec<Warning> {
         }
     }
     if let Some(doremi) = evidence.doremi {
-        let distance = evidence.regmix_weights.map(|regmix| {
+        let distance = evidence.optimum.map(|optimum| {
             doremi
                 .domains
                 .iter()
                 .map(|d| {
-                    let r = regmix
+                    let r = optimum
+                        .domains
                         .iter()
-                        .find(|(n, _)| *n == d.domain)
-                        .map_or(0.0, |(_, w)| *w);
+                        .find(|o| o.domain == d.domain)
+                        .map_or(0.0, |o| o.weight);
                     (d.weight - r).abs()
                 })
                 .sum::<f64>()

@@ -198,7 +198,8 @@ pub fn train_candidates(
         .into_iter()
         .zip(trained.val_losses)
         .map(|(candidate, val_losses)| {
-            let losses: BTreeMap<String, f64> = val_losses.into_iter().collect();
+            let losses: BTreeMap<String, f64> =
+                val_losses.into_iter().map(|(d, l)| (d, l.loss)).collect();
             let target_loss = target
                 .iter()
                 .map(|t| losses.get(t).copied().unwrap_or(f64::NAN))

@@ -283,3 +283,25 @@ pub fn manifest_weights_at(path: &Path) -> Vec<(String, f64)> {
         })
         .collect()
 }
+
+/// Mesa's lavapipe's Vulkan driver file, where it is installed; CI (`REMIX_REQUIRE_WGPU`) requires it.
+#[allow(dead_code)]
+pub fn lavapipe() -> Option<std::path::PathBuf> {
+    let found = std::fs::read_dir("/usr/share/vulkan/icd.d")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("lvp_icd."))
+        });
+    assert!(
+        found.is_some() || std::env::var_os("REMIX_REQUIRE_WGPU").is_none(),
+        "REMIX_REQUIRE_WGPU is set but lavapipe is not installed (apt-get install mesa-vulkan-drivers)"
+    );
+    if found.is_none() {
+        eprintln!("skipping: lavapipe (mesa-vulkan-drivers) is not installed");
+    }
+    found
+}

@@ -9,11 +9,13 @@ use serde_json::{Value, json};
 
 use super::validate::Validate;
 use crate::core::workdir::read_json;
+use crate::data::tokens::TokensIndex;
 use crate::doremi::DoremiWeights;
 use crate::manifest;
 use crate::manifest::WeightsFrom;
 use crate::pipeline::config::PipelineConfig;
 use crate::pipeline::context::Context;
+use crate::proxy::data::validation_sequences;
 use crate::pipeline::spec::{StageSpec, StageTasks};
 use crate::pipeline::stage::PipelineStage;
 use crate::regmix::fit::FitReport;
@@ -60,24 +62,33 @@ fn warnings(cx: &Context, manifest: &manifest::Manifest) -> Result<Vec<answer::W
         )?),
         None => None,
     };
-    let regmix_weights: Option<Vec<(String, f64)>> = optimum.as_ref().map(|o| {
-        o.domains
-            .iter()
-            .map(|d| (d.domain.clone(), d.weight))
-            .collect()
-    });
-    let from_regmix = config.weights_from()? == WeightsFrom::Regmix;
     Ok(answer::warnings(&answer::Evidence {
         manifest,
         max_epochs: config.manifest.max_epochs,
         fit: fit.as_ref(),
-        predicted_loss: optimum
-            .as_ref()
-            .filter(|_| from_regmix)
-            .map(|o| o.predicted_loss),
-        regmix_weights: regmix_weights.as_deref(),
+        optimum: optimum.as_ref(),
+        chosen_by_regmix: config.weights_from()? == WeightsFrom::Regmix,
+        target_tokens: match &fit {
+            Some(fit) => Some(target_tokens(cx, &fit.config.target)?),
+            None => None,
+        },
         doremi: doremi.as_ref(),
     }))
+}
+
+/// The tokens each run's target loss was scored on (its validation sequences, summed over the target
+/// domains) and the target domains' held-out tokens. Errors: an unreadable token index.
+fn target_tokens(cx: &Context, target: &[String]) -> Result<(u64, u64)> {
+    let index = TokensIndex::read(&cx.tokens_dir())?;
+    let train = &cx.config.proxy;
+    let (mut scored, mut held_out) = (0, 0);
+    for domain in index.domains.iter().filter(|d| target.contains(&d.domain)) {
+        let sequences =
+            validation_sequences(domain.val_tokens, train.context, train.train.val_sequences);
+        scored += (sequences * train.context) as u64;
+        held_out += domain.val_tokens;
+    }
+    Ok((scored, held_out))
 }
 
 impl StageSpec for Manifest {

@@ -63,10 +63,11 @@ pub(crate) fn train_proxies(
     let mut val_losses = vec![Vec::new(); models];
     for set in validation {
         let losses = validation_losses_with(set, config.batch_size, models, |rows, sequences| {
-            proxies
-                .iter_mut()
-                .map(|proxy| proxy.loss(rows, sequences).map(f64::from))
-                .collect()
+            let mut losses = Vec::with_capacity(models * sequences);
+            for proxy in proxies.iter_mut() {
+                losses.extend(proxy.sequence_losses(rows, sequences)?.into_iter().map(f64::from));
+            }
+            Ok(losses)
         })?;
         for (p, loss) in losses.into_iter().enumerate() {
             val_losses[p].push((set.domain.clone(), loss));
@@ -153,7 +154,8 @@ mod tests {
                     burn_grad,
                 );
             }
-            let scored = proxy.loss(&batch, sequences).unwrap();
+            let scored = proxy.sequence_losses(&batch, sequences).unwrap();
+            let scored = scored.iter().sum::<f32>() / sequences as f32;
             assert!((scored - burn_loss).abs() < 1e-5, "{scored} vs {burn_loss}");
         }
     }

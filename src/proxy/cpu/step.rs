@@ -132,16 +132,19 @@ impl CpuProxy {
         }
     }
 
-    /// The mean next-token loss of `rows` (`sequences` rows of `length + 1` token ids), without
-    /// gradients.
-    pub fn loss(&mut self, rows: &[u32], sequences: usize) -> Result<f32> {
+    /// Each sequence's mean next-token loss (`sequences` rows of `length + 1` token ids), without
+    /// gradients: `[sequences]`.
+    pub fn sequence_losses(&mut self, rows: &[u32], sequences: usize) -> Result<Vec<f32>> {
         let width = rows.len() / sequences.max(1);
         let (inputs, targets) = inputs_and_targets(rows, width, self.shape.vocab_size)?;
         let mut w = self.workspace(sequences, width - 1);
         self.forward(&inputs, sequences, &mut w);
         let losses = cross_entropy(&w.logits, self.shape.vocab_size, &targets);
         self.workspace = Some(w);
-        Ok(losses.iter().sum::<f32>() / losses.len() as f32)
+        Ok(losses
+            .chunks(width - 1)
+            .map(|l| l.iter().sum::<f32>() / l.len() as f32)
+            .collect())
     }
 
     /// One training step on `rows`: forward, backward, clipping, AdamW at `learning_rate`. Returns the

@@ -101,6 +101,44 @@ pub struct FitReport {
     pub chosen: RegressorKind,
     /// The chosen regressor's out-of-fold predictions, in runs-table order.
     pub out_of_fold: Vec<OutOfFold>,
+    /// How precisely the target was measured, when the runs table has the losses' standard errors.
+    #[serde(default)]
+    pub target_error: Option<TargetError>,
+}
+
+/// How precisely the runs' target loss was measured, beside how much it differs between runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TargetError {
+    /// The median over runs of the target loss's standard error over its validation sequences (nats;
+    /// for several targets, of their mean, the domains taken as independent).
+    pub standard_error: f64,
+    /// The standard deviation of the measured target loss across runs (nats).
+    pub spread: f64,
+}
+
+impl TargetError {
+    /// From each run's target standard error (`None` where unknown: then there is no estimate) and
+    /// the measured target losses.
+    pub fn of(errors: &[Option<f64>], measured: &[f64]) -> Option<TargetError> {
+        let mut errors: Vec<f64> = errors.iter().copied().collect::<Option<_>>()?;
+        if errors.is_empty() || measured.len() < 2 {
+            return None;
+        }
+        errors.sort_by(f64::total_cmp);
+        let mid = errors.len() / 2;
+        let median = if errors.len() % 2 == 1 {
+            errors[mid]
+        } else {
+            (errors[mid - 1] + errors[mid]) / 2.0
+        };
+        let n = measured.len() as f64;
+        let mean = measured.iter().sum::<f64>() / n;
+        let variance = measured.iter().map(|m| (m - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        Some(TargetError {
+            standard_error: median,
+            spread: variance.sqrt(),
+        })
+    }
 }
 
 /// The training rows of a fit: weights, target and run ids.
@@ -108,6 +146,8 @@ pub struct Samples {
     pub x: Vec<Vec<f64>>,
     pub y: Vec<f64>,
     pub run_ids: Vec<String>,
+    /// Each run's target standard error, where the runs table has it.
+    pub errors: Vec<Option<f64>>,
 }
 
 /// Extracts the finished runs and their mean target loss, refusing runs with missing or non-finite
@@ -128,6 +168,7 @@ pub fn samples(table: &RunsTable, target: &[String]) -> Result<Samples> {
         x: Vec::new(),
         y: Vec::new(),
         run_ids: Vec::new(),
+        errors: Vec::new(),
     };
     for (row, run) in table
         .runs
@@ -157,6 +198,12 @@ pub fn samples(table: &RunsTable, target: &[String]) -> Result<Samples> {
         out.x.push(run.weights.clone());
         out.y.push(total / target.len() as f64);
         out.run_ids.push(run.run_id.clone());
+        let variance: Option<f64> = columns
+            .iter()
+            .map(|&c| run.loss_errors[c].map(|e| e * e))
+            .sum();
+        out.errors
+            .push(variance.map(|v| v.sqrt() / target.len() as f64));
     }
     if !problems.is_empty() {
         bail!(
@@ -267,6 +314,7 @@ pub fn run(runs_path: &Path, config: &FitConfig, out_dir: &Path) -> Result<FitRe
                 predicted,
             })
             .collect(),
+        target_error: TargetError::of(&samples.errors, &samples.y),
     };
     write_atomic(
         &out_dir.join("model.json"),

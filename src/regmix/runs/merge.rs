@@ -55,16 +55,15 @@ pub fn merge(paths: &[PathBuf]) -> Result<RunsTable> {
         for run in &table.runs {
             let mut run = run.clone();
             run.weights = weight_order.iter().map(|&i| run.weights[i]).collect();
-            run.losses = loss_domains
+            let loss_order: Vec<Option<usize>> = loss_domains
                 .iter()
-                .map(|d| {
-                    table
-                        .loss_domains
-                        .iter()
-                        .position(|x| x == d)
-                        .and_then(|i| run.losses[i])
-                })
+                .map(|d| table.loss_domains.iter().position(|x| x == d))
                 .collect();
+            let reorder = |values: &[Option<f64>]| -> Vec<Option<f64>> {
+                loss_order.iter().map(|i| i.and_then(|i| values[i])).collect()
+            };
+            run.losses = reorder(&run.losses);
+            run.loss_errors = reorder(&run.loss_errors);
             let key = (run.run_id.len(), run.run_id.clone());
             match runs.get(&key) {
                 Some(existing) if *existing != run => bail!(
@@ -192,6 +191,7 @@ mod tests {
             tokens_trained: Some(100),
             wall_time_s: None,
             device: Some("cpu".into()),
+            loss_errors: vec![None; losses.len()],
             losses,
             status: FINISHED.into(),
         }

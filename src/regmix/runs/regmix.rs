@@ -170,6 +170,7 @@ pub fn import(mixtures: &Path, losses: &Path) -> Result<RunsTable> {
             tokens_trained: None,
             wall_time_s: None,
             device: None,
+            loss_errors: vec![None; run_losses.len()],
             losses: run_losses,
             status: FINISHED.into(),
         });

@@ -20,6 +20,9 @@ pub struct Run {
     pub device: Option<String>,
     /// One loss per [`RunsTable::loss_domains`] entry; `None` where the run has no loss for it.
     pub losses: Vec<Option<f64>>,
+    /// The sampling error of each loss (its standard error over the validation sequences, nats), in
+    /// the same order; `None` where unknown (runs imported from RegMix's published losses).
+    pub loss_errors: Vec<Option<f64>>,
     pub status: String,
 }
 

@@ -14,6 +14,9 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use super::run::{FINISHED, Run, RunsTable};
 use crate::core::workdir::write_atomic_with;
 
+/// The prefix of a loss's standard-error column (`se_<domain>`, beside `loss_<domain>`).
+const LOSS_ERROR: &str = "se_";
+
 /// Writes the table atomically (temporary file, then rename).
 pub fn write_runs(table: &RunsTable, path: &Path) -> Result<()> {
     let runs = &table.runs;
@@ -54,6 +57,14 @@ pub fn write_runs(table: &RunsTable, path: &Path) -> Result<()> {
         columns.push((
             format!("loss_{domain}"),
             Arc::new(Float64Array::from_iter(runs.iter().map(|r| r.losses[i]))),
+        ));
+    }
+    for (i, domain) in table.loss_domains.iter().enumerate() {
+        columns.push((
+            format!("{LOSS_ERROR}{domain}"),
+            Arc::new(Float64Array::from_iter(
+                runs.iter().map(|r| r.loss_errors[i]),
+            )),
         ));
     }
     columns.push(("status".into(), text(&|r| Some(r.status.clone()))));
@@ -148,6 +159,17 @@ pub fn read_runs(path: &Path) -> Result<RunsTable> {
         .iter()
         .map(|d| floats(&format!("loss_{d}"), required(&format!("loss_{d}"))?))
         .collect::<Result<Vec<_>>>()?;
+    // Optional: tables from before the column, and imported published runs, have none.
+    let loss_errors = loss_domains
+        .iter()
+        .map(|d| {
+            let name = format!("{LOSS_ERROR}{d}");
+            column(&name)
+                .map(|a| floats(&name, a))
+                .transpose()
+                .map(|v| v.unwrap_or_else(|| vec![None; rows]))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let seeds = column("seed")
         .map(ints)
         .transpose()?
@@ -190,6 +212,7 @@ pub fn read_runs(path: &Path) -> Result<RunsTable> {
             wall_time_s: wall[row],
             device: devices[row].clone(),
             losses: losses.iter().map(|l| l[row]).collect(),
+            loss_errors: loss_errors.iter().map(|l| l[row]).collect(),
             status: status[row].clone().unwrap_or_else(|| FINISHED.into()),
         });
     }
@@ -219,6 +242,7 @@ mod tests {
                 wall_time_s: Some(1.5),
                 device: Some("cpu".into()),
                 losses: vec![Some(3.5)],
+                loss_errors: vec![Some(0.02)],
                 status: FINISHED.into(),
             }],
         };

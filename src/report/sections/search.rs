@@ -219,10 +219,11 @@ pub fn optimum(work: &Path) -> Result<Option<String>> {
                 d.natural.map(|n| format!("{n:.4}")).unwrap_or("-".into()),
                 format!("{uniform:.4}"),
                 format!("{:.4}", d.cap),
+                d.uncapped.map(|u| format!("{u:.4}")).unwrap_or("-".into()),
             ]
         })
         .collect();
-    let rows = vec![
+    let mut rows = vec![
         vec!["optimum".into(), format!("{:.4}", optimum.predicted_loss)],
         vec![
             "natural".into(),
@@ -236,6 +237,9 @@ pub fn optimum(work: &Path) -> Result<Option<String>> {
             format!("{:.4}", optimum.predicted_loss_uniform),
         ],
     ];
+    if let Some(uncapped) = optimum.predicted_loss_uncapped {
+        rows.push(vec!["uncapped".into(), format!("{uncapped:.4}")]);
+    }
     let note = format!(
         "mean of the best {} of {} feasible candidates; target {}",
         optimum.config.top_k,
@@ -245,7 +249,7 @@ pub fn optimum(work: &Path) -> Result<Option<String>> {
     let body = table(&["mixture", "predicted loss"], &rows)
         + &charts(&[chart])
         + &table(
-            &["domain", "optimum", "natural", "uniform", "cap"],
+            &["domain", "optimum", "natural", "uniform", "cap", "uncapped"],
             &weights,
         );
     Ok(Some(section("optimum", "Chosen mixture", &note, &body)))
