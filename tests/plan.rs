@@ -28,8 +28,13 @@ fn the_estimate_is_within_twice_the_measured_training_and_gates_a_long_run() {
     assert_eq!(memory["proxies"], 1);
     assert!(memory["per_proxy_bytes"].as_u64().unwrap() > 0);
     assert!(memory["budget_bytes"].is_null());
+    // The token shards' size before tokenize ran: estimated from a sample of the corpus.
+    let disk = &plan["disk"];
+    assert!(disk["tokens_from"]["estimated"]["documents"].as_u64().unwrap() > 0);
+    let estimated_tokens = disk["tokens"].as_f64().unwrap();
     let output = remix(dir, &["plan", "pipeline.toml"]);
     assert_ok(&output);
+    assert!(stdout(&output).contains("Disk: token shards about "));
     assert!(
         stdout(&output).contains("Memory: 1 per stack, about "),
         "{}",
@@ -59,6 +64,23 @@ fn the_estimate_is_within_twice_the_measured_training_and_gates_a_long_run() {
         .unwrap()["seconds"]
         .as_f64()
         .unwrap();
+    // The estimated tokens against those tokenize wrote (the fixtures have few duplicates).
+    let index: Value =
+        serde_json::from_slice(&fs::read(dir.join("work/tokens/index.json")).unwrap()).unwrap();
+    let counted: u64 = index["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["tokens"].as_u64().unwrap() + d["val_tokens"].as_u64().unwrap())
+        .sum();
+    let tokens_ratio = estimated_tokens / counted as f64;
+    eprintln!("tokens: estimated {estimated_tokens:.0}, counted {counted}, ratio {tokens_ratio:.3}");
+    assert!((0.8..=1.25).contains(&tokens_ratio), "{tokens_ratio}");
+    let output = remix(dir, &["plan", "--json", "pipeline.toml"]);
+    assert_ok(&output);
+    let plan: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(plan["disk"]["tokens"], counted);
+    assert_eq!(plan["disk"]["tokens_from"], "counted");
     let ratio = estimated / measured;
     eprintln!(
         "train stage: estimated {estimated:.2} s, measured {measured:.2} s, ratio {ratio:.2}"

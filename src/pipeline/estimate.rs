@@ -2,13 +2,16 @@
 //! first lines of `remix run`): a few real training steps of the configured proxy (its vocabulary,
 //! context, batch and device, on random tokens: [`crate::proxy::bench`]) give the tokens per second,
 //! and each stage that trains proxies costs its proxies times their tokens at that rate. The
-//! validation models are timed the same way at their own size.
+//! validation models are timed the same way at their own size. Beside the hours: the memory of a stack
+//! of proxies on the device ([`StackMemory`]) and the disk the shards and exports take
+//! ([`super::disk`]).
 
 use anyhow::{Context as _, Result};
 use serde::Serialize;
 
 use super::config::PipelineConfig;
 use super::context::Context;
+use super::disk::Disk;
 use super::stage::PipelineStage;
 use crate::data::tokenize::load_tokenizer;
 use crate::data::tokens::TokensIndex;
@@ -45,6 +48,8 @@ pub struct Estimate {
     pub stages: Vec<StageCost>,
     /// A stack of RegMix's proxies in memory on this device.
     pub memory: StackMemory,
+    /// The token shards and exports on disk.
+    pub disk: Disk,
     /// The stages' hours together (the data stages, stats to tokenize, are not timed).
     pub hours: f64,
 }
@@ -71,6 +76,7 @@ impl Estimate {
             "total", self.hours
         ));
         out.push_str(&format!("Memory: {}\n", self.memory.describe()));
+        out.push_str(&self.disk.text());
         out
     }
 }
@@ -188,6 +194,7 @@ pub fn estimate(
         proxy_params: shape.params(),
         stages,
         memory: StackMemory::of(&shape, &p.train, p.parallel, device.stack_budget(), candidates),
+        disk: super::disk::estimate(config, vocab)?,
         hours,
     }))
 }

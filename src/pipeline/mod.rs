@@ -35,6 +35,7 @@
 mod checks;
 pub mod config;
 mod context;
+pub mod disk;
 pub mod estimate;
 pub mod executor;
 mod local;

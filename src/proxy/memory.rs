@@ -117,7 +117,7 @@ impl StackMemory {
                 self.largest_buffer_bytes as f64 / MIB,
                 binding as f64 / MIB
             ),
-            _ => " of host memory".into(),
+            _ => ", in host memory".into(),
         };
         format!(
             "{} per stack, about {:.0} MiB per proxy, {:.0} MiB together{budget}",
