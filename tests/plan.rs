@@ -35,6 +35,21 @@ fn the_estimate_is_within_twice_the_measured_training_and_gates_a_long_run() {
     let output = remix(dir, &["plan", "pipeline.toml"]);
     assert_ok(&output);
     assert!(stdout(&output).contains("Disk: token shards about "));
+    assert!(!stdout(&output).contains("Problem:"));
+    // A budget past the corpus: said before anything runs.
+    fs::write(
+        dir.join("pipeline.toml"),
+        config.replace("train_tokens = 1000000", "train_tokens = 100000000000"),
+    )
+    .unwrap();
+    let output = remix(dir, &["plan", "pipeline.toml"]);
+    assert_ok(&output);
+    assert!(
+        stdout(&output).contains("Problem: [manifest] train_tokens = 100000000000 is more than"),
+        "{}",
+        stdout(&output)
+    );
+    fs::write(dir.join("pipeline.toml"), &config).unwrap();
     assert!(
         stdout(&output).contains("Memory: 1 per stack, about "),
         "{}",

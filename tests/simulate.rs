@@ -203,3 +203,94 @@ fn impossible_constraints_are_explained() {
     );
     assert!(!work.path().join("o.json").exists());
 }
+
+/// Ye et al.'s mixing law recovers a target made of two domains' laws, and the exact proposer finds its
+/// optimum (a certified gap, no weight on the domain the target never saw) with a lower predicted
+/// loss than the sampling proposer's on the same fit; `remix predict` scores with the law.
+#[test]
+fn the_mixing_law_and_the_exact_proposer_find_a_known_optimum() {
+    use remix::regmix::runs::{Run, RunsTable, write_runs};
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path();
+    let domains: Vec<String> = ["a", "b", "c"].iter().map(|d| d.to_string()).collect();
+    // Each domain's loss falls as its own weight grows; the target is 0.6 a's loss + 0.4 b's.
+    let own = |w: &[f64], d: usize| 1.5 + (1.2 - 1.5 * w[d] + 0.1 * w[(d + 1) % 3]).exp();
+    let mut state = 12345u64;
+    let mut next = || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((state >> 11) as f64 / (1u64 << 53) as f64).max(1e-3)
+    };
+    let runs = (0..40)
+        .map(|i| {
+            let raw: Vec<f64> = (0..3).map(|_| -next().ln()).collect();
+            let sum: f64 = raw.iter().sum();
+            let w: Vec<f64> = raw.iter().map(|r| r / sum).collect();
+            let mut losses: Vec<Option<f64>> = (0..3).map(|d| Some(own(&w, d))).collect();
+            losses.push(Some(0.6 * own(&w, 0) + 0.4 * own(&w, 1)));
+            Run {
+                run_id: format!("r{i}"),
+                seed: None,
+                proxy_config_hash: None,
+                weights: w,
+                tokens_trained: None,
+                wall_time_s: None,
+                device: None,
+                loss_errors: vec![None; 4],
+                losses,
+                status: "finished".into(),
+            }
+        })
+        .collect();
+    let table = RunsTable {
+        domains: domains.clone(),
+        loss_domains: ["a", "b", "c", "target"].iter().map(|d| d.to_string()).collect(),
+        runs,
+    };
+    write_runs(&table, &work.join("runs.parquet")).unwrap();
+    token_index(work, &domains);
+    let output = remix(
+        work,
+        &["fit", "--runs", "runs.parquet", "--target", "target", "--regressor", "mixing_law", "-o", "fit", "--json"],
+    );
+    assert_ok(&output);
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert!(report["regressors"][0]["spearman"].as_f64().unwrap() > 0.99, "{report}");
+    let model: Value = serde_json::from_slice(&fs::read(work.join("fit/model.json")).unwrap()).unwrap();
+    let a: Vec<f64> = model["model"]["a"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert!((a[0] - 0.6).abs() < 0.05 && (a[1] - 0.4).abs() < 0.05 && a[2] < 0.05, "{a:?}");
+
+    let solve = |proposer: &str| -> Value {
+        let out = format!("{proposer}.json");
+        let output = remix(
+            work,
+            &["simulate", "--model", "fit/model.json", "--tokens", "tokens", "-n", "20000", "--proposer", proposer,
+              "--kl-reg", "0", "-o", &out, "--json"],
+        );
+        assert_ok(&output);
+        serde_json::from_str(&stdout(&output)).unwrap()
+    };
+    let exact = solve("exact");
+    let sample = solve("sample");
+    assert_eq!(exact["proposer"], "exact");
+    assert!(exact["optimality_gap"].as_f64().unwrap() <= 1e-7, "{exact}");
+    assert!(exact["domains"][2]["weight"].as_f64().unwrap() < 1e-3, "{exact}");
+    let (exact_loss, sampled_loss) = (
+        exact["predicted_loss"].as_f64().unwrap(),
+        sample["predicted_loss"].as_f64().unwrap(),
+    );
+    assert!(exact_loss <= sampled_loss, "exact {exact_loss} against sampled {sampled_loss}");
+    assert_eq!(exact["predicted_loss_sampled"].as_f64().unwrap(), sampled_loss);
+
+    // The chosen mixture scored by `remix predict` with the same law.
+    let weights: Vec<f64> = (0..3).map(|d| exact["domains"][d]["weight"].as_f64().unwrap()).collect();
+    fs::write(
+        work.join("chosen.csv"),
+        format!("index,w_a,w_b,w_c\nchosen,{},{},{}\n", weights[0], weights[1], weights[2]),
+    )
+    .unwrap();
+    let output = remix(work, &["predict", "--model", "fit/model.json", "--mixtures", "chosen.csv", "-o", "p.csv"]);
+    assert_ok(&output);
+    let predicted = fs::read_to_string(work.join("p.csv")).unwrap();
+    let value: f64 = predicted.lines().nth(1).unwrap().rsplit(',').next().unwrap().parse().unwrap();
+    assert!((value - exact_loss).abs() < 1e-6, "{predicted}");
+}

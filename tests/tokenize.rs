@@ -383,3 +383,49 @@ fn tokenize_in_tasks_gives_the_one_process_streams_and_split() {
         assert!(!root.join("work/tokenize-tasks").exists());
     }
 }
+
+/// A tokenizer that spells most of the corpus as its unknown token is refused before anything is
+/// written, naming it; `remix plan` refuses it the same way.
+#[test]
+fn a_tokenizer_that_does_not_cover_the_text_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path();
+    let words = serde_json::json!({
+        "version": "1.0", "truncation": null, "padding": null, "added_tokens": [],
+        "normalizer": null, "pre_tokenizer": {"type": "Whitespace"}, "post_processor": null,
+        "decoder": null,
+        "model": {"type": "WordLevel", "vocab": {"<unk>": 0, "<|endoftext|>": 1, "the": 2, "of": 3},
+                  "unk_token": "<unk>"}
+    });
+    std::fs::write(work.join("words.json"), words.to_string()).unwrap();
+    let corpus = fixtures().join("corpus");
+    let output = remix(
+        work,
+        &[
+            "tokenize",
+            "--quiet",
+            "--input",
+            corpus.to_str().unwrap(),
+            "--tokenizer",
+            "words.json",
+            "-o",
+            ".",
+        ],
+    );
+    let message = stderr(&output);
+    assert!(!output.status.success(), "{message}");
+    assert!(
+        message.contains("are its unknown token `<unk>`") && message.contains("words.json"),
+        "{message}"
+    );
+    assert!(!work.join("tokens").exists(), "something was written");
+    let config = small_pipeline(&corpus, 1000, "\n[manifest]\nname = \"w\"\ntrain_tokens = 1000000\n")
+        .replace(
+            &fixtures().join("tokenizer.json").display().to_string(),
+            &work.join("words.json").display().to_string(),
+        );
+    std::fs::write(work.join("pipeline.toml"), config).unwrap();
+    let output = remix(work, &["plan", "pipeline.toml"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("unknown token `<unk>`"), "{}", stderr(&output));
+}

@@ -42,7 +42,7 @@ pub struct Args {
     /// Where the stages run: `local` (this process) or `slurm` (each stage a job array, chained with
     /// afterok; see [executor] in mixtures/gpu-template.toml). The work directory must be on a
     /// filesystem every node shares.
-    #[arg(long, value_enum, default_value = "local")]
+    #[arg(long, value_enum, default_value_t = Executor::default())]
     pub executor: Executor,
 
     /// With --executor slurm: print the sbatch commands and scripts, submit nothing.

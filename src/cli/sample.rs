@@ -30,7 +30,7 @@ pub struct Args {
     pub temperature: f64,
 
     /// Range of the Dirichlet strength, sampled log-uniformly: MIN..MAX.
-    #[arg(long, default_value = "0.1..5", value_parser = parse_range)]
+    #[arg(long, default_value = STRENGTH, value_parser = parse_range)]
     pub strength: (f64, f64),
 
     /// Weights under this are set to 0.
@@ -53,6 +53,9 @@ pub struct Args {
     #[arg(short, long)]
     pub output: PathBuf,
 }
+
+/// `SamplingConfig`'s default strength range as the flag writes it (a test holds them equal).
+const STRENGTH: &str = "0.1..5";
 
 fn parse_range(text: &str) -> Result<(f64, f64), String> {
     let parsed = text
@@ -91,4 +94,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         args.output.display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_strength_flag_defaults_to_the_sampling_default() {
+        let d = SamplingConfig::default();
+        assert_eq!(parse_range(STRENGTH), Ok((d.strength_min, d.strength_max)));
+    }
 }

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use clap::Args as ClapArgs;
 
-use crate::regmix::simulate::SimulateConfig;
+use crate::regmix::simulate::{Proposer, SimulateConfig};
 
 /// Find the mixture with the lowest predicted loss: score fresh Dirichlet candidates, average the best.
 ///
@@ -46,6 +46,15 @@ pub struct Args {
     #[arg(long, default_value_t = SimulateConfig::default().sampling.temperature)]
     pub temperature: f64,
 
+    /// How to find the optimum: auto (exact where the model is convex in the weights: ols, ridge,
+    /// log_linear, mixing_law), exact, or sample (RegMix's mean of the best drawn candidates).
+    #[arg(long, value_enum, default_value_t = SimulateConfig::default().proposer)]
+    pub proposer: Proposer,
+
+    /// The exact proposer's pull toward the prior: KL(w || prior) times this, in nats.
+    #[arg(long, default_value_t = SimulateConfig::default().kl_reg)]
+    pub kl_reg: f64,
+
     /// The optimum to write (JSON).
     #[arg(short, long)]
     pub output: PathBuf,
@@ -62,6 +71,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         seed: args.seed,
         max_epochs: args.max_epochs,
         train_tokens: args.train_tokens,
+        proposer: args.proposer,
+        kl_reg: args.kl_reg,
         ..Default::default()
     };
     config.sampling.temperature = args.temperature;

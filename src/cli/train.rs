@@ -42,7 +42,7 @@ pub struct Args {
     pub device: DeviceChoice,
 
     /// Train only every N-th candidate from the I-th: I/N.
-    #[arg(long, value_name = "I/N", default_value = "0/1")]
+    #[arg(long, value_name = "I/N", default_value_t = TaskSlice::WHOLE)]
     pub shard: TaskSlice,
 
     /// Most times a candidate may repeat a domain within one proxy's tokens (as in `remix sample`).

@@ -62,6 +62,12 @@ impl Progress {
         self.bar.set_length(total);
     }
 
+    /// Whether the bar draws (on a terminal, not quiet): where it does not, long stages log their
+    /// progress instead.
+    pub fn draws(&self) -> bool {
+        self.lines.is_some()
+    }
+
     /// A bar that never draws.
     pub fn hidden() -> Self {
         Self::new(0, "", true)

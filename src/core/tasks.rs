@@ -16,6 +16,9 @@ pub struct TaskSlice {
 }
 
 impl TaskSlice {
+    /// The whole stage in one task: `0/1`.
+    pub const WHOLE: TaskSlice = TaskSlice { index: 0, count: 1 };
+
     /// The task from `--tasks N` and the scheduler's array index (`SLURM_ARRAY_TASK_ID`, else
     /// `JOB_COMPLETION_INDEX`). Errors: neither variable set, or an index outside `0..N`.
     pub fn from_env(count: usize) -> Result<Self> {

@@ -199,6 +199,9 @@ mod tests {
             predicted_loss_natural: None,
             predicted_loss_uniform: 3.5,
             predicted_loss_uncapped: None,
+            proposer: crate::regmix::simulate::Proposer::Sample,
+            optimality_gap: None,
+            predicted_loss_sampled: None,
             feasible_candidates: 10,
         };
         let path = dir.path().join("optimum.json");

@@ -9,17 +9,11 @@ use serde::Serialize;
 
 use super::config::PipelineConfig;
 use super::context::Context;
-use crate::core::progress::Progress;
 use crate::data::corpus::Corpus;
-use crate::data::tokenize::LoadedTokenizer;
+use crate::data::tokenize::sample;
 use crate::data::tokens::TokensIndex;
 use crate::data::tokens::write::TokenDtype;
 use crate::manifest::format::Format;
-
-/// Files sampled to measure bytes per token (their first row group each), and documents per file:
-/// enough to see each domain's text in a corpus of one folder per domain, a second's tokenizing.
-const SAMPLE_FILES: usize = 32;
-const SAMPLE_DOCUMENTS: usize = 64;
 
 /// Parquet's uncompressed size of a string column counts a 4-byte length before each value.
 const LENGTH_PREFIX_BYTES: u64 = 4;
@@ -102,7 +96,9 @@ pub fn estimate(config: &PipelineConfig, vocab_size: usize) -> Result<Disk> {
             let bytes = opened
                 .text_bytes()
                 .saturating_sub(LENGTH_PREFIX_BYTES * opened.rows());
-            Some((bytes, sample(&opened, &tokenizer)?))
+            let sampled = sample(&opened, &tokenizer)?;
+            sampled.check_unknown(&tokenizer, &corpus.tokenizer)?;
+            Some((bytes, (sampled.documents, sampled.bytes_per_token())))
         }
         None => None,
     };
@@ -158,33 +154,4 @@ pub fn estimate(config: &PipelineConfig, vocab_size: usize) -> Result<Disk> {
         tokens_bytes,
         exports_bytes,
     })
-}
-
-/// Documents sampled and the bytes of text per token the tokenizer makes of them (an end-of-document
-/// token each, as tokenize writes): up to [`SAMPLE_DOCUMENTS`] from the first row group of each of the
-/// first [`SAMPLE_FILES`] files. Errors: an unreadable file; a corpus with no text.
-fn sample(corpus: &Corpus, tokenizer: &LoadedTokenizer) -> Result<(usize, f64)> {
-    let mut units = corpus.units();
-    units.dedup_by_key(|(file, _)| *file);
-    units.truncate(SAMPLE_FILES);
-    let (mut documents, mut bytes, mut tokens) = (0usize, 0usize, 0usize);
-    corpus.for_each_batch_units(&units, &Progress::hidden(), |batch| {
-        let texts: Vec<&str> = batch
-            .docs()
-            .take(SAMPLE_DOCUMENTS)
-            .map(|(_, _, text)| text)
-            .collect();
-        let encodings = tokenizer
-            .tokenizer
-            .encode_batch_fast(texts.clone(), false)
-            .map_err(|e| anyhow::anyhow!("the tokenizer failed: {e}"))?;
-        documents += texts.len();
-        bytes += texts.iter().map(|t| t.len()).sum::<usize>();
-        tokens += encodings.iter().map(|e| e.get_ids().len() + 1).sum::<usize>();
-        Ok(())
-    })?;
-    if tokens == 0 {
-        anyhow::bail!("the corpus's first row groups hold no text to measure bytes per token by");
-    }
-    Ok((documents, bytes as f64 / tokens as f64))
 }

@@ -50,6 +50,9 @@ pub struct Estimate {
     pub memory: StackMemory,
     /// The token shards and exports on disk.
     pub disk: Disk,
+    /// What `remix run` will stop at before training, as far as the estimate can see now (the
+    /// checks themselves run on the token index: [`super::checks`]).
+    pub problems: Vec<String>,
     /// The stages' hours together (the data stages, stats to tokenize, are not timed).
     pub hours: f64,
 }
@@ -77,6 +80,9 @@ impl Estimate {
         ));
         out.push_str(&format!("Memory: {}\n", self.memory.describe()));
         out.push_str(&self.disk.text());
+        for problem in &self.problems {
+            out.push_str(&format!("Problem: {problem}\n"));
+        }
         out
     }
 }
@@ -188,13 +194,27 @@ pub fn estimate(
     }
     let hours = stages.iter().map(|s| s.hours).sum();
     let candidates = config.regmix.as_ref().map_or(1, |r| r.sample.candidates);
+    let disk = super::disk::estimate(config, vocab)?;
+    let manifest = &config.manifest;
+    let mut problems = Vec::new();
+    // All the corpus's tokens, so a budget past them is past the training tokens too.
+    let most = disk.tokens as f64 * manifest.max_epochs;
+    if !manifest.allow_repeat && manifest.train_tokens as f64 > most {
+        problems.push(format!(
+            "[manifest] train_tokens = {} is more than the about {} tokens of the corpus repeated \
+             [manifest] max_epochs = {} times ({most:.0}): remix run will stop after tokenize; lower \
+             train_tokens, raise max_epochs, or set allow_repeat = true",
+            manifest.train_tokens, disk.tokens, manifest.max_epochs
+        ));
+    }
     Ok(Some(Estimate {
         device: device.label(),
         vocab_size: vocab,
         proxy_params: shape.params(),
         stages,
         memory: StackMemory::of(&shape, &p.train, p.parallel, device.stack_budget(), candidates),
-        disk: super::disk::estimate(config, vocab)?,
+        disk,
+        problems,
         hours,
     }))
 }

@@ -12,5 +12,6 @@ pub mod predict;
 pub mod runs;
 pub mod sample;
 pub mod simulate;
+pub mod solve;
 pub mod train;
 pub mod weights;

@@ -22,6 +22,7 @@ use crate::core::DEFAULT_SEED;
 use crate::core::workdir::write_json;
 use crate::data::tokens::TokensIndex;
 use crate::regmix::fit::{Fitted, read_model};
+use crate::regmix::solve::{convex_gradient, solve};
 use crate::regmix::mixture::{
     DEFAULT_MAX_EPOCHS, SamplingConfig, draw, enforce, epoch_caps, prior, within_caps,
 };
@@ -43,7 +44,35 @@ pub struct SimulateConfig {
     pub max_epochs: f64,
     /// Tokens the real run will train on; with token counts, this sets the epoch caps.
     pub train_tokens: Option<u64>,
+    /// How the optimum is found: `sample` (RegMix's mean of the best drawn candidates), `exact` (the
+    /// convex problem [`crate::regmix::solve`] solves, for linear models and mixing laws), or `auto`:
+    /// exact where the model allows it.
+    pub proposer: Proposer,
+    /// The exact proposer's pull toward the prior, `kl_reg * KL(w || prior)` added to the predicted
+    /// loss (nats). Default [`DEFAULT_KL_REG`].
+    pub kl_reg: f64,
 }
+
+/// How `remix simulate` finds the optimum.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema, clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Proposer {
+    /// `exact` for a model convex in the weights (ols, ridge, log_linear, mixing_law), else `sample`.
+    #[default]
+    Auto,
+    /// The convex problem, solved to a certified gap ([`crate::regmix::solve`]).
+    Exact,
+    /// RegMix's: the mean of the `top_k` best of `candidates` drawn mixtures.
+    Sample,
+}
+
+/// The exact proposer's KL weight, in nats. Olmix's configs use 0.05; on the known-mixture benchmark
+/// (`bench/known_mix.sh`, the README's table) that pulled the mixing law's answer toward the prior
+/// (L1 0.123 to the truth on its first seed, against 0.100 at 0.01 and 0.097 at 0), so the pull is
+/// kept small: enough to keep a law's answer off a vertex where the fit is unsure.
+pub const DEFAULT_KL_REG: f64 = 0.01;
 
 impl Default for SimulateConfig {
     fn default() -> Self {
@@ -54,6 +83,8 @@ impl Default for SimulateConfig {
             sampling: SamplingConfig::default(),
             max_epochs: DEFAULT_MAX_EPOCHS,
             train_tokens: None,
+            proposer: Proposer::Auto,
+            kl_reg: DEFAULT_KL_REG,
         }
     }
 }
@@ -88,6 +119,14 @@ pub struct Optimum {
     pub predicted_loss_uniform: f64,
     /// Predicted target loss of the uncapped answer, when some cap is below 1.
     pub predicted_loss_uncapped: Option<f64>,
+    /// The proposer that found the optimum (`exact` or `sample`).
+    pub proposer: Proposer,
+    /// The exact proposer's certified gap: the objective at the optimum (before the minimum weight)
+    /// is at most this above its minimum.
+    pub optimality_gap: Option<f64>,
+    /// With the exact proposer: the predicted target loss of the sampling proposer's answer on the
+    /// same fit, for comparison.
+    pub predicted_loss_sampled: Option<f64>,
     /// Candidates that obeyed the constraints and were scored.
     pub feasible_candidates: usize,
 }
@@ -155,13 +194,30 @@ pub fn run(
             config.candidates
         );
     }
-    let optimum = enforce(&mean_of(&top, dims), &caps, config.sampling.min_weight)?;
+    let sampled = mean_of(&top, dims);
+    let exact = match config.proposer {
+        Proposer::Sample => false,
+        Proposer::Exact => true,
+        Proposer::Auto => convex_gradient(&model.model, &prior).is_some(),
+    };
+    let no_caps = vec![1.0; dims];
+    let (answer, gap, uncapped) = if exact {
+        let solution = solve(&model.model, &prior, &caps, config.kl_reg)?;
+        let uncapped = match caps.iter().any(|&c| c < 1.0) {
+            true => Some(solve(&model.model, &prior, &no_caps, config.kl_reg)?.weights),
+            false => None,
+        };
+        (solution.weights, Some(solution.gap), uncapped)
+    } else {
+        // The same search without the caps (the same draws, all feasible), to show what they cost.
+        let uncapped = caps.iter().any(|&c| c < 1.0).then(|| {
+            let (top, _) = best_candidates(&model.model, &prior, &no_caps, config, dims);
+            mean_of(&top, dims)
+        });
+        (sampled.clone(), None, uncapped)
+    };
+    let optimum = enforce(&answer, &caps, config.sampling.min_weight)?;
     debug_assert!(within_caps(&optimum, &caps));
-    // The same search without the caps (the same draws, all feasible), to show what they cost.
-    let uncapped = caps.iter().any(|&c| c < 1.0).then(|| {
-        let (top, _) = best_candidates(&model.model, &prior, &vec![1.0; dims], config, dims);
-        mean_of(&top, dims)
-    });
 
     let natural = counts.as_ref().map(|c| {
         let total: u64 = c.iter().sum();
@@ -196,6 +252,20 @@ pub fn run(
             .collect(),
         predicted_loss: predict(&optimum),
         predicted_loss_uncapped: uncapped.as_deref().map(predict),
+        proposer: if exact {
+            Proposer::Exact
+        } else {
+            Proposer::Sample
+        },
+        optimality_gap: gap,
+        predicted_loss_sampled: match exact {
+            true => Some(predict(&enforce(
+                &sampled,
+                &caps,
+                config.sampling.min_weight,
+            )?)),
+            false => None,
+        },
         predicted_loss_natural: natural.as_deref().map(predict),
         predicted_loss_uniform: predict(&uniform),
         feasible_candidates: feasible,

@@ -137,15 +137,19 @@ pub fn train_candidates(
     } = options;
     let index = TokensIndex::read(tokens_dir)?;
     let training: Vec<String> = index.training_names();
-    let file = crate::regmix::mixture_table::read_mixtures(mixtures)?;
+    let mut file = crate::regmix::mixture_table::read_mixtures(mixtures)?;
     let Some((_, ids)) = file.id else {
         bail!(
             "{} has no mixture_id column: make it with `remix sample`",
             mixtures.display()
         );
     };
-    let columns: Vec<&str> = file.weights.iter().map(|(d, _)| d.as_str()).collect();
-    if columns != training.iter().map(String::as_str).collect::<Vec<_>>() {
+    // The columns in the index's order, whatever order the file has them in.
+    let mut columns: Vec<&str> = file.weights.iter().map(|(d, _)| d.as_str()).collect();
+    let mut names: Vec<&str> = training.iter().map(String::as_str).collect();
+    columns.sort_unstable();
+    names.sort_unstable();
+    if columns != names {
         bail!(
             "the mixtures in {} are over {} but the token index trains on {}: sample them again from this index",
             mixtures.display(),
@@ -153,6 +157,8 @@ pub fn train_candidates(
             training.join(", ")
         );
     }
+    file.weights
+        .sort_by_key(|(d, _)| training.iter().position(|t| t == d));
     let tokens: Vec<u64> = training
         .iter()
         .map(|d| index.training_tokens(d).unwrap_or(0))
@@ -299,6 +305,18 @@ pub fn train_candidates(
             tracing::debug!(run = %ids[c], steps = trained.steps, train_loss = trained.final_train_loss[p], "proxy finished");
         }
         write_runs(&table, runs_path)?;
+        if !quiet && !progress.draws() {
+            // No bar (a pipe, a log file, CI): a line per stack instead.
+            let finished = (done * parallel + group.len()) as f64;
+            let seconds = started.elapsed().as_secs_f64();
+            let left = seconds / finished * (todo.len() as f64 - finished);
+            tracing::info!(
+                "{finished}/{} proxies trained, {:.0} tokens/s, about {:.0} s left",
+                todo.len(),
+                tokens as f64 / seconds.max(1e-9),
+                left
+            );
+        }
     }
     stack_progress.finish();
     progress.finish();

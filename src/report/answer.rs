@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::doremi::DoremiWeights;
 use crate::manifest::Manifest;
 use crate::regmix::fit::FitReport;
-use crate::regmix::simulate::Optimum;
+use crate::regmix::simulate::{Optimum, Proposer};
 
 /// A weight within this share of its epoch cap counts as at the cap.
 pub const NEAR_CAP: f64 = 0.05;
@@ -30,6 +30,12 @@ pub const UNTRAINED_MARGIN: f64 = 0.05;
 /// between runs was measured too coarsely to rank them: a different sample of the target's text could
 /// reorder them.
 pub const NOISE_SHARE: f64 = 0.25;
+/// A chosen mixture predicted to beat the natural one by less than this (nats), or by less than the
+/// target's sampling error where known, is no better than natural as far as the fit can tell.
+pub const NO_GAIN: f64 = 1e-3;
+/// The sampling proposer's answer is a mean of its `top_k` best feasible candidates; with fewer than
+/// this many times `top_k` feasible, it is a mean over little of the space.
+pub const FEASIBLE_PER_TOP_K: usize = 10;
 
 /// A sign that the answer is weak, and what to do about it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -91,8 +97,9 @@ pub fn warnings(evidence: &Evidence) -> Vec<Warning> {
             )
         } else {
             (
-                "is held down by",
-                "the search under the caps did not reach the cap",
+                "is limited by",
+                "the search would give it more than the cap allows, and its mean of capped candidates \
+                 stays below the cap",
             )
         };
         let uncapped = uncapped.map_or(String::new(), |(weight, loss, capped)| {
@@ -178,6 +185,38 @@ pub fn warnings(evidence: &Evidence) -> Vec<Warning> {
                     best.run_id, best.measured
                 ),
                 "the regression misses the best region: compare that run's mixture, and train more proxies near it",
+            );
+        }
+    }
+    if let Some(optimum) = regmix {
+        if optimum.proposer == Proposer::Sample
+            && optimum.feasible_candidates < FEASIBLE_PER_TOP_K * optimum.config.top_k
+        {
+            warn(
+                format!(
+                    "only {} of the {} simulated candidates obeyed the epoch caps, so the answer is a mean \
+                     over few mixtures",
+                    optimum.feasible_candidates, optimum.config.candidates
+                ),
+                "leave the caps more room (a lower [manifest] train_tokens or a higher max_epochs), or use \
+                 a regressor the exact proposer solves (ols, ridge, mixing_law)",
+            );
+        }
+        let noise = evidence
+            .fit
+            .and_then(|f| f.target_error.as_ref())
+            .map_or(NO_GAIN, |e| e.standard_error.max(NO_GAIN));
+        if let Some(natural) = optimum.predicted_loss_natural
+            && natural - optimum.predicted_loss < noise
+        {
+            warn(
+                format!(
+                    "the fit predicts no gain over the natural mixture: {:.4} chosen against {natural:.4} \
+                     natural, a difference below {noise:.4}",
+                    optimum.predicted_loss
+                ),
+                "the proxies do not separate the mixtures: train them longer or on more of the target \
+                 before trusting a departure from natural",
             );
         }
     }

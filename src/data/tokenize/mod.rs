@@ -22,7 +22,7 @@ mod tokenizer;
 pub mod train;
 
 pub use config::TokenizeConfig;
-pub use tokenizer::{KNOWN_EOD_TOKENS, LoadedTokenizer, load_tokenizer};
+pub use tokenizer::{KNOWN_EOD_TOKENS, LoadedTokenizer, TokenSample, load_tokenizer, sample};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -381,6 +381,7 @@ pub fn run(
     check(config)?;
     let loaded = load_tokenizer(tokenizer_path, config.eod_token.as_deref())?;
     let input = open_input(input, &config.corpus)?;
+    sample(&input.corpus, &loaded)?.check_unknown(&loaded, tokenizer_path)?;
     DoneMarker::clear(&work.stage_dir(StageFolder::Tokens))?;
     let units = input.corpus.units();
     let (domains, mut hashes) = split_hashes(&input, &units, config, &input.domains, quiet)?;

@@ -81,7 +81,7 @@ impl StageSpec for Train {
         fold_parts(&runs, &parts_dir(cx), &cx.path("mixtures.parquet"))?;
         // Folded: the parts and their markers would only go stale.
         tasks.remove_leftovers(Some(&parts_dir(cx)))?;
-        train(cx, &runs, TaskSlice { index: 0, count: 1 }, quiet)
+        train(cx, &runs, TaskSlice::WHOLE, quiet)
     }
 
     fn run_task(

@@ -16,6 +16,7 @@
 
 pub mod forest;
 pub mod gbdt;
+pub mod law;
 pub mod metrics;
 mod regressor;
 
@@ -25,7 +26,7 @@ use anyhow::{Context, Result, bail};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use regressor::{Fitted, RegressorKind};
+pub use regressor::{Fitted, RegressorKind, Rows};
 
 use crate::core::DEFAULT_SEED;
 use crate::core::workdir::{DoneMarker, StageFolder, write_atomic, write_json};
@@ -52,7 +53,7 @@ impl Default for FitConfig {
             target: Vec::new(),
             folds: 5,
             seed: DEFAULT_SEED,
-            regressors: RegressorKind::ALL.to_vec(),
+            regressors: RegressorKind::DEFAULT.to_vec(),
         }
     }
 }
@@ -148,6 +149,19 @@ pub struct Samples {
     pub run_ids: Vec<String>,
     /// Each run's target standard error, where the runs table has it.
     pub errors: Vec<Option<f64>>,
+    /// Each run's validation loss on every training domain (NaN where the table has none).
+    pub domain_losses: Vec<Vec<f64>>,
+}
+
+impl Samples {
+    /// All runs as regressor rows.
+    pub fn rows(&self) -> Rows<'_> {
+        Rows {
+            x: &self.x,
+            y: &self.y,
+            domain_losses: &self.domain_losses,
+        }
+    }
 }
 
 /// Extracts the finished runs and their mean target loss, refusing runs with missing or non-finite
@@ -169,7 +183,13 @@ pub fn samples(table: &RunsTable, target: &[String]) -> Result<Samples> {
         y: Vec::new(),
         run_ids: Vec::new(),
         errors: Vec::new(),
+        domain_losses: Vec::new(),
     };
+    let own_loss: Vec<Option<usize>> = table
+        .domains
+        .iter()
+        .map(|d| table.loss_domains.iter().position(|l| l == d))
+        .collect();
     for (row, run) in table
         .runs
         .iter()
@@ -198,6 +218,12 @@ pub fn samples(table: &RunsTable, target: &[String]) -> Result<Samples> {
         out.x.push(run.weights.clone());
         out.y.push(total / target.len() as f64);
         out.run_ids.push(run.run_id.clone());
+        out.domain_losses.push(
+            own_loss
+                .iter()
+                .map(|c| c.and_then(|c| run.losses[c]).unwrap_or(f64::NAN))
+                .collect(),
+        );
         let variance: Option<f64> = columns
             .iter()
             .map(|&c| run.loss_errors[c].map(|e| e * e))
@@ -247,7 +273,16 @@ pub fn cross_validate(
             let (train, test): (Vec<usize>, Vec<usize>) = (0..n).partition(|&r| fold_of[r] != fold);
             let x: Vec<Vec<f64>> = train.iter().map(|&r| samples.x[r].clone()).collect();
             let y: Vec<f64> = train.iter().map(|&r| samples.y[r]).collect();
-            let model = Fitted::fit(kind, &x, &y)?;
+            let domain_losses: Vec<Vec<f64>> = train
+                .iter()
+                .map(|&r| samples.domain_losses[r].clone())
+                .collect();
+            let rows = Rows {
+                x: &x,
+                y: &y,
+                domain_losses: &domain_losses,
+            };
+            let model = Fitted::fit(kind, rows, seed)?;
             let test_x: Vec<Vec<f64>> = test.iter().map(|&r| samples.x[r].clone()).collect();
             Ok(test
                 .into_iter()
@@ -288,7 +323,7 @@ pub fn run(runs_path: &Path, config: &FitConfig, out_dir: &Path) -> Result<FitRe
     // Best first; the order of `config.regressors` breaks ties.
     scored.sort_by(|a, b| b.0.spearman.total_cmp(&a.0.spearman));
     let (best, best_predictions) = scored[0].clone();
-    let model = Fitted::fit(best.regressor, &samples.x, &samples.y)?;
+    let model = Fitted::fit(best.regressor, samples.rows(), config.seed)?;
     let fit_model = FitModel {
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         domains: table.domains.clone(),

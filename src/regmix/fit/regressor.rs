@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::forest::{self, ForestParams};
 use super::gbdt::{Gbdt, GbdtParams};
+use super::law::{Law, MixingLaw};
 
 /// Ridge penalty (linfa's `penalty`, on the mean squared error). 1e-3 keeps the fit stable when some
 /// domains are nearly collinear and barely moves a well-posed least-squares solution.
@@ -20,6 +21,7 @@ pub const RIDGE_PENALTY: f64 = 1e-3;
     Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::ValueEnum,
 )]
 #[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
 pub enum RegressorKind {
     /// Ordinary least squares on the weights (linfa-linear). Weights sum to 1, so the intercept is
     /// folded into the coefficients.
@@ -31,10 +33,19 @@ pub enum RegressorKind {
     /// A random forest: 500 trees on bootstrap samples, a third of the features per split
     /// ([`super::forest`]).
     Forest,
+    /// One mixing law on the target loss, `exp(c) + exp(t . w)` (Olmix's regressor; [`super::law`]).
+    /// Alone its optimum is a single domain; the simulation's KL term moves it inside.
+    LogLinear,
+    /// Ye et al.'s per-domain mixing law: a law per training domain's own loss, the target a
+    /// non-negative combination of them ([`super::law::MixingLaw`]); needs every training domain's
+    /// loss in the runs table.
+    MixingLaw,
 }
 
 impl RegressorKind {
-    pub const ALL: [RegressorKind; 4] = [
+    /// The regressors `remix fit` compares unless told: RegMix's four. The mixing laws are chosen by
+    /// name until the known-mixture benchmark (`bench/known_mix.sh`) shows them the better default.
+    pub const DEFAULT: [RegressorKind; 4] = [
         RegressorKind::Ols,
         RegressorKind::Ridge,
         RegressorKind::Gbdt,
@@ -47,8 +58,20 @@ impl RegressorKind {
             RegressorKind::Ridge => "ridge",
             RegressorKind::Gbdt => "gbdt",
             RegressorKind::Forest => "forest",
+            RegressorKind::LogLinear => "log_linear",
+            RegressorKind::MixingLaw => "mixing_law",
         }
     }
+}
+
+/// What a regressor is fitted on: per run, the mixture weights `x`, the target loss `y`, and each
+/// training domain's own validation loss (NaN where the runs table has none; only
+/// [`RegressorKind::MixingLaw`] reads it).
+#[derive(Debug, Clone, Copy)]
+pub struct Rows<'a> {
+    pub x: &'a [Vec<f64>],
+    pub y: &'a [f64],
+    pub domain_losses: &'a [Vec<f64>],
 }
 
 /// A fitted regressor, self-contained.
@@ -64,13 +87,32 @@ pub enum Fitted {
     /// A random forest, stored as trees whose leaf values are divided by their count (base 0), so it
     /// predicts as a booster does.
     Forest(Gbdt),
+    LogLinear(Law),
+    MixingLaw(MixingLaw),
 }
 
 impl Fitted {
-    /// Fits `kind` to rows `x` (weights) and targets `y`.
-    pub fn fit(kind: RegressorKind, x: &[Vec<f64>], y: &[f64]) -> Result<Self> {
+    /// Fits `kind` to `rows`; `seed` seeds the laws' starting points. Errors: a fit that fails, or a
+    /// mixing law without every training domain's loss.
+    pub fn fit(kind: RegressorKind, rows: Rows, seed: u64) -> Result<Self> {
+        let Rows { x, y, .. } = rows;
         let features = x.first().map_or(0, Vec::len);
         match kind {
+            RegressorKind::LogLinear => Ok(Fitted::LogLinear(Law::fit(x, y, seed)?)),
+            RegressorKind::MixingLaw => {
+                if rows.domain_losses.iter().flatten().any(|l| !l.is_finite()) {
+                    anyhow::bail!(
+                        "mixing_law fits a law to each training domain's own validation loss, and the runs \
+                         table lacks some (loss_<domain> columns): choose another --regressor"
+                    );
+                }
+                Ok(Fitted::MixingLaw(MixingLaw::fit(
+                    x,
+                    rows.domain_losses,
+                    y,
+                    seed,
+                )?))
+            }
             RegressorKind::Gbdt => Ok(Fitted::Gbdt(Gbdt::fit(x, y, &GbdtParams::default()))),
             RegressorKind::Forest => {
                 Ok(Fitted::Forest(forest::fit(x, y, &ForestParams::default())))
@@ -128,6 +170,8 @@ impl Fitted {
                 })
                 .collect(),
             Fitted::Gbdt(trees) | Fitted::Forest(trees) => trees.predict(rows),
+            Fitted::LogLinear(law) => rows.iter().map(|w| law.predict(w)).collect(),
+            Fitted::MixingLaw(law) => rows.iter().map(|w| law.predict(w)).collect(),
         }
     }
 }

@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""A corpus whose best mixture is known by construction, for judging remix's answer (bench/known_mix.sh).
+
+Five training domains, each its own source of text: a first-order Markov chain over a shared vocabulary of
+made-up words (a Zipf unigram law under a domain-specific permutation of the words, and for each word a
+domain-specific set of favoured successors). A sixth, evaluation-only domain, `target`, is drawn document by
+document from three of them in known proportions (TRUTH below); the other two (`distract_d`, `distract_e`)
+never appear in it.
+
+Why TRUTH is the best mixture: a model trained on the mixture q of the training domains learns (in the
+limit) the mixture sum_d q_d P_d of their text distributions, and its cross-entropy on the target
+sum_d p_d P_d is H(target) + KL(target || model), smallest exactly when the model is the target, that is,
+q = p, since distinct domains make the mixture identifiable. Tiny proxies on little data only approximate
+that limit, which is why bench/known_mix.sh also trains proxies on TRUTH and on perturbations of it and
+shows TRUTH wins.
+
+Usage:
+  python3 bench/known_mix.py OUT [--tokens-per-domain 400000] [--seed 0]
+writes OUT/corpus/<domain>/part-00000.parquet (columns id, text) and OUT/truth.json.
+Needs pyarrow. Deterministic: the same arguments give the same files.
+"""
+import argparse
+import json
+import os
+import random
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+# The target's recipe: its documents come from these domains in these shares; the distractors get none.
+TRUTH = {"source_a": 0.5, "source_b": 0.3, "source_c": 0.2, "distract_d": 0.0, "distract_e": 0.0}
+WORDS = 1500          # word types shared by every domain
+SUCCESSORS = 4        # favoured next words per word and domain
+FAVOURED = 0.6        # probability that the next word is one of the favoured successors
+ZIPF = 1.1            # exponent of each domain's unigram law
+DOC_WORDS = (60, 240)  # words per document, uniform
+
+
+def make_words(rng):
+    """WORDS distinct lowercase words of 2 to 4 syllables."""
+    consonants, vowels = "bdfgklmnprstvz", "aeiou"
+    words = set()
+    while len(words) < WORDS:
+        words.add("".join(rng.choice(consonants) + rng.choice(vowels) for _ in range(rng.randint(2, 4))))
+    return sorted(words)
+
+
+class Domain:
+    """One domain's Markov chain over the shared words."""
+
+    def __init__(self, words, rng):
+        order = list(range(len(words)))
+        rng.shuffle(order)
+        weights = [1.0 / (rank + 1) ** ZIPF for rank in range(len(words))]
+        self.words = words
+        self.unigram = [0.0] * len(words)
+        for rank, w in enumerate(order):
+            self.unigram[w] = weights[rank]
+        self.successors = [rng.sample(range(len(words)), SUCCESSORS) for _ in words]
+        self.cumulative = []
+        total = 0.0
+        for p in self.unigram:
+            total += p
+            self.cumulative.append(total)
+
+    def draw_unigram(self, rng):
+        x = rng.random() * self.cumulative[-1]
+        lo, hi = 0, len(self.cumulative) - 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self.cumulative[mid] < x:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    def document(self, rng):
+        n = rng.randint(*DOC_WORDS)
+        w = self.draw_unigram(rng)
+        out = [w]
+        for _ in range(n - 1):
+            w = rng.choice(self.successors[w]) if rng.random() < FAVOURED else self.draw_unigram(rng)
+            out.append(w)
+        text = " ".join(self.words[i] for i in out)
+        return text[0].upper() + text[1:] + "."
+
+
+def write(out, domain, texts):
+    folder = os.path.join(out, "corpus", domain)
+    os.makedirs(folder, exist_ok=True)
+    table = pa.table({"id": [f"{domain}-{i}" for i in range(len(texts))], "text": texts})
+    pq.write_table(table, os.path.join(folder, "part-00000.parquet"))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out")
+    parser.add_argument("--words-per-domain", type=int, default=300_000,
+                        help="words of text per training domain (the target gets half as many)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    words = make_words(rng)
+    domains = {name: Domain(words, rng) for name in TRUTH}
+    for name, domain in domains.items():
+        texts, count = [], 0
+        while count < args.words_per_domain:
+            texts.append(domain.document(rng))
+            count += texts[-1].count(" ") + 1
+        write(args.out, name, texts)
+    names = list(TRUTH)
+    shares = [TRUTH[n] for n in names]
+    texts, count = [], 0
+    while count < args.words_per_domain // 2:
+        source = rng.choices(names, weights=shares)[0]
+        texts.append(domains[source].document(rng))
+        count += texts[-1].count(" ") + 1
+    write(args.out, "target", texts)
+    with open(os.path.join(args.out, "truth.json"), "w") as f:
+        json.dump({"target": "target", "weights": TRUTH, "seed": args.seed}, f, indent=2)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
