@@ -384,10 +384,13 @@ fn mistakes_stop_the_run_before_any_proxy_trains() {
         !dir.join("work/runs").exists(),
         "a proxy trained: {message}"
     );
-    let tight = text.replace(
-        "train_tokens = 1000000",
-        &format!("train_tokens = {}", training * 39 / 10),
-    );
+    // With the sampling proposer: the exact one needs no drawn candidate.
+    let tight = text
+        .replace(
+            "train_tokens = 1000000",
+            &format!("train_tokens = {}", training * 39 / 10),
+        )
+        .replace("candidates = 2000", "candidates = 2000\nproposer = \"sample\"");
     fs::write(&path, tight).unwrap();
     let output = remix(dir, &["run", "--quiet", "pipeline.toml"]);
     let message = stderr(&output);

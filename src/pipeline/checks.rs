@@ -13,7 +13,7 @@ use crate::manifest::WeightsFrom;
 use crate::proxy::memory::StackMemory;
 use crate::proxy::settings::TrainConfig;
 use crate::regmix::mixture::epoch_caps;
-use crate::regmix::simulate::{SimulateConfig, feasible_candidates};
+use crate::regmix::simulate::{Proposer, SimulateConfig, feasible_candidates};
 
 /// Runs every check of this module on the config of `cx` and its token index. Errors: the first
 /// mistake found, naming the config key and what to do.
@@ -135,11 +135,19 @@ fn budgets(cx: &Context, index: &TokensIndex) -> Result<()> {
         train_tokens: Some(simulated_tokens),
         ..simulate.clone()
     };
-    if feasible_candidates(&tokens, &drawn) == 0 {
+    // The exact proposer needs no drawn candidate: it runs where asked, and under `auto` when every
+    // regressor the fit may choose is convex in the weights.
+    let exact = match simulate.proposer {
+        Proposer::Exact => true,
+        Proposer::Sample => false,
+        Proposer::Auto => regmix.fit.regressors.iter().all(|r| r.is_convex()),
+    };
+    if !exact && feasible_candidates(&tokens, &drawn) == 0 {
         bail!(
             "none of the [regmix.simulate] candidates = {} mixtures the simulation draws obeys its epoch caps \
              ({} epochs of a {simulated_tokens}-token run, [regmix.simulate] max_epochs and {key}): raise \
-             max_epochs, lower the budget, or raise candidates",
+             max_epochs, lower the budget, raise candidates, or set [regmix.simulate] proposer = \"exact\" \
+             (with regressors convex in the weights: ols, ridge, log_linear, mixing_law)",
             simulate.candidates,
             simulate.max_epochs
         );

@@ -187,19 +187,21 @@ pub fn run(
         None => vec![1.0; dims],
     };
     let prior = prior(&token_shares, config.sampling.temperature);
-    let (top, feasible) = best_candidates(&model.model, &prior, &caps, config, dims);
-    if top.is_empty() {
-        bail!(
-            "none of the {} candidates obeyed the epoch caps: raise --max-epochs or -n",
-            config.candidates
-        );
-    }
-    let sampled = mean_of(&top, dims);
     let exact = match config.proposer {
         Proposer::Sample => false,
         Proposer::Exact => true,
         Proposer::Auto => convex_gradient(&model.model, &prior).is_some(),
     };
+    // The sampling proposer's answer; the exact proposer reports it beside its own, and needs none.
+    let (top, feasible) = best_candidates(&model.model, &prior, &caps, config, dims);
+    if top.is_empty() && !exact {
+        bail!(
+            "none of the {} candidates obeyed the epoch caps: raise --max-epochs or -n, or use the exact \
+             proposer (--proposer exact, with a regressor convex in the weights)",
+            config.candidates
+        );
+    }
+    let sampled = (!top.is_empty()).then(|| mean_of(&top, dims));
     let no_caps = vec![1.0; dims];
     let (answer, gap, uncapped) = if exact {
         let solution = solve(&model.model, &prior, &caps, config.kl_reg)?;
@@ -214,7 +216,7 @@ pub fn run(
             let (top, _) = best_candidates(&model.model, &prior, &no_caps, config, dims);
             mean_of(&top, dims)
         });
-        (sampled.clone(), None, uncapped)
+        (sampled.clone().unwrap_or_default(), None, uncapped)
     };
     let optimum = enforce(&answer, &caps, config.sampling.min_weight)?;
     debug_assert!(within_caps(&optimum, &caps));
@@ -258,13 +260,13 @@ pub fn run(
             Proposer::Sample
         },
         optimality_gap: gap,
-        predicted_loss_sampled: match exact {
-            true => Some(predict(&enforce(
-                &sampled,
+        predicted_loss_sampled: match (exact, &sampled) {
+            (true, Some(sampled)) => Some(predict(&enforce(
+                sampled,
                 &caps,
                 config.sampling.min_weight,
             )?)),
-            false => None,
+            _ => None,
         },
         predicted_loss_natural: natural.as_deref().map(predict),
         predicted_loss_uniform: predict(&uniform),

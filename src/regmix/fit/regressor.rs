@@ -52,6 +52,11 @@ impl RegressorKind {
         RegressorKind::Forest,
     ];
 
+    /// Whether the fitted model is convex in the weights, so the exact proposer can solve it.
+    pub fn is_convex(self) -> bool {
+        !matches!(self, RegressorKind::Gbdt | RegressorKind::Forest)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             RegressorKind::Ols => "ols",
