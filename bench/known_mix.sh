@@ -104,14 +104,13 @@ truth = json.load(open(f"{dir}/data/truth.json"))["weights"]
 names = list(truth)
 rng = random.Random(0)
 rows = [("truth", [truth[n] for n in names])]
+sources = [i for i, n in enumerate(names) if truth[n] > 0]
 for i in range(8):
-    # Move 0.15 of the weight from one domain to another (within the simplex).
+    # Move 0.15 of the weight from a domain the target is made of to another domain.
     w = [truth[n] for n in names]
-    a, b = rng.sample(range(len(names)), 2)
-    moved = min(0.15, w[a]) if w[a] > 0 else 0.0
-    if moved == 0.0:
-        a, b = b, a
-        moved = min(0.15, w[a])
+    a = rng.choice(sources)
+    b = rng.choice([j for j in range(len(names)) if j != a])
+    moved = min(0.15, w[a])
     w[a] -= moved
     w[b] += moved
     rows.append((f"perturbed-{i}", w))
@@ -161,7 +160,7 @@ if check == "--check-truth":
     print()
     print("Target loss of proxies trained on the truth and on 8 perturbations of it (0.15 moved between two domains):")
     for seed in range(1, seeds + 1):
-        t = pq.read_table(f"{out}/seed-{seed}/check/runs.parquet").to_pydict()
+        t = pq.read_table(f"{out}/seed-{seed}/check/runs/runs.parquet").to_pydict()
         losses = dict(zip(t["run_id"], t["loss_target"]))
         truth = losses.pop("truth")
         beaten = sum(1 for v in losses.values() if v <= truth)

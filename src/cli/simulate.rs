@@ -46,8 +46,8 @@ pub struct Args {
     #[arg(long, default_value_t = SimulateConfig::default().sampling.temperature)]
     pub temperature: f64,
 
-    /// How to find the optimum: auto (exact where the model is convex in the weights: ols, ridge,
-    /// log_linear, mixing_law), exact, or sample (RegMix's mean of the best drawn candidates).
+    /// How to find the optimum: sample (RegMix's mean of the best drawn candidates), exact (the convex
+    /// problem, for ols, ridge, log_linear and mixing_law), or auto (exact where the model allows).
     #[arg(long, value_enum, default_value_t = SimulateConfig::default().proposer)]
     pub proposer: Proposer,
 

@@ -79,9 +79,9 @@ fn size(bytes: u64) -> String {
     }
 }
 
-/// The disk `config`'s run will fill, for a tokenizer of `vocab_size`. Errors: an unreadable index,
-/// corpus or tokenizer.
-pub fn estimate(config: &PipelineConfig, vocab_size: usize) -> Result<Disk> {
+/// The disk `config`'s run will fill, for a tokenizer of `vocab_size`; `None` for imported tokens
+/// before the import has counted them. Errors: an unreadable index, corpus or tokenizer.
+pub fn estimate(config: &PipelineConfig, vocab_size: usize) -> Result<Option<Disk>> {
     let cx = Context::new(config);
     let index_path = cx.tokens_dir().join("index.json");
     let width = TokenDtype::for_vocab(vocab_size).bytes() as u64;
@@ -120,10 +120,8 @@ pub fn estimate(config: &PipelineConfig, vocab_size: usize) -> Result<Disk> {
                 bytes_per_token: *bytes_per_token,
             },
         ),
-        (None, None) => anyhow::bail!(
-            "cannot estimate the token shards' size: {} is not there yet and the config has no [corpus]",
-            index_path.display()
-        ),
+        // Imported tokens before the import: nothing to count yet, no text to measure.
+        (None, None) => return Ok(None),
     };
     let tokens_bytes = tokens * width;
     let mut kinds: Vec<&str> = config
@@ -148,10 +146,10 @@ pub fn estimate(config: &PipelineConfig, vocab_size: usize) -> Result<Disk> {
             _ => Some(tokens_bytes),
         })
         .sum();
-    Ok(Disk {
+    Ok(Some(Disk {
         tokens,
         tokens_from,
         tokens_bytes,
         exports_bytes,
-    })
+    }))
 }

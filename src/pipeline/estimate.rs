@@ -48,8 +48,8 @@ pub struct Estimate {
     pub stages: Vec<StageCost>,
     /// A stack of RegMix's proxies in memory on this device.
     pub memory: StackMemory,
-    /// The token shards and exports on disk.
-    pub disk: Disk,
+    /// The token shards and exports on disk; `None` for imported tokens before the import counted them.
+    pub disk: Option<Disk>,
     /// What `remix run` will stop at before training, as far as the estimate can see now (the
     /// checks themselves run on the token index: [`super::checks`]).
     pub problems: Vec<String>,
@@ -79,7 +79,10 @@ impl Estimate {
             "total", self.hours
         ));
         out.push_str(&format!("Memory: {}\n", self.memory.describe()));
-        out.push_str(&self.disk.text());
+        match &self.disk {
+            Some(disk) => out.push_str(&disk.text()),
+            None => out.push_str("Disk: not known before [tokens.import] counts the token files\n"),
+        }
         for problem in &self.problems {
             out.push_str(&format!("Problem: {problem}\n"));
         }
@@ -198,8 +201,11 @@ pub fn estimate(
     let manifest = &config.manifest;
     let mut problems = Vec::new();
     // All the corpus's tokens, so a budget past them is past the training tokens too.
-    let most = disk.tokens as f64 * manifest.max_epochs;
-    if !manifest.allow_repeat && manifest.train_tokens as f64 > most {
+    let most = disk.as_ref().map_or(f64::INFINITY, |d| d.tokens as f64 * manifest.max_epochs);
+    if let Some(disk) = &disk
+        && !manifest.allow_repeat
+        && manifest.train_tokens as f64 > most
+    {
         problems.push(format!(
             "[manifest] train_tokens = {} is more than the about {} tokens of the corpus repeated \
              [manifest] max_epochs = {} times ({most:.0}): remix run will stop after tokenize; lower \

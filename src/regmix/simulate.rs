@@ -44,9 +44,10 @@ pub struct SimulateConfig {
     pub max_epochs: f64,
     /// Tokens the real run will train on; with token counts, this sets the epoch caps.
     pub train_tokens: Option<u64>,
-    /// How the optimum is found: `sample` (RegMix's mean of the best drawn candidates), `exact` (the
-    /// convex problem [`crate::regmix::solve`] solves, for linear models and mixing laws), or `auto`:
-    /// exact where the model allows it.
+    /// How the optimum is found: `sample` (RegMix's mean of the best drawn candidates; the default until
+    /// the regressor choice measures answers, since exact on a linear fit puts all weight on a vertex),
+    /// `exact` (the convex problem [`crate::regmix::solve`] solves, for linear models and mixing laws),
+    /// or `auto`: exact where the model allows it.
     pub proposer: Proposer,
     /// The exact proposer's pull toward the prior, `kl_reg * KL(w || prior)` added to the predicted
     /// loss (nats). Default [`DEFAULT_KL_REG`].
@@ -60,11 +61,11 @@ pub struct SimulateConfig {
 #[serde(rename_all = "snake_case")]
 pub enum Proposer {
     /// `exact` for a model convex in the weights (ols, ridge, log_linear, mixing_law), else `sample`.
-    #[default]
     Auto,
     /// The convex problem, solved to a certified gap ([`crate::regmix::solve`]).
     Exact,
     /// RegMix's: the mean of the `top_k` best of `candidates` drawn mixtures.
+    #[default]
     Sample,
 }
 
@@ -83,7 +84,7 @@ impl Default for SimulateConfig {
             sampling: SamplingConfig::default(),
             max_epochs: DEFAULT_MAX_EPOCHS,
             train_tokens: None,
-            proposer: Proposer::Auto,
+            proposer: Proposer::Sample,
             kl_reg: DEFAULT_KL_REG,
         }
     }
