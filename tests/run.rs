@@ -303,31 +303,19 @@ fn mistakes_stop_the_run_before_any_proxy_trains() {
     let dir = dir.path();
     let path = write_config(dir, 2000, true);
     let text = fs::read_to_string(&path).unwrap();
-    let cases = [
-        (
-            text.replace("train_tokens = 1000000", "train_tokens = 100000000000"),
-            vec![
-                "[manifest] train_tokens = 100000000000",
-                "[manifest] max_epochs = 4",
-                "allow_repeat",
-            ],
-        ),
-        (
-            text.replace("target = [\"speeches\"]", "target = [\"speechs\"]")
-                .replace("batch_size = 16", "batch_size = 16\nwarmup_steps = 50"),
-            vec![
-                "[regmix.fit] target names `speechs`",
-                "did you mean `speeches`?",
-                "warmup_steps = 50 is more than a tenth of the proxies' 16 steps",
-            ],
-        ),
-    ];
-    for (config, expected) in cases {
+    // Each config stops the run after tokenize and before any proxy trains, saying `expected`; with
+    // `icd`, wgpu sees that Vulkan driver alone.
+    let refused = |config: &str, icd: Option<&Path>, expected: &[&str]| {
         assert_ne!(config, text);
-        fs::write(&path, &config).unwrap();
-        let output = remix(dir, &["run", "--quiet", "pipeline.toml"]);
-        assert!(!output.status.success(), "{config}");
+        fs::write(&path, config).unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_remix"));
+        command.args(["run", "--quiet", "pipeline.toml"]).current_dir(dir);
+        if let Some(icd) = icd {
+            command.env("VK_ICD_FILENAMES", icd).env("VK_DRIVER_FILES", icd);
+        }
+        let output = command.output().unwrap();
         let message = stderr(&output);
+        assert!(!output.status.success(), "{config}");
         for part in expected {
             assert!(message.contains(part), "{part}: {message}");
         }
@@ -337,71 +325,65 @@ fn mistakes_stop_the_run_before_any_proxy_trains() {
             "a proxy trained: {message}"
         );
         assert!(!dir.join("work/doremi/weights.json").exists());
-    }
+    };
+    refused(
+        &text.replace("train_tokens = 1000000", "train_tokens = 100000000000"),
+        None,
+        &[
+            "[manifest] train_tokens = 100000000000",
+            "[manifest] max_epochs = 4",
+            "allow_repeat",
+        ],
+    );
+    refused(
+        &text
+            .replace("target = [\"speeches\"]", "target = [\"speechs\"]")
+            .replace("batch_size = 16", "batch_size = 16\nwarmup_steps = 50"),
+        None,
+        &[
+            "[regmix.fit] target names `speechs`",
+            "did you mean `speeches`?",
+            "warmup_steps = 50 is more than a tenth of the proxies' 16 steps",
+        ],
+    );
     // A stack of 64 proxies on lavapipe: their logits pass the 128 MiB a binding takes.
     if let Some(icd) = lavapipe() {
-        let stacked = text.replace("device = \"cpu\"", "device = \"wgpu\"\nparallel = 64");
-        fs::write(&path, stacked).unwrap();
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_remix"))
-            .args(["run", "--quiet", "pipeline.toml"])
-            .env("VK_ICD_FILENAMES", &icd)
-            .env("VK_DRIVER_FILES", &icd)
-            .current_dir(dir)
-            .output()
-            .unwrap();
-        let message = stderr(&output);
-        assert!(!output.status.success(), "{message}");
-        assert!(
-            message.contains("cannot hold the proxies: 64 per stack")
-                && message.contains("lower [proxy] parallel"),
-            "{message}"
-        );
-        assert!(
-            !dir.join("work/runs").exists(),
-            "a proxy trained: {message}"
+        refused(
+            &text.replace("device = \"cpu\"", "device = \"wgpu\"\nparallel = 64"),
+            Some(icd.as_path()),
+            &[
+                "cannot hold the proxies: 64 per stack",
+                "lower [proxy] parallel",
+            ],
         );
     }
-    // A budget whose epoch caps sum to 1.026: no mixture the simulation draws obeys them, which it
-    // would find only after training.
     let training = training_tokens(&dir.join("work/tokens"));
     // Simulation caps looser than the manifest's where the manifest's bind (a budget of 3 times the
     // training tokens): the optimum could be refused after training.
-    let looser = text
-        .replace(
-            "train_tokens = 1000000",
-            &format!("train_tokens = {}", training * 3),
-        )
-        .replace("candidates = 2000", "candidates = 2000\nmax_epochs = 8");
-    fs::write(&path, looser).unwrap();
-    let output = remix(dir, &["run", "--quiet", "pipeline.toml"]);
-    let message = stderr(&output);
-    assert!(!output.status.success(), "{message}");
-    assert!(
-        message.contains("[regmix.simulate] allows more repetition"),
-        "{message}"
+    refused(
+        &text
+            .replace(
+                "train_tokens = 1000000",
+                &format!("train_tokens = {}", training * 3),
+            )
+            .replace("candidates = 2000", "candidates = 2000\nmax_epochs = 8"),
+        None,
+        &["[regmix.simulate] allows more repetition"],
     );
-    assert!(
-        !dir.join("work/runs").exists(),
-        "a proxy trained: {message}"
-    );
-    // With the sampling proposer: the exact one needs no drawn candidate.
-    let tight = text
-        .replace(
-            "train_tokens = 1000000",
-            &format!("train_tokens = {}", training * 39 / 10),
-        )
-        .replace("candidates = 2000", "candidates = 2000\nproposer = \"sample\"");
-    fs::write(&path, tight).unwrap();
-    let output = remix(dir, &["run", "--quiet", "pipeline.toml"]);
-    let message = stderr(&output);
-    assert!(!output.status.success(), "{message}");
-    assert!(
-        message.contains("none of the [regmix.simulate] candidates = 2000")
-            && message.contains("[manifest] train_tokens"),
-        "{message}"
-    );
-    assert!(
-        !dir.join("work/runs").exists(),
-        "a proxy trained: {message}"
+    // A budget whose epoch caps sum to 1.026: no mixture the simulation draws obeys them, which it
+    // would find only after training (with the sampling proposer: the exact one needs no drawn
+    // candidate).
+    refused(
+        &text
+            .replace(
+                "train_tokens = 1000000",
+                &format!("train_tokens = {}", training * 39 / 10),
+            )
+            .replace("candidates = 2000", "candidates = 2000\nproposer = \"sample\""),
+        None,
+        &[
+            "none of the [regmix.simulate] candidates = 2000",
+            "[manifest] train_tokens",
+        ],
     );
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::config::PipelineConfig;
 use super::context::Context;
 use crate::data::corpus::Corpus;
-use crate::data::tokenize::sample;
+use crate::data::tokenize::{LoadedTokenizer, sample};
 use crate::data::tokens::TokensIndex;
 use crate::data::tokens::write::TokenDtype;
 use crate::manifest::format::Format;
@@ -79,28 +79,29 @@ fn size(bytes: u64) -> String {
     }
 }
 
-/// The disk `config`'s run will fill, for a tokenizer of `vocab_size`; `None` for imported tokens
-/// before the import has counted them. Errors: an unreadable index, corpus or tokenizer.
-pub fn estimate(config: &PipelineConfig, vocab_size: usize) -> Result<Option<Disk>> {
+/// The disk `config`'s run will fill, for a tokenizer of `vocab_size`; `corpus_tokenizer` is `[corpus]
+/// tokenizer`, loaded. `None` for imported tokens before the import has counted them. Errors: an
+/// unreadable index or corpus, a tokenizer that spells the corpus as its unknown token.
+pub fn estimate(
+    config: &PipelineConfig,
+    vocab_size: usize,
+    corpus_tokenizer: Option<&LoadedTokenizer>,
+) -> Result<Option<Disk>> {
     let cx = Context::new(config);
     let index_path = cx.tokens_dir().join("index.json");
     let width = TokenDtype::for_vocab(vocab_size).bytes() as u64;
     // The corpus's text bytes and bytes per token, where there is a corpus to measure.
-    let text = match &config.corpus {
-        Some(corpus) => {
+    let text = match (&config.corpus, corpus_tokenizer) {
+        (Some(corpus), Some(tokenizer)) => {
             let opened = Corpus::open(&corpus.paths, &config.corpus_config())?;
-            let tokenizer = crate::data::tokenize::load_tokenizer(
-                &corpus.tokenizer,
-                config.tokenize.eod_token.as_deref(),
-            )?;
             let bytes = opened
                 .text_bytes()
                 .saturating_sub(LENGTH_PREFIX_BYTES * opened.rows());
-            let sampled = sample(&opened, &tokenizer)?;
-            sampled.check_unknown(&tokenizer, &corpus.tokenizer)?;
+            let sampled = sample(&opened, tokenizer)?;
+            sampled.check_unknown(tokenizer, &corpus.tokenizer)?;
             Some((bytes, (sampled.documents, sampled.bytes_per_token())))
         }
-        None => None,
+        _ => None,
     };
     // An index from another vocabulary is about to be replaced by tokenize.
     let index = match index_path.is_file() {

@@ -13,7 +13,7 @@ use super::config::PipelineConfig;
 use super::context::Context;
 use super::disk::Disk;
 use super::stage::PipelineStage;
-use crate::data::tokenize::load_tokenizer;
+use crate::data::tokenize::{LoadedTokenizer, load_tokenizer};
 use crate::data::tokens::TokensIndex;
 use crate::proxy::bench;
 use crate::proxy::device::ProxyDevice;
@@ -94,12 +94,14 @@ impl Estimate {
 /// tokenizer's (`[corpus] tokenizer`, `[tokens.import] tokenizer`) or `[tokens.import] vocab_size`.
 /// `None` while it is not known: token files imported without either, before the import reads their
 /// largest id.
-fn vocab_size(config: &PipelineConfig) -> Result<Option<usize>> {
+fn vocab_size(
+    config: &PipelineConfig,
+    corpus_tokenizer: Option<&LoadedTokenizer>,
+) -> Result<Option<usize>> {
     // The configured tokenizer first: an index already on disk may be from another tokenizer that
     // tokenize is about to replace.
-    if let Some(corpus) = &config.corpus {
-        let eod = config.tokenize.eod_token.as_deref();
-        return Ok(Some(load_tokenizer(&corpus.tokenizer, eod)?.vocab_size));
+    if let Some(tokenizer) = corpus_tokenizer {
+        return Ok(Some(tokenizer.vocab_size));
     }
     let import = config
         .import()
@@ -127,7 +129,15 @@ pub fn estimate(
     stages: &[PipelineStage],
 ) -> Result<Option<Estimate>> {
     let p = &config.proxy;
-    let Some(vocab) = vocab_size(config)? else {
+    // `[corpus] tokenizer`, loaded once: it gives the vocabulary and measures the corpus for the disk.
+    let corpus_tokenizer = match &config.corpus {
+        Some(corpus) => Some(load_tokenizer(
+            &corpus.tokenizer,
+            config.tokenize.eod_token.as_deref(),
+        )?),
+        None => None,
+    };
+    let Some(vocab) = vocab_size(config, corpus_tokenizer.as_ref())? else {
         return Ok(None);
     };
     let shape = ProxyShape::checked(vocab, p.layers, p.d_model, p.heads, p.ffn_hidden, p.context)?;
@@ -197,21 +207,22 @@ pub fn estimate(
     }
     let hours = stages.iter().map(|s| s.hours).sum();
     let candidates = config.regmix.as_ref().map_or(1, |r| r.sample.candidates);
-    let disk = super::disk::estimate(config, vocab)?;
+    let disk = super::disk::estimate(config, vocab, corpus_tokenizer.as_ref())?;
     let manifest = &config.manifest;
     let mut problems = Vec::new();
-    // All the corpus's tokens, so a budget past them is past the training tokens too.
-    let most = disk.as_ref().map_or(f64::INFINITY, |d| d.tokens as f64 * manifest.max_epochs);
     if let Some(disk) = &disk
         && !manifest.allow_repeat
-        && manifest.train_tokens as f64 > most
     {
-        problems.push(format!(
+        // All the corpus's tokens, so a budget past them is past the training tokens too.
+        let most = disk.tokens as f64 * manifest.max_epochs;
+        if manifest.train_tokens as f64 > most {
+            problems.push(format!(
             "[manifest] train_tokens = {} is more than the about {} tokens of the corpus repeated \
              [manifest] max_epochs = {} times ({most:.0}): remix run will stop after tokenize; lower \
              train_tokens, raise max_epochs, or set allow_repeat = true",
             manifest.train_tokens, disk.tokens, manifest.max_epochs
         ));
+        }
     }
     Ok(Some(Estimate {
         device: device.label(),

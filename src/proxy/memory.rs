@@ -90,10 +90,11 @@ impl StackMemory {
             0 => auto_parallel(shape, config, budget, candidates),
             p => p,
         };
+        let per_proxy_bytes = step_bytes(shape, config);
         StackMemory {
             proxies,
-            per_proxy_bytes: step_bytes(shape, config),
-            stack_bytes: proxies as u64 * step_bytes(shape, config),
+            per_proxy_bytes,
+            stack_bytes: proxies as u64 * per_proxy_bytes,
             largest_buffer_bytes: proxies as u64 * largest_buffer_bytes(shape, config),
             budget_bytes: budget.map(|b| b.bytes),
             max_binding_bytes: budget.map(|b| b.max_binding_bytes),

@@ -188,11 +188,12 @@ pub fn run(
         None => vec![1.0; dims],
     };
     let prior = prior(&token_shares, config.sampling.temperature);
-    let exact = match config.proposer {
-        Proposer::Sample => false,
-        Proposer::Exact => true,
-        Proposer::Auto => convex_gradient(&model.model, &prior).is_some(),
+    let proposer = match config.proposer {
+        Proposer::Auto if convex_gradient(&model.model, &prior).is_some() => Proposer::Exact,
+        Proposer::Auto => Proposer::Sample,
+        chosen => chosen,
     };
+    let exact = proposer == Proposer::Exact;
     // The sampling proposer's answer; the exact proposer reports it beside its own, and needs none.
     let (top, feasible) = best_candidates(&model.model, &prior, &caps, config, dims);
     if top.is_empty() && !exact {
@@ -203,17 +204,18 @@ pub fn run(
         );
     }
     let sampled = (!top.is_empty()).then(|| mean_of(&top, dims));
-    let no_caps = vec![1.0; dims];
+    // Where some cap binds, the same search without caps too (for sampling: the same draws, all
+    // feasible), to show what the caps cost.
+    let no_caps = caps.iter().any(|&c| c < 1.0).then(|| vec![1.0; dims]);
     let (answer, gap, uncapped) = if exact {
         let solution = solve(&model.model, &prior, &caps, config.kl_reg)?;
-        let uncapped = match caps.iter().any(|&c| c < 1.0) {
-            true => Some(solve(&model.model, &prior, &no_caps, config.kl_reg)?.weights),
-            false => None,
+        let uncapped = match &no_caps {
+            Some(no_caps) => Some(solve(&model.model, &prior, no_caps, config.kl_reg)?.weights),
+            None => None,
         };
         (solution.weights, Some(solution.gap), uncapped)
     } else {
-        // The same search without the caps (the same draws, all feasible), to show what they cost.
-        let uncapped = caps.iter().any(|&c| c < 1.0).then(|| {
+        let uncapped = no_caps.map(|no_caps| {
             let (top, _) = best_candidates(&model.model, &prior, &no_caps, config, dims);
             mean_of(&top, dims)
         });
@@ -255,11 +257,7 @@ pub fn run(
             .collect(),
         predicted_loss: predict(&optimum),
         predicted_loss_uncapped: uncapped.as_deref().map(predict),
-        proposer: if exact {
-            Proposer::Exact
-        } else {
-            Proposer::Sample
-        },
+        proposer,
         optimality_gap: gap,
         predicted_loss_sampled: match (exact, &sampled) {
             (true, Some(sampled)) => Some(predict(&enforce(

@@ -80,12 +80,12 @@ fn warnings(cx: &Context, manifest: &manifest::Manifest) -> Result<Vec<answer::W
 /// domains) and the target domains' held-out tokens. Errors: an unreadable token index.
 fn target_tokens(cx: &Context, target: &[String]) -> Result<(u64, u64)> {
     let index = TokensIndex::read(&cx.tokens_dir())?;
-    let train = &cx.config.proxy;
+    let proxy = &cx.config.proxy;
     let (mut scored, mut held_out) = (0, 0);
     for domain in index.domains.iter().filter(|d| target.contains(&d.domain)) {
         let sequences =
-            validation_sequences(domain.val_tokens, train.context, train.train.val_sequences);
-        scored += (sequences * train.context) as u64;
+            validation_sequences(domain.val_tokens, proxy.context, proxy.train.val_sequences);
+        scored += (sequences * proxy.context) as u64;
         held_out += domain.val_tokens;
     }
     Ok((scored, held_out))

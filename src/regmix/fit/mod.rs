@@ -154,6 +154,17 @@ pub struct Samples {
 }
 
 impl Samples {
+    /// The runs at `rows`, in that order.
+    pub fn select(&self, rows: &[usize]) -> Samples {
+        Samples {
+            x: rows.iter().map(|&r| self.x[r].clone()).collect(),
+            y: rows.iter().map(|&r| self.y[r]).collect(),
+            run_ids: rows.iter().map(|&r| self.run_ids[r].clone()).collect(),
+            errors: rows.iter().map(|&r| self.errors[r]).collect(),
+            domain_losses: rows.iter().map(|&r| self.domain_losses[r].clone()).collect(),
+        }
+    }
+
     /// All runs as regressor rows.
     pub fn rows(&self) -> Rows<'_> {
         Rows {
@@ -271,22 +282,11 @@ pub fn cross_validate(
     let per_fold = (0..folds)
         .map(|fold| {
             let (train, test): (Vec<usize>, Vec<usize>) = (0..n).partition(|&r| fold_of[r] != fold);
-            let x: Vec<Vec<f64>> = train.iter().map(|&r| samples.x[r].clone()).collect();
-            let y: Vec<f64> = train.iter().map(|&r| samples.y[r]).collect();
-            let domain_losses: Vec<Vec<f64>> = train
-                .iter()
-                .map(|&r| samples.domain_losses[r].clone())
-                .collect();
-            let rows = Rows {
-                x: &x,
-                y: &y,
-                domain_losses: &domain_losses,
-            };
-            let model = Fitted::fit(kind, rows, seed)?;
-            let test_x: Vec<Vec<f64>> = test.iter().map(|&r| samples.x[r].clone()).collect();
+            let model = Fitted::fit(kind, samples.select(&train).rows(), seed)?;
             Ok(test
-                .into_iter()
-                .zip(model.predict(&test_x))
+                .iter()
+                .copied()
+                .zip(model.predict(&samples.select(&test).x))
                 .collect::<Vec<_>>())
         })
         .collect::<Result<Vec<_>>>()?;
