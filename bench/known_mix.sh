@@ -5,7 +5,11 @@
 # sampling proposer (RegMix's mean of the best drawn candidates; gbdt with it is RegMix's own setting) and,
 # for the models convex in the weights, by the exact proposer at several KL weights. Prints, per method,
 # the L1 distance of its answer to the truth over the training domains and the weight it puts on the two
-# distractor domains, then the mean and spread over seeds.
+# distractor domains, then the mean and spread over seeds. Also, at the same total of 40 proxies: the
+# search in rounds (22 sampled candidates with the natural and uniform ones, then 8 and 8 near the
+# optimum; round 1's 24 proxies are the one-shot run's first 24, the same candidates trained with the
+# same seed, so they are copied from it and only the 16 later proxies train), and every regressor
+# compared by cross-validation chosen by rho or by regret, each simulated with the proposer `auto`.
 # With --check-truth, also trains proxies on the truth and on 8 perturbations of it and prints their target
 # losses, to show the truth is the best mixture at this proxy size, not only in the limit.
 #
@@ -84,6 +88,29 @@ EOF
   }
   # RegMix's four compared by cross-validation, then the mean of the best drawn candidates.
   simulate "$dir/work/fit/model.json" "$dir/cv-sample.json" --proposer sample
+  for select in spearman regret; do
+    "$REMIX" fit --quiet --runs "$dir/work/runs/runs.parquet" --target target --select "$select" \
+      $(for r in $REGRESSORS; do printf -- '--regressor %s ' "$r"; done) --seed "$seed" -o "$dir/fit-all-$select" >/dev/null
+    simulate "$dir/fit-all-$select/model.json" "$dir/all-$select-auto.json" --proposer auto --kl-reg 0
+  done
+  # The search in rounds at the same total (see the top of this file).
+  sed -e '/^candidates = 38$/d' -e 's/^work = "work"$/work = "rounds"/' \
+    -e 's/^target = \["target"\]$/target = ["target"]\nregressors = ["mixing_law"]/' \
+    -e 's/^\[regmix.simulate\]$/[regmix.simulate]\nproposer = "exact"\nkl_reg = 0.0/' \
+    "$dir/known.toml" > "$dir/rounds.toml"
+  printf '\n[regmix.rounds]\ncandidates = [22, 8, 8]\n' >> "$dir/rounds.toml"
+  mkdir -p "$dir/rounds/runs"
+  "$PYTHON" - "$dir/work/runs/runs.parquet" "$dir/rounds/runs/runs.parquet" <<'EOF'
+import sys
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+keep = pa.array(["natural", "uniform"] + [f"cand-{i:05}" for i in range(1, 23)])
+t = pq.read_table(sys.argv[1])
+pq.write_table(t.filter(pc.is_in(t["run_id"], value_set=keep)), sys.argv[2])
+EOF
+  (cd "$dir" && "$REMIX" run --quiet --yes rounds.toml >/dev/null)
+  cp "$dir/rounds/fit/optimum.json" "$dir/rounds.json"
   for r in $REGRESSORS; do
     "$REMIX" fit --quiet --runs "$dir/work/runs/runs.parquet" --target target --regressor "$r" \
       --seed "$seed" -o "$dir/fit-$r" >/dev/null
@@ -130,7 +157,10 @@ import json, statistics, sys
 out, seeds, regressors, kl_regs, check = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4].split(), sys.argv[5]
 methods = [("gbdt-sample", "gbdt, top-k mean (RegMix)"),
            ("cv-sample", "CV-chosen of ols/ridge/gbdt/forest, top-k mean (remix before the laws)"),
-           ("default", "`remix run` default")]
+           ("default", "`remix run` default"),
+           ("all-spearman-auto", "CV-chosen of all six by rho, proposer auto (kl_reg 0)"),
+           ("all-regret-auto", "CV-chosen of all six by regret, proposer auto (kl_reg 0)"),
+           ("rounds", "rounds 24 + 8 + 8, mixing_law, exact, kl_reg 0")]
 for r in regressors:
     if r != "gbdt":
         methods.append((f"{r}-sample", f"{r}, top-k mean"))
@@ -141,6 +171,8 @@ for seed in range(1, seeds + 1):
     d = f"{out}/seed-{seed}"
     truth = json.load(open(f"{d}/data/truth.json"))["weights"]
     chosen = json.load(open(f"{d}/work/fit/report.json"))["chosen"]
+    chosen += ", by rho of all six " + json.load(open(f"{d}/fit-all-spearman/report.json"))["chosen"]
+    chosen += ", by regret " + json.load(open(f"{d}/fit-all-regret/report.json"))["chosen"]
     for m, _ in methods:
         opt = {x["domain"]: x["weight"] for x in json.load(open(f"{d}/{m}.json"))["domains"]}
         l1 = sum(abs(opt.get(k, 0.0) - v) for k, v in truth.items())

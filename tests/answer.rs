@@ -52,7 +52,10 @@ fn a_weak_answer_is_said_in_the_summary_the_manifest_and_the_report() {
         2000,
         &format!("{doremi}{manifest}"),
     );
-    let config = least_squares.replace(r#"regressors = ["ols", "ridge"]"#, r#"regressors = ["gbdt"]"#);
+    let config = least_squares.replace(
+        r#"regressors = ["ols", "ridge"]"#,
+        r#"regressors = ["gbdt"]"#,
+    );
     fs::write(dir.join("pipeline.toml"), &config).unwrap();
     let output = remix(dir, &["run", "--quiet", "pipeline.toml"]);
     assert_ok(&output);
@@ -140,6 +143,9 @@ fn a_weak_answer_is_said_in_the_summary_the_manifest_and_the_report() {
             .map(|w| w["warning"].as_str().unwrap())
             .find(|w| w.contains(expected))
             .unwrap();
-        assert!(at_cap.contains("without caps the search gives it"), "{at_cap}");
+        assert!(
+            at_cap.contains("without caps the search gives it"),
+            "{at_cap}"
+        );
     }
 }

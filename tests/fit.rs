@@ -245,6 +245,7 @@ fn fit_refuses_bad_runs_tables() {
             .map(|i| remix::regmix::runs::Run {
                 run_id: format!("r{i}"),
                 seed: None,
+                round: None,
                 proxy_config_hash: None,
                 weights: if i == 1 {
                     vec![0.9, 0.9]

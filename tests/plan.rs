@@ -30,7 +30,12 @@ fn the_estimate_is_within_twice_the_measured_training_and_gates_a_long_run() {
     assert!(memory["budget_bytes"].is_null());
     // The token shards' size before tokenize ran: estimated from a sample of the corpus.
     let disk = &plan["disk"];
-    assert!(disk["tokens_from"]["estimated"]["documents"].as_u64().unwrap() > 0);
+    assert!(
+        disk["tokens_from"]["estimated"]["documents"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
     let estimated_tokens = disk["tokens"].as_f64().unwrap();
     let output = remix(dir, &["plan", "pipeline.toml"]);
     assert_ok(&output);
@@ -89,7 +94,9 @@ fn the_estimate_is_within_twice_the_measured_training_and_gates_a_long_run() {
         .map(|d| d["tokens"].as_u64().unwrap() + d["val_tokens"].as_u64().unwrap())
         .sum();
     let tokens_ratio = estimated_tokens / counted as f64;
-    eprintln!("tokens: estimated {estimated_tokens:.0}, counted {counted}, ratio {tokens_ratio:.3}");
+    eprintln!(
+        "tokens: estimated {estimated_tokens:.0}, counted {counted}, ratio {tokens_ratio:.3}"
+    );
     assert!((0.8..=1.25).contains(&tokens_ratio), "{tokens_ratio}");
     let output = remix(dir, &["plan", "--json", "pipeline.toml"]);
     assert_ok(&output);

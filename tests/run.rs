@@ -309,9 +309,13 @@ fn mistakes_stop_the_run_before_any_proxy_trains() {
         assert_ne!(config, text);
         fs::write(&path, config).unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_remix"));
-        command.args(["run", "--quiet", "pipeline.toml"]).current_dir(dir);
+        command
+            .args(["run", "--quiet", "pipeline.toml"])
+            .current_dir(dir);
         if let Some(icd) = icd {
-            command.env("VK_ICD_FILENAMES", icd).env("VK_DRIVER_FILES", icd);
+            command
+                .env("VK_ICD_FILENAMES", icd)
+                .env("VK_DRIVER_FILES", icd);
         }
         let output = command.output().unwrap();
         let message = stderr(&output);
@@ -379,7 +383,10 @@ fn mistakes_stop_the_run_before_any_proxy_trains() {
                 "train_tokens = 1000000",
                 &format!("train_tokens = {}", training * 39 / 10),
             )
-            .replace("candidates = 2000", "candidates = 2000\nproposer = \"sample\""),
+            .replace(
+                "candidates = 2000",
+                "candidates = 2000\nproposer = \"sample\"",
+            ),
         None,
         &[
             "none of the [regmix.simulate] candidates = 2000",

@@ -217,7 +217,9 @@ fn the_mixing_law_and_the_exact_proposer_find_a_known_optimum() {
     let own = |w: &[f64], d: usize| 1.5 + (1.2 - 1.5 * w[d] + 0.1 * w[(d + 1) % 3]).exp();
     let mut state = 12345u64;
     let mut next = || {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((state >> 11) as f64 / (1u64 << 53) as f64).max(1e-3)
     };
     let runs = (0..40)
@@ -230,6 +232,7 @@ fn the_mixing_law_and_the_exact_proposer_find_a_known_optimum() {
             Run {
                 run_id: format!("r{i}"),
                 seed: None,
+                round: None,
                 proxy_config_hash: None,
                 weights: w,
                 tokens_trained: None,
@@ -243,28 +246,68 @@ fn the_mixing_law_and_the_exact_proposer_find_a_known_optimum() {
         .collect();
     let table = RunsTable {
         domains: domains.clone(),
-        loss_domains: ["a", "b", "c", "target"].iter().map(|d| d.to_string()).collect(),
+        loss_domains: ["a", "b", "c", "target"]
+            .iter()
+            .map(|d| d.to_string())
+            .collect(),
         runs,
     };
     write_runs(&table, &work.join("runs.parquet")).unwrap();
     token_index(work, &domains);
     let output = remix(
         work,
-        &["fit", "--runs", "runs.parquet", "--target", "target", "--regressor", "mixing_law", "-o", "fit", "--json"],
+        &[
+            "fit",
+            "--runs",
+            "runs.parquet",
+            "--target",
+            "target",
+            "--regressor",
+            "mixing_law",
+            "-o",
+            "fit",
+            "--json",
+        ],
     );
     assert_ok(&output);
     let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
-    assert!(report["regressors"][0]["spearman"].as_f64().unwrap() > 0.99, "{report}");
-    let model: Value = serde_json::from_slice(&fs::read(work.join("fit/model.json")).unwrap()).unwrap();
-    let a: Vec<f64> = model["model"]["a"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
-    assert!((a[0] - 0.6).abs() < 0.05 && (a[1] - 0.4).abs() < 0.05 && a[2] < 0.05, "{a:?}");
+    assert!(
+        report["regressors"][0]["spearman"].as_f64().unwrap() > 0.99,
+        "{report}"
+    );
+    let model: Value =
+        serde_json::from_slice(&fs::read(work.join("fit/model.json")).unwrap()).unwrap();
+    let a: Vec<f64> = model["model"]["a"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(
+        (a[0] - 0.6).abs() < 0.05 && (a[1] - 0.4).abs() < 0.05 && a[2] < 0.05,
+        "{a:?}"
+    );
 
     let solve = |proposer: &str| -> Value {
         let out = format!("{proposer}.json");
         let output = remix(
             work,
-            &["simulate", "--model", "fit/model.json", "--tokens", "tokens", "-n", "20000", "--proposer", proposer,
-              "--kl-reg", "0", "-o", &out, "--json"],
+            &[
+                "simulate",
+                "--model",
+                "fit/model.json",
+                "--tokens",
+                "tokens",
+                "-n",
+                "20000",
+                "--proposer",
+                proposer,
+                "--kl-reg",
+                "0",
+                "-o",
+                &out,
+                "--json",
+            ],
         );
         assert_ok(&output);
         serde_json::from_str(&stdout(&output)).unwrap()
@@ -273,24 +316,57 @@ fn the_mixing_law_and_the_exact_proposer_find_a_known_optimum() {
     let sample = solve("sample");
     assert_eq!(exact["proposer"], "exact");
     assert!(exact["optimality_gap"].as_f64().unwrap() <= 1e-7, "{exact}");
-    assert!(exact["domains"][2]["weight"].as_f64().unwrap() < 1e-3, "{exact}");
+    assert!(
+        exact["domains"][2]["weight"].as_f64().unwrap() < 1e-3,
+        "{exact}"
+    );
     let (exact_loss, sampled_loss) = (
         exact["predicted_loss"].as_f64().unwrap(),
         sample["predicted_loss"].as_f64().unwrap(),
     );
-    assert!(exact_loss <= sampled_loss, "exact {exact_loss} against sampled {sampled_loss}");
-    assert_eq!(exact["predicted_loss_sampled"].as_f64().unwrap(), sampled_loss);
+    assert!(
+        exact_loss <= sampled_loss,
+        "exact {exact_loss} against sampled {sampled_loss}"
+    );
+    assert_eq!(
+        exact["predicted_loss_sampled"].as_f64().unwrap(),
+        sampled_loss
+    );
 
     // The chosen mixture scored by `remix predict` with the same law.
-    let weights: Vec<f64> = (0..3).map(|d| exact["domains"][d]["weight"].as_f64().unwrap()).collect();
+    let weights: Vec<f64> = (0..3)
+        .map(|d| exact["domains"][d]["weight"].as_f64().unwrap())
+        .collect();
     fs::write(
         work.join("chosen.csv"),
-        format!("index,w_a,w_b,w_c\nchosen,{},{},{}\n", weights[0], weights[1], weights[2]),
+        format!(
+            "index,w_a,w_b,w_c\nchosen,{},{},{}\n",
+            weights[0], weights[1], weights[2]
+        ),
     )
     .unwrap();
-    let output = remix(work, &["predict", "--model", "fit/model.json", "--mixtures", "chosen.csv", "-o", "p.csv"]);
+    let output = remix(
+        work,
+        &[
+            "predict",
+            "--model",
+            "fit/model.json",
+            "--mixtures",
+            "chosen.csv",
+            "-o",
+            "p.csv",
+        ],
+    );
     assert_ok(&output);
     let predicted = fs::read_to_string(work.join("p.csv")).unwrap();
-    let value: f64 = predicted.lines().nth(1).unwrap().rsplit(',').next().unwrap().parse().unwrap();
+    let value: f64 = predicted
+        .lines()
+        .nth(1)
+        .unwrap()
+        .rsplit(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((value - exact_loss).abs() < 1e-6, "{predicted}");
 }

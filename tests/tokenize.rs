@@ -419,13 +419,21 @@ fn a_tokenizer_that_does_not_cover_the_text_is_refused() {
         "{message}"
     );
     assert!(!work.join("tokens").exists(), "something was written");
-    let config = small_pipeline(&corpus, 1000, "\n[manifest]\nname = \"w\"\ntrain_tokens = 1000000\n")
-        .replace(
-            &fixtures().join("tokenizer.json").display().to_string(),
-            &work.join("words.json").display().to_string(),
-        );
+    let config = small_pipeline(
+        &corpus,
+        1000,
+        "\n[manifest]\nname = \"w\"\ntrain_tokens = 1000000\n",
+    )
+    .replace(
+        &fixtures().join("tokenizer.json").display().to_string(),
+        &work.join("words.json").display().to_string(),
+    );
     std::fs::write(work.join("pipeline.toml"), config).unwrap();
     let output = remix(work, &["plan", "pipeline.toml"]);
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("unknown token `<unk>`"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("unknown token `<unk>`"),
+        "{}",
+        stderr(&output)
+    );
 }

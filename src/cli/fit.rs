@@ -1,8 +1,9 @@
 use std::path::PathBuf;
 
 use clap::Args as ClapArgs;
+use clap::ValueEnum as _;
 
-use crate::regmix::fit::{FitConfig, RegressorKind};
+use crate::regmix::fit::{FitConfig, RegressorKind, Selection};
 
 /// Fit the target loss as a function of the mixture weights, with cross-validated model choice.
 ///
@@ -26,6 +27,11 @@ pub struct Args {
     #[arg(long, value_enum)]
     pub regressor: Vec<RegressorKind>,
 
+    /// How the best regressor is chosen: spearman (the best ranking of held-out runs) or regret (the
+    /// best pick of a held-out run).
+    #[arg(long, value_enum, default_value_t = FitConfig::default().select)]
+    pub select: Selection,
+
     /// Cross-validation folds.
     #[arg(long, default_value_t = FitConfig::default().folds)]
     pub folds: usize,
@@ -48,6 +54,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         target: args.target,
         folds: args.folds,
         seed: args.seed,
+        select: args.select,
         ..Default::default()
     };
     if !args.regressor.is_empty() {
@@ -65,21 +72,27 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         report.config.folds
     );
     println!(
-        "{:<8} {:>9} {:>9} {:>9}",
-        "regressor", "spearman", "pearson", "MAE"
+        "{:<10} {:>9} {:>9} {:>9} {:>9}",
+        "regressor", "spearman", "pearson", "MAE", "regret"
     );
     for s in &report.regressors {
         println!(
-            "{:<8} {:>9.4} {:>9.4} {:>9.4}",
+            "{:<10} {:>9.4} {:>9.4} {:>9.4} {:>9.4}",
             s.regressor.name(),
             s.spearman,
             s.pearson,
-            s.mean_absolute_error
+            s.mean_absolute_error,
+            s.regret.unwrap_or(f64::NAN)
         );
     }
     println!(
-        "Chose {}; wrote {}",
+        "Chose {} (by {}); wrote {}",
         report.chosen.name(),
+        report
+            .config
+            .select
+            .to_possible_value()
+            .map_or_else(String::new, |v| v.get_name().to_string()),
         args.output.join("model.json").display()
     );
     Ok(())

@@ -177,6 +177,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
             shard: args.shard,
             max_epochs: args.max_epochs,
             parallel: args.parallel,
+            round: None,
             quiet,
         },
         &device,

@@ -32,7 +32,7 @@ fn device_memory(cx: &Context) -> Result<()> {
     let device = cx.device()?;
     let config = &cx.config.proxy;
     let shape = cx.proxy_config()?.shape;
-    let candidates = cx.config.regmix.as_ref().map_or(1, |r| r.sample.candidates);
+    let candidates = cx.config.regmix.as_ref().map_or(1, |r| r.largest_round());
     let stack = StackMemory::of(
         &shape,
         &config.train,

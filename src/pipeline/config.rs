@@ -20,6 +20,7 @@ use crate::manifest::{ManifestConfig, WeightsFrom};
 use crate::proxy::device::DeviceChoice;
 use crate::proxy::settings::TrainConfig;
 use crate::regmix::fit::FitConfig;
+use crate::regmix::rounds::RoundsConfig;
 use crate::regmix::sample::SampleConfig;
 use crate::regmix::simulate::SimulateConfig;
 
@@ -156,6 +157,29 @@ pub struct RegmixSection {
     pub fit: FitConfig,
     #[serde(default)]
     pub simulate: SimulateConfig,
+    /// The search in rounds ([`crate::regmix::rounds`]); without it, one round of
+    /// `[regmix.sample] candidates`.
+    #[serde(default)]
+    pub rounds: Option<RoundsConfig>,
+}
+
+impl RegmixSection {
+    /// Proxies the train stage trains in all: every round's candidates and the natural and uniform
+    /// mixtures.
+    pub fn proxies(&self) -> usize {
+        match &self.rounds {
+            Some(rounds) => rounds.candidates.iter().sum::<usize>() + 2,
+            None => self.sample.candidates + 2,
+        }
+    }
+
+    /// The most candidates trained in one go (the largest round; a stack never holds more).
+    pub fn largest_round(&self) -> usize {
+        match &self.rounds {
+            Some(rounds) => rounds.candidates.iter().copied().max().unwrap_or(0) + 2,
+            None => self.sample.candidates + 2,
+        }
+    }
 }
 
 impl PipelineConfig {
@@ -197,6 +221,23 @@ impl PipelineConfig {
             *path = beside(base, path);
         }
         config.check(path)?;
+        // With rounds, the first round's count is theirs: a count in [regmix.sample] would state the
+        // budget twice (its default cannot be told from an explicit value once parsed).
+        if config.regmix.as_ref().is_some_and(|r| r.rounds.is_some())
+            && toml::from_str::<toml::Table>(&text).is_ok_and(|t| {
+                t.get("regmix")
+                    .and_then(|r| r.get("sample"))
+                    .and_then(|s| s.get("candidates"))
+                    .is_some()
+            })
+        {
+            bail!(
+                "{}: [regmix.sample] candidates and [regmix.rounds] candidates both set the proxies: with \
+                 rounds, remove [regmix.sample] candidates (the first round's count is the first of \
+                 [regmix.rounds] candidates)",
+                path.display()
+            );
+        }
         Ok(config)
     }
 
@@ -243,6 +284,11 @@ impl PipelineConfig {
             bail!(
                 "{where_}: [regmix.fit] target is empty: name the domain(s) whose loss to minimise"
             );
+        }
+        if let Some(rounds) = self.regmix.as_ref().and_then(|r| r.rounds.as_ref()) {
+            rounds
+                .check()
+                .map_err(|e| anyhow::anyhow!("{where_}: {e}"))?;
         }
         if self.regmix.is_none() && self.doremi.is_none() {
             bail!("{where_}: nothing chooses the weights: add a [regmix] or a [doremi] section");

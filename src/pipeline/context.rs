@@ -16,6 +16,7 @@ use crate::manifest::{self, Manifest, WeightsFrom};
 use crate::proxy::device::ProxyDevice;
 use crate::proxy::model::ProxyShape;
 use crate::regmix::fit::FitConfig;
+use crate::regmix::rounds::RoundsConfig;
 use crate::regmix::sample::SampleConfig;
 use crate::regmix::simulate::SimulateConfig;
 use crate::regmix::train::ProxyRunConfig;
@@ -90,7 +91,15 @@ impl<'a> Context<'a> {
         config
             .train_tokens
             .get_or_insert(self.config.proxy.train.train_tokens);
+        if let Some(first) = self.rounds_config().and_then(|r| r.candidates.first()) {
+            config.candidates = *first;
+        }
         config
+    }
+
+    /// `[regmix.rounds]`, when the search runs in rounds.
+    pub fn rounds_config(&self) -> Option<&RoundsConfig> {
+        self.config.regmix.as_ref()?.rounds.as_ref()
     }
 
     /// The simulation, with the epoch caps of the real run (the manifest's tokens) unless set.

@@ -40,7 +40,10 @@ pub enum TokensFrom {
     Counted,
     /// The corpus's text bytes over the bytes per token of `documents` sampled documents, before
     /// deduplication (an upper bound where dedup removes documents).
-    Estimated { documents: usize, bytes_per_token: f64 },
+    Estimated {
+        documents: usize,
+        bytes_per_token: f64,
+    },
 }
 
 impl Disk {

@@ -161,10 +161,9 @@ pub fn estimate(
     };
     let mut stages = Vec::new();
     if let (Some(regmix), true) = (&config.regmix, wanted(PipelineStage::Train)) {
-        // Every candidate, and the natural and uniform mixtures.
         stages.push(cost(
             PipelineStage::Train,
-            regmix.sample.candidates + 2,
+            regmix.proxies(),
             tokens,
             proxy_rate,
         ));
@@ -206,7 +205,7 @@ pub fn estimate(
         }
     }
     let hours = stages.iter().map(|s| s.hours).sum();
-    let candidates = config.regmix.as_ref().map_or(1, |r| r.sample.candidates);
+    let candidates = config.regmix.as_ref().map_or(1, |r| r.largest_round());
     let disk = super::disk::estimate(config, vocab, corpus_tokenizer.as_ref())?;
     let manifest = &config.manifest;
     let mut problems = Vec::new();
@@ -229,7 +228,13 @@ pub fn estimate(
         vocab_size: vocab,
         proxy_params: shape.params(),
         stages,
-        memory: StackMemory::of(&shape, &p.train, p.parallel, device.stack_budget(), candidates),
+        memory: StackMemory::of(
+            &shape,
+            &p.train,
+            p.parallel,
+            device.stack_budget(),
+            candidates,
+        ),
         disk,
         problems,
         hours,

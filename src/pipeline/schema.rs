@@ -22,5 +22,6 @@ pub fn all() -> Vec<(&'static str, serde_json::Value)> {
         one::<crate::doremi::DoremiWeights>("doremi-weights.schema.json"),
         one::<crate::pipeline::PipelineConfig>("pipeline-config.schema.json"),
         one::<crate::validate::ValidationReport>("validation.schema.json"),
+        one::<crate::regmix::rounds::Proposal>("round-proposal.schema.json"),
     ]
 }

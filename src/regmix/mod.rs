@@ -3,12 +3,14 @@
 //! is the train stage, one proxy run per candidate into the runs table ([`runs`], `runs/runs.parquet`);
 //! [`fit`] regresses the target loss on the mixture weights, cross-validated (`fit/model.json`,
 //! `fit/report.json`); [`predict`] scores mixtures with the fit; [`simulate`] searches the mixture space
-//! with it under the caps (`fit/optimum.json`).
+//! with it under the caps (`fit/optimum.json`); [`rounds`] makes the train stage a search in rounds that
+//! close in on the optimum (`runs/rounds/`).
 
 pub mod fit;
 pub mod mixture;
 pub mod mixture_table;
 pub mod predict;
+pub mod rounds;
 pub mod runs;
 pub mod sample;
 pub mod simulate;

@@ -21,11 +21,11 @@ use serde::{Deserialize, Serialize};
 use crate::core::DEFAULT_SEED;
 use crate::core::workdir::write_json;
 use crate::data::tokens::TokensIndex;
-use crate::regmix::fit::{Fitted, read_model};
-use crate::regmix::solve::{convex_gradient, solve};
+use crate::regmix::fit::{FitModel, Fitted, read_model};
 use crate::regmix::mixture::{
     DEFAULT_MAX_EPOCHS, SamplingConfig, draw, enforce, epoch_caps, prior, within_caps,
 };
+use crate::regmix::solve::{convex_gradient, solve};
 
 /// Candidates per chunk: one generator and one scoring batch each.
 const CHUNK: usize = 16_384;
@@ -132,7 +132,8 @@ pub struct Optimum {
     pub feasible_candidates: usize,
 }
 
-/// Runs the simulation and writes `output`.
+/// Reads the model at `model_path` and the token counts of its domains from the token index at
+/// `tokens` (without one: no caps, a uniform prior), finds the [`optimum`] and writes it to `output`.
 pub fn run(
     model_path: &Path,
     tokens: Option<&Path>,
@@ -140,34 +141,52 @@ pub fn run(
     output: &Path,
 ) -> Result<Optimum> {
     let model = read_model(model_path)?;
-    let dims = model.domains.len();
-    let counts: Option<Vec<u64>> = match tokens {
+    let counts = match tokens {
         None => None,
-        Some(path) => {
-            let index = TokensIndex::read(path)?;
-            let missing: Vec<&str> = model
-                .domains
-                .iter()
-                .filter(|d| index.training_tokens(d).is_none())
-                .map(String::as_str)
-                .collect();
-            if !missing.is_empty() {
-                bail!(
-                    "the token index {} has no training tokens for: {}",
-                    path.display(),
-                    missing.join(", ")
-                );
-            }
-            Some(
-                model
-                    .domains
-                    .iter()
-                    .map(|d| index.training_tokens(d).unwrap_or(0))
-                    .collect(),
-            )
-        }
+        Some(path) => Some(
+            domain_tokens(&TokensIndex::read(path)?, &model.domains)
+                .map_err(|e| anyhow::anyhow!("the token index {} {e}", path.display()))?,
+        ),
     };
-    let caps = match (&counts, config.train_tokens) {
+    let result = optimum(
+        &model,
+        &model_path.display().to_string(),
+        counts.as_deref(),
+        config,
+    )?;
+    write_json(output, &result)?;
+    Ok(result)
+}
+
+/// The training tokens of each of `domains` in `index`. Errors ("has no training tokens for: ..."): a
+/// domain without training tokens there.
+pub fn domain_tokens(index: &TokensIndex, domains: &[String]) -> Result<Vec<u64>> {
+    let missing: Vec<&str> = domains
+        .iter()
+        .filter(|d| index.training_tokens(d).is_none())
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        bail!("has no training tokens for: {}", missing.join(", "));
+    }
+    Ok(domains
+        .iter()
+        .map(|d| index.training_tokens(d).unwrap_or(0))
+        .collect())
+}
+
+/// The mixture `model` (named `model_label` in the result) predicts best, under the epoch caps that
+/// `counts` (training tokens per model domain) and `config.train_tokens` set, by `config.proposer`;
+/// with the natural, uniform and uncapped mixtures' predictions beside it. Errors: caps that cannot
+/// sum to 1, no candidate within them for the sampling proposer, a solver failure.
+pub fn optimum(
+    model: &FitModel,
+    model_label: &str,
+    counts: Option<&[u64]>,
+    config: &SimulateConfig,
+) -> Result<Optimum> {
+    let dims = model.domains.len();
+    let caps = match (counts, config.train_tokens) {
         (Some(counts), Some(train)) => epoch_caps(counts, train, config.max_epochs),
         (None, Some(_)) => bail!(
             "--train-tokens needs --tokens: the epoch caps come from each domain's token count"
@@ -175,7 +194,7 @@ pub fn run(
         _ => vec![1.0; dims],
     };
     if caps.iter().sum::<f64>() < 1.0 {
-        let available: u64 = counts.iter().flatten().sum();
+        let available: u64 = counts.unwrap_or_default().iter().sum();
         bail!(
             "{} tokens repeated at most {} times cannot supply {} training tokens: lower --train-tokens or raise --max-epochs",
             available,
@@ -183,7 +202,7 @@ pub fn run(
             config.train_tokens.unwrap_or(0)
         );
     }
-    let token_shares: Vec<f64> = match &counts {
+    let token_shares: Vec<f64> = match counts {
         Some(c) => c.iter().map(|&t| t as f64).collect(),
         None => vec![1.0; dims],
     };
@@ -224,7 +243,7 @@ pub fn run(
     let optimum = enforce(&answer, &caps, config.sampling.min_weight)?;
     debug_assert!(within_caps(&optimum, &caps));
 
-    let natural = counts.as_ref().map(|c| {
+    let natural = counts.map(|c| {
         let total: u64 = c.iter().sum();
         c.iter()
             .map(|&t| t as f64 / total.max(1) as f64)
@@ -234,7 +253,7 @@ pub fn run(
     let predict = |w: &[f64]| model.model.predict(&[w.to_vec()])[0];
     let result = Optimum {
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        model: model_path.display().to_string(),
+        model: model_label.to_string(),
         target: model.target.clone(),
         config: config.clone(),
         prior: if counts.is_some() {
@@ -271,7 +290,6 @@ pub fn run(
         predicted_loss_uniform: predict(&uniform),
         feasible_candidates: feasible,
     };
-    write_json(output, &result)?;
     Ok(result)
 }
 

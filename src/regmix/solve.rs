@@ -84,7 +84,9 @@ pub fn project(v: &[f64], caps: &[f64]) -> Vec<f64> {
     let mut w: Vec<f64> = v.iter().zip(caps).map(|(v, c)| (z * v).min(*c)).collect();
     // The bisection leaves the sum within 1e-15 or so; put the rest on an uncapped domain.
     let rest = 1.0 - w.iter().sum::<f64>();
-    if let Some(d) = (0..w.len()).find(|&d| w[d] + rest < caps[d] && w[d] + rest >= 0.0 && v[d] > 0.0) {
+    if let Some(d) =
+        (0..w.len()).find(|&d| w[d] + rest < caps[d] && w[d] + rest >= 0.0 && v[d] > 0.0)
+    {
         w[d] += rest;
     }
     w
@@ -109,7 +111,10 @@ fn linear_minimiser(g: &[f64], caps: &[f64]) -> Vec<f64> {
 /// positive weight.
 pub fn solve(model: &Fitted, prior: &[f64], caps: &[f64], kl_reg: f64) -> Result<Solution> {
     if caps.iter().sum::<f64>() < 1.0 - 1e-12 {
-        bail!("the epoch caps allow at most {:.4} of the mixture", caps.iter().sum::<f64>());
+        bail!(
+            "the epoch caps allow at most {:.4} of the mixture",
+            caps.iter().sum::<f64>()
+        );
     }
     if !prior.iter().any(|p| *p > 0.0) {
         bail!("the prior has no positive weight");
@@ -140,7 +145,11 @@ pub fn solve(model: &Fitted, prior: &[f64], caps: &[f64], kl_reg: f64) -> Result
             })
             .collect();
         let s = linear_minimiser(&g, caps);
-        gap = g.iter().zip(w.iter().zip(&s)).map(|(g, (w, s))| g * (w - s)).sum::<f64>();
+        gap = g
+            .iter()
+            .zip(w.iter().zip(&s))
+            .map(|(g, (w, s))| g * (w - s))
+            .sum::<f64>();
         if gap <= GAP_TOLERANCE {
             break;
         }
@@ -213,24 +222,52 @@ mod tests {
     fn the_solution_matches_a_fine_grid() {
         let mix = Fitted::MixingLaw(MixingLaw {
             laws: vec![
-                Law { c: 1.0, t: vec![-1.0, 0.5, 0.8] },
-                Law { c: 1.1, t: vec![0.7, -1.2, 0.4] },
-                Law { c: 0.9, t: vec![0.3, 0.6, -0.9] },
+                Law {
+                    c: 1.0,
+                    t: vec![-1.0, 0.5, 0.8],
+                },
+                Law {
+                    c: 1.1,
+                    t: vec![0.7, -1.2, 0.4],
+                },
+                Law {
+                    c: 0.9,
+                    t: vec![0.3, 0.6, -0.9],
+                },
             ],
             a: vec![0.5, 0.3, 0.2],
             b: 0.1,
         });
         let prior = [0.5, 0.3, 0.2];
-        for (caps, kl_reg) in [([1.0, 1.0, 1.0], 0.0), ([0.4, 1.0, 1.0], 0.0), ([1.0, 1.0, 1.0], 0.05)] {
+        for (caps, kl_reg) in [
+            ([1.0, 1.0, 1.0], 0.0),
+            ([0.4, 1.0, 1.0], 0.0),
+            ([1.0, 1.0, 1.0], 0.05),
+        ] {
             let solution = solve(&mix, &prior, &caps, kl_reg).unwrap();
             let f = |w: &[f64]| mix.predict(&[w.to_vec()])[0] + kl_reg * kl(w, &prior);
             let (grid, at) = grid_minimum(f, &caps, 0.002);
             let value = f(&solution.weights);
             assert!(value <= grid + 1e-9, "{value} > grid {grid} at {at:?}");
             assert!(solution.gap <= GAP_TOLERANCE, "gap {}", solution.gap);
-            let l1: f64 = solution.weights.iter().zip(&at).map(|(a, b)| (a - b).abs()).sum();
-            assert!(l1 < 0.02, "{:?} against the grid's {at:?}", solution.weights);
-            assert!(solution.weights.iter().zip(&caps).all(|(w, c)| *w <= c + 1e-12));
+            let l1: f64 = solution
+                .weights
+                .iter()
+                .zip(&at)
+                .map(|(a, b)| (a - b).abs())
+                .sum();
+            assert!(
+                l1 < 0.02,
+                "{:?} against the grid's {at:?}",
+                solution.weights
+            );
+            assert!(
+                solution
+                    .weights
+                    .iter()
+                    .zip(&caps)
+                    .all(|(w, c)| *w <= c + 1e-12)
+            );
             assert!((solution.weights.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         }
     }

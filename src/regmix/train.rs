@@ -17,8 +17,8 @@ use crate::core::tasks::TaskSlice;
 use crate::core::workdir::config_hash;
 use crate::data::tokens::TokensIndex;
 use crate::proxy::data::{MixtureSampler, validation_sets};
-use crate::proxy::eval::ValidationLoss;
 use crate::proxy::device::ProxyDevice;
+use crate::proxy::eval::ValidationLoss;
 use crate::proxy::memory::StackMemory;
 use crate::proxy::model::ProxyShape;
 use crate::proxy::settings::TrainConfig;
@@ -44,6 +44,8 @@ pub struct TrainOptions {
     pub max_epochs: f64,
     /// Proxies trained together in one stack; 0 = as many as fit on the device ([`crate::proxy::memory::auto_parallel`]).
     pub parallel: usize,
+    /// The search round the candidates belong to, recorded in each run's row; `None` without rounds.
+    pub round: Option<u32>,
     pub quiet: bool,
 }
 
@@ -133,6 +135,7 @@ pub fn train_candidates(
         shard,
         max_epochs,
         parallel,
+        round,
         quiet,
     } = options;
     let index = TokensIndex::read(tokens_dir)?;
@@ -289,6 +292,7 @@ pub fn train_candidates(
             table.runs.push(Run {
                 run_id: ids[c].clone(),
                 seed: Some(config.seed),
+                round,
                 proxy_config_hash: Some(config_id.clone()),
                 weights,
                 tokens_trained: Some(trained.tokens_trained),

@@ -28,13 +28,14 @@ pub fn render(work: &Path) -> Result<String> {
     if !work.is_dir() {
         bail!("the work directory {} does not exist", work.display());
     }
-    let builders: [SectionBuilder; 11] = [
+    let builders: [SectionBuilder; 12] = [
         sections::answer,
         sections::stats,
         sections::dedup,
         sections::tokens,
         sections::candidates,
         sections::runs,
+        sections::rounds,
         sections::fit,
         sections::optimum,
         sections::doremi,

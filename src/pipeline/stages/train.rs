@@ -1,7 +1,8 @@
 //! The train stage: one proxy per candidate mixture into the runs table (`WORK/runs/runs.parquet`), in
 //! one process or in N tasks (task `i` trains candidates `i, i + N, ...` into
 //! `WORK/runs/tasks/<i>-of-<N>.parquet`), whose tables the stage folds into the runs table in candidate
-//! order before it trains what is still missing.
+//! order before it trains what is still missing. With `[regmix.rounds]`, the tasks train round 1 and
+//! the stage then trains the later rounds in one process ([`crate::regmix::rounds`], `WORK/runs/rounds/`).
 
 use std::path::{Path, PathBuf};
 
@@ -9,10 +10,12 @@ use anyhow::Result;
 use serde_json::{Value, json};
 
 use crate::core::tasks::TaskSlice;
+use crate::data::tokens::TokensIndex;
 use crate::pipeline::config::PipelineConfig;
 use crate::pipeline::context::Context;
 use crate::pipeline::spec::{Phase, StageSpec, StageTasks, TaskCounts, unknown_phase};
 use crate::pipeline::stage::PipelineStage;
+use crate::regmix::rounds::{Search, train_rounds};
 use crate::regmix::runs::{fold_parts, read_runs};
 use crate::regmix::train::{TrainOptions, train_candidates};
 
@@ -28,6 +31,17 @@ fn part(cx: &Context, task: TaskSlice) -> PathBuf {
     parts_dir(cx).join(format!("{}.parquet", task.file_name()))
 }
 
+fn options(cx: &Context, task: TaskSlice, quiet: bool) -> TrainOptions {
+    TrainOptions {
+        shard: task,
+        max_epochs: cx.sample_config().max_epochs,
+        parallel: cx.config.proxy.parallel,
+        // With rounds, the sampled candidates are round 1.
+        round: cx.rounds_config().map(|_| 1),
+        quiet,
+    }
+}
+
 /// Trains the candidates of `task` (every one for `0/1`) into the runs table `runs`.
 fn train(cx: &Context, runs: &Path, task: TaskSlice, quiet: bool) -> Result<()> {
     train_candidates(
@@ -35,12 +49,7 @@ fn train(cx: &Context, runs: &Path, task: TaskSlice, quiet: bool) -> Result<()> 
         &cx.path("mixtures.parquet"),
         runs,
         &cx.proxy_config()?,
-        TrainOptions {
-            shard: task,
-            max_epochs: cx.sample_config().max_epochs,
-            parallel: cx.config.proxy.parallel,
-            quiet,
-        },
+        options(cx, task, quiet),
         cx.device()?,
     )?;
     Ok(())
@@ -64,7 +73,17 @@ impl StageSpec for Train {
     }
 
     fn settings(&self, cx: &Context) -> Result<Value> {
-        Ok(json!({ "proxy": cx.config.proxy, "seed": cx.config.seed }))
+        let mut settings = json!({ "proxy": cx.config.proxy, "seed": cx.config.seed });
+        // Later rounds follow the fit and the search: a change there re-proposes them.
+        if let Some(rounds) = cx.rounds_config() {
+            settings["rounds"] = json!({
+                "rounds": rounds,
+                "sample": cx.sample_config(),
+                "fit": cx.fit_config(),
+                "simulate": cx.simulate_config(),
+            });
+        }
+        Ok(settings)
     }
 
     fn phases(&self) -> &'static [Phase] {
@@ -81,7 +100,22 @@ impl StageSpec for Train {
         fold_parts(&runs, &parts_dir(cx), &cx.path("mixtures.parquet"))?;
         // Folded: the parts and their markers would only go stale.
         tasks.remove_leftovers(Some(&parts_dir(cx)))?;
-        train(cx, &runs, TaskSlice::WHOLE, quiet)
+        let Some(rounds) = cx.rounds_config() else {
+            return train(cx, &runs, TaskSlice::WHOLE, quiet);
+        };
+        let (sample, fit, simulate) = (cx.sample_config(), cx.fit_config(), cx.simulate_config());
+        let index = TokensIndex::read(&cx.tokens_dir())?;
+        let search = Search::new(&index, &sample, &fit, &simulate, rounds)?;
+        train_rounds(
+            &cx.tokens_dir(),
+            &cx.path("mixtures.parquet"),
+            &runs,
+            &cx.path("runs/rounds"),
+            &cx.proxy_config()?,
+            options(cx, TaskSlice::WHOLE, quiet),
+            cx.device()?,
+            &search,
+        )
     }
 
     fn run_task(

@@ -65,7 +65,12 @@ pub(crate) fn train_proxies(
         let losses = validation_losses_with(set, config.batch_size, models, |rows, sequences| {
             let mut losses = Vec::with_capacity(models * sequences);
             for proxy in proxies.iter_mut() {
-                losses.extend(proxy.sequence_losses(rows, sequences)?.into_iter().map(f64::from));
+                losses.extend(
+                    proxy
+                        .sequence_losses(rows, sequences)?
+                        .into_iter()
+                        .map(f64::from),
+                );
             }
             Ok(losses)
         })?;

@@ -284,7 +284,10 @@ mod tests {
             .map(|r| 0.6 * r[0] + 0.4 * r[1] + 0.5)
             .collect();
         let (a, b) = nonnegative_least_squares(&features, &y);
-        assert!((a[0] - 0.6).abs() < 1e-6 && (a[1] - 0.4).abs() < 1e-6, "{a:?}");
+        assert!(
+            (a[0] - 0.6).abs() < 1e-6 && (a[1] - 0.4).abs() < 1e-6,
+            "{a:?}"
+        );
         assert!(a[2].abs() < 1e-6, "{a:?}");
         assert!((b - 0.5).abs() < 1e-5, "{b}");
     }

@@ -43,8 +43,25 @@ pub struct FitConfig {
     pub folds: usize,
     /// Seed of the fold assignment.
     pub seed: u64,
-    /// Regressors to compare; the best by cross-validated Spearman rho is kept.
+    /// Regressors to compare; the best by `select` is kept.
     pub regressors: Vec<RegressorKind>,
+    /// What "best" means among the cross-validated regressors. Default [`Selection::Spearman`].
+    pub select: Selection,
+}
+
+/// How the fit chooses among its cross-validated regressors.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema, clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Selection {
+    /// The highest Spearman rho of the out-of-fold predictions: the best ranking of held-out runs
+    /// (RegMix's criterion).
+    #[default]
+    Spearman,
+    /// The lowest cross-validated regret ([`RegressorScore::regret`]): the best pick of a held-out run,
+    /// which is what the answer needs; ties go to the higher rho.
+    Regret,
 }
 
 impl Default for FitConfig {
@@ -54,6 +71,7 @@ impl Default for FitConfig {
             folds: 5,
             seed: DEFAULT_SEED,
             regressors: RegressorKind::DEFAULT.to_vec(),
+            select: Selection::default(),
         }
     }
 }
@@ -65,6 +83,11 @@ pub struct RegressorScore {
     pub spearman: f64,
     pub pearson: f64,
     pub mean_absolute_error: f64,
+    /// How much the answer loses, not only the ranking: per fold, the measured target loss of the
+    /// held-out run the model predicts best minus the fold's best measured loss, averaged over the
+    /// folds (nats; 0 = it always picks the best held-out run). `None` in fits from before it.
+    #[serde(default)]
+    pub regret: Option<f64>,
 }
 
 /// One run's measured target and its out-of-fold prediction.
@@ -161,7 +184,10 @@ impl Samples {
             y: rows.iter().map(|&r| self.y[r]).collect(),
             run_ids: rows.iter().map(|&r| self.run_ids[r].clone()).collect(),
             errors: rows.iter().map(|&r| self.errors[r]).collect(),
-            domain_losses: rows.iter().map(|&r| self.domain_losses[r].clone()).collect(),
+            domain_losses: rows
+                .iter()
+                .map(|&r| self.domain_losses[r].clone())
+                .collect(),
         }
     }
 
@@ -263,15 +289,9 @@ pub fn samples(table: &RunsTable, target: &[String]) -> Result<Samples> {
     Ok(out)
 }
 
-/// Out-of-fold predictions of `kind` with `folds` folds assigned by `seed`.
-pub fn cross_validate(
-    kind: RegressorKind,
-    samples: &Samples,
-    folds: usize,
-    seed: u64,
-) -> Result<Vec<f64>> {
-    let n = samples.y.len();
-    let folds = folds.clamp(2, n);
+/// The fold of each of `n` runs for `folds` folds (at least 2, at most `n`), shuffled by `seed`.
+pub fn fold_assignment(n: usize, folds: usize, seed: u64) -> Vec<usize> {
+    let folds = folds.clamp(2, n.max(2));
     let mut order: Vec<usize> = (0..n).collect();
     let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
     rand::seq::SliceRandom::shuffle(order.as_mut_slice(), &mut rng);
@@ -279,6 +299,18 @@ pub fn cross_validate(
     for (i, &row) in order.iter().enumerate() {
         fold_of[row] = i % folds;
     }
+    fold_of
+}
+
+/// Out-of-fold predictions of `kind` for the folds of `fold_of` ([`fold_assignment`]).
+pub fn cross_validate(
+    kind: RegressorKind,
+    samples: &Samples,
+    fold_of: &[usize],
+    seed: u64,
+) -> Result<Vec<f64>> {
+    let n = samples.y.len();
+    let folds = fold_of.iter().max().map_or(0, |f| f + 1);
     let per_fold = (0..folds)
         .map(|fold| {
             let (train, test): (Vec<usize>, Vec<usize>) = (0..n).partition(|&r| fold_of[r] != fold);
@@ -297,31 +329,53 @@ pub fn cross_validate(
     Ok(predictions)
 }
 
-pub fn score(kind: RegressorKind, measured: &[f64], predicted: &[f64]) -> RegressorScore {
+/// The cross-validated scores of `kind` from its out-of-fold `predicted` losses, the `measured` ones and
+/// the folds they were held out in.
+pub fn score(
+    kind: RegressorKind,
+    measured: &[f64],
+    predicted: &[f64],
+    fold_of: &[usize],
+) -> RegressorScore {
     RegressorScore {
         regressor: kind,
         spearman: metrics::spearman(measured, predicted),
         pearson: metrics::pearson(measured, predicted),
         mean_absolute_error: metrics::mean_absolute_error(measured, predicted),
+        regret: Some(metrics::regret(measured, predicted, fold_of)),
     }
 }
 
-/// Fits the runs table at `runs_path` and writes `model.json`, `report.json` and `_done.json` to `out_dir`.
-pub fn run(runs_path: &Path, config: &FitConfig, out_dir: &Path) -> Result<FitReport> {
-    let table = read_runs(runs_path)?;
-    let samples = samples(&table, &config.target)?;
-    DoneMarker::clear(out_dir)?;
+/// Fits `table` (read from `runs_table`, named in the report) by every regressor of `config`,
+/// cross-validated, and refits the best on every run. Errors: no target or regressor, too few usable
+/// runs, a regressor that cannot fit.
+pub fn fit(
+    table: &RunsTable,
+    runs_table: &str,
+    config: &FitConfig,
+) -> Result<(FitModel, FitReport)> {
+    let samples = samples(table, &config.target)?;
     if config.regressors.is_empty() {
         bail!("no regressor to fit: pass at least one --regressor");
     }
+    let fold_of = fold_assignment(samples.y.len(), config.folds, config.seed);
     let mut scored = Vec::new();
     for &kind in &config.regressors {
-        let predictions = cross_validate(kind, &samples, config.folds, config.seed)
+        let predictions = cross_validate(kind, &samples, &fold_of, config.seed)
             .with_context(|| format!("cross-validating {}", kind.name()))?;
-        scored.push((score(kind, &samples.y, &predictions), predictions));
+        scored.push((score(kind, &samples.y, &predictions, &fold_of), predictions));
     }
     // Best first; the order of `config.regressors` breaks ties.
-    scored.sort_by(|a, b| b.0.spearman.total_cmp(&a.0.spearman));
+    let by_rho = |a: &RegressorScore, b: &RegressorScore| b.spearman.total_cmp(&a.spearman);
+    match config.select {
+        Selection::Spearman => scored.sort_by(|a, b| by_rho(&a.0, &b.0)),
+        Selection::Regret => scored.sort_by(|a, b| {
+            let regret = |s: &RegressorScore| s.regret.unwrap_or(f64::INFINITY);
+            regret(&a.0)
+                .total_cmp(&regret(&b.0))
+                .then(by_rho(&a.0, &b.0))
+        }),
+    }
     let (best, best_predictions) = scored[0].clone();
     let model = Fitted::fit(best.regressor, samples.rows(), config.seed)?;
     let fit_model = FitModel {
@@ -333,7 +387,7 @@ pub fn run(runs_path: &Path, config: &FitConfig, out_dir: &Path) -> Result<FitRe
     };
     let report = FitReport {
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        runs_table: runs_path.display().to_string(),
+        runs_table: runs_table.to_string(),
         runs: samples.y.len(),
         config: config.clone(),
         domains: table.domains.clone(),
@@ -351,6 +405,15 @@ pub fn run(runs_path: &Path, config: &FitConfig, out_dir: &Path) -> Result<FitRe
             .collect(),
         target_error: TargetError::of(&samples.errors, &samples.y),
     };
+    Ok((fit_model, report))
+}
+
+/// Fits the runs table at `runs_path` ([`fit`]) and writes `model.json`, `report.json` and
+/// `_done.json` to `out_dir`.
+pub fn run(runs_path: &Path, config: &FitConfig, out_dir: &Path) -> Result<FitReport> {
+    let table = read_runs(runs_path)?;
+    let (fit_model, report) = fit(&table, &runs_path.display().to_string(), config)?;
+    DoneMarker::clear(out_dir)?;
     write_atomic(
         &out_dir.join("model.json"),
         &serde_json::to_vec(&fit_model)?,
@@ -358,7 +421,7 @@ pub fn run(runs_path: &Path, config: &FitConfig, out_dir: &Path) -> Result<FitRe
     write_json(&out_dir.join("report.json"), &report)?;
     DoneMarker::new(StageFolder::Fit, config, &[PathBuf::from(runs_path)])?
         .with_count("runs", report.runs)
-        .with_count("chosen", best.regressor.name())
+        .with_count("chosen", report.chosen.name())
         .write(out_dir)?;
     Ok(report)
 }

@@ -60,7 +60,10 @@ pub fn merge(paths: &[PathBuf]) -> Result<RunsTable> {
                 .map(|d| table.loss_domains.iter().position(|x| x == d))
                 .collect();
             let reorder = |values: &[Option<f64>]| -> Vec<Option<f64>> {
-                loss_order.iter().map(|i| i.and_then(|i| values[i])).collect()
+                loss_order
+                    .iter()
+                    .map(|i| i.and_then(|i| values[i]))
+                    .collect()
             };
             run.losses = reorder(&run.losses);
             run.loss_errors = reorder(&run.loss_errors);
@@ -186,6 +189,7 @@ mod tests {
         Run {
             run_id: id.into(),
             seed: Some(0),
+            round: None,
             proxy_config_hash: None,
             weights,
             tokens_trained: Some(100),

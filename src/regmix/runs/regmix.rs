@@ -165,6 +165,7 @@ pub fn import(mixtures: &Path, losses: &Path) -> Result<RunsTable> {
         runs.push(Run {
             run_id: format!("regmix-{index}"),
             seed: None,
+            round: None,
             proxy_config_hash: None,
             weights,
             tokens_trained: None,

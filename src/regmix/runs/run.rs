@@ -12,6 +12,9 @@ pub const FINISHED: &str = "finished";
 pub struct Run {
     pub run_id: String,
     pub seed: Option<u64>,
+    /// The search round that proposed its mixture (1 = the sampled candidates; later rounds centre on
+    /// the optimum so far, [`crate::regmix::rounds`]); `None` without rounds.
+    pub round: Option<u32>,
     pub proxy_config_hash: Option<String>,
     /// One weight per [`RunsTable::domains`] entry.
     pub weights: Vec<f64>,

@@ -5,7 +5,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
-use arrow::array::{ArrayRef, AsArray, Float64Array, RecordBatch, StringArray, UInt64Array};
+use arrow::array::{
+    ArrayRef, AsArray, Float64Array, RecordBatch, StringArray, UInt32Array, UInt64Array,
+};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type, UInt64Type};
 use parquet::arrow::ArrowWriter;
@@ -34,6 +36,12 @@ pub fn write_runs(table: &RunsTable, path: &Path) -> Result<()> {
             text(&|r| r.proxy_config_hash.clone()),
         ),
     ];
+    if runs.iter().any(|r| r.round.is_some()) {
+        columns.push((
+            "round".into(),
+            Arc::new(UInt32Array::from_iter(runs.iter().map(|r| r.round))),
+        ));
+    }
     for (i, domain) in table.domains.iter().enumerate() {
         columns.push((
             format!("w_{domain}"),
@@ -174,6 +182,19 @@ pub fn read_runs(path: &Path) -> Result<RunsTable> {
         .map(ints)
         .transpose()?
         .unwrap_or_else(|| vec![None; rows]);
+    let rounds = match column("round").map(ints).transpose()? {
+        Some(rounds) => rounds
+            .into_iter()
+            .map(|r| r.map(u32::try_from).transpose())
+            .collect::<Result<Vec<_>, _>>()
+            .with_context(|| {
+                format!(
+                    "column `round` of {} holds a round past 2^32",
+                    path.display()
+                )
+            })?,
+        None => vec![None; rows],
+    };
     let tokens = column("tokens_trained")
         .map(ints)
         .transpose()?
@@ -206,6 +227,7 @@ pub fn read_runs(path: &Path) -> Result<RunsTable> {
         runs.push(Run {
             run_id,
             seed: seeds[row],
+            round: rounds[row],
             proxy_config_hash: hashes[row].clone(),
             weights,
             tokens_trained: tokens[row],
@@ -236,6 +258,7 @@ mod tests {
             runs: vec![Run {
                 run_id: "r1".into(),
                 seed: Some(7),
+                round: None,
                 proxy_config_hash: Some("abc".into()),
                 weights: vec![0.25, 0.75],
                 tokens_trained: Some(1000),

@@ -9,4 +9,4 @@ mod search;
 pub use answer::answer;
 pub use choice::{doremi, manifests, validate};
 pub use corpus::{dedup, stats, tokens};
-pub use search::{candidates, fit, optimum, runs};
+pub use search::{candidates, fit, optimum, rounds, runs};

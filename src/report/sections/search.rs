@@ -121,6 +121,88 @@ pub fn runs(work: &Path) -> Result<Option<String>> {
     Ok(Some(section("runs", "Proxy runs", &note, &body)))
 }
 
+/// The search in rounds (`runs/rounds/`, [`crate::regmix::rounds`]): per round its proxies and their
+/// best measured target loss, and the optimum each later round centred on; `None` without rounds.
+pub fn rounds(work: &Path) -> Result<Option<String>> {
+    let proposals = crate::regmix::rounds::read_proposals(&work.join("runs/rounds"))?;
+    let (Some(first), Some(optimum)) = (
+        proposals.first(),
+        read_json::<Optimum>(&work.join("fit/optimum.json"))?,
+    ) else {
+        return Ok(None);
+    };
+    let runs = crate::regmix::runs::read_runs(&work.join("runs/runs.parquet"))?;
+    let samples = crate::regmix::fit::samples(&runs, &optimum.target)?;
+    let round_of = |id: &str| {
+        runs.runs
+            .iter()
+            .find(|r| r.run_id == id)
+            .map_or(1, |r| r.round.unwrap_or(1))
+    };
+    let rows: Vec<Vec<String>> =
+        (1..=proposals.len() as u32 + 1)
+            .map(|round| {
+                let losses: Vec<f64> = samples
+                    .run_ids
+                    .iter()
+                    .zip(&samples.y)
+                    .filter(|(id, _)| round_of(id) == round)
+                    .map(|(_, &y)| y)
+                    .collect();
+                let best = losses.iter().copied().fold(f64::INFINITY, f64::min);
+                let proposal = proposals.iter().find(|p| p.round == round);
+                vec![
+                round.to_string(),
+                losses.len().to_string(),
+                if losses.is_empty() { "-".into() } else { format!("{best:.4}") },
+                proposal.map_or("sampled from the prior".into(), |p| {
+                    format!(
+                        "around the optimum of {} runs ({}, predicted {:.4}), concentration {:.0}",
+                        p.runs_fitted,
+                        p.regressor.name(),
+                        p.predicted_loss,
+                        p.concentration
+                    )
+                }),
+            ]
+            })
+            .collect();
+    let names: Vec<String> = proposals
+        .iter()
+        .map(|p| format!("after round {}", p.round - 1))
+        .chain(std::iter::once("final".to_string()))
+        .collect();
+    let mut series: Vec<(&str, Vec<f64>)> = proposals
+        .iter()
+        .zip(&names)
+        .map(|(p, name)| (name.as_str(), p.optimum.clone()))
+        .collect();
+    series.push((
+        names.last().map_or("final", String::as_str),
+        optimum.domains.iter().map(|d| d.weight).collect(),
+    ));
+    let chart = bars(
+        "The optimum over the rounds",
+        &first.domains,
+        &series,
+        "weight",
+    )?;
+    let body = table(
+        &[
+            "round",
+            "proxies",
+            "best measured target loss",
+            "candidates",
+        ],
+        &rows,
+    ) + &charts(&[chart]);
+    let note = format!(
+        "{} rounds; each later round drew its candidates around the optimum of every run before it",
+        proposals.len() + 1
+    );
+    Ok(Some(section("rounds", "Search rounds", &note, &body)))
+}
+
 pub fn fit(work: &Path) -> Result<Option<String>> {
     let Some(report) = read_json::<FitReport>(&work.join("fit/report.json"))? else {
         return Ok(None);
@@ -134,6 +216,7 @@ pub fn fit(work: &Path) -> Result<Option<String>> {
                 format!("{:.4}", r.spearman),
                 format!("{:.4}", r.pearson),
                 format!("{:.4}", r.mean_absolute_error),
+                r.regret.map_or("-".into(), |g| format!("{g:.4}")),
             ]
         })
         .collect();
@@ -149,13 +232,20 @@ pub fn fit(work: &Path) -> Result<Option<String>> {
         "predicted loss",
     )?;
     let note = format!(
-        "{} runs; chosen regressor {} (best cross-validated Spearman rho); target {}",
+        "{} runs; chosen regressor {} (best cross-validated {}); target {}",
         report.runs,
         report.chosen.name(),
+        match report.config.select {
+            crate::regmix::fit::Selection::Spearman => "Spearman rho",
+            crate::regmix::fit::Selection::Regret =>
+                "regret: the held-out run it predicts best is nearest the fold's best",
+        },
         report.config.target.join(", ")
     );
-    let mut body =
-        table(&["regressor", "Spearman rho", "Pearson r", "MAE"], &rows) + &charts(&[chart]);
+    let mut body = table(
+        &["regressor", "Spearman rho", "Pearson r", "MAE", "regret"],
+        &rows,
+    ) + &charts(&[chart]);
     // RegMix's picture: per training domain, every proxy's weight on it against its target loss.
     let runs = work.join("runs/runs.parquet");
     if runs.exists() {
@@ -240,12 +330,17 @@ pub fn optimum(work: &Path) -> Result<Option<String>> {
     if let Some(uncapped) = optimum.predicted_loss_uncapped {
         rows.push(vec!["uncapped".into(), format!("{uncapped:.4}")]);
     }
-    let note = format!(
-        "mean of the best {} of {} feasible candidates; target {}",
-        optimum.config.top_k,
-        optimum.feasible_candidates,
-        optimum.target.join(", ")
-    );
+    let how = match optimum.proposer {
+        crate::regmix::simulate::Proposer::Exact => format!(
+            "the exact optimum of the fit (certified gap {:.1e})",
+            optimum.optimality_gap.unwrap_or(f64::NAN)
+        ),
+        _ => format!(
+            "mean of the best {} of {} feasible candidates",
+            optimum.config.top_k, optimum.feasible_candidates
+        ),
+    };
+    let note = format!("{how}; target {}", optimum.target.join(", "));
     let body = table(&["mixture", "predicted loss"], &rows)
         + &charts(&[chart])
         + &table(

@@ -1,0 +1,177 @@
+//! The search in rounds (`[regmix.rounds]`): later rounds' proxies are drawn around the optimum of every
+//! run before them, append to the one runs table with their round, resume without retraining, are
+//! proposed again when the fit's settings change, and run the same on Slurm with round 1 split into tasks.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::*;
+
+/// The small pipeline with rounds of 4 (+ natural and uniform), 3 and 3 proxies, and `rest` after it.
+fn rounds_pipeline(rest: &str) -> String {
+    small_pipeline(
+        &fixtures().join("corpus"),
+        2000,
+        &format!("\n[regmix.rounds]\ncandidates = [4, 3, 3]\n\n[manifest]\nname = \"rounds\"\ntrain_tokens = 1000000\n{rest}"),
+    )
+    .replace("[regmix.sample]\ncandidates = 6\n", "[regmix.sample]\n")
+}
+
+/// (run id, round) of every run in the runs table of `work`.
+fn rounds_of(work: &Path) -> Vec<(String, Option<u32>)> {
+    remix::regmix::runs::read_runs(&work.join("runs/runs.parquet"))
+        .unwrap()
+        .runs
+        .into_iter()
+        .map(|r| (r.run_id, r.round))
+        .collect()
+}
+
+fn proposal(work: &Path, round: u32) -> serde_json::Value {
+    serde_json::from_slice(&fs::read(work.join(format!("runs/rounds/round-{round}.json"))).unwrap())
+        .unwrap()
+}
+
+#[test]
+fn rounds_close_in_resume_and_are_proposed_again_when_the_fit_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    fs::write(dir.join("pipeline.toml"), rounds_pipeline("")).unwrap();
+    let output = remix(dir, &["run", "pipeline.toml"]);
+    assert_ok(&output);
+    let log = stderr(&output);
+    assert!(
+        log.contains("round 2: 3 candidates around the optimum of 6 runs"),
+        "{log}"
+    );
+    assert!(
+        log.contains("round 3: 3 candidates around the optimum of 9 runs"),
+        "{log}"
+    );
+    let work = dir.join("work");
+    let runs = rounds_of(&work);
+    let count = |round| runs.iter().filter(|(_, r)| *r == Some(round)).count();
+    assert_eq!(
+        (runs.len(), count(1), count(2), count(3)),
+        (12, 6, 3, 3),
+        "{runs:?}"
+    );
+    assert!(
+        runs[6..9].iter().all(|(id, _)| id.starts_with("r2-")),
+        "{runs:?}"
+    );
+    let round2 = proposal(&work, 2);
+    assert_eq!(round2["runs_fitted"], 6);
+    assert_eq!(
+        round2["near_optimum"].as_u64().unwrap() + round2["from_prior"].as_u64().unwrap(),
+        3
+    );
+    let report = fs::read_to_string(work.join("report.html")).unwrap();
+    assert!(
+        report.contains("Search rounds"),
+        "the report's rounds section"
+    );
+    assert!(work.join("mixtures/rounds.json").exists());
+
+    // Done: a second run trains nothing.
+    let again = remix(dir, &["run", "pipeline.toml"]);
+    assert_ok(&again);
+    assert_eq!(rounds_of(&work), runs);
+
+    // Another regressor: round 1's runs stay, rounds 2 and 3 are proposed again from the new fit.
+    let modified = fs::metadata(work.join("runs/rounds/round-2.json"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    fs::write(
+        dir.join("pipeline.toml"),
+        rounds_pipeline("").replace(
+            r#"regressors = ["ols", "ridge"]"#,
+            r#"regressors = ["ridge"]"#,
+        ),
+    )
+    .unwrap();
+    let output = remix(dir, &["run", "pipeline.toml"]);
+    assert_ok(&output);
+    let log = stderr(&output);
+    assert!(
+        log.contains("round 2: 3 candidates around the optimum of 6 runs (ridge chose"),
+        "{log}"
+    );
+    assert_ne!(
+        fs::metadata(work.join("runs/rounds/round-2.json"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        modified
+    );
+    let rerun = rounds_of(&work);
+    assert_eq!(rerun.len(), 12);
+    assert_eq!(rerun[..6], runs[..6], "round 1 kept");
+}
+
+#[test]
+fn rounds_and_a_sample_count_together_are_refused_naming_both_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let config =
+        rounds_pipeline("").replace("[regmix.sample]\n", "[regmix.sample]\ncandidates = 6\n");
+    fs::write(dir.join("pipeline.toml"), config).unwrap();
+    let output = remix(dir, &["run", "pipeline.toml"]);
+    assert!(!output.status.success());
+    let error = stderr(&output);
+    assert!(
+        error.contains("[regmix.sample] candidates and [regmix.rounds] candidates"),
+        "{error}"
+    );
+    fs::write(
+        dir.join("pipeline.toml"),
+        rounds_pipeline("").replace("candidates = [4, 3, 3]", "candidates = [4, 0]"),
+    )
+    .unwrap();
+    let error = stderr(&remix(dir, &["run", "pipeline.toml"]));
+    assert!(
+        error.contains("[regmix.rounds] candidates = [4, 0]"),
+        "{error}"
+    );
+    assert!(
+        !dir.join("work/runs").exists(),
+        "refused before any proxy trains"
+    );
+}
+
+/// On the one-node Slurm `.ci/run` starts (`REMIX_SLURM=1`), with round 1 split into 2 array tasks:
+/// the same runs, rounds and answer as a local run in one process.
+#[test]
+fn rounds_on_slurm_with_round_one_in_tasks_equal_a_local_run() {
+    if std::env::var("REMIX_SLURM").is_ok_and(|v| v == "1") {
+        let dir = tempfile::tempdir().unwrap();
+        let (local, cluster) = (dir.path().join("local"), dir.path().join("slurm"));
+        let tasks = "\n[executor]\ntasks = { train = 2 }\ncpus_per_task = 1\npoll_seconds = 1\n";
+        for (folder, rest) in [(&local, ""), (&cluster, tasks)] {
+            fs::create_dir_all(folder).unwrap();
+            fs::write(folder.join("pipeline.toml"), rounds_pipeline(rest)).unwrap();
+        }
+        assert_ok(&remix(&local, &["run", "--quiet", "pipeline.toml"]));
+        let output = remix(&cluster, &["run", "pipeline.toml", "--executor", "slurm"]);
+        assert_ok(&output);
+        assert!(stderr(&output).contains("train tasks (of 2): 2/2 done"));
+        let runs = |work: &Path| {
+            remix::regmix::runs::read_runs(&work.join("runs/runs.parquet"))
+                .unwrap()
+                .runs
+                .into_iter()
+                .map(|r| (r.run_id, r.round, r.weights, r.losses))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(runs(&local.join("work")), runs(&cluster.join("work")));
+        assert_eq!(
+            fs::read(local.join("work/runs/rounds/round-3.parquet")).unwrap(),
+            fs::read(cluster.join("work/runs/rounds/round-3.parquet")).unwrap()
+        );
+    } else {
+        eprintln!("skipping: REMIX_SLURM is not 1 (.ci/run starts a one-node Slurm)");
+    }
+}
