@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Output;
 
 use common::*;
-use remix::regmix::fit::{Fitted, RegressorKind, metrics::spearman, samples};
+use remix::regmix::fit::{Fitted, RegressorKind, Target, metrics::spearman, samples};
 use remix::regmix::runs::{read_runs, regmix};
 use serde_json::Value;
 
@@ -147,8 +147,8 @@ fn every_domain_ranks_unseen_runs() {
     for (kind, floor) in [(RegressorKind::Gbdt, 0.989), (RegressorKind::Forest, 0.97)] {
         let mut rhos = Vec::new();
         for domain in &train.loss_domains {
-            let fit = samples(&train, std::slice::from_ref(domain)).unwrap();
-            let held_out = samples(&test, std::slice::from_ref(domain)).unwrap();
+            let fit = samples(&train, &Target::equal(vec![domain.clone()])).unwrap();
+            let held_out = samples(&test, &Target::equal(vec![domain.clone()])).unwrap();
             let model = Fitted::fit(kind, fit.rows(), 0).unwrap();
             let rho = spearman(&model.predict(&held_out.x), &held_out.y);
             println!("{}: {domain}: {rho:.4}", kind.name());

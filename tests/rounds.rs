@@ -175,3 +175,68 @@ fn rounds_on_slurm_with_round_one_in_tasks_equal_a_local_run() {
         eprintln!("skipping: REMIX_SLURM is not 1 (.ci/run starts a one-node Slurm)");
     }
 }
+
+/// Rounds with a weighted target run end to end: the fit, the report and the manifest's evidence name
+/// the weighted target, and the target loss is the weighted sum of the domains' losses. Bad weights
+/// stop the run before any proxy trains.
+#[test]
+fn rounds_with_a_weighted_target_run_end_to_end_and_bad_weights_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let weighted = |target: &str| {
+        rounds_pipeline("").replace(r#"target = ["speeches"]"#, &format!("target = {target}"))
+    };
+    fs::write(
+        dir.join("pipeline.toml"),
+        weighted("{ speeches = 0.7, code = 0.3 }"),
+    )
+    .unwrap();
+    let output = remix(dir, &["run", "--quiet", "pipeline.toml"]);
+    assert_ok(&output);
+    let work = dir.join("work");
+    let report: serde_json::Value =
+        serde_json::from_slice(&fs::read(work.join("fit/report.json")).unwrap()).unwrap();
+    assert_eq!(
+        report["config"]["target"],
+        serde_json::json!({"code": 0.3, "speeches": 0.7})
+    );
+    let table = remix::regmix::runs::read_runs(&work.join("runs/runs.parquet")).unwrap();
+    let (s, c) = (
+        table.loss_index("speeches").unwrap(),
+        table.loss_index("code").unwrap(),
+    );
+    let first = &report["out_of_fold"][0];
+    let run = table
+        .runs
+        .iter()
+        .find(|r| r.run_id == first["run_id"])
+        .unwrap();
+    let expected = 0.7 * run.losses[s].unwrap() + 0.3 * run.losses[c].unwrap();
+    assert!((first["measured"].as_f64().unwrap() - expected).abs() < 1e-9);
+    assert!(
+        fs::read_to_string(work.join("report.html"))
+            .unwrap()
+            .contains("0.30 code + 0.70 speeches")
+    );
+
+    for (target, expected) in [
+        (
+            "{ speeches = -1.0, code = 1.0 }",
+            "weights must be 0 or more",
+        ),
+        ("{ speeches = 0.0, code = 0.0 }", "all zero"),
+        ("{ speeches = 0.5, nosuch = 0.5 }", "names `nosuch`"),
+    ] {
+        let fresh = dir.join(format!("bad-{}", target.len()));
+        fs::create_dir_all(&fresh).unwrap();
+        fs::write(fresh.join("pipeline.toml"), weighted(target)).unwrap();
+        let output = remix(&fresh, &["run", "pipeline.toml"]);
+        assert!(!output.status.success(), "{target}");
+        let error = stderr(&output);
+        assert!(error.contains(expected), "{target}: {error}");
+        assert!(
+            !fresh.join("work/runs").exists(),
+            "{target}: refused before any proxy trains"
+        );
+    }
+}

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use clap::Args as ClapArgs;
 use clap::ValueEnum as _;
 
-use crate::regmix::fit::{FitConfig, RegressorKind, Selection};
+use crate::regmix::fit::{FitConfig, RegressorKind, Selection, Target};
 
 /// Fit the target loss as a function of the mixture weights, with cross-validated model choice.
 ///
@@ -12,6 +12,8 @@ use crate::regmix::fit::{FitConfig, RegressorKind, Selection};
 ///   remix fit --runs work/runs/runs.parquet --target web -o work/fit
 ///
 ///   remix fit --runs runs.parquet --target the_pile_pile_cc,the_pile_arxiv --regressor gbdt -o fit --json
+///
+///   remix fit --runs runs.parquet --target speeches=0.7,code=0.3 -o fit
 #[derive(Debug, ClapArgs)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -19,9 +21,10 @@ pub struct Args {
     #[arg(long)]
     pub runs: PathBuf,
 
-    /// Evaluated domain(s) whose mean validation loss is the target, comma-separated.
-    #[arg(long, required = true, value_delimiter = ',')]
-    pub target: Vec<String>,
+    /// Evaluated domain(s) whose validation loss is the target: `a,b` (weighed equally) or
+    /// `a=0.7,b=0.3` (weights, normalised to sum to 1).
+    #[arg(long, required = true)]
+    pub target: Target,
 
     /// Regressors to compare (repeatable); default: all.
     #[arg(long, value_enum)]
@@ -68,7 +71,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     println!(
         "{} runs, target {}, {}-fold cross-validation:",
         report.runs,
-        report.config.target.join(" + "),
+        report.config.target.label(),
         report.config.folds
     );
     println!(

@@ -29,9 +29,10 @@ pub struct Args {
     #[arg(long = "mixture", alias = "manifest", required = true)]
     pub mixtures: Vec<String>,
 
-    /// Domains whose mean validation loss decides (comma-separated); default: the evaluation-only domains.
-    #[arg(long, value_delimiter = ',')]
-    pub target: Vec<String>,
+    /// Domains whose validation loss decides: `a,b` (weighed equally) or `a=0.7,b=0.3`; default: the
+    /// evaluation-only domains.
+    #[arg(long)]
+    pub target: Option<crate::regmix::fit::Target>,
 
     /// Non-embedding parameters and tokens of the validation model, relative to the proxy.
     #[arg(long, default_value_t = ValidateSection::default().model_scale)]
@@ -59,7 +60,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
         proxy: args.proxy.config(&index)?,
         model_scale: args.model_scale,
         token_scale: None,
-        target: args.target,
+        target: args.target.unwrap_or_default(),
     };
     let out_dir = args.output.join("validate");
     let report = crate::validate::run(
@@ -80,7 +81,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
         report.shape.d_model,
         report.shape.ffn_hidden,
         report.train_tokens,
-        report.target.join(" + ")
+        report.target.label()
     );
     let domains: Vec<&String> = report
         .results

@@ -185,7 +185,7 @@ mod tests {
         let optimum = Optimum {
             tool_version: "test".into(),
             model: dir.path().join("model.json").display().to_string(),
-            target: vec!["speeches".into()],
+            target: crate::regmix::fit::Target::equal(vec!["speeches".into()]),
             config: SimulateConfig::default(),
             prior: "uniform".into(),
             domains: vec![OptimumDomain {

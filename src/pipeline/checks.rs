@@ -71,14 +71,31 @@ fn warmup(cx: &Context) {
     }
 }
 
-/// Errors: a `[regmix.fit]` or `[validate]` target that is not a domain of the index.
+/// Errors: a `[regmix.fit]` or `[validate]` target that is not a domain of the index, or one without
+/// validation tokens (its loss is never measured).
 fn names(cx: &Context, index: &TokensIndex) -> Result<()> {
     let domains: Vec<&str> = index.domains.iter().map(|d| d.domain.as_str()).collect();
+    let mut targets = Vec::new();
     if let Some(regmix) = &cx.config.regmix {
-        known_names("[regmix.fit] target", &regmix.fit.target, &domains)?;
+        targets.push(("[regmix.fit] target", regmix.fit.target.domains()));
     }
     if let Some(validate) = &cx.config.validate {
-        known_names("[validate] target", &validate.target, &domains)?;
+        targets.push(("[validate] target", validate.target.domains()));
+    }
+    for (key, target) in targets {
+        known_names(key, target, &domains)?;
+        if let Some(unscored) = index
+            .domains
+            .iter()
+            .find(|d| d.val_tokens == 0 && target.contains(&d.domain))
+        {
+            bail!(
+                "{key} names `{}`, which has no validation tokens, so no proxy's loss on it is measured: \
+                 name a domain with a validation split, or give it one ([tokenize] val_fraction or \
+                 val_documents)",
+                unscored.domain
+            );
+        }
     }
     Ok(())
 }

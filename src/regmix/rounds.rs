@@ -486,7 +486,7 @@ mod tests {
             ..SampleConfig::default()
         };
         let fit = FitConfig {
-            target: vec!["t".into()],
+            target: crate::regmix::fit::Target::equal(vec!["t".into()]),
             regressors: vec![RegressorKind::Ols],
             ..FitConfig::default()
         };

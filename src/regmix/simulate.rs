@@ -109,7 +109,7 @@ pub struct OptimumDomain {
 pub struct Optimum {
     pub tool_version: String,
     pub model: String,
-    pub target: Vec<String>,
+    pub target: crate::regmix::fit::Target,
     pub config: SimulateConfig,
     /// Where the prior came from: `tokens` (token shares) or `uniform` (no token counts given).
     pub prior: String,

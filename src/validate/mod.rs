@@ -32,6 +32,7 @@ use crate::data::tokens::TokensIndex;
 use crate::proxy::data::{MixtureSampler, validation_sets};
 use crate::proxy::model::ProxyShape;
 use crate::proxy::train::train_proxies;
+use crate::regmix::fit::Target;
 
 /// The proxy scaled by `scale` in non-embedding parameters: width and feed-forward width grow by
 /// `sqrt(scale)`, the width rounded to a multiple of twice the heads (even head widths for rotary).
@@ -95,8 +96,8 @@ pub struct Candidate {
     pub weights: Vec<f64>,
 }
 
-/// The target domains: `config.target`, or the evaluation-only domains of `index`.
-pub fn target_domains(index: &TokensIndex, config: &ValidateConfig) -> Result<Vec<String>> {
+/// The target: `config.target`, or the evaluation-only domains of `index` weighed equally.
+pub fn target_of(index: &TokensIndex, config: &ValidateConfig) -> Result<Target> {
     if !config.target.is_empty() {
         return Ok(config.target.clone());
     }
@@ -111,7 +112,7 @@ pub fn target_domains(index: &TokensIndex, config: &ValidateConfig) -> Result<Ve
             "no --target given and the tokens index has no evaluation-only domain: name the target domain(s)"
         );
     }
-    Ok(eval)
+    Ok(Target::equal(eval))
 }
 
 /// A scale-up of the proxy: the model `model_scale` times its non-embedding parameters, trained on
@@ -129,7 +130,7 @@ pub fn train_candidates(
     index: &TokensIndex,
     candidates: Vec<Candidate>,
     config: &ValidateConfig,
-    target: &[String],
+    target: &Target,
     device: &Device,
     quiet: bool,
 ) -> Result<Trained> {
@@ -150,7 +151,7 @@ pub fn train_candidates(
         * config.token_scale.unwrap_or(config.model_scale))
     .round() as u64;
     let validation = validation_sets(tokens_dir, index, shape.context, train.val_sequences)?;
-    for t in target {
+    for t in target.domains() {
         if !validation.iter().any(|v| &v.domain == t) {
             bail!(
                 "the target domain `{t}` has no validation sequences in {} (domains: {})",
@@ -200,11 +201,12 @@ pub fn train_candidates(
         .map(|(candidate, val_losses)| {
             let losses: BTreeMap<String, f64> =
                 val_losses.into_iter().map(|(d, l)| (d, l.loss)).collect();
-            let target_loss = target
+            let domain_losses: Vec<f64> = target
+                .domains()
                 .iter()
                 .map(|t| losses.get(t).copied().unwrap_or(f64::NAN))
-                .sum::<f64>()
-                / target.len() as f64;
+                .collect();
+            let target_loss = target.combine(&domain_losses);
             tracing::info!(mixture = %candidate.name, target_loss, scale = config.model_scale, "validation model trained");
             MixtureResult {
                 name: candidate.name,
@@ -238,7 +240,7 @@ pub fn run(
         );
     }
     let index = TokensIndex::read(tokens_dir)?;
-    let target = target_domains(&index, config)?;
+    let target = target_of(&index, config)?;
     let candidates = specs
         .iter()
         .map(|s| {

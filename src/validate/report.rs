@@ -22,7 +22,7 @@ pub struct ValidateConfig {
     #[serde(default)]
     pub token_scale: Option<f64>,
     /// Domains whose mean validation loss decides. Default: the evaluation-only domains.
-    pub target: Vec<String>,
+    pub target: crate::regmix::fit::Target,
 }
 
 /// `validate/results.json`.
@@ -33,7 +33,7 @@ pub struct ValidationReport {
     pub shape: ProxyShape,
     pub non_embedding_params: usize,
     pub train_tokens: u64,
-    pub target: Vec<String>,
+    pub target: crate::regmix::fit::Target,
     /// One per mixture, in the order given.
     pub results: Vec<MixtureResult>,
     /// Spearman rho between the fit's predicted and the measured target losses (pipeline stage only).
@@ -55,7 +55,7 @@ pub struct MixtureResult {
     pub source: String,
     /// Weights per training domain.
     pub weights: BTreeMap<String, f64>,
-    /// Mean validation loss over the target domains.
+    /// Validation loss on the target (the weighted sum over its domains, [`crate::regmix::fit::Target`]).
     pub target_loss: f64,
     /// The fit's prediction of the proxies' target loss for this mixture (pipeline stage).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -33,11 +33,12 @@ use serde::{Deserialize, Serialize};
 use super::report::{
     ChosenBeats, LADDER_AGREEMENT, Ladder, RankTransfer, ValidateConfig, ValidationReport,
 };
-use super::{Candidate, mixture, target_domains, train_candidates};
+use super::{Candidate, mixture, target_of, train_candidates};
 use crate::core::workdir::write_json;
 use crate::data::tokens::TokensIndex;
 use crate::manifest::Manifest;
 use crate::proxy::device::ProxyDevice;
+use crate::regmix::fit::Target;
 use crate::regmix::fit::metrics::spearman;
 use crate::regmix::sample::SampleConfig;
 use crate::regmix::train::ProxyRunConfig;
@@ -56,8 +57,9 @@ pub struct ValidateSection {
     pub holdout: usize,
     /// Scales of the proxy ladder (each trains the holdout candidates), e.g. `[1, 4, 16]`. Default none.
     pub ladder: Vec<f64>,
-    /// Domains whose mean loss decides. Default: the fit's target.
-    pub target: Vec<String>,
+    /// Domains whose (weighted) loss decides, as `[regmix.fit] target` gives them. Default: the fit's
+    /// target.
+    pub target: Target,
 }
 
 impl Default for ValidateSection {
@@ -67,7 +69,7 @@ impl Default for ValidateSection {
             token_scale: None,
             holdout: 8,
             ladder: Vec::new(),
-            target: Vec::new(),
+            target: Target::default(),
         }
     }
 }
@@ -89,7 +91,7 @@ pub fn run(
     section: &ValidateSection,
     proxy: &ProxyRunConfig,
     sample: &SampleConfig,
-    fit_target: &[String],
+    fit_target: &Target,
     device: &ProxyDevice,
     quiet: bool,
 ) -> Result<ValidationReport> {
@@ -99,12 +101,12 @@ pub fn run(
         model_scale: section.model_scale,
         token_scale: section.token_scale,
         target: if section.target.is_empty() {
-            fit_target.to_vec()
+            fit_target.clone()
         } else {
             section.target.clone()
         },
     };
-    let target = target_domains(&index, &config)?;
+    let target = target_of(&index, &config)?;
     let model = crate::regmix::fit::read_model(paths.fit_model)?;
 
     let named = |name: &str, spec: &Path| -> Result<Candidate> {
@@ -304,7 +306,7 @@ fn ladder(
     config: &ValidateConfig,
     scales: &[f64],
     holdout: &[Candidate],
-    target: &[String],
+    target: &Target,
     device: &ProxyDevice,
     quiet: bool,
 ) -> Result<Ladder> {

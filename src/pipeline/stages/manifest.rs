@@ -69,7 +69,7 @@ fn warnings(cx: &Context, manifest: &manifest::Manifest) -> Result<Vec<answer::W
         optimum: optimum.as_ref(),
         chosen_by_regmix: config.weights_from()? == WeightsFrom::Regmix,
         target_tokens: match &fit {
-            Some(fit) => Some(target_tokens(cx, &fit.config.target)?),
+            Some(fit) => Some(target_tokens(cx, fit.config.target.domains())?),
             None => None,
         },
         doremi: doremi.as_ref(),

@@ -1,6 +1,6 @@
 //! `remix fit`: learn how the mixture drives the loss, from a runs table.
 //!
-//! The target is one evaluated domain's validation loss, or the mean over several. Each regressor
+//! The target is one evaluated domain's validation loss, or a weighted sum over several ([`Target`]). Each regressor
 //! ([`RegressorKind`]: least squares, ridge, gradient-boosted trees, a random forest) is scored by k-fold
 //! cross-validation on the runs alone: every run is predicted by a model that never saw it, and the
 //! pooled out-of-fold predictions give Spearman's rho, Pearson's r and the mean absolute error. The
@@ -19,6 +19,7 @@ pub mod gbdt;
 pub mod law;
 pub mod metrics;
 mod regressor;
+mod target;
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +28,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use regressor::{Fitted, RegressorKind, Rows};
+pub use target::Target;
 
 use crate::core::DEFAULT_SEED;
 use crate::core::workdir::{DoneMarker, StageFolder, write_atomic, write_json};
@@ -36,8 +38,9 @@ use crate::regmix::runs::{RunsTable, WEIGHT_SUM_TOLERANCE, read_runs};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct FitConfig {
-    /// Evaluated domains whose mean validation loss is the target.
-    pub target: Vec<String>,
+    /// Evaluated domains whose validation loss is the target, weighed equally (a list) or as given (a
+    /// table of weights, [`Target`]).
+    pub target: Target,
     /// Cross-validation folds. Default 5: each model sees 80% of the runs, and 512 runs give
     /// folds of about 100, enough for a stable rank correlation.
     pub folds: usize,
@@ -67,7 +70,7 @@ pub enum Selection {
 impl Default for FitConfig {
     fn default() -> Self {
         Self {
-            target: Vec::new(),
+            target: Target::default(),
             folds: 5,
             seed: DEFAULT_SEED,
             regressors: RegressorKind::DEFAULT.to_vec(),
@@ -104,8 +107,8 @@ pub struct FitModel {
     pub tool_version: String,
     /// The training domains, in the order the regressor reads weights.
     pub domains: Vec<String>,
-    /// The evaluated domains whose mean loss is predicted.
-    pub target: Vec<String>,
+    /// The evaluated domains whose (weighted) loss is predicted.
+    pub target: Target,
     /// The chosen regressor's cross-validated scores.
     pub cv: RegressorScore,
     pub model: Fitted,
@@ -134,7 +137,7 @@ pub struct FitReport {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TargetError {
     /// The median over runs of the target loss's standard error over its validation sequences (nats;
-    /// for several targets, of their mean, the domains taken as independent).
+    /// for several targets, of their weighted sum, the domains taken as independent).
     pub standard_error: f64,
     /// The standard deviation of the measured target loss across runs (nats).
     pub spread: f64,
@@ -201,9 +204,9 @@ impl Samples {
     }
 }
 
-/// Extracts the finished runs and their mean target loss, refusing runs with missing or non-finite
-/// losses and weights that do not sum to 1.
-pub fn samples(table: &RunsTable, target: &[String]) -> Result<Samples> {
+/// Extracts the finished runs and their target loss (the target's weighted sum of domain losses),
+/// refusing runs with missing or non-finite losses and weights that do not sum to 1.
+pub fn samples(table: &RunsTable, target: &Target) -> Result<Samples> {
     if target.is_empty() {
         bail!(
             "no target given: pass --target DOMAIN (one of: {})",
@@ -211,6 +214,7 @@ pub fn samples(table: &RunsTable, target: &[String]) -> Result<Samples> {
         );
     }
     let columns = target
+        .domains()
         .iter()
         .map(|t| table.loss_index(t))
         .collect::<Result<Vec<_>>>()?;
@@ -241,10 +245,10 @@ pub fn samples(table: &RunsTable, target: &[String]) -> Result<Samples> {
             ));
             continue;
         }
-        let mut total = 0.0;
-        for (&c, domain) in columns.iter().zip(target) {
+        let mut losses = Vec::with_capacity(columns.len());
+        for (&c, domain) in columns.iter().zip(target.domains()) {
             match run.losses[c] {
-                Some(loss) if loss.is_finite() => total += loss,
+                Some(loss) if loss.is_finite() => losses.push(loss),
                 other => problems.push(format!(
                     "run {} (row {row}): column loss_{domain} is {}",
                     run.run_id,
@@ -253,7 +257,7 @@ pub fn samples(table: &RunsTable, target: &[String]) -> Result<Samples> {
             }
         }
         out.x.push(run.weights.clone());
-        out.y.push(total / target.len() as f64);
+        out.y.push(target.combine(&losses));
         out.run_ids.push(run.run_id.clone());
         out.domain_losses.push(
             own_loss
@@ -261,12 +265,8 @@ pub fn samples(table: &RunsTable, target: &[String]) -> Result<Samples> {
                 .map(|c| c.and_then(|c| run.losses[c]).unwrap_or(f64::NAN))
                 .collect(),
         );
-        let variance: Option<f64> = columns
-            .iter()
-            .map(|&c| run.loss_errors[c].map(|e| e * e))
-            .sum();
-        out.errors
-            .push(variance.map(|v| v.sqrt() / target.len() as f64));
+        let errors: Option<Vec<f64>> = columns.iter().map(|&c| run.loss_errors[c]).collect();
+        out.errors.push(errors.map(|e| target.combine_errors(&e)));
     }
     if !problems.is_empty() {
         bail!(

@@ -243,7 +243,7 @@ pub fn validate(work: &Path) -> Result<Option<String>> {
         report.non_embedding_params,
         report.config.model_scale,
         report.train_tokens,
-        report.target.join(", ")
+        report.target.label()
     );
     Ok(Some(section(
         "validate",

@@ -240,7 +240,7 @@ pub fn fit(work: &Path) -> Result<Option<String>> {
             crate::regmix::fit::Selection::Regret =>
                 "regret: the held-out run it predicts best is nearest the fold's best",
         },
-        report.config.target.join(", ")
+        report.config.target.label()
     );
     let mut body = table(
         &["regressor", "Spearman rho", "Pearson r", "MAE", "regret"],
@@ -270,7 +270,7 @@ pub fn fit(work: &Path) -> Result<Option<String>> {
         body.push_str(&format!(
             "<h3>Weight against target loss, per domain</h3><p>Each point is one proxy run: its weight on the \
              domain and its loss on {}.</p>{}",
-            report.config.target.join(", "),
+            report.config.target.label(),
             charts(&per_domain)
         ));
     }
@@ -340,7 +340,7 @@ pub fn optimum(work: &Path) -> Result<Option<String>> {
             optimum.config.top_k, optimum.feasible_candidates
         ),
     };
-    let note = format!("{how}; target {}", optimum.target.join(", "));
+    let note = format!("{how}; target {}", optimum.target.label());
     let body = table(&["mixture", "predicted loss"], &rows)
         + &charts(&[chart])
         + &table(
