@@ -15,7 +15,8 @@ use crate::pipeline::config::PipelineConfig;
 use crate::pipeline::context::Context;
 use crate::pipeline::spec::{Phase, StageSpec, StageTasks, TaskCounts, unknown_phase};
 use crate::pipeline::stage::PipelineStage;
-use crate::regmix::rounds::{Search, train_rounds};
+use crate::regmix::rounds::Search;
+use crate::regmix::rounds::files::train_rounds;
 use crate::regmix::runs::{fold_parts, read_runs};
 use crate::regmix::train::{TrainOptions, train_candidates};
 

@@ -124,7 +124,7 @@ pub fn runs(work: &Path) -> Result<Option<String>> {
 /// The search in rounds (`runs/rounds/`, [`crate::regmix::rounds`]): per round its proxies and their
 /// best measured target loss, and the optimum each later round centred on; `None` without rounds.
 pub fn rounds(work: &Path) -> Result<Option<String>> {
-    let proposals = crate::regmix::rounds::read_proposals(&work.join("runs/rounds"))?;
+    let proposals = crate::regmix::rounds::files::read_proposals(&work.join("runs/rounds"))?;
     let (Some(first), Some(optimum)) = (
         proposals.first(),
         read_json::<Optimum>(&work.join("fit/optimum.json"))?,

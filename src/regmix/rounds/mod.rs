@@ -14,24 +14,19 @@
 //! while the runs it was fitted on and its settings are unchanged; otherwise it is made again and the
 //! runs of that round and later ones leave the runs table.
 
-use std::path::{Path, PathBuf};
-
 use anyhow::{Context as _, Result, bail};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::core::tasks::TaskSlice;
-use crate::core::workdir::{config_hash, write_json};
+use crate::core::workdir::config_hash;
 use crate::data::tokens::TokensIndex;
-use crate::proxy::device::ProxyDevice;
 use crate::regmix::fit::{FitConfig, RegressorKind, fit};
 use crate::regmix::mixture::{SamplingConfig, draw, enforce, epoch_caps, prior, within_caps};
-use crate::regmix::runs::{RunsTable, read_runs, write_runs};
+use crate::regmix::runs::RunsTable;
 use crate::regmix::sample::{Mixtures, SampleConfig};
 use crate::regmix::simulate::{SimulateConfig, domain_tokens, optimum};
-use crate::regmix::train::{ProxyRunConfig, TrainOptions, train_candidates};
 
 /// `[regmix.rounds]`: the proxies of the search in rounds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -316,115 +311,7 @@ fn model_runs(table: &RunsTable) -> usize {
         .count()
 }
 
-/// The proposal file of `round` in `dir`.
-pub fn proposal_path(dir: &Path, round: u32) -> PathBuf {
-    dir.join(format!("round-{round}.json"))
-}
-
-/// The candidates file of `round` in `dir`.
-pub fn candidates_path(dir: &Path, round: u32) -> PathBuf {
-    dir.join(format!("round-{round}.parquet"))
-}
-
-/// Reads the proposals in `dir`, in round order (none when there is no such folder). Errors: a file
-/// that is not a proposal.
-pub fn read_proposals(dir: &Path) -> Result<Vec<Proposal>> {
-    let mut proposals = Vec::new();
-    for round in 2.. {
-        let path = proposal_path(dir, round);
-        if !path.exists() {
-            break;
-        }
-        proposals.push(read_proposal(&path)?);
-    }
-    Ok(proposals)
-}
-
-fn read_proposal(path: &Path) -> Result<Proposal> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_slice(&bytes).with_context(|| {
-        format!(
-            "{} is not a round proposal of remix: remove it, and `remix run` proposes the round again",
-            path.display()
-        )
-    })
-}
-
-/// The train stage in rounds: trains round 1's candidates (`first`, the sampled ones) into the runs
-/// table `runs`, then for each later round proposes its candidates into `dir` (or reuses a proposal
-/// that still holds, [`Search::propose`]) and trains them. `options.shard` must be the whole.
-pub fn train_rounds(
-    tokens_dir: &Path,
-    first: &Path,
-    runs: &Path,
-    dir: &Path,
-    proxy: &ProxyRunConfig,
-    options: TrainOptions,
-    device: &ProxyDevice,
-    search: &Search,
-) -> Result<()> {
-    if options.shard != TaskSlice::WHOLE {
-        bail!(
-            "the rounds after the first train in one process, not in task {}",
-            options.shard
-        );
-    }
-    let with_round = |round| TrainOptions {
-        round: Some(round),
-        ..options
-    };
-    train_candidates(tokens_dir, first, runs, proxy, with_round(1), device)?;
-    for round in 2..=search.rounds.candidates.len() as u32 {
-        let mut table = read_runs(runs)?;
-        let basis = search.basis(&table, round)?;
-        let (proposal, candidates) = (proposal_path(dir, round), candidates_path(dir, round));
-        let holds = proposal.exists()
-            && candidates.exists()
-            && read_proposal(&proposal).is_ok_and(|p| p.basis == basis);
-        if !holds {
-            let later = table
-                .runs
-                .iter()
-                .filter(|r| r.round.unwrap_or(1) >= round)
-                .count();
-            if later > 0 {
-                tracing::info!(
-                    round,
-                    runs = later,
-                    "the runs or settings before round {round} changed: its candidates are proposed again, \
-                     and the runs of round {round} and later leave the runs table"
-                );
-                table.runs.retain(|r| r.round.unwrap_or(1) < round);
-                write_runs(&table, runs)?;
-            }
-            let (made, mixtures) = search.propose(&table, round)?;
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-            crate::regmix::sample::write(&mixtures, &candidates)?;
-            // The proposal last: it says the candidates beside it are complete.
-            write_json(&proposal, &made)?;
-            if !options.quiet {
-                eprintln!(
-                    "remix run: round {round}: {} candidates around the optimum of {} runs ({} chose, \
-                     predicted loss {:.4})",
-                    mixtures.rows.len(),
-                    made.runs_fitted,
-                    made.regressor.name(),
-                    made.predicted_loss
-                );
-            }
-        }
-        train_candidates(
-            tokens_dir,
-            &candidates,
-            runs,
-            proxy,
-            with_round(round),
-            device,
-        )?;
-    }
-    Ok(())
-}
+pub mod files;
 
 #[cfg(test)]
 mod tests {
