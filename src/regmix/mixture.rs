@@ -90,6 +90,14 @@ fn drop_small(weights: &mut [f64], min_weight: f64) -> bool {
     true
 }
 
+/// [`epoch_caps`] for a budget of `train_tokens` when there is one; without one, no caps (1 each).
+pub fn caps_for(tokens: &[u64], train_tokens: Option<u64>, max_epochs: f64) -> Vec<f64> {
+    match train_tokens {
+        Some(train) => epoch_caps(tokens, train, max_epochs),
+        None => vec![1.0; tokens.len()],
+    }
+}
+
 /// The most weight each domain may take without being repeated more than `max_epochs` times.
 pub fn epoch_caps(tokens: &[u64], train_tokens: u64, max_epochs: f64) -> Vec<f64> {
     tokens

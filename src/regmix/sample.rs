@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::DEFAULT_SEED;
 use crate::core::workdir::write_atomic_with;
 use crate::data::tokens::TokensIndex;
-use crate::regmix::mixture::{DEFAULT_MAX_EPOCHS, SamplingConfig, draw, epoch_caps, within_caps};
+use crate::regmix::mixture::{DEFAULT_MAX_EPOCHS, SamplingConfig, caps_for, draw, within_caps};
 
 /// Candidate generation settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -86,10 +86,7 @@ pub fn sample(index: &TokensIndex, config: &SampleConfig) -> Result<Mixtures> {
     if total == 0 {
         bail!("the training domains of the token index hold no tokens");
     }
-    let caps = match config.train_tokens {
-        Some(train) => epoch_caps(&tokens, train, config.max_epochs),
-        None => vec![1.0; domains.len()],
-    };
+    let caps = caps_for(&tokens, config.train_tokens, config.max_epochs);
     if caps.iter().sum::<f64>() < 1.0 {
         bail!(
             "{total} tokens repeated at most {} times cannot supply {} tokens per proxy: lower \
@@ -190,6 +187,7 @@ pub fn write(mixtures: &Mixtures, path: &Path) -> Result<()> {
 mod tests {
     use super::*;
     use crate::data::tokens::TokenDomain;
+    use crate::regmix::mixture::epoch_caps;
 
     fn index(tokens: &[(&str, u64, bool)]) -> TokensIndex {
         TokensIndex {

@@ -23,7 +23,7 @@ use crate::core::workdir::write_json;
 use crate::data::tokens::TokensIndex;
 use crate::regmix::fit::{FitModel, Fitted, read_model};
 use crate::regmix::mixture::{
-    DEFAULT_MAX_EPOCHS, SamplingConfig, draw, enforce, epoch_caps, prior, within_caps,
+    DEFAULT_MAX_EPOCHS, SamplingConfig, caps_for, draw, enforce, epoch_caps, prior, within_caps,
 };
 use crate::regmix::solve::{convex_gradient, solve};
 
@@ -312,10 +312,7 @@ fn mean_of(top: &[Scored], dims: usize) -> Vec<f64> {
 /// the simulation would find no mixture, which `remix run` refuses before any proxy trains.
 pub fn feasible_candidates(tokens: &[u64], config: &SimulateConfig) -> usize {
     let dims = tokens.len();
-    let caps = match config.train_tokens {
-        Some(train) => epoch_caps(tokens, train, config.max_epochs),
-        None => vec![1.0; dims],
-    };
+    let caps = caps_for(tokens, config.train_tokens, config.max_epochs);
     let shares: Vec<f64> = tokens.iter().map(|&t| t as f64).collect();
     let prior = prior(&shares, config.sampling.temperature);
     (0..config.candidates.div_ceil(CHUNK))

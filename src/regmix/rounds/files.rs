@@ -76,7 +76,13 @@ pub fn train_rounds(
         let (proposal, candidates) = (proposal_path(dir, round), candidates_path(dir, round));
         let holds = proposal.exists()
             && candidates.exists()
-            && read_proposal(&proposal).is_ok_and(|p| p.basis == basis);
+            && match read_proposal(&proposal) {
+                Ok(read) => read.basis == basis,
+                Err(e) => {
+                    tracing::info!(round, reason = %format!("{e:#}"), "the round's proposal cannot be read: it is made again");
+                    false
+                }
+            };
         if !holds {
             let later = table
                 .runs

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::workdir::config_hash;
 use crate::data::tokens::TokensIndex;
 use crate::regmix::fit::{FitConfig, RegressorKind, fit};
-use crate::regmix::mixture::{SamplingConfig, draw, enforce, epoch_caps, prior, within_caps};
+use crate::regmix::mixture::{SamplingConfig, caps_for, draw, enforce, prior, within_caps};
 use crate::regmix::runs::RunsTable;
 use crate::regmix::sample::{Mixtures, SampleConfig};
 use crate::regmix::simulate::{SimulateConfig, domain_tokens, optimum};
@@ -209,15 +209,16 @@ impl<'a> Search<'a> {
     /// within the caps and away from the runs so far.
     pub fn propose(&self, table: &RunsTable, round: u32) -> Result<(Proposal, Mixtures)> {
         let n = self.rounds.candidates[round as usize - 1];
-        let (model, _) = fit(table, "the runs so far", self.fit)
+        let (model, report) = fit(table, "the runs so far", self.fit)
             .with_context(|| format!("fitting the runs before round {round}"))?;
         let best = optimum(&model, "the runs so far", Some(&self.tokens), self.simulate)
             .with_context(|| format!("searching the fit of the runs before round {round}"))?;
         let centre_weights: Vec<f64> = best.domains.iter().map(|d| d.weight).collect();
-        let caps = match self.sample.train_tokens {
-            Some(train) => epoch_caps(&self.tokens, train, self.sample.max_epochs),
-            None => vec![1.0; self.tokens.len()],
-        };
+        let caps = caps_for(
+            &self.tokens,
+            self.sample.train_tokens,
+            self.sample.max_epochs,
+        );
         let mut taken: Vec<Vec<f64>> = table.runs.iter().map(|r| r.weights.clone()).collect();
         let far = |taken: &[Vec<f64>], w: &[f64]| {
             taken.iter().all(|other| {
@@ -284,7 +285,7 @@ impl<'a> Search<'a> {
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
             round,
             basis: self.basis(table, round)?,
-            runs_fitted: model_runs(table),
+            runs_fitted: report.runs,
             regressor: model.cv.regressor,
             cv_spearman: model.cv.spearman,
             domains: self.domains.clone(),
@@ -302,20 +303,12 @@ impl<'a> Search<'a> {
     }
 }
 
-/// Finished runs in `table`.
-fn model_runs(table: &RunsTable) -> usize {
-    table
-        .runs
-        .iter()
-        .filter(|r| r.status == crate::regmix::runs::FINISHED)
-        .count()
-}
-
 pub mod files;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::regmix::mixture::epoch_caps;
     use crate::regmix::runs::{FINISHED, Run};
 
     fn rounds() -> RoundsConfig {
