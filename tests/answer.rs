@@ -124,10 +124,10 @@ fn a_weak_answer_is_said_in_the_summary_the_manifest_and_the_report() {
         "\n[manifest]\nname = \"weak\"\ntrain_tokens = {}\n",
         training * 3 / 2
     );
-    // The exact proposer (least squares is linear) fills the best domain to its cap; the sampling
-    // proposer's mean of capped candidates stays below it.
+    // The exact proposer (asked for: `auto` samples a linear model) fills the best domain of least
+    // squares to its cap; the sampling proposer's mean of capped candidates stays below it.
     for (proposer, expected) in [
-        ("auto", "sits at its epoch cap"),
+        ("exact", "sits at its epoch cap"),
         ("sample", "is limited by its epoch cap"),
     ] {
         let config = least_squares.replace(manifest, &capped).replace(

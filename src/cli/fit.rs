@@ -26,7 +26,7 @@ pub struct Args {
     #[arg(long, required = true)]
     pub target: Target,
 
-    /// Regressors to compare (repeatable); default: all.
+    /// Regressors to compare (repeatable); default: all six, skipping one the runs table lacks data for.
     #[arg(long, value_enum)]
     pub regressor: Vec<RegressorKind>,
 
@@ -87,6 +87,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             s.mean_absolute_error,
             s.regret.unwrap_or(f64::NAN)
         );
+    }
+    for s in &report.skipped {
+        println!("{:<10} skipped: {}", s.regressor.name(), s.reason);
     }
     println!(
         "Chose {} (by {}); wrote {}",

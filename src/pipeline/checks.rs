@@ -153,11 +153,11 @@ fn budgets(cx: &Context, index: &TokensIndex) -> Result<()> {
         ..simulate.clone()
     };
     // The exact proposer needs no drawn candidate: it runs where asked, and under `auto` when every
-    // regressor the fit may choose is convex in the weights.
+    // regressor the fit may choose is a mixing law.
     let exact = match simulate.proposer {
         Proposer::Exact => true,
         Proposer::Sample => false,
-        Proposer::Auto => regmix.fit.regressors.iter().all(|r| r.is_convex()),
+        Proposer::Auto => regmix.fit.regressors.iter().all(|r| r.is_law()),
     };
     if !exact && feasible_candidates(&tokens, &drawn) == 0 {
         bail!(

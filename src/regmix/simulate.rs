@@ -25,7 +25,7 @@ use crate::regmix::fit::{FitModel, Fitted, read_model};
 use crate::regmix::mixture::{
     DEFAULT_MAX_EPOCHS, SamplingConfig, caps_for, draw, enforce, epoch_caps, prior, within_caps,
 };
-use crate::regmix::solve::{convex_gradient, solve};
+use crate::regmix::solve::solve;
 
 /// Candidates per chunk: one generator and one scoring batch each.
 const CHUNK: usize = 16_384;
@@ -44,10 +44,10 @@ pub struct SimulateConfig {
     pub max_epochs: f64,
     /// Tokens the real run will train on; with token counts, this sets the epoch caps.
     pub train_tokens: Option<u64>,
-    /// How the optimum is found: `sample` (RegMix's mean of the best drawn candidates; the default until
-    /// the regressor choice measures answers, since exact on a linear fit puts all weight on a vertex),
-    /// `exact` (the convex problem [`crate::regmix::solve`] solves, for linear models and mixing laws),
-    /// or `auto`: exact where the model allows it.
+    /// How the optimum is found: `auto` (the default: exact for a mixing law, sample otherwise, as
+    /// Olmix and RegMix do for their own regressors), `sample` (RegMix's mean of the best drawn
+    /// candidates) or `exact` (the convex problem [`crate::regmix::solve`] solves, for linear models
+    /// and mixing laws).
     pub proposer: Proposer,
     /// The exact proposer's pull toward the prior, `kl_reg * KL(w || prior)` added to the predicted
     /// loss (nats). Default [`DEFAULT_KL_REG`].
@@ -60,12 +60,12 @@ pub struct SimulateConfig {
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Proposer {
-    /// `exact` for a model convex in the weights (ols, ridge, log_linear, mixing_law), else `sample`.
+    /// `exact` for a mixing law (log_linear, mixing_law), else `sample`.
+    #[default]
     Auto,
     /// The convex problem, solved to a certified gap ([`crate::regmix::solve`]).
     Exact,
     /// RegMix's: the mean of the `top_k` best of `candidates` drawn mixtures.
-    #[default]
     Sample,
 }
 
@@ -84,7 +84,7 @@ impl Default for SimulateConfig {
             sampling: SamplingConfig::default(),
             max_epochs: DEFAULT_MAX_EPOCHS,
             train_tokens: None,
-            proposer: Proposer::Sample,
+            proposer: Proposer::Auto,
             kl_reg: DEFAULT_KL_REG,
         }
     }
@@ -208,7 +208,7 @@ pub fn optimum(
     };
     let prior = prior(&token_shares, config.sampling.temperature);
     let proposer = match config.proposer {
-        Proposer::Auto if convex_gradient(&model.model, &prior).is_some() => Proposer::Exact,
+        Proposer::Auto if model.cv.regressor.is_law() => Proposer::Exact,
         Proposer::Auto => Proposer::Sample,
         chosen => chosen,
     };

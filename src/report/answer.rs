@@ -198,8 +198,9 @@ pub fn warnings(evidence: &Evidence) -> Vec<Warning> {
                      over few mixtures",
                     optimum.feasible_candidates, optimum.config.candidates
                 ),
-                "leave the caps more room (a lower [manifest] train_tokens or a higher max_epochs), or use \
-                 a regressor the exact proposer solves (ols, ridge, mixing_law)",
+                "leave the caps more room (a lower [manifest] train_tokens or a higher max_epochs), or let \
+                 the exact proposer solve a convex model ([regmix.simulate] proposer = \"exact\" with ols, \
+                 ridge, log_linear or mixing_law)",
             );
         }
         let noise = evidence

@@ -43,18 +43,42 @@ pub enum RegressorKind {
 }
 
 impl RegressorKind {
-    /// The regressors `remix fit` compares unless told: RegMix's four. The mixing laws are chosen by
-    /// name until the known-mixture benchmark (`bench/known_mix.sh`) shows them the better default.
-    pub const DEFAULT: [RegressorKind; 4] = [
+    /// The regressors `remix fit` compares unless told: all six. On the known-mixture benchmark
+    /// (`bench/known_mix.sh`, README) the six chosen by cross-validated regret land nearest the truth
+    /// (the mixing law on every seed); RegMix's four alone leave the answer more than twice as far.
+    /// One that cannot fit the runs table ([`RegressorKind::cannot_fit`]) is skipped, logged.
+    pub const DEFAULT: [RegressorKind; 6] = [
         RegressorKind::Ols,
         RegressorKind::Ridge,
         RegressorKind::Gbdt,
         RegressorKind::Forest,
+        RegressorKind::LogLinear,
+        RegressorKind::MixingLaw,
     ];
+
+    /// Why `self` cannot be fitted to `rows` whatever its settings (the data it reads is absent), or
+    /// `None`. Only the mixing law has such a need: every training domain's own validation loss, which
+    /// runs imported from published losses often lack.
+    pub fn cannot_fit(self, rows: Rows) -> Option<String> {
+        (self == RegressorKind::MixingLaw
+            && rows.domain_losses.iter().flatten().any(|l| !l.is_finite()))
+        .then(|| {
+            "mixing_law fits a law to each training domain's own validation loss, and the runs table \
+             lacks some (loss_<domain> columns)"
+                .to_string()
+        })
+    }
 
     /// Whether the fitted model is convex in the weights, so the exact proposer can solve it.
     pub fn is_convex(self) -> bool {
         !matches!(self, RegressorKind::Gbdt | RegressorKind::Forest)
+    }
+
+    /// Whether it is a mixing law, whose optimum the proposer `auto` solves exactly. A linear model is
+    /// convex too, but its exact optimum is a vertex of the capped simplex (all weight on the domains of
+    /// least coefficient), so `auto` samples it as RegMix does.
+    pub fn is_law(self) -> bool {
+        matches!(self, RegressorKind::LogLinear | RegressorKind::MixingLaw)
     }
 
     pub fn name(self) -> &'static str {
@@ -105,11 +129,8 @@ impl Fitted {
         match kind {
             RegressorKind::LogLinear => Ok(Fitted::LogLinear(Law::fit(x, y, seed)?)),
             RegressorKind::MixingLaw => {
-                if rows.domain_losses.iter().flatten().any(|l| !l.is_finite()) {
-                    anyhow::bail!(
-                        "mixing_law fits a law to each training domain's own validation loss, and the runs \
-                         table lacks some (loss_<domain> columns): choose another --regressor"
-                    );
+                if let Some(why) = kind.cannot_fit(rows) {
+                    anyhow::bail!("{why}: choose another --regressor");
                 }
                 Ok(Fitted::MixingLaw(MixingLaw::fit(
                     x,

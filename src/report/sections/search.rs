@@ -212,7 +212,7 @@ pub fn fit(work: &Path) -> Result<Option<String>> {
         .iter()
         .map(|r| {
             vec![
-                format!("{:?}", r.regressor).to_lowercase(),
+                r.regressor.name().to_string(),
                 format!("{:.4}", r.spearman),
                 format!("{:.4}", r.pearson),
                 format!("{:.4}", r.mean_absolute_error),
@@ -231,8 +231,13 @@ pub fn fit(work: &Path) -> Result<Option<String>> {
         "measured loss",
         "predicted loss",
     )?;
+    let skipped: String = report
+        .skipped
+        .iter()
+        .map(|s| format!("; {} skipped ({})", s.regressor.name(), s.reason))
+        .collect();
     let note = format!(
-        "{} runs; chosen regressor {} (best cross-validated {}); target {}",
+        "{} runs; chosen regressor {} (best cross-validated {}); target {}{skipped}",
         report.runs,
         report.chosen.name(),
         match report.config.select {
