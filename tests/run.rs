@@ -1,6 +1,7 @@
 //! `remix run CONFIG.toml` end to end on the fixtures: every stage runs once, a second run skips them
 //! all, a changed setting re-runs only what depends on it, a run killed with SIGKILL in the middle of
-//! proxy training resumes and ends with the same manifest, and bad configs get clear errors.
+//! proxy training resumes and ends with the same manifest (a second run beside it refuses, naming it),
+//! and bad configs get clear errors.
 
 mod common;
 
@@ -169,9 +170,20 @@ fn a_killed_run_resumes_and_ends_with_the_same_manifest() {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    // A second run on the same work directory refuses at once, naming the first one's pid and host.
+    let second = remix(dir, &["run", "--quiet", "pipeline.toml"]);
+    assert!(!second.status.success());
+    let message = stderr(&second);
+    assert!(
+        message.contains("in use by another remix")
+            && message.contains(&format!("pid {} on host", child.id())),
+        "{message}"
+    );
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     assert!(!dir.join("work/pipeline/train/_done.json").exists());
+    // The killed run's lock is left behind; the next run takes it over (its pid is dead).
+    assert!(dir.join("work/remix.lock").exists());
 
     let resumed = run(dir, &[]);
     let statuses = statuses(&resumed);
@@ -184,6 +196,7 @@ fn a_killed_run_resumes_and_ends_with_the_same_manifest() {
         "{resumed}"
     );
     assert_eq!(manifest_weights(dir), expected);
+    assert!(!dir.join("work/remix.lock").exists());
 
     // Every candidate (natural, uniform and 6 sampled) has exactly one row.
     let table = remix::regmix::runs::read_runs(&dir.join("work/runs/runs.parquet")).unwrap();

@@ -109,6 +109,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
         write_dropped: args.write_dropped,
         ..Default::default()
     };
+    let _lock = crate::core::lock::WorkLock::acquire(&args.output)?;
     let work = WorkDir::new(&args.output);
     let report = crate::data::dedup::run(&corpus, &config, &work, quiet)?;
     if args.json {

@@ -75,6 +75,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
         seed: args.seed,
         max_document_bytes: args.max_document_bytes,
     };
+    let _lock = crate::core::lock::WorkLock::acquire(&args.output)?;
     let work = WorkDir::new(&args.output);
     let index = crate::data::tokenize::run(&args.input, &args.tokenizer, &config, &work, quiet)?;
     print_index(&index, &work, args.json)

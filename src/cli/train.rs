@@ -167,6 +167,14 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     let device = args.device.resolve()?;
+    // One shard of several writes only its own runs table, beside its siblings; a whole run holds the
+    // work directory.
+    let _lock = if args.shard.count > 1 {
+        crate::core::lock::check_free(&args.output)?;
+        None
+    } else {
+        Some(crate::core::lock::WorkLock::acquire(&args.output)?)
+    };
     let runs = args.output.join("runs").join("runs.parquet");
     let summary = crate::regmix::train::train_candidates(
         &args.tokens,

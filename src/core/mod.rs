@@ -7,6 +7,7 @@
 pub mod allocator;
 pub mod domain;
 pub mod headless;
+pub mod lock;
 pub mod logging;
 pub mod panic;
 pub mod progress;

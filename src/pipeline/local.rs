@@ -111,6 +111,7 @@ pub fn run_task(
             phase.name
         );
     }
+    crate::core::lock::check_free(&config.work)?;
     let plan = Plan::new(&config);
     plan.check_inputs(stage)?;
     if !quiet {
@@ -123,6 +124,7 @@ pub fn run_task(
 pub fn run(config_path: &Path, options: &RunOptions, quiet: bool) -> Result<RunSummary> {
     let config = read_config(config_path)?;
     options.check()?;
+    let _lock = crate::core::lock::WorkLock::acquire(&config.work)?;
     let plan = Plan::new(&config);
     // The stages that will run: enabled and in --from..--until, and not done (or forced) or reading
     // one that will run; those that train are costed.

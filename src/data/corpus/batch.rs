@@ -50,6 +50,11 @@ impl TextArray {
             DataType::Binary => Self::Binary(array.as_binary::<i32>().clone()),
             DataType::LargeBinary => Self::LargeBinary(array.as_binary::<i64>().clone()),
             DataType::BinaryView => Self::BinaryView(array.as_binary_view().clone()),
+            // Dictionary-encoded text (a pandas categorical, pyarrow's `dictionary_encode()`): the
+            // values laid out row by row.
+            DataType::Dictionary(_, value) => {
+                return Self::new(&arrow::compute::cast(array, value).ok()?);
+            }
             _ => return None,
         })
     }

@@ -122,13 +122,32 @@ pub(super) fn discover(
     }
     found.dedup_by(|a, b| a.0 == b.0);
     match domain_from {
-        DomainFrom::Folder => {}
+        DomainFrom::Folder => hive_note(&found),
         DomainFrom::Column(_) => found.iter_mut().for_each(|entry| entry.1 = None),
         DomainFrom::Hive(_) => found
             .iter_mut()
             .for_each(|entry| entry.1 = domain_from.hive_value(&entry.0)),
     }
     Ok(found)
+}
+
+/// A folder domain named like a Hive partition (`source=web`) was most likely written by Spark, DuckDB
+/// or pyarrow with a partition key: says once per key how to name the domains by its values instead.
+fn hive_note(found: &[(PathBuf, Option<String>)]) {
+    let mut keys: Vec<(&str, &str)> = found
+        .iter()
+        .filter_map(|(_, domain)| domain.as_deref()?.split_once('='))
+        .filter(|(key, value)| !key.is_empty() && !value.is_empty())
+        .collect();
+    keys.sort();
+    keys.dedup_by(|a, b| a.0 == b.0);
+    for (key, value) in keys {
+        tracing::warn!(
+            "the domain folders are named like Hive partitions (`{key}={value}`), so the domain is named \
+             `{key}={value}`; to name it `{value}`, pass --domain-from hive:{key} ([corpus] domain_from = \
+             \"hive:{key}\" in a pipeline config)"
+        );
+    }
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
@@ -191,7 +210,7 @@ pub(super) fn open_file(
     if !is_text_type(&text_type) {
         bail!(
             "the text column `{}` in {} has type {text_type}; remix needs a string column (Utf8, LargeUtf8, \
-             Utf8View, or binary holding UTF-8). Pass --text-column with the column that holds the documents.",
+             Utf8View, binary holding UTF-8, or a dictionary of them). Pass --text-column with the column that holds the documents.",
             config.text_column,
             shown(&path)
         );
@@ -309,7 +328,7 @@ fn is_text_type(t: &DataType) -> bool {
             | DataType::Binary
             | DataType::LargeBinary
             | DataType::BinaryView
-    )
+    ) || matches!(t, DataType::Dictionary(_, value) if is_text_type(value))
 }
 
 fn is_domain_type(t: &DataType) -> bool {

@@ -99,9 +99,16 @@ pub(super) fn read_row_group(
             }
             Err(arrow_error) => {
                 let docs = read_raw(file_index, file, group, config, done, first_row).map_err(|_| {
+                    // A codec parquet-rs lacks (LZO) is the writer's choice, not damage.
+                    let message = arrow_error.to_string();
+                    let hint = if message.contains("Disabled feature") || message.contains("LZO") {
+                        "It uses a compression codec remix cannot read: write it again with snappy, zstd, \
+                         gzip, lz4 or brotli (for example pyarrow's `compression=\"zstd\"`)."
+                    } else {
+                        "The file is probably corrupt: export it again, or remove it from the corpus."
+                    };
                     anyhow!(
-                        "cannot decode row group {group} (rows {first_row}..{}) of {}: {arrow_error}. The file \
-                         is probably corrupt: export it again, or remove it from the corpus.",
+                        "cannot decode row group {group} (rows {first_row}..{}) of {}: {arrow_error}. {hint}",
                         first_row + rows as u64,
                         shown(&file.path)
                     )

@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::core::lock::{LOCK_ENV, WorkLock};
 use anyhow::{Context, Result, bail};
 
 use super::executor::ExecutorSection;
@@ -75,6 +76,13 @@ pub fn run(
     let config = read_config(&config_path)?;
     options.check()?;
     let plan = Plan::new(&config);
+    // Held while the jobs run; they carry its id and run under it (a dry run submits nothing).
+    let lock = (!dry_run)
+        .then(|| WorkLock::acquire(&config.work))
+        .transpose()?;
+    let lock_id = lock
+        .as_ref()
+        .map_or("<the submitter's lock id>", |l| l.id());
     let exe = std::env::current_exe().context("cannot find the remix executable to submit")?;
     let executor = &config.executor;
     let slurm_dir = absolute(&config.work)?.join("slurm");
@@ -147,6 +155,7 @@ pub fn run(
             &exe,
             &config_path,
             &shared,
+            lock_id,
             executor,
             force.contains(&job.stage),
         ));
@@ -385,6 +394,7 @@ fn script(
     exe: &Path,
     config: &Path,
     shared: &Path,
+    lock_id: &str,
     executor: &ExecutorSection,
     force: bool,
 ) -> String {
@@ -424,6 +434,8 @@ fn script(
          work directory must be on a filesystem every node shares (NFS, Lustre, GPFS...)' >&2\n  exit 3\nfi",
         shared = quote(shared)
     );
+    // The job runs under the submitter's work-directory lock instead of contending for it.
+    let _ = writeln!(text, "export {LOCK_ENV}={}", shell_quote(lock_id));
     let stage = job.stage.name();
     let mut command = format!(
         "exec {} run {} --quiet --from {stage} --until {stage}",
