@@ -227,7 +227,8 @@ fn take_away(path: &Path, held: &LockInfo) -> Result<()> {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => {
-            return Err(e).with_context(|| format!("cannot move the stale lock {}", path.display()));
+            return Err(e)
+                .with_context(|| format!("cannot move the stale lock {}", path.display()));
         }
     }
     if read(&aside)?.is_some_and(|moved| moved.id != held.id) {
