@@ -21,18 +21,14 @@ fn pyarrow(dir: &Path, script: &str) -> bool {
         eprintln!("skipping: REMIX_TRAINERS_PYTHON is not set (.ci/run builds that environment)");
         return false;
     };
-    let output = Command::new(&python)
-        .arg("-c")
-        .arg(format!(
-            "import pyarrow as pa, pyarrow.parquet as pq\n{script}"
-        ))
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{python}: {}",
-        String::from_utf8_lossy(&output.stderr)
+    python_ok(
+        Command::new(&python)
+            .arg("-c")
+            .arg(format!(
+                "import pyarrow as pa, pyarrow.parquet as pq\n{script}"
+            ))
+            .current_dir(dir),
+        "a pyarrow script",
     );
     true
 }
@@ -46,17 +42,7 @@ fn documents(dir: &Path, extra: &[&str]) -> (BTreeMap<String, u64>, String) {
     let output = remix(dir, &args);
     assert_ok(&output);
     let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
-    let documents = report["domains"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            (
-                d["domain"].as_str().unwrap().to_string(),
-                d["documents"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let documents = documents_per_domain(&report);
     (documents, stderr(&output))
 }
 

@@ -5,8 +5,11 @@
 //! `REMIX_SOLVER_PYTHON`; without it (a development machine) the test says so and does nothing, and CI,
 //! which always sets it, fails when cvxpy is missing.
 
+mod common;
+
 use std::process::Command;
 
+use common::python_ok;
 use rand::{Rng, SeedableRng};
 use remix::regmix::fit::Fitted;
 use remix::regmix::fit::law::{Law, MixingLaw};
@@ -77,17 +80,13 @@ fn the_exact_proposer_matches_cvxpy() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("problems.json");
     std::fs::write(&path, serde_json::to_vec(&problems).unwrap()).unwrap();
-    let output = Command::new(&python)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cvxpy_solve.py"))
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{python} tests/cvxpy_solve.py: {}",
-        String::from_utf8_lossy(&output.stderr)
+    let stdout = python_ok(
+        Command::new(&python)
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cvxpy_solve.py"))
+            .arg(&path),
+        "tests/cvxpy_solve.py",
     );
-    let answers: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let answers: Vec<Value> = serde_json::from_str(&stdout).unwrap();
     assert_eq!(answers.len(), cases.len());
     let mut worst = (0.0f64, 0.0f64);
     for (i, ((law, prior, caps, kl_reg), answer)) in cases.iter().zip(&answers).enumerate() {

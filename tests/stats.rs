@@ -300,18 +300,10 @@ fn a_hive_partition_key_names_the_domains() {
     let output = remix(work.path(), &args);
     assert_ok(&output);
     let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
-    let documents: BTreeMap<&str, u64> = report["domains"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            (
-                d["domain"].as_str().unwrap(),
-                d["documents"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(documents, BTreeMap::from([("code/py", 1), ("web", 3)]));
+    assert_eq!(
+        documents_per_domain(&report),
+        BTreeMap::from([("code/py".into(), 1), ("web".into(), 3)])
+    );
 
     write_parquet(&corpus.join("stray/part-0.parquet"), text(&["x"]), 10);
     let output = remix(work.path(), &args);

@@ -54,19 +54,14 @@ fn check_shares(python: &str, script: &str, args: &[&Path]) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/trainers")
         .join(script);
-    let output = Command::new(python)
-        .arg(&path)
-        .args(args)
-        .arg(MIN_SAMPLES.to_string())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{script} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
+    let stdout = python_ok(
+        Command::new(python)
+            .arg(&path)
+            .args(args)
+            .arg(MIN_SAMPLES.to_string()),
+        script,
     );
     // The report is the last line: the libraries may print progress to stdout before it.
-    let stdout = String::from_utf8_lossy(&output.stdout);
     let last = stdout
         .lines()
         .rev()
@@ -141,18 +136,13 @@ fn megatron_core_shards_import_train_and_export() {
     fs::create_dir_all(&source).unwrap();
     tokenize_fixtures(&source, &["--eval-only", "speeches"]);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/trainers/megatron_write.py");
-    let written = Command::new(&python)
-        .arg(&script)
-        .arg(source.join("tokens"))
-        .arg(d.join("data"))
-        .output()
-        .unwrap();
-    assert!(
-        written.status.success(),
-        "{}",
-        String::from_utf8_lossy(&written.stderr)
+    let stdout = python_ok(
+        Command::new(&python)
+            .arg(&script)
+            .arg(source.join("tokens"))
+            .arg(d.join("data")),
+        "tests/trainers/megatron_write.py",
     );
-    let stdout = String::from_utf8_lossy(&written.stdout);
     let documents: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
 
     let tokenizer = fixtures().join("tokenizer.json").display().to_string();

@@ -188,16 +188,10 @@ impl LockInfo {
 
 /// The lock at `path`, `None` when there is none. Errors: unreadable, or not a lock remix wrote.
 fn read(path: &Path) -> Result<Option<LockInfo>> {
-    match fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).with_context(|| {
-            format!(
-                "{} is not a remix lock (empty or damaged): remove it if no remix runs in this work directory",
-                path.display()
-            )
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("cannot read the lock {}", path.display())),
-    }
+    crate::core::workdir::read_json_if_present(
+        path,
+        "is not a remix lock (empty or damaged): remove it if no remix runs in this work directory",
+    )
 }
 
 /// Why the lock `held` (at `path`) is stale, or `None` while its owner may be alive.

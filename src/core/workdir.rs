@@ -256,6 +256,21 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path, missing: &str) -> 
     })
 }
 
+/// Reads the JSON file `path`, or `None` when it is absent. Errors: unreadable, or not parseable as `T`
+/// (the message is the path followed by `not_what`, which says what the file should be and what to do).
+pub fn read_json_if_present<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    not_what: &str,
+) -> Result<Option<T>> {
+    match fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .with_context(|| format!("{} {not_what}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
 /// A temporary sibling of a stage folder, where the stage's output is assembled before
 /// [`replace_dir`] moves it into place.
 pub fn staging_dir(out_dir: &Path) -> PathBuf {

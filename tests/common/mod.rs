@@ -305,3 +305,32 @@ pub fn lavapipe() -> Option<std::path::PathBuf> {
     }
     found
 }
+
+/// Per domain, the documents of a `remix stats --json` report.
+pub fn documents_per_domain(report: &serde_json::Value) -> std::collections::BTreeMap<String, u64> {
+    report["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["domain"].as_str().unwrap().to_string(),
+                d["documents"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Runs `command` (a Python script of a test), failing the test with its stderr when it fails; its
+/// stdout.
+pub fn python_ok(command: &mut Command, what: &str) -> String {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
+    assert!(
+        output.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}

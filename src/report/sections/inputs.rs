@@ -11,16 +11,10 @@ use serde::de::DeserializeOwned;
 
 /// Reads a JSON artifact, or `None` when the file is absent.
 pub(super) fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
-    match fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).with_context(|| {
-            format!(
-                "{} is not what remix wrote there: run its stage again",
-                path.display()
-            )
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
-    }
+    crate::core::workdir::read_json_if_present(
+        path,
+        "is not what remix wrote there: run its stage again",
+    )
 }
 
 /// Reads every batch of a Parquet file.
