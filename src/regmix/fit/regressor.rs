@@ -69,11 +69,6 @@ impl RegressorKind {
         })
     }
 
-    /// Whether the fitted model is convex in the weights, so the exact proposer can solve it.
-    pub fn is_convex(self) -> bool {
-        !matches!(self, RegressorKind::Gbdt | RegressorKind::Forest)
-    }
-
     /// Whether it is a mixing law, whose optimum the proposer `auto` solves exactly. A linear model is
     /// convex too, but its exact optimum is a vertex of the capped simplex (all weight on the domains of
     /// least coefficient), so `auto` samples it as RegMix does.
