@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::core::store::StoreConfig;
 use crate::data::corpus::config::{CorpusConfig, DomainFrom};
 
 /// A corpus to read: `--corpus` with how to read it (`remix stats`, `dedup`, `tokenizer train`).
@@ -37,11 +38,25 @@ pub struct CorpusReadArgs {
     /// The column that holds the document text.
     #[arg(long, default_value_t = CorpusConfig::default().text_column)]
     pub text_column: String,
+
+    /// For a corpus in an object store (s3://, gs://, az://): retries of a request that failed
+    /// transiently, with exponential backoff.
+    #[arg(long, default_value_t = StoreConfig::default().retries)]
+    pub store_retries: usize,
+
+    /// For a corpus in an object store: seconds from a request's first try after which no retry starts.
+    #[arg(long, default_value_t = StoreConfig::default().retry_timeout_s)]
+    pub store_retry_timeout_s: u64,
 }
 
 impl CorpusReadArgs {
-    /// The corpus settings these flags give, the rest at their defaults.
+    /// The corpus settings these flags give, the rest at their defaults; sets the object store limits
+    /// of the process ([`crate::core::store::configure`]).
     pub fn config(self) -> CorpusConfig {
+        crate::core::store::configure(&StoreConfig {
+            retries: self.store_retries,
+            retry_timeout_s: self.store_retry_timeout_s,
+        });
         CorpusConfig {
             text_column: self.text_column,
             domain_from: self.domain_from,

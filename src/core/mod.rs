@@ -1,7 +1,7 @@
 //! What every stage shares: the work directory and its completion markers ([`workdir`]), the slice of a
 //! split stage's work one task takes ([`tasks`]), domain names and the file names they become
 //! ([`domain`]), progress bars ([`progress`]), log output ([`logging`]), panics of libraries turned into
-//! errors ([`panic`]) and the allocator setting that keeps a training step's large blocks
+//! errors ([`panic`]), corpus files in object stores ([`store`]) and the allocator setting that keeps a training step's large blocks
 //! ([`allocator`]). Nothing here knows a stage.
 
 pub mod allocator;
@@ -11,6 +11,7 @@ pub mod lock;
 pub mod logging;
 pub mod panic;
 pub mod progress;
+pub mod store;
 pub mod tasks;
 pub mod text_form;
 pub mod workdir;

@@ -174,7 +174,17 @@ pub fn config_hash(config: &impl Serialize) -> Result<String> {
     Ok(hex(&Sha256::digest(serde_json::to_vec(config)?)))
 }
 
+/// A stage input's digest: of its path, size and modification time; for an object in a store
+/// ([`crate::core::store`]), of its URL, size and ETag.
 fn input_digest(path: &Path) -> Result<InputDigest> {
+    if let Some(url) = crate::core::store::StoreUrl::parse(path)? {
+        return Ok(InputDigest {
+            path: path.display().to_string(),
+            digest: hex(&Sha256::digest(
+                crate::core::store::identity(&url)?.as_bytes(),
+            )),
+        });
+    }
     let meta =
         fs::metadata(path).with_context(|| format!("cannot stat input {}", path.display()))?;
     let modified = meta

@@ -106,6 +106,9 @@ pub struct CorpusSection {
     #[serde(default, with = "crate::core::text_form")]
     #[schemars(with = "String")]
     pub domain_from: DomainFrom,
+    /// Retry limits for a corpus in an object store (`s3://`, `gs://`, `az://` paths).
+    #[serde(default)]
+    pub store: crate::core::store::StoreConfig,
 }
 
 fn text() -> String {
@@ -337,6 +340,9 @@ impl PipelineConfig {
 /// `path` relative to the folder `base`, with `a/../` folded away (`mixtures/../work` is `work`).
 fn beside(base: &Path, path: &Path) -> PathBuf {
     use std::path::Component;
+    if crate::core::store::StoreUrl::is_url(path) {
+        return path.to_path_buf();
+    }
     let mut out = PathBuf::new();
     for part in base.join(path).components() {
         match part {

@@ -29,7 +29,11 @@ pub struct Context<'a> {
 }
 
 impl<'a> Context<'a> {
+    /// The stages' view of `config`; sets the object store limits of `[corpus.store]` for the process.
     pub fn new(config: &'a PipelineConfig) -> Self {
+        if let Some(corpus) = &config.corpus {
+            crate::core::store::configure(&corpus.store);
+        }
         Self {
             config,
             work: WorkDir::new(&config.work),

@@ -6,12 +6,18 @@ The export's `datasets_by_domain()` loads every domain's text folder with `load_
 must hold the domain's training documents, one row each, whose text encodes back to the shard's tokens
 with the shards' tokenizer. Then the export's `mix()` (`interleave_datasets`, which draws whole
 documents) is read for at least ten times MIN_SAMPLES rows (a random choice per row needs that many for
-its shares to settle within 0.01). interleave_datasets counts documents, so each domain's share of the
+its shares to settle within 0.01). The fixtures are small: `mix()` stops once every domain has been read
+through (`all_exhausted`), which for balanced weights is a few hundred rows, so each domain is handed to
+`mix()` repeated as many times as that takes; repeating a domain's documents leaves its probability as it
+is. interleave_datasets counts documents, so each domain's share of the
 rows is printed beside the export's document probability (its token weight over its mean document
 length), as JSON.
 """
 import collections
+import math
 import tempfile
+
+from datasets import concatenate_datasets
 
 from megatron.core.datasets.indexed_dataset import IndexedDataset
 from tokenizers import Tokenizer
@@ -36,7 +42,9 @@ def main():
                 assert encoded == shard[i].tolist(), f"{name}: document {i} does not encode back to its tokens"
             for row in dataset:
                 owner[row["text"]] = name if owner.get(row["text"], name) == name else None
-        mixed = export.mix(parts)
+        once = len(export.mix(parts))
+        repeats = math.ceil(10 * min_samples / once) + 1
+        mixed = export.mix({name: concatenate_datasets([d] * repeats) for name, d in parts.items()})
         rows = min(len(mixed), 10 * min_samples)
         assert rows >= 10 * min_samples, f"the mix holds only {len(mixed)} rows"
         counts = collections.Counter(owner[row["text"]] for row in mixed.select(range(rows)))

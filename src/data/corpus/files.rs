@@ -2,18 +2,23 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use arrow::datatypes::{DataType, Field, Fields};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::schema::types::SchemaDescriptor;
 
+use crate::core::store::{self, ObjectReader, Source, StoreObject, StoreUrl};
 use crate::data::corpus::config::{CorpusConfig, DomainFrom};
 
 /// One Parquet file of the corpus, with its footer already read and its columns located.
 #[derive(Debug)]
 pub struct CorpusFile {
+    /// The local path, or the object's URL (`s3://bucket/key`).
     pub path: PathBuf,
+    /// The object, for a file in an object store.
+    pub(super) object: Option<Arc<StoreObject>>,
     /// The domain when it comes from the folder.
     pub(super) folder_domain: Option<String>,
     pub(super) metadata: ArrowReaderMetadata,
@@ -43,6 +48,36 @@ impl CorpusFile {
             .sum()
     }
 
+    /// A reader over the file for parquet's readers. For an object, `ranges` (byte ranges of the
+    /// column chunks about to be decoded) are fetched first, in one round of requests.
+    pub(crate) fn source(&self, ranges: &[std::ops::Range<u64>]) -> Result<Source> {
+        match &self.object {
+            None => Ok(Source::Local(
+                fs::File::open(&self.path)
+                    .with_context(|| format!("cannot open {}", shown(&self.path)))?,
+            )),
+            Some(object) => Ok(Source::Object(
+                ObjectReader::new(object.clone()).prefetch(ranges)?,
+            )),
+        }
+    }
+
+    /// The byte ranges of row group `group`'s column chunks `leaves` (Parquet leaf indices).
+    pub(crate) fn chunk_ranges(
+        &self,
+        group: usize,
+        leaves: impl IntoIterator<Item = usize>,
+    ) -> Vec<std::ops::Range<u64>> {
+        let row_group = self.metadata.metadata().row_group(group);
+        leaves
+            .into_iter()
+            .map(|leaf| {
+                let (start, length) = row_group.column(leaf).byte_range();
+                start..start + length
+            })
+            .collect()
+    }
+
     /// Rows in each row group.
     pub fn row_group_rows(&self) -> Vec<u64> {
         self.metadata
@@ -59,19 +94,21 @@ pub(crate) fn shown(path: &Path) -> String {
     path.display().to_string()
 }
 
+/// A corpus file found: its path or URL, its folder domain, and the object when it is in a store.
+pub(super) type Found = (PathBuf, Option<String>, Option<Arc<StoreObject>>);
+
 /// Expands the user's paths into Parquet files in a deterministic order, each with its folder domain
 /// when the domain comes from folders.
-pub(super) fn discover(
-    paths: &[PathBuf],
-    domain_from: &DomainFrom,
-) -> Result<Vec<(PathBuf, Option<String>)>> {
+pub(super) fn discover(paths: &[PathBuf], domain_from: &DomainFrom) -> Result<Vec<Found>> {
     if paths.is_empty() {
         bail!("no corpus given: pass --corpus PATH (a Parquet file, a folder of them, or a glob)");
     }
-    let mut found = Vec::new();
+    let mut found: Vec<Found> = Vec::new();
     for path in paths {
         let text = path.to_string_lossy();
-        if text.contains(['*', '?', '[']) {
+        if let Some(url) = StoreUrl::parse(path)? {
+            found.extend(discover_objects(&url)?);
+        } else if text.contains(['*', '?', '[']) {
             let matches = glob::glob(&text)
                 .with_context(|| format!("`{text}` is not a valid glob pattern"))?;
             let mut files: Vec<PathBuf> = matches
@@ -86,7 +123,7 @@ pub(super) fn discover(
             files.sort();
             found.extend(files.into_iter().map(|f| {
                 let domain = parent_name(&f);
-                (f, domain)
+                (f, domain, None)
             }));
         } else if path.is_dir() {
             let mut files = Vec::new();
@@ -108,11 +145,11 @@ pub(super) fn discover(
                             .map(|_| first.as_os_str().to_string_lossy().into_owned())
                     })
                     .or_else(|| parent_name(&file));
-                found.push((file, domain));
+                found.push((file, domain, None));
             }
         } else if path.exists() {
             let domain = parent_name(path);
-            found.push((path.clone(), domain));
+            found.push((path.clone(), domain, None));
         } else {
             bail!(
                 "the corpus path {} does not exist: check the spelling and the current folder",
@@ -131,12 +168,86 @@ pub(super) fn discover(
     Ok(found)
 }
 
+/// The Parquet objects a store URL names, as the local forms do: one object; a glob over keys
+/// (`s3://b/web/*.parquet`); or a prefix read as a folder, the domain being the first folder under it.
+/// Hidden and `_`-prefixed names (Spark's `_SUCCESS`) and objects not named `*.parquet` are skipped.
+fn discover_objects(url: &StoreUrl) -> Result<Vec<Found>> {
+    let shown = url.with_key(&url.key);
+    let parent = |key: &str| {
+        let folder = key.rsplit_once('/').map_or("", |(folder, _)| folder);
+        let name = folder.rsplit('/').next().unwrap_or(folder);
+        (!name.is_empty())
+            .then(|| name.to_string())
+            .or_else(|| Some(url.bucket.clone()))
+    };
+    let entry = |object: StoreObject, domain: Option<String>| -> Found {
+        store::remember(&object);
+        (PathBuf::from(&object.url), domain, Some(Arc::new(object)))
+    };
+    let visible = |key: &str, below: &str| {
+        let rest = key.strip_prefix(below).unwrap_or(key);
+        key.ends_with(".parquet") && !rest.split('/').any(|p| p.starts_with(['.', '_']))
+    };
+    if let Some(wild) = url.key.find(['*', '?', '[']) {
+        let pattern = glob::Pattern::new(&url.key)
+            .with_context(|| format!("`{shown}` is not a valid glob pattern"))?;
+        let fixed = &url.key[..wild];
+        let folder = fixed.rsplit_once('/').map_or("", |(folder, _)| folder);
+        let listed = store::list(&StoreUrl {
+            key: folder.to_string(),
+            ..url.clone()
+        })?;
+        let options = glob::MatchOptions {
+            require_literal_separator: true,
+            ..Default::default()
+        };
+        let matched: Vec<Found> = listed
+            .into_iter()
+            .filter(|o| pattern.matches_with(&o.key, options))
+            .map(|o| {
+                let domain = parent(&o.key);
+                entry(o, domain)
+            })
+            .collect();
+        if matched.is_empty() {
+            bail!(
+                "the corpus pattern `{shown}` matches no objects: check the pattern and the bucket"
+            );
+        }
+        return Ok(matched);
+    }
+    if let Some(object) = store::head(url)? {
+        let domain = parent(&object.key);
+        return Ok(vec![entry(object, domain)]);
+    }
+    let below = format!("{}/", url.key.trim_end_matches('/'));
+    let below = if below == "/" { String::new() } else { below };
+    let objects: Vec<Found> = store::list(url)?
+        .into_iter()
+        .filter(|o| visible(&o.key, &below))
+        .map(|o| {
+            let rest = &o.key[below.len().min(o.key.len())..];
+            let domain = match rest.split_once('/') {
+                Some((first, _)) => Some(first.to_string()),
+                None => parent(&o.key),
+            };
+            entry(o, domain)
+        })
+        .collect();
+    if objects.is_empty() {
+        bail!(
+            "{shown} holds no *.parquet objects: check the bucket and prefix, and that the credentials in              AWS_* (or GOOGLE_*, AZURE_*) may list it"
+        );
+    }
+    Ok(objects)
+}
+
 /// A folder domain named like a Hive partition (`source=web`) was most likely written by Spark, DuckDB
 /// or pyarrow with a partition key: says once per key how to name the domains by its values instead.
-fn hive_note(found: &[(PathBuf, Option<String>)]) {
+fn hive_note(found: &[Found]) {
     let mut keys: Vec<(&str, &str)> = found
         .iter()
-        .filter_map(|(_, domain)| domain.as_deref()?.split_once('='))
+        .filter_map(|(_, domain, _)| domain.as_deref()?.split_once('='))
         .filter(|(key, value)| !key.is_empty() && !value.is_empty())
         .collect();
     keys.sort();
@@ -181,15 +292,28 @@ fn parent_name(file: &Path) -> Option<String> {
     Some(canonical.file_name()?.to_string_lossy().into_owned())
 }
 
+/// Bytes fetched from an object's end to read its footer in one request.
+const FOOTER_READ_AHEAD: u64 = 64 << 10;
+
 /// Reads a file's footer and locates the text and domain columns, or says what is wrong with it.
 pub(super) fn open_file(
-    path: PathBuf,
-    folder_domain: Option<String>,
+    (path, folder_domain, object): Found,
     config: &CorpusConfig,
 ) -> Result<CorpusFile> {
-    let file = fs::File::open(&path)
-        .with_context(|| format!("cannot open the corpus file {}", shown(&path)))?;
-    let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| {
+    let source = match &object {
+        None => Source::Local(
+            fs::File::open(&path)
+                .with_context(|| format!("cannot open the corpus file {}", shown(&path)))?,
+        ),
+        // The footer is at the end: its last 64 KiB in one request hold most footers whole.
+        Some(object) => {
+            let footer = object.size.saturating_sub(FOOTER_READ_AHEAD)..object.size;
+            Source::Object(
+                ObjectReader::new(object.clone()).prefetch(std::slice::from_ref(&footer))?,
+            )
+        }
+    };
+    let metadata = ArrowReaderMetadata::load(&source, ArrowReaderOptions::new()).map_err(|e| {
         anyhow::anyhow!(
             "{} is not a readable Parquet file ({e}). It may be truncated by an interrupted copy, or not \
              Parquet at all: copy it again, or remove it from the corpus.",
@@ -271,6 +395,7 @@ pub(super) fn open_file(
     };
     Ok(CorpusFile {
         path,
+        object,
         folder_domain,
         metadata,
         text_leaf,

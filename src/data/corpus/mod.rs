@@ -1,7 +1,8 @@
 //! The corpus reader that every stage shares.
 //!
 //! A corpus is a set of Parquet files, given as files, folders (searched recursively for `*.parquet`)
-//! or glob patterns. Each row is a document: its text comes from a string column (default `text`;
+//! or glob patterns, on local disk or in an object store (`s3://bucket/prefix/`, `gs://`, `az://`; see
+//! [`crate::core::store`]), where a key prefix reads as a folder. Each row is a document: its text comes from a string column (default `text`;
 //! Utf8, LargeUtf8, Utf8View, or binary holding UTF-8) and its domain from the folder the file sits in
 //! (`corpus/<domain>/*.parquet`) or from a column addressed by a dot path into nested structs
 //! (`meta.pile_set_name`), plain or dictionary-encoded.
@@ -42,7 +43,7 @@ impl Corpus {
         let found = files::discover(paths, &config.domain_from)?;
         let files = found
             .into_par_iter()
-            .map(|(path, folder_domain)| files::open_file(path, folder_domain, config))
+            .map(|found| files::open_file(found, config))
             .collect::<Result<Vec<_>>>()?;
         let corpus = Self {
             config: config.clone(),

@@ -6,7 +6,6 @@
 //! group is read again through parquet's untyped column reader, which hands the text over as raw
 //! bytes for [`DocBatch`] to classify row by row.
 
-use std::fs;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -17,7 +16,9 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::column::reader::ColumnReader;
 use parquet::data_type::ByteArray;
-use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::file::properties::ReaderProperties;
+use parquet::file::reader::RowGroupReader;
+use parquet::file::serialized_reader::SerializedRowGroupReader;
 
 use super::batch::DocBatch;
 use super::files::{CorpusFile, shown};
@@ -61,9 +62,8 @@ pub(super) fn read_row_group(
     let leaves: Vec<usize> = std::iter::once(file.text_leaf)
         .chain(file.domain_leaf)
         .collect();
-    let open =
-        || fs::File::open(&file.path).with_context(|| format!("cannot open {}", shown(&file.path)));
-    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(open()?, file.metadata.clone())
+    let source = file.source(&file.chunk_ranges(group, leaves.iter().copied()))?;
+    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(source, file.metadata.clone())
         .with_row_groups(vec![group])
         .with_projection(ProjectionMask::leaves(&descr, leaves))
         .with_batch_size(batch_rows)
@@ -142,7 +142,7 @@ fn read_raw(
         Some(leaf) => {
             let descr = file.metadata.metadata().file_metadata().schema_descr_ptr();
             let batches = ParquetRecordBatchReaderBuilder::new_with_metadata(
-                fs::File::open(&file.path)?,
+                file.source(&file.chunk_ranges(group, [leaf]))?,
                 file.metadata.clone(),
             )
             .with_row_groups(vec![group])
@@ -168,8 +168,14 @@ fn read_raw(
 /// The text column of a whole row group as raw bytes (a [`BinaryArray`](arrow::array::BinaryArray)),
 /// whether or not it is valid UTF-8.
 pub(crate) fn read_text_bytes(file: &CorpusFile, group: usize) -> Result<ArrayRef> {
-    let reader = SerializedFileReader::new(fs::File::open(&file.path)?)?;
-    let row_group = reader.get_row_group(group)?;
+    let source = file.source(&file.chunk_ranges(group, [file.text_leaf]))?;
+    // The footer is already read: the row group's reader is built from it, not from a second read.
+    let row_group = SerializedRowGroupReader::new(
+        Arc::new(source),
+        file.metadata.metadata().row_group(group),
+        None,
+        Arc::new(ReaderProperties::builder().build()),
+    )?;
     let max_def = row_group
         .metadata()
         .schema_descr()
@@ -273,8 +279,8 @@ pub(crate) fn read_full_row_group(
     batch_rows: usize,
     each: &mut dyn FnMut(RecordBatch) -> Result<()>,
 ) -> Result<()> {
-    let open =
-        || fs::File::open(&file.path).with_context(|| format!("cannot open {}", shown(&file.path)));
+    let columns = file.metadata.metadata().row_group(group).num_columns();
+    let open = || file.source(&file.chunk_ranges(group, 0..columns));
     let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(open()?, file.metadata.clone())
         .with_row_groups(vec![group])
         .with_batch_size(batch_rows)
