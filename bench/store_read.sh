@@ -17,8 +17,10 @@ file_mb=${2:-2048}
 s3_python=${S3_PYTHON:-$HOME/.cache/remix-s3-venv/bin/python}
 pyarrow_python=${PYARROW_PYTHON:-$HOME/.cache/remix-trainers-venv/bin/python}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/remix-target}
-cargo build --release --locked --quiet
-remix="$CARGO_TARGET_DIR/release/remix"
+if [ -z "${REMIX:-}" ]; then
+  cargo build --release --locked --quiet
+fi
+remix=${REMIX:-$CARGO_TARGET_DIR/release/remix}  # REMIX=path times another build of remix
 mkdir -p "$out/corpus/web"
 
 if [ ! -f "$out/corpus/web/part-0.parquet" ]; then
@@ -43,9 +45,16 @@ fi
 file_bytes=$(stat -c %s "$out/corpus/web/part-0.parquet")
 
 port=$("$s3_python" -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])")
-"$s3_python" -m moto.server -H 127.0.0.1 -p "$port" > "$out/moto.log" 2>&1 &
-moto=$!
-trap 'kill $moto 2>/dev/null || true' EXIT
+if [ -n "${S3S_FS:-}" ]; then
+  rm -rf "$out/s3s" && mkdir -p "$out/s3s"
+  "$S3S_FS" --host 127.0.0.1 --port "$port" --access-key remix --secret-key remix "$out/s3s" > "$out/server.log" 2>&1 &
+  server_name="s3s-fs"
+else
+  "$s3_python" -m moto.server -H 127.0.0.1 -p "$port" > "$out/server.log" 2>&1 &
+  server_name="moto"
+fi
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.2; done
 "$s3_python" tests/s3/upload.py "http://127.0.0.1:$port" bench corpus "$out/corpus" > /dev/null
 export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ALLOW_HTTP=true AWS_ACCESS_KEY_ID=remix \
@@ -53,8 +62,9 @@ export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ALLOW_HTTP=true AWS_ACCESS_
 
 seconds() { awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,t,":"); s=0; for(i=1;i<=n;i++) s=s*60+t[i]; print s}' "$1"; }
 kilobytes() { awk -F': ' '/Maximum resident/ {print $2}' "$1"; }
+cpu() { awk -F': ' '/User time|System time/ {s+=$2} END {print s}' "$1"; }
 cat "$out/corpus/web/part-0.parquet" > /dev/null  # the local read starts from the page cache
-echo "one file of $((file_bytes >> 20)) MiB ($(nproc) cores)"
+echo "one file of $((file_bytes >> 20)) MiB, served by $server_name on localhost ($(nproc) cores)"
 for round in 1 2; do
   rm -rf "$out/local" "$out/store"
   /usr/bin/time -v "$remix" stats --quiet --corpus "$out/corpus" -o "$out/local" 2> "$out/local.time" > /dev/null
@@ -63,6 +73,8 @@ for round in 1 2; do
       <(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['domains'])" "$out/store/stats.json")
   l_s=$(seconds "$out/local.time"); s_s=$(seconds "$out/store.time")
   l_kb=$(kilobytes "$out/local.time"); s_kb=$(kilobytes "$out/store.time")
-  echo "round $round: local ${l_s} s, ${l_kb} KiB peak; store ${s_s} s, ${s_kb} KiB peak;" \
-    "time ratio $(python3 -c "print(round($s_s / $l_s, 2))"), memory above local $(( (s_kb - l_kb) >> 10 )) MiB"
+  l_cpu=$(cpu "$out/local.time"); s_cpu=$(cpu "$out/store.time")
+  echo "round $round: local ${l_s} s (${l_cpu} s CPU), ${l_kb} KiB peak; store ${s_s} s (${s_cpu} s CPU), ${s_kb} KiB peak;" \
+    "time ratio $(python3 -c "print(round($s_s / $l_s, 2))"), remix's CPU ratio $(python3 -c "print(round($s_cpu / $l_cpu, 2))")," \
+    "memory above local $(( (s_kb - l_kb) >> 10 )) MiB"
 done

@@ -139,7 +139,7 @@ pub fn configure(config: &StoreConfig) {
     }
 }
 
-fn block_on<F: Future>(future: F) -> Result<F::Output> {
+fn runtime() -> Result<&'static tokio::runtime::Runtime> {
     let runtime = RUNTIME.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -149,9 +149,13 @@ fn block_on<F: Future>(future: F) -> Result<F::Output> {
             .map_err(|e| e.to_string())
     });
     match runtime {
-        Ok(runtime) => Ok(runtime.block_on(future)),
+        Ok(runtime) => Ok(runtime),
         Err(e) => bail!("cannot start the object store client's runtime: {e}"),
     }
+}
+
+fn block_on<F: Future>(future: F) -> Result<F::Output> {
+    Ok(runtime()?.block_on(future))
 }
 
 /// The client for `url`'s bucket, built once per process from the environment.
@@ -281,6 +285,39 @@ impl StoreObject {
 /// Bytes read ahead of a `get_read` outside the prefetched ranges (a footer or a page header).
 const READ_AHEAD: u64 = 64 << 10;
 
+/// Byte ranges of an object being fetched in the background, so the next row group arrives while
+/// this one decodes; [`ObjectReader::take`] waits for them.
+pub struct ReadAhead {
+    ranges: Vec<Range<u64>>,
+    task: Option<tokio::task::JoinHandle<object_store::Result<Vec<Bytes>>>>,
+}
+
+impl ReadAhead {
+    /// Starts fetching `ranges` (clamped to the object) on the store's runtime.
+    pub fn start(object: Arc<StoreObject>, ranges: &[Range<u64>]) -> Result<Self> {
+        let ranges: Vec<Range<u64>> = ranges
+            .iter()
+            .map(|r| r.start.min(object.size)..r.end.min(object.size))
+            .filter(|r| !r.is_empty())
+            .collect();
+        if ranges.is_empty() {
+            return Ok(Self { ranges, task: None });
+        }
+        let fetch = ranges.clone();
+        let task = runtime()?
+            .spawn(async move { object.store.get_ranges(&object.location, &fetch).await });
+        Ok(Self {
+            ranges,
+            task: Some(task),
+        })
+    }
+
+    /// The ranges being fetched.
+    pub fn ranges(&self) -> &[Range<u64>] {
+        &self.ranges
+    }
+}
+
 /// A [`ChunkReader`] over one object: the ranges prefetched, and anything else fetched on demand.
 pub struct ObjectReader {
     object: Arc<StoreObject>,
@@ -298,18 +335,22 @@ impl ObjectReader {
 
     /// Fetches `ranges` in one call (object_store merges close ranges and fetches the rest
     /// concurrently) and keeps them for the reads that follow. Errors name the object and the ranges.
-    pub fn prefetch(mut self, ranges: &[Range<u64>]) -> Result<Self> {
-        let ranges: Vec<Range<u64>> = ranges
-            .iter()
-            .map(|r| r.start.min(self.object.size)..r.end.min(self.object.size))
-            .filter(|r| !r.is_empty())
-            .collect();
-        if ranges.is_empty() {
+    pub fn prefetch(self, ranges: &[Range<u64>]) -> Result<Self> {
+        let started = ReadAhead::start(self.object.clone(), ranges)?;
+        self.take(started)
+    }
+
+    /// Keeps the ranges a [`ReadAhead`] fetched (waiting for them), for the reads that follow.
+    /// Errors name the object and the ranges.
+    pub fn take(mut self, started: ReadAhead) -> Result<Self> {
+        let ReadAhead { ranges, task } = started;
+        let Some(task) = task else {
             return Ok(self);
-        }
+        };
         let object = &self.object;
-        let fetched =
-            block_on(object.store.get_ranges(&object.location, &ranges))?.with_context(|| {
+        let fetched = block_on(task)?
+            .map_err(|e| anyhow!("the read-ahead of {} stopped: {e}", object.url))?
+            .with_context(|| {
                 let shown: Vec<String> = ranges
                     .iter()
                     .map(|r| format!("{}..{}", r.start, r.end))

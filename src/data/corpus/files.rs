@@ -9,7 +9,7 @@ use arrow::datatypes::{DataType, Field, Fields};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::schema::types::SchemaDescriptor;
 
-use crate::core::store::{self, ObjectReader, Source, StoreObject, StoreUrl};
+use crate::core::store::{self, ObjectReader, ReadAhead, Source, StoreObject, StoreUrl};
 use crate::data::corpus::config::{CorpusConfig, DomainFrom};
 
 /// One Parquet file of the corpus, with its footer already read and its columns located.
@@ -19,6 +19,8 @@ pub struct CorpusFile {
     pub path: PathBuf,
     /// The object, for a file in an object store.
     pub(super) object: Option<Arc<StoreObject>>,
+    /// For an object: the row groups whose read has begun, and the read-aheads not yet taken.
+    pub(super) ahead: std::sync::Mutex<ReadAheads>,
     /// The domain when it comes from the folder.
     pub(super) folder_domain: Option<String>,
     pub(super) metadata: ArrowReaderMetadata,
@@ -49,16 +51,54 @@ impl CorpusFile {
     }
 
     /// A reader over the file for parquet's readers. For an object, `ranges` (byte ranges of the
-    /// column chunks about to be decoded) are fetched first, in one round of requests.
-    pub(crate) fn source(&self, ranges: &[std::ops::Range<u64>]) -> Result<Source> {
-        match &self.object {
-            None => Ok(Source::Local(
+    /// column chunks about to be decoded) are fetched first, in one round of requests, or taken from
+    /// the read-ahead [`Self::read_ahead`] started for row group `group`.
+    pub(crate) fn source(&self, group: usize, ranges: &[std::ops::Range<u64>]) -> Result<Source> {
+        let Some(object) = &self.object else {
+            return Ok(Source::Local(
                 fs::File::open(&self.path)
                     .with_context(|| format!("cannot open {}", shown(&self.path)))?,
-            )),
-            Some(object) => Ok(Source::Object(
-                ObjectReader::new(object.clone()).prefetch(ranges)?,
-            )),
+            ));
+        };
+        let started = match self.ahead.lock() {
+            Ok(mut ahead) => {
+                ahead.started.insert(group);
+                ahead.pending.remove(&group)
+            }
+            Err(_) => None,
+        };
+        let reader = ObjectReader::new(object.clone());
+        Ok(Source::Object(match started {
+            Some(started) if started.ranges() == ranges => reader.take(started)?,
+            _ => reader.prefetch(ranges)?,
+        }))
+    }
+
+    /// The byte ranges [`super::read::read_row_group`] decodes for row group `group`: the text and
+    /// domain columns' chunks.
+    pub(crate) fn read_ranges(&self, group: usize) -> Vec<std::ops::Range<u64>> {
+        self.chunk_ranges(
+            group,
+            std::iter::once(self.text_leaf).chain(self.domain_leaf),
+        )
+    }
+
+    /// For an object, starts fetching row group `group`'s [`Self::read_ranges`] in the background, so
+    /// they arrive while the row group before it decodes; nothing for a local file, or a row group whose
+    /// read has begun. At most one row group ahead per reader, so memory stays bounded.
+    pub(crate) fn read_ahead(&self, group: usize) {
+        let (Some(object), Ok(mut ahead)) = (&self.object, self.ahead.lock()) else {
+            return;
+        };
+        if ahead.started.contains(&group) || ahead.pending.contains_key(&group) {
+            return;
+        }
+        match ReadAhead::start(object.clone(), &self.read_ranges(group)) {
+            Ok(started) => {
+                ahead.pending.insert(group, started);
+            }
+            // Without the read-ahead the row group is fetched when its read begins.
+            Err(e) => tracing::debug!("no read-ahead for {}: {e:#}", object.url),
         }
     }
 
@@ -86,6 +126,19 @@ impl CorpusFile {
             .iter()
             .map(|g| g.num_rows().max(0) as u64)
             .collect()
+    }
+}
+
+/// The read-ahead state of one object ([`CorpusFile::read_ahead`]).
+#[derive(Default)]
+pub(crate) struct ReadAheads {
+    started: std::collections::HashSet<usize>,
+    pending: std::collections::HashMap<usize, ReadAhead>,
+}
+
+impl std::fmt::Debug for ReadAheads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} read-aheads pending", self.pending.len())
     }
 }
 
@@ -396,6 +449,7 @@ pub(super) fn open_file(
     Ok(CorpusFile {
         path,
         object,
+        ahead: Default::default(),
         folder_domain,
         metadata,
         text_leaf,

@@ -180,7 +180,9 @@ impl Corpus {
     ) -> Result<Vec<T>> {
         let per_unit = units
             .par_iter()
-            .map(|&(f, g)| {
+            .enumerate()
+            .map(|(i, &(f, g))| {
+                self.read_ahead(units, i + 1);
                 let mut out = Vec::new();
                 read::read_row_group(
                     f,
@@ -218,7 +220,8 @@ impl Corpus {
         progress: &Progress,
         mut each: impl FnMut(DocBatch) -> Result<()>,
     ) -> Result<()> {
-        for &(f, g) in units {
+        for (i, &(f, g)) in units.iter().enumerate() {
+            self.read_ahead(units, i + 1);
             read::read_row_group(
                 f,
                 &self.files[f],
@@ -231,6 +234,14 @@ impl Corpus {
             )?;
         }
         Ok(())
+    }
+
+    /// Starts fetching `units[next]` when it is a row group of an object (the next row group a reader
+    /// of `units` in order will want); nothing past the end or for a local file.
+    fn read_ahead(&self, units: &[(usize, usize)], next: usize) {
+        if let Some(&(f, g)) = units.get(next) {
+            self.files[f].read_ahead(g);
+        }
     }
 
     /// Uncompressed bytes of text in the corpus, from the footers.

@@ -62,7 +62,7 @@ pub(super) fn read_row_group(
     let leaves: Vec<usize> = std::iter::once(file.text_leaf)
         .chain(file.domain_leaf)
         .collect();
-    let source = file.source(&file.chunk_ranges(group, leaves.iter().copied()))?;
+    let source = file.source(group, &file.read_ranges(group))?;
     let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(source, file.metadata.clone())
         .with_row_groups(vec![group])
         .with_projection(ProjectionMask::leaves(&descr, leaves))
@@ -142,7 +142,7 @@ fn read_raw(
         Some(leaf) => {
             let descr = file.metadata.metadata().file_metadata().schema_descr_ptr();
             let batches = ParquetRecordBatchReaderBuilder::new_with_metadata(
-                file.source(&file.chunk_ranges(group, [leaf]))?,
+                file.source(group, &file.chunk_ranges(group, [leaf]))?,
                 file.metadata.clone(),
             )
             .with_row_groups(vec![group])
@@ -168,7 +168,7 @@ fn read_raw(
 /// The text column of a whole row group as raw bytes (a [`BinaryArray`](arrow::array::BinaryArray)),
 /// whether or not it is valid UTF-8.
 pub(crate) fn read_text_bytes(file: &CorpusFile, group: usize) -> Result<ArrayRef> {
-    let source = file.source(&file.chunk_ranges(group, [file.text_leaf]))?;
+    let source = file.source(group, &file.chunk_ranges(group, [file.text_leaf]))?;
     // The footer is already read: the row group's reader is built from it, not from a second read.
     let row_group = SerializedRowGroupReader::new(
         Arc::new(source),
@@ -280,7 +280,7 @@ pub(crate) fn read_full_row_group(
     each: &mut dyn FnMut(RecordBatch) -> Result<()>,
 ) -> Result<()> {
     let columns = file.metadata.metadata().row_group(group).num_columns();
-    let open = || file.source(&file.chunk_ranges(group, 0..columns));
+    let open = || file.source(group, &file.chunk_ranges(group, 0..columns));
     let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(open()?, file.metadata.clone())
         .with_row_groups(vec![group])
         .with_batch_size(batch_rows)
