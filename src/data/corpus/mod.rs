@@ -16,6 +16,7 @@
 
 mod batch;
 pub mod config;
+mod discover;
 mod files;
 mod read;
 
@@ -40,7 +41,7 @@ pub struct Corpus {
 impl Corpus {
     /// Finds the corpus files under `paths`, reads their footers and checks their columns.
     pub fn open(paths: &[PathBuf], config: &CorpusConfig) -> Result<Self> {
-        let found = files::discover(paths, &config.domain_from)?;
+        let found = discover::discover(paths, &config.domain_from)?;
         let files = found
             .into_par_iter()
             .map(|found| files::open_file(found, config))
