@@ -3,9 +3,9 @@
 //!
 //! remix's readers are synchronous (rayon workers decode row groups), so the store is met with a
 //! [`ChunkReader`](parquet::file::reader::ChunkReader): parquet's own sync readers, the Arrow reader and the untyped column reader that
-//! reads invalid UTF-8 raw, run unchanged on an [`ObjectReader`], which fetches byte ranges with a
+//! reads invalid UTF-8 raw, run unchanged on an [`ObjectReader`](reader::ObjectReader), which fetches byte ranges with a
 //! blocking call into one small tokio runtime owned by this module. Before a row group is decoded, the
-//! column chunks it needs are fetched at once ([`ObjectReader::prefetch`]: object_store coalesces and
+//! column chunks it needs are fetched at once ([`ObjectReader::prefetch`](reader::ObjectReader::prefetch): object_store coalesces and
 //! issues the ranges concurrently), so a row group costs one round of requests and memory holds only the
 //! row groups being decoded, never the object. Concurrency across row groups is the rayon workers'.
 //! This keeps one reader for local and remote files; an async reader would have meant a second
@@ -32,9 +32,7 @@ use object_store::{ObjectStore, ObjectStoreExt, RetryConfig};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-mod reader;
-
-pub use reader::{ObjectReader, ReadAhead, Source};
+pub mod reader;
 
 /// Limits on talking to an object store: `[corpus.store]` in a pipeline config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -7,12 +7,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 
-use super::files::shown;
+use super::files::{Found, shown};
 use crate::core::store::{self, StoreObject, StoreUrl};
 use crate::data::corpus::config::DomainFrom;
-
-/// A corpus file found: its path or URL, its folder domain, and the object when it is in a store.
-pub(super) type Found = (PathBuf, Option<String>, Option<Arc<StoreObject>>);
 
 /// Expands the user's paths into Parquet files in a deterministic order, each with its folder domain
 /// when the domain comes from folders.

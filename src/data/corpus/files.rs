@@ -10,8 +10,8 @@ use arrow::datatypes::{DataType, Field, Fields};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::schema::types::SchemaDescriptor;
 
-use super::discover::Found;
-use crate::core::store::{ObjectReader, ReadAhead, Source, StoreObject};
+use crate::core::store::StoreObject;
+use crate::core::store::reader::{ObjectReader, ReadAhead, Source};
 use crate::data::corpus::config::{CorpusConfig, DomainFrom};
 
 /// One Parquet file of the corpus, with its footer already read and its columns located.
@@ -143,6 +143,9 @@ impl std::fmt::Debug for ReadAheads {
         write!(f, "{} read-aheads pending", self.pending.len())
     }
 }
+
+/// A corpus file found: its path or URL, its folder domain, and the object when it is in a store.
+pub(super) type Found = (PathBuf, Option<String>, Option<Arc<StoreObject>>);
 
 /// The path as the user wrote it, for messages.
 pub(crate) fn shown(path: &Path) -> String {
