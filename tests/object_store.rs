@@ -144,21 +144,28 @@ fn write_pipeline(dir: &Path, corpus: &str) -> PathBuf {
     path
 }
 
-#[test]
-fn stats_and_the_pipeline_read_the_corpus_from_the_store_as_from_disk() {
-    let Some(python) = s3_python() else {
-        return;
-    };
+/// moto's server holding the fixtures corpus, and a work folder whose `local/` holds `remix stats` of the
+/// local fixtures, to compare with; `None` without `REMIX_S3_PYTHON`.
+fn serve_fixtures() -> Option<(String, Server, tempfile::TempDir)> {
+    let python = s3_python()?;
     let server = start_server(&python);
     upload_fixtures(&python, server.port);
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-
     let local = fixtures().join("corpus");
     assert_ok(&remix(
-        d,
+        dir.path(),
         &["stats", "--corpus", local.to_str().unwrap(), "-o", "local"],
     ));
+    Some((python, server, dir))
+}
+
+#[test]
+fn stats_and_the_pipeline_read_the_corpus_from_the_store_as_from_disk() {
+    let Some((python, server, dir)) = serve_fixtures() else {
+        return;
+    };
+    let d = dir.path();
+    let local = fixtures().join("corpus");
     let remote = remix_s3(
         d,
         server.port,
@@ -378,18 +385,10 @@ fn relay(
 
 #[test]
 fn a_cut_connection_is_retried_through_or_named_with_its_byte_range() {
-    let Some(python) = s3_python() else {
+    let Some((_, server, dir)) = serve_fixtures() else {
         return;
     };
-    let server = start_server(&python);
-    upload_fixtures(&python, server.port);
-    let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let local = fixtures().join("corpus");
-    assert_ok(&remix(
-        d,
-        &["stats", "--corpus", local.to_str().unwrap(), "-o", "local"],
-    ));
 
     // Opening the corpus reads each of the four footers with one ranged GET; the row groups follow.
     let (port, cuts) = cutting_proxy(server.port, 4, 2);
