@@ -79,10 +79,15 @@ impl CorpusFile {
     /// The byte ranges [`super::read::read_row_group`] decodes for row group `group`: the text and
     /// domain columns' chunks.
     pub(crate) fn read_ranges(&self, group: usize) -> Vec<std::ops::Range<u64>> {
-        self.chunk_ranges(
-            group,
-            std::iter::once(self.text_leaf).chain(self.domain_leaf),
-        )
+        self.chunk_ranges(group, self.read_leaves())
+    }
+
+    /// The Parquet leaves [`super::read::read_row_group`] decodes: the text column, then the domain
+    /// column when the domain comes from one.
+    pub(crate) fn read_leaves(&self) -> Vec<usize> {
+        std::iter::once(self.text_leaf)
+            .chain(self.domain_leaf)
+            .collect()
     }
 
     /// For an object, starts fetching row group `group`'s [`Self::read_ranges`] in the background, so

@@ -2,8 +2,8 @@
 //!
 //! A corpus is a set of Parquet files, given as files, folders (searched recursively for `*.parquet`)
 //! or glob patterns, on local disk or in an object store (`s3://bucket/prefix/`, `gs://`, `az://`; see
-//! [`crate::core::store`]), where a key prefix reads as a folder. Each row is a document: its text comes from a string column (default `text`;
-//! Utf8, LargeUtf8, Utf8View, or binary holding UTF-8) and its domain from the folder the file sits in
+//! [`crate::core::store`]), where a key prefix reads as a folder. Each row is a document: its text
+//! comes from a string column (default `text`; Utf8, LargeUtf8, Utf8View, or binary holding UTF-8) and its domain from the folder the file sits in
 //! (`corpus/<domain>/*.parquet`) or from a column addressed by a dot path into nested structs
 //! (`meta.pile_set_name`), plain or dictionary-encoded.
 //!

@@ -59,13 +59,10 @@ pub(super) fn read_row_group(
     let batch_rows = ((config.batch_bytes / bytes_per_row) as usize).clamp(1, MAX_BATCH_ROWS);
 
     let descr = file.metadata.metadata().file_metadata().schema_descr_ptr();
-    let leaves: Vec<usize> = std::iter::once(file.text_leaf)
-        .chain(file.domain_leaf)
-        .collect();
     let source = file.source(group, &file.read_ranges(group))?;
     let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(source, file.metadata.clone())
         .with_row_groups(vec![group])
-        .with_projection(ProjectionMask::leaves(&descr, leaves))
+        .with_projection(ProjectionMask::leaves(&descr, file.read_leaves()))
         .with_batch_size(batch_rows)
         .build()
         .with_context(|| format!("cannot read row group {group} of {}", shown(&file.path)))?;
