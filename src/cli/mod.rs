@@ -3,6 +3,7 @@
 
 mod args;
 pub mod bench;
+pub mod cluster;
 pub mod dedup;
 pub mod devices;
 pub mod doremi;
@@ -44,6 +45,7 @@ pub struct Cli {
 pub enum Command {
     Stats(stats::Args),
     Dedup(dedup::Args),
+    Cluster(cluster::Args),
     Tokenize(tokenize::Args),
     Tokenizer(tokenizer::Args),
     Tokens(tokens::Args),
@@ -68,6 +70,7 @@ impl Cli {
         match self.command {
             Command::Stats(args) => stats::run(args, self.quiet),
             Command::Dedup(args) => dedup::run(args, self.quiet),
+            Command::Cluster(args) => cluster::run(args, self.quiet),
             Command::Tokenize(args) => tokenize::run(args, self.quiet),
             Command::Tokenizer(args) => tokenizer::run(args, self.quiet),
             Command::Tokens(args) => tokens::run(args, self.quiet),

@@ -28,6 +28,7 @@ pub const DONE_MARKER: &str = "_done.json";
 pub enum StageFolder {
     Stats,
     Dedup,
+    Cluster,
     Tokens,
     Runs,
     Doremi,
@@ -39,6 +40,7 @@ impl StageFolder {
         match self {
             StageFolder::Stats => "stats",
             StageFolder::Dedup => "dedup",
+            StageFolder::Cluster => "cluster",
             StageFolder::Tokens => "tokens",
             StageFolder::Runs => "runs",
             StageFolder::Doremi => "doremi",

@@ -40,6 +40,9 @@ pub struct PipelineConfig {
     pub tokens: Option<TokensSection>,
     /// Deduplication; leave the section out to tokenize the corpus as it is.
     pub dedup: Option<DedupConfig>,
+    /// Topic domains: cluster the documents (after dedup, before tokenize) and mix the clusters; leave
+    /// the section out to keep the corpus's own domains.
+    pub cluster: Option<crate::data::cluster::ClusterConfig>,
     #[serde(default)]
     pub tokenize: TokenizeConfig,
     #[serde(default)]
@@ -261,9 +264,12 @@ impl PipelineConfig {
                          tokenize = 1"
                     );
                 }
-                if self.dedup.is_some() || self.tokenize != TokenizeConfig::default() {
+                if self.dedup.is_some()
+                    || self.cluster.is_some()
+                    || self.tokenize != TokenizeConfig::default()
+                {
                     bail!(
-                        "{where_}: [tokens.import] replaces dedup and tokenize: remove [dedup] and [tokenize] \
+                        "{where_}: [tokens.import] replaces dedup, cluster and tokenize: remove [dedup], [cluster] and [tokenize] \
                          (eval_only, val_fraction and val_documents go in [tokens.import])"
                     );
                 }
@@ -279,6 +285,13 @@ impl PipelineConfig {
         if let Some(dedup) = &self.dedup {
             let tasks = self.executor.tasks(PipelineStage::Dedup);
             crate::data::dedup::tasks::check_tasks(dedup, tasks)
+                .map_err(|e| anyhow::anyhow!("{where_}: {e}"))?;
+        }
+        if let Some(cluster) = &self.cluster {
+            let mut cluster = cluster.clone();
+            cluster.eval_only = self.tokenize.eval_only.clone();
+            cluster
+                .check()
                 .map_err(|e| anyhow::anyhow!("{where_}: {e}"))?;
         }
         if let Some(regmix) = &self.regmix

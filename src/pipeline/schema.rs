@@ -18,6 +18,7 @@ pub fn all() -> Vec<(&'static str, serde_json::Value)> {
         one::<crate::regmix::simulate::Optimum>("optimum.schema.json"),
         one::<crate::data::tokens::TokensIndex>("tokens-index.schema.json"),
         one::<crate::data::dedup::DedupReport>("dedup-stats.schema.json"),
+        one::<crate::data::cluster::ClustersFile>("clusters.schema.json"),
         one::<crate::manifest::Manifest>("manifest.schema.json"),
         one::<crate::doremi::DoremiWeights>("doremi-weights.schema.json"),
         one::<crate::pipeline::PipelineConfig>("pipeline-config.schema.json"),

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 pub enum PipelineStage {
     Stats,
     Dedup,
+    Cluster,
     Tokenize,
     Sample,
     Train,
@@ -34,9 +35,10 @@ pub enum PipelineStage {
 }
 
 impl PipelineStage {
-    pub const ALL: [PipelineStage; 11] = [
+    pub const ALL: [PipelineStage; 12] = [
         PipelineStage::Stats,
         PipelineStage::Dedup,
+        PipelineStage::Cluster,
         PipelineStage::Tokenize,
         PipelineStage::Sample,
         PipelineStage::Train,
@@ -59,6 +61,7 @@ impl PipelineStage {
         match self {
             PipelineStage::Stats => "stats",
             PipelineStage::Dedup => "dedup",
+            PipelineStage::Cluster => "cluster",
             PipelineStage::Tokenize => "tokenize",
             PipelineStage::Sample => "sample",
             PipelineStage::Train => "train",

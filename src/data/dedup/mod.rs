@@ -27,7 +27,7 @@ pub mod records;
 mod report;
 mod task_files;
 pub mod tasks;
-mod write;
+pub(crate) mod write;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -1,4 +1,4 @@
-//! Pass 3 of dedup: splitting each row group into the survivors of each domain.
+//! Pass 3 of dedup, and the cluster stage's writer: splitting each row group into one part per output domain.
 //!
 //! Every row group is read whole (all columns), filtered to its surviving rows per domain and written
 //! to `<staging>/<domain stem>/part-<file>-<row group>.parquet`, so parts are written in parallel and
@@ -35,7 +35,7 @@ const WRITE_BATCH_ROWS: usize = 4096;
 
 /// Why one document was dropped, for the writer: the document it matched and its cluster's survivor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Dropped {
+pub(crate) struct Dropped {
     /// An exact copy (else a near-duplicate).
     pub exact: bool,
     pub twin: DocLocation,
@@ -43,7 +43,7 @@ pub(super) struct Dropped {
 }
 
 /// What the writer needs of the documents in the row groups it writes.
-pub(super) struct Decisions<'a> {
+pub(crate) struct Decisions<'a> {
     /// The documents, in corpus order (at least those of the row groups written).
     pub locations: &'a [DocLocation],
     /// Each document's index into the domain list.
@@ -66,7 +66,7 @@ impl Decisions<'_> {
 
 /// Writes the survivors (and with `write_dropped` the dropped rows) of the row groups `units` into
 /// `staging`, one part per domain and row group.
-pub(super) fn write_outputs(
+pub(crate) fn write_outputs(
     corpus: &Corpus,
     units: &[(usize, usize)],
     decisions: &Decisions,

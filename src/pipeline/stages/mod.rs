@@ -3,9 +3,11 @@
 //! [`PipelineStage`](super::stage::PipelineStage); the plan and the executors only walk the list.
 //!
 //! Split stages ([`StageSpec::phases`]): stats in one phase (task `i` aggregates its row groups), train
-//! in one (task `i` trains candidates `i, i + N, ...`), dedup in four ([`crate::data::dedup::tasks`]),
+//! in one (task `i` trains candidates `i, i + N, ...`), dedup in four ([`crate::data::dedup::tasks`]), cluster in two
+//! ([`crate::data::cluster::tasks`]),
 //! tokenize in three ([`crate::data::tokenize::tasks`]); every other stage runs as one task.
 
+mod cluster;
 mod dedup;
 mod doremi;
 mod fit;
@@ -29,9 +31,10 @@ use super::stage::PipelineStage;
 pub use manifest::manifest_files;
 
 /// Every stage's spec, in the order [`PipelineStage::ALL`] lists the stages.
-pub const SPECS: [&dyn StageSpec; 11] = [
+pub const SPECS: [&dyn StageSpec; 12] = [
     &stats::Stats,
     &dedup::Dedup,
+    &cluster::Cluster,
     &tokenize::Tokenize,
     &sample::Sample,
     &train::Train,

@@ -9,6 +9,7 @@ use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
 use crate::core::tasks::TaskSlice;
+use crate::data::corpus::config::DomainFrom;
 use crate::data::tokenize::import::ImportConfig;
 use crate::data::tokenize::{self, TokenizeConfig, tasks};
 use crate::data::tokens::write::shard_path;
@@ -27,9 +28,12 @@ const PHASES: &[Phase] = &[
     Phase::new("encode", true),
 ];
 
-/// What the stage reads: the dedup folder, or the one corpus path without `[dedup]`.
+/// What the stage reads: the cluster folder, the dedup folder, or the one corpus path without either.
 fn input(cx: &Context) -> Result<PathBuf> {
     let corpus = cx.corpus()?;
+    if cx.config.cluster.is_some() {
+        return Ok(cx.path("cluster"));
+    }
     if cx.config.dedup.is_some() {
         return Ok(cx.path("dedup"));
     }
@@ -43,10 +47,14 @@ fn input(cx: &Context) -> Result<PathBuf> {
     }
 }
 
-/// `[tokenize]`, reading the corpus as `[corpus]` says, with the run's seed.
+/// `[tokenize]`, reading the corpus as `[corpus]` says (the cluster folder by its folders), with the
+/// run's seed.
 fn config(cx: &Context) -> TokenizeConfig {
     let mut config = cx.config.tokenize.clone();
     config.corpus = cx.config.corpus_config();
+    if cx.config.cluster.is_some() {
+        config.corpus.domain_from = DomainFrom::Folder;
+    }
     config.seed = cx.config.seed;
     config
 }
@@ -74,7 +82,7 @@ impl StageSpec for Tokenize {
     }
 
     fn reads(&self, _config: &PipelineConfig) -> Result<Vec<PipelineStage>> {
-        Ok(vec![PipelineStage::Dedup])
+        Ok(vec![PipelineStage::Dedup, PipelineStage::Cluster])
     }
 
     fn external_inputs(&self, cx: &Context) -> Result<Vec<PathBuf>> {
@@ -82,7 +90,7 @@ impl StageSpec for Tokenize {
             (Some(import), _) => import_files(import),
             (None, Some(corpus)) => {
                 let mut inputs = Vec::new();
-                if cx.config.dedup.is_none() {
+                if cx.config.dedup.is_none() && cx.config.cluster.is_none() {
                     inputs.extend(cx.corpus_files()?);
                 }
                 inputs.push(corpus.tokenizer.clone());

@@ -1,0 +1,158 @@
+//! The cluster stage's settings ([`ClusterConfig`], the `[cluster]` section), each default with its
+//! reason.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::data::corpus::config::CorpusConfig;
+
+/// The number of clusters: one `k`, or a list to choose from by silhouette on the sample.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ClusterCount {
+    One(usize),
+    Choose(Vec<usize>),
+}
+
+impl ClusterCount {
+    /// The counts to try, in the order given.
+    pub fn candidates(&self) -> Vec<usize> {
+        match self {
+            ClusterCount::One(k) => vec![*k],
+            ClusterCount::Choose(ks) => ks.clone(),
+        }
+    }
+}
+
+/// Cluster settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    pub corpus: CorpusConfig,
+    /// Clusters per clustered group: `k = 16`, or `k = [8, 16, 24]` to take the count with the best
+    /// silhouette on the sample. Default 16: the scale of CLIMB's final ~20 clusters and Olmix's 24
+    /// DCLM topics, and few enough domains for a proxy search of a few hundred runs.
+    pub k: ClusterCount,
+    /// Dimensions of the projected TF-IDF vectors k-means runs on. Default 256: a sparse random
+    /// projection to 256 dimensions keeps cosine similarities of TF-IDF vectors within a few percent
+    /// (Johnson-Lindenstrauss) at 1 KiB per sampled document (f32).
+    pub dims: usize,
+    /// Documents k-means is fitted on, per clustered group, picked by a seeded hash of their text.
+    /// Default 100,000: CLIMB-scale topics are stable well below that, and the sample's vectors take
+    /// 100 MiB at the default `dims`.
+    pub sample_documents: usize,
+    /// Sampled documents the silhouette is computed on (all pairs: the cost grows with its square).
+    /// Default 5,000: 12.5 million pairs, seconds per candidate `k`.
+    pub silhouette_documents: usize,
+    /// k-means restarts from a new k-means++ seeding; the lowest inertia wins. Default 3.
+    pub restarts: usize,
+    /// k-means iterations per restart at most. Default 100: TF-IDF k-means settles in tens.
+    pub max_iterations: u64,
+    /// Cluster only these domains, each into its own `k` topics named `<domain>/cNN-...`, and keep the
+    /// others as they are (Olmix's source -> topic layout). Default empty: cluster every domain
+    /// together into topic domains `cNN-...`.
+    pub within: Vec<String>,
+    /// Assign the documents to the clusters of an earlier `cluster/clusters.json` (its centroids,
+    /// IDF and names) instead of fitting new ones, so cluster names stay the same across corpus
+    /// updates. Default none.
+    pub centroids_from: Option<PathBuf>,
+    /// Domains never clustered: the evaluation-only targets (`[tokenize] eval_only`), kept as they are.
+    pub eval_only: Vec<String>,
+    /// Seed of the sample, the projection and k-means. Default 1.
+    pub seed: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            corpus: CorpusConfig::default(),
+            k: ClusterCount::One(16),
+            dims: 256,
+            sample_documents: 100_000,
+            silhouette_documents: 5_000,
+            restarts: 3,
+            max_iterations: 100,
+            within: Vec::new(),
+            centroids_from: None,
+            eval_only: Vec::new(),
+            seed: 1,
+        }
+    }
+}
+
+impl ClusterConfig {
+    /// Errors: a setting no clustering can use, named as in the config.
+    pub fn check(&self) -> Result<()> {
+        let ks = self.k.candidates();
+        if ks.is_empty() {
+            bail!(
+                "[cluster] k is an empty list: give a number of clusters, or a list to choose from"
+            );
+        }
+        if let Some(bad) = ks.iter().find(|&&k| k < 2) {
+            bail!("[cluster] k = {bad}: a clustering needs at least 2 clusters");
+        }
+        if let Some(bad) = ks.iter().find(|&&k| k > 999) {
+            bail!("[cluster] k = {bad}: at most 999 clusters per group (names are c000-c998)");
+        }
+        if self.dims < 2 {
+            bail!(
+                "[cluster] dims = {}: project to at least 2 dimensions",
+                self.dims
+            );
+        }
+        if self.sample_documents < 2 {
+            bail!(
+                "[cluster] sample_documents = {}: k-means needs at least 2 documents",
+                self.sample_documents
+            );
+        }
+        if ks.len() > 1 && self.silhouette_documents < 2 {
+            bail!(
+                "[cluster] silhouette_documents = {}: choosing k among {ks:?} needs at least 2",
+                self.silhouette_documents
+            );
+        }
+        if self.restarts == 0 || self.max_iterations == 0 {
+            bail!("[cluster] restarts and max_iterations must be at least 1");
+        }
+        if let Some(both) = self.within.iter().find(|d| self.eval_only.contains(d)) {
+            bail!(
+                "[cluster] within names `{both}`, which [tokenize] eval_only keeps as a target: a target is \
+                 never clustered; remove it from one of the two"
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn k_is_a_number_or_a_list() {
+        let one: ClusterConfig = toml::from_str("k = 8").unwrap();
+        assert_eq!(one.k.candidates(), [8]);
+        let list: ClusterConfig = toml::from_str("k = [4, 8]").unwrap();
+        assert_eq!(list.k.candidates(), [4, 8]);
+        list.check().unwrap();
+        let bad: ClusterConfig = toml::from_str("k = 1").unwrap();
+        assert!(bad.check().unwrap_err().to_string().contains("at least 2"));
+        let target = ClusterConfig {
+            within: vec!["web".into()],
+            eval_only: vec!["web".into()],
+            ..Default::default()
+        };
+        assert!(
+            target
+                .check()
+                .unwrap_err()
+                .to_string()
+                .contains("eval_only")
+        );
+    }
+}

@@ -1,0 +1,495 @@
+//! Fitting the clusters of one group on its sample: the sample picked by a seeded hash of each
+//! document's text (the `sample_documents` smallest hashes, so the same documents whatever the read
+//! order or thread count), IDF from every document of the group, k-means with linfa-clustering
+//! (k-means++ seeding, restarts, seeded), `k` chosen by silhouette when a list is given, and each cluster
+//! named by its most distinctive words.
+
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use anyhow::{Context, Result, bail};
+use linfa::DatasetBase;
+use linfa::metrics::SilhouetteScore;
+use linfa::prelude::{Fit, Predict};
+use linfa_clustering::{KMeans, KMeansInit};
+use ndarray::{Array1, Array2, Axis};
+use rand_xoshiro::Xoshiro256Plus;
+use rand_xoshiro::rand_core::SeedableRng;
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+use super::config::ClusterConfig;
+use super::features::{MAX_WORDS, Projection, SLOTS, for_each_word, slot_counts};
+use super::model::KScore;
+use crate::core::progress::Progress;
+use crate::data::corpus::{Corpus, DocBatch};
+use crate::data::dedup::index::DocLocation;
+
+/// k-means stops when the centroids move less than this (linfa's default).
+const TOLERANCE: f64 = 1e-4;
+/// Slots in fewer documents than this weigh nothing.
+const MIN_DOCUMENT_FREQUENCY: u32 = 2;
+/// Words in a cluster's name.
+const NAME_TERMS: usize = 3;
+/// Top terms kept per cluster in `clusters.json`.
+const TOP_TERMS: usize = 10;
+
+/// The domains clustered together: every domain but the targets, or each `within` domain alone.
+pub struct Groups {
+    pub sources: Vec<Option<String>>,
+    within: Vec<String>,
+    eval_only: Vec<String>,
+}
+
+impl Groups {
+    pub fn new(config: &ClusterConfig) -> Self {
+        let sources = if config.within.is_empty() {
+            vec![None]
+        } else {
+            config.within.iter().cloned().map(Some).collect()
+        };
+        Self {
+            sources,
+            within: config.within.clone(),
+            eval_only: config.eval_only.clone(),
+        }
+    }
+
+    /// The group a domain's documents are clustered in; `None` for a domain kept as it is.
+    pub fn of(&self, domain: &str) -> Option<usize> {
+        if self.within.is_empty() {
+            (!self.eval_only.iter().any(|d| d == domain)).then_some(0)
+        } else {
+            self.within.iter().position(|d| d == domain)
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.sources.len()
+    }
+}
+
+/// What the first pass learns of each group.
+pub struct Scan {
+    /// Per group: the sample, sorted by location.
+    pub samples: Vec<Vec<DocLocation>>,
+    /// Per group: the sample's locations in hash order (a seeded random order).
+    pub hash_order: Vec<Vec<DocLocation>>,
+    /// Per group: documents in the group.
+    pub documents: Vec<u64>,
+    /// Per group: smoothed IDF, `SLOTS` values.
+    pub idf: Vec<Vec<f32>>,
+    /// Every domain name the corpus has.
+    pub domains: Vec<String>,
+}
+
+/// Pass 1: picks each group's sample and counts its document frequencies. Errors: a `within` domain
+/// the corpus does not have, a group without documents.
+pub fn scan(corpus: &Corpus, groups: &Groups, config: &ClusterConfig, quiet: bool) -> Result<Scan> {
+    let n = groups.len();
+    let df: Vec<Vec<AtomicU32>> = (0..n)
+        .map(|_| (0..SLOTS).map(|_| AtomicU32::new(0)).collect())
+        .collect();
+    let documents: Vec<AtomicU64> = (0..n).map(|_| AtomicU64::new(0)).collect();
+    let heaps: Vec<Mutex<BinaryHeap<(u64, DocLocation)>>> =
+        (0..n).map(|_| Mutex::new(BinaryHeap::new())).collect();
+    let domains = Mutex::new(std::collections::BTreeSet::new());
+    let keep = config.sample_documents;
+
+    let progress = Progress::new(corpus.rows(), "docs", quiet);
+    progress.set_message("cluster: sample and IDF");
+    corpus.par_map(&progress, |batch| {
+        domains
+            .lock()
+            .map_err(poisoned)?
+            .extend(batch.domains().iter().cloned());
+        let group_of: Vec<Option<usize>> = batch.domains().iter().map(|d| groups.of(d)).collect();
+        let mut candidates: Vec<Vec<(u64, DocLocation)>> = vec![Vec::new(); n];
+        for (row, key, text) in batch.docs() {
+            let Some(g) = group_of[key as usize] else {
+                continue;
+            };
+            documents[g].fetch_add(1, Ordering::Relaxed);
+            for (slot, _) in slot_counts(text) {
+                df[g][slot as usize].fetch_add(1, Ordering::Relaxed);
+            }
+            candidates[g].push((
+                xxh3_64_with_seed(text.as_bytes(), config.seed),
+                location(batch, row),
+            ));
+        }
+        for (g, mut mine) in candidates.into_iter().enumerate() {
+            mine.sort_unstable();
+            mine.truncate(keep);
+            let mut heap = heaps[g].lock().map_err(poisoned)?;
+            for candidate in mine {
+                if heap.len() < keep {
+                    heap.push(candidate);
+                } else if heap.peek().is_some_and(|top| candidate < *top) {
+                    heap.pop();
+                    heap.push(candidate);
+                } else {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    })?;
+    progress.finish();
+
+    let domains: Vec<String> = domains
+        .into_inner()
+        .map_err(poisoned)?
+        .into_iter()
+        .collect();
+    for source in groups.sources.iter().flatten() {
+        if !domains.contains(source) {
+            bail!(
+                "[cluster] within names `{source}`, which the corpus does not have; its domains are {}",
+                domains.join(", ")
+            );
+        }
+    }
+    let mut scan = Scan {
+        samples: Vec::new(),
+        hash_order: Vec::new(),
+        documents: documents
+            .iter()
+            .map(|d| d.load(Ordering::Relaxed))
+            .collect(),
+        idf: Vec::new(),
+        domains,
+    };
+    for (g, heap) in heaps.into_iter().enumerate() {
+        if scan.documents[g] == 0 {
+            bail!(
+                "[cluster] {}: no documents to cluster (every row was skipped, or every domain is a target)",
+                group_name(&groups.sources[g])
+            );
+        }
+        let mut by_hash = heap.into_inner().map_err(poisoned)?.into_sorted_vec();
+        let hash_order: Vec<DocLocation> = by_hash.iter().map(|&(_, l)| l).collect();
+        by_hash.sort_unstable_by_key(|&(_, l)| l);
+        scan.samples
+            .push(by_hash.into_iter().map(|(_, l)| l).collect());
+        scan.hash_order.push(hash_order);
+        let counts: Vec<u32> = df[g].iter().map(|c| c.load(Ordering::Relaxed)).collect();
+        let mut idf = super::features::idf(&counts, scan.documents[g]);
+        // A word or pair in one document cannot make two documents alike: it only adds noise to the
+        // projection (scikit-learn's `min_df = 2`).
+        for (weight, &df) in idf.iter_mut().zip(&counts) {
+            if df < MIN_DOCUMENT_FREQUENCY {
+                *weight = 0.0;
+            }
+        }
+        scan.idf.push(idf);
+    }
+    Ok(scan)
+}
+
+/// Pass 2: the projected vectors of each group's sample, rows in the sample's (location) order.
+pub fn sample_vectors(
+    corpus: &Corpus,
+    groups: &Groups,
+    scan: &Scan,
+    projection: &Projection,
+    quiet: bool,
+) -> Result<Vec<Array2<f64>>> {
+    let all: Vec<DocLocation> = merged(&scan.samples);
+    let units = units_with(corpus, &all);
+    let dims = projection.dims();
+    let progress = Progress::new(corpus.units_rows(&units), "docs", quiet);
+    progress.set_message("cluster: sample vectors");
+    let rows = corpus.par_map_units(&units, &progress, |batch| {
+        let mut out = Vec::new();
+        for (row, key, text) in batch.docs() {
+            let Some(g) = groups.of(&batch.domains()[key as usize]) else {
+                continue;
+            };
+            let at = location(batch, row);
+            if scan.samples[g].binary_search(&at).is_ok() {
+                let mut vector = vec![0.0f32; dims];
+                projection.project(&slot_counts(text), &scan.idf[g], &mut vector);
+                out.push((g, at, vector));
+            }
+        }
+        Ok(out)
+    })?;
+    progress.finish();
+    let mut matrices: Vec<Array2<f64>> = scan
+        .samples
+        .iter()
+        .map(|s| Array2::zeros((s.len(), dims)))
+        .collect();
+    for (g, at, vector) in rows.into_iter().flatten() {
+        let i = scan.samples[g]
+            .binary_search(&at)
+            .map_err(|_| anyhow::anyhow!("internal: sampled document {at:?} not in the sample"))?;
+        matrices[g]
+            .row_mut(i)
+            .iter_mut()
+            .zip(&vector)
+            .for_each(|(m, &v)| *m = v as f64);
+    }
+    Ok(matrices)
+}
+
+/// A fitted group: centroids (largest cluster in the sample first) and each sampled document's
+/// cluster.
+pub struct Fitted {
+    pub centroids: Array2<f64>,
+    pub labels: Vec<usize>,
+    pub silhouette: Vec<KScore>,
+}
+
+/// k-means on one group's sample, for each candidate `k`; the best silhouette wins when there are
+/// several. Errors: a `k` larger than the sample.
+pub fn kmeans(
+    vectors: &Array2<f64>,
+    hash_order: &[usize],
+    config: &ClusterConfig,
+    source: &Option<String>,
+) -> Result<Fitted> {
+    let ks = config.k.candidates();
+    let n = vectors.nrows();
+    if let Some(&k) = ks.iter().find(|&&k| k > n) {
+        bail!(
+            "[cluster] k = {k}, but {} has {n} sampled document(s): lower k, or raise sample_documents \
+             (now {}) if the corpus has more",
+            group_name(source),
+            config.sample_documents
+        );
+    }
+    // The silhouette subsample: the first documents in hash order (a seeded random pick).
+    let picked: Vec<usize> = hash_order
+        .iter()
+        .copied()
+        .take(config.silhouette_documents)
+        .collect();
+    let subsample = vectors.select(Axis(0), &picked);
+    let mut best = None;
+    let mut best_score = f64::NEG_INFINITY;
+    let mut scores = Vec::new();
+    for &k in &ks {
+        let rng = Xoshiro256Plus::seed_from_u64(config.seed);
+        let model = KMeans::params_with_rng(k, rng)
+            .init_method(KMeansInit::KMeansPlusPlus)
+            .n_runs(config.restarts)
+            .max_n_iterations(config.max_iterations)
+            .tolerance(TOLERANCE)
+            .fit(&DatasetBase::from(vectors.clone()))
+            .with_context(|| format!("k-means with k = {k} on {}", group_name(source)))?;
+        let labels: Array1<usize> = model.predict(&subsample);
+        let silhouette = (picked.len() > k)
+            .then(|| {
+                DatasetBase::new(subsample.clone(), labels)
+                    .silhouette_score()
+                    .ok()
+            })
+            .flatten()
+            .filter(|s| s.is_finite());
+        tracing::info!(
+            k,
+            silhouette = silhouette.unwrap_or(f64::NAN),
+            group = group_name(source),
+            "k-means fitted"
+        );
+        scores.push(KScore {
+            k,
+            silhouette,
+            documents: picked.len() as u64,
+        });
+        let score = silhouette.unwrap_or(f64::NEG_INFINITY);
+        if best.is_none() || score > best_score {
+            best_score = score;
+            best = Some((model, k));
+        }
+    }
+    let Some((model, k)) = best else {
+        bail!("[cluster] k lists no cluster count");
+    };
+    let raw: Array1<usize> = model.predict(vectors);
+    // Largest cluster first; ties by k-means' own order.
+    let mut sizes = vec![0usize; k];
+    raw.iter().for_each(|&c| sizes[c] += 1);
+    let mut order: Vec<usize> = (0..k).collect();
+    order.sort_by_key(|&c| (std::cmp::Reverse(sizes[c]), c));
+    let mut rank = vec![0; k];
+    for (new, &old) in order.iter().enumerate() {
+        rank[old] = new;
+    }
+    Ok(Fitted {
+        centroids: model.centroids().select(Axis(0), &order),
+        labels: raw.iter().map(|&c| rank[c]).collect(),
+        silhouette: scores,
+    })
+}
+
+/// Per cluster of one group, word counts of its sampled documents.
+pub type WordCounts = Vec<HashMap<String, u64>>;
+
+/// Pass 3: counts the words of each group's sampled documents by cluster, for the names.
+pub fn sample_words(
+    corpus: &Corpus,
+    groups: &Groups,
+    scan: &Scan,
+    labels: &[Vec<usize>],
+    clusters: &[usize],
+    quiet: bool,
+) -> Result<Vec<WordCounts>> {
+    let counts: Vec<Mutex<WordCounts>> = clusters
+        .iter()
+        .map(|&k| Mutex::new(vec![HashMap::new(); k]))
+        .collect();
+    let all = merged(&scan.samples);
+    let units = units_with(corpus, &all);
+    let progress = Progress::new(corpus.units_rows(&units), "docs", quiet);
+    progress.set_message("cluster: naming");
+    corpus.par_map_units(&units, &progress, |batch| {
+        let mut local: BTreeMap<(usize, usize), HashMap<String, u64>> = BTreeMap::new();
+        for (row, key, text) in batch.docs() {
+            let Some(g) = groups.of(&batch.domains()[key as usize]) else {
+                continue;
+            };
+            if let Ok(i) = scan.samples[g].binary_search(&location(batch, row)) {
+                let words = local.entry((g, labels[g][i])).or_default();
+                for_each_word(text, MAX_WORDS, |w| {
+                    if is_name_word(w) {
+                        *words.entry(w.to_string()).or_default() += 1;
+                    }
+                });
+            }
+        }
+        for ((g, c), words) in local {
+            let mut shared = counts[g].lock().map_err(poisoned)?;
+            for (word, n) in words {
+                *shared[c].entry(word).or_default() += n;
+            }
+        }
+        Ok(())
+    })?;
+    progress.finish();
+    counts
+        .into_iter()
+        .map(|c| c.into_inner().map_err(poisoned))
+        .collect()
+}
+
+/// A word fit for a name: 3 to 20 ASCII letters (digits, single letters and other scripts make poor
+/// folder names).
+fn is_name_word(word: &str) -> bool {
+    (3..=20).contains(&word.len()) && word.bytes().all(|b| b.is_ascii_lowercase())
+}
+
+/// Each cluster's most distinctive words: class-based TF-IDF (BERTopic's c-TF-IDF treats each cluster
+/// as one document) with the IDF replaced by the word's lift over the whole sample, `p_c(w) *
+/// ln(p_c(w) / p(w))` (its term of the KL divergence of the cluster's word distribution from the
+/// sample's), so words common everywhere ("the") score near 0 without a stop-word list. Best first;
+/// ties by the word; only words with a positive score.
+pub fn top_terms(counts: &WordCounts, limit: usize) -> Vec<Vec<String>> {
+    let mut total: HashMap<&str, u64> = HashMap::new();
+    for cluster in counts {
+        for (word, &n) in cluster {
+            *total.entry(word).or_default() += n;
+        }
+    }
+    let all_words = total.values().sum::<u64>().max(1) as f64;
+    counts
+        .iter()
+        .map(|cluster| {
+            let words = cluster.values().sum::<u64>().max(1) as f64;
+            let mut scored: Vec<(f64, &str)> = cluster
+                .iter()
+                .map(|(word, &n)| {
+                    let p_c = n as f64 / words;
+                    let p = total[word.as_str()] as f64 / all_words;
+                    (p_c * (p_c / p).ln(), word.as_str())
+                })
+                .filter(|(score, _)| *score > 0.0)
+                .collect();
+            scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+            scored
+                .into_iter()
+                .take(limit)
+                .map(|(_, w)| w.to_string())
+                .collect()
+        })
+        .collect()
+}
+
+/// The names of a group's clusters: `cNN-` and the cluster's first name terms, under the source with
+/// `within`.
+pub fn names(source: &Option<String>, terms: &[Vec<String>]) -> Vec<String> {
+    let width = if terms.len() > 100 { 3 } else { 2 };
+    terms
+        .iter()
+        .enumerate()
+        .map(|(i, terms)| {
+            let mut name = format!("c{i:0width$}");
+            for term in terms.iter().take(NAME_TERMS) {
+                name.push('-');
+                name.push_str(term);
+            }
+            match source {
+                Some(source) => format!("{source}/{name}"),
+                None => name,
+            }
+        })
+        .collect()
+}
+
+/// How many top terms `clusters.json` keeps per cluster.
+pub fn top_terms_kept() -> usize {
+    TOP_TERMS
+}
+
+/// `the corpus`, or `domain `web`` with `within`.
+pub fn group_name(source: &Option<String>) -> String {
+    match source {
+        Some(source) => format!("domain `{source}`"),
+        None => "the corpus".to_string(),
+    }
+}
+
+/// A document's location from its batch and row within the batch.
+pub fn location(batch: &DocBatch, row: usize) -> DocLocation {
+    DocLocation {
+        file: batch.file as u32,
+        row: batch.first_row + row as u64,
+    }
+}
+
+/// Every group's locations in one sorted list.
+fn merged(lists: &[Vec<DocLocation>]) -> Vec<DocLocation> {
+    let mut all: Vec<DocLocation> = lists.iter().flatten().copied().collect();
+    all.sort_unstable();
+    all
+}
+
+/// The row groups that hold at least one of `locations` (sorted), in corpus order.
+fn units_with(corpus: &Corpus, locations: &[DocLocation]) -> Vec<(usize, usize)> {
+    let mut units = Vec::new();
+    for (f, file) in corpus.files.iter().enumerate() {
+        let mut start = 0u64;
+        for (g, rows) in file.row_group_rows().into_iter().enumerate() {
+            let from = DocLocation {
+                file: f as u32,
+                row: start,
+            };
+            let to = DocLocation {
+                file: f as u32,
+                row: start + rows,
+            };
+            let i = locations.partition_point(|l| *l < from);
+            if locations.get(i).is_some_and(|l| *l < to) {
+                units.push((f, g));
+            }
+            start += rows;
+        }
+    }
+    units
+}
+
+fn poisoned<T>(_: std::sync::PoisonError<T>) -> anyhow::Error {
+    anyhow::anyhow!("a worker panicked while holding the cluster stage's shared counts")
+}

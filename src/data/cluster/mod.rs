@@ -1,0 +1,242 @@
+//! The cluster stage: documents into topic domains, for corpora that have none (a web crawl is one
+//! domain; the mixture that matters is inside it) or to split named domains into their topics.
+//!
+//! Reads the corpus (or the dedup output) and writes `WORK/cluster/<domain>/part-*.parquet`, every
+//! column kept, one folder per topic domain and per domain kept as it is, so tokenize and every later
+//! stage see ordinary folder domains; `WORK/cluster/clusters.json` ([`ClustersFile`]: per cluster its
+//! name, documents, bytes, top terms, first documents and those nearest its centroid; the sample's
+//! silhouette per candidate `k`); each group's IDF as `idf-NN.bin`; and the `_done.json` marker.
+//!
+//! The method follows CLIMB (NVIDIA, 2025: k-means over document vectors, clusters as domains) with
+//! hashed TF-IDF vectors in place of an embedding model ([`features`]):
+//! 1. one pass over the corpus picks each group's sample (the `sample_documents` smallest seeded
+//!    hashes of the text) and counts document frequencies for the IDF over every document to cluster;
+//! 2. the sample's vectors are computed and k-means fitted on them (linfa-clustering; [`fit`]), `k`
+//!    chosen by silhouette when a list is given; each cluster is named by its most distinctive words
+//!    (class-based TF-IDF, BERTopic's habit), `c03-python-def-import`, or `web/c03-...` under its
+//!    source with `within` (Olmix's source -> topic layout);
+//! 3. one streaming pass assigns every document to its nearest centroid and writes the parts
+//!    ([`assign`]); the corpus is never held whole.
+//!
+//! Targets (`[tokenize] eval_only`) are never clustered. On Slurm the fit runs as one task, the
+//! assignment as N tasks over row groups, joined into the same files ([`tasks`]). The output is staged
+//! and renamed into place, so a failed run leaves the previous result (or nothing).
+
+pub mod assign;
+pub mod config;
+pub mod features;
+pub mod fit;
+pub mod model;
+pub mod tasks;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+
+use crate::core::workdir::{DoneMarker, StageFolder, WorkDir, write_dir, write_json};
+use crate::data::corpus::Corpus;
+use assign::{AssignCounts, Model};
+pub use config::{ClusterConfig, ClusterCount};
+use features::Projection;
+use fit::Groups;
+pub use model::{CLUSTERS_FILE, ClusterInfo, ClustersFile, GroupModel, KeptDomain};
+
+/// Runs the cluster stage on the corpus at `paths` into `work`.
+pub fn run(
+    paths: &[PathBuf],
+    config: &ClusterConfig,
+    work: &WorkDir,
+    quiet: bool,
+) -> Result<ClustersFile> {
+    config.check()?;
+    let corpus = Corpus::open(paths, &config.corpus)?;
+    let out_dir = work.stage_dir(StageFolder::Cluster);
+    DoneMarker::clear(&out_dir)?;
+    let model = model_for(&corpus, config, quiet)?;
+    let groups = Groups::new(config);
+    let mut result = None;
+    write_dir(&out_dir, |staging| {
+        let counts = assign::assign(&corpus, &corpus.units(), &model, &groups, staging, quiet)?;
+        result = Some(finish(model, counts, staging)?);
+        Ok(())
+    })?;
+    let Some(file) = result else {
+        bail!("internal: the cluster stage wrote no clusters.json");
+    };
+    marker(config, &corpus, &file)?.write(&out_dir)?;
+    Ok(file)
+}
+
+/// The model to assign with: read from `centroids_from`, or fitted on the corpus's sample.
+fn model_for(corpus: &Corpus, config: &ClusterConfig, quiet: bool) -> Result<Model> {
+    match &config.centroids_from {
+        Some(path) => load_model(path, config),
+        None => fit_model(corpus, config, quiet),
+    }
+}
+
+/// Fits every group's clusters on its sample ([`fit`]).
+pub fn fit_model(corpus: &Corpus, config: &ClusterConfig, quiet: bool) -> Result<Model> {
+    let groups = Groups::new(config);
+    let scan = fit::scan(corpus, &groups, config, quiet)?;
+    let projection = Projection::new(config.dims, config.seed);
+    let vectors = fit::sample_vectors(corpus, &groups, &scan, &projection, quiet)?;
+    let mut fitted = Vec::new();
+    for (g, source) in groups.sources.iter().enumerate() {
+        // The sample's rows in hash order, for the silhouette's subsample.
+        let rows: Vec<usize> = scan.hash_order[g]
+            .iter()
+            .map(|l| scan.samples[g].binary_search(l).unwrap_or(0))
+            .collect();
+        fitted.push(fit::kmeans(&vectors[g], &rows, config, source)?);
+    }
+    let labels: Vec<Vec<usize>> = fitted.iter().map(|f| f.labels.clone()).collect();
+    let ks: Vec<usize> = fitted.iter().map(|f| f.centroids.nrows()).collect();
+    let words = fit::sample_words(corpus, &groups, &scan, &labels, &ks, quiet)?;
+
+    let mut file_groups = Vec::new();
+    for (g, (source, fitted)) in groups.sources.iter().zip(fitted).enumerate() {
+        let terms = fit::top_terms(&words[g], fit::top_terms_kept());
+        let names = fit::names(source, &terms);
+        let mut sizes = vec![0u64; ks[g]];
+        fitted.labels.iter().for_each(|&c| sizes[c] += 1);
+        let clusters = names
+            .into_iter()
+            .zip(terms)
+            .enumerate()
+            .map(|(c, (name, top_terms))| ClusterInfo {
+                name,
+                top_terms,
+                sample_documents: sizes[c],
+                documents: 0,
+                bytes: 0,
+                examples: Vec::new(),
+                nearest: Vec::new(),
+                centroid: fitted.centroids.row(c).iter().map(|&x| x as f32).collect(),
+            })
+            .collect();
+        file_groups.push(GroupModel {
+            source: source.clone(),
+            idf_file: format!("idf-{g:02}.bin"),
+            sample_documents: scan.samples[g].len() as u64,
+            silhouette: fitted.silhouette,
+            clusters,
+        });
+    }
+    check_names(&file_groups, &scan.domains)?;
+    Ok(Model {
+        file: ClustersFile {
+            dims: config.dims,
+            seed: config.seed,
+            centroids_from: "fitted".into(),
+            groups: file_groups,
+            kept: Vec::new(),
+            skipped: Default::default(),
+        },
+        idf: scan.idf,
+    })
+}
+
+/// Errors: a cluster named like a domain that is kept as it is (the two would share a folder).
+fn check_names(groups: &[GroupModel], domains: &[String]) -> Result<()> {
+    for cluster in groups.iter().flat_map(|g| &g.clusters) {
+        if domains.contains(&cluster.name) {
+            bail!(
+                "cluster `{}` has the name of a domain of the corpus: rename that domain's folder",
+                cluster.name
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The model of an earlier run's `clusters.json` (and the IDF files beside it). Errors: an unreadable
+/// model, one whose groups are not the ones `within` asks for.
+pub fn load_model(path: &Path, config: &ClusterConfig) -> Result<Model> {
+    let mut file = ClustersFile::read(path)?;
+    let wanted = Groups::new(config).sources;
+    let found: Vec<Option<String>> = file.groups.iter().map(|g| g.source.clone()).collect();
+    if found != wanted {
+        bail!(
+            "centroids_from {}: its clusters are for {}, but [cluster] within asks for {}: use the same \
+             `within` as the run that fitted them",
+            path.display(),
+            describe(&found),
+            describe(&wanted)
+        );
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let idf = file
+        .groups
+        .iter()
+        .map(|g| model::read_idf(&dir.join(&g.idf_file)))
+        .collect::<Result<Vec<_>>>()?;
+    file.centroids_from = path.display().to_string();
+    for cluster in file.groups.iter_mut().flat_map(|g| &mut g.clusters) {
+        cluster.documents = 0;
+        cluster.bytes = 0;
+        cluster.examples.clear();
+        cluster.nearest.clear();
+    }
+    file.kept.clear();
+    Ok(Model { file, idf })
+}
+
+fn describe(sources: &[Option<String>]) -> String {
+    let names: Vec<String> = sources.iter().map(fit::group_name).collect();
+    names.join(", ")
+}
+
+/// Writes the model (`clusters.json` and the IDF files) into `dir`.
+pub fn save_model(model: &Model, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for (group, idf) in model.file.groups.iter().zip(&model.idf) {
+        model::write_idf(&dir.join(&group.idf_file), idf)?;
+    }
+    write_json(&dir.join(CLUSTERS_FILE), &model.file)
+}
+
+/// Puts the assignment's counts into the model and writes it into `dir` (the staging folder).
+pub fn finish(mut model: Model, counts: AssignCounts, dir: &Path) -> Result<ClustersFile> {
+    let mut counts = counts;
+    for cluster in model.file.groups.iter_mut().flat_map(|g| &mut g.clusters) {
+        let mine = counts.domains.remove(&cluster.name).unwrap_or_default();
+        if mine.documents == 0 {
+            tracing::warn!(
+                "cluster `{}` got no documents in the assignment: it is left out of the domains",
+                cluster.name
+            );
+        }
+        cluster.documents = mine.documents;
+        cluster.bytes = mine.bytes;
+        cluster.examples = mine.examples.into_iter().map(|d| d.id).collect();
+        cluster.nearest = mine.nearest.into_iter().map(|d| d.id).collect();
+    }
+    model.file.kept = counts
+        .domains
+        .into_iter()
+        .map(|(domain, c)| KeptDomain {
+            domain,
+            documents: c.documents,
+            bytes: c.bytes,
+        })
+        .collect();
+    model.file.skipped = counts.skipped;
+    save_model(&model, dir)?;
+    Ok(model.file)
+}
+
+fn marker(config: &ClusterConfig, corpus: &Corpus, file: &ClustersFile) -> Result<DoneMarker> {
+    let clusters: usize = file.groups.iter().map(|g| g.clusters.len()).sum();
+    let documents: u64 = file
+        .groups
+        .iter()
+        .flat_map(|g| &g.clusters)
+        .map(|c| c.documents)
+        .sum();
+    Ok(
+        DoneMarker::new(StageFolder::Cluster, config, &corpus.paths())?
+            .with_count("clusters", clusters as u64)
+            .with_count("documents_clustered", documents),
+    )
+}
