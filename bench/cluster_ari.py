@@ -10,12 +10,13 @@ in a column remix does not read (the labels stripped), and clusters it with k = 
 
 Prints the adjusted Rand index of each against the sources and the documents per second of each.
 
-Usage: bench/cluster_ari.py CORPUS REMIX_BINARY [--seeds 3] [--out /tmp/cluster-ari]
+Usage: bench/cluster_ari.py CORPUS REMIX_BINARY [--seeds 3] [--per-source N] [--out /tmp/cluster-ari]
 Needs: pyarrow, scikit-learn (pinned in the command the README quotes).
 """
 import argparse
 import glob
 import os
+import random
 import shutil
 import subprocess
 import time
@@ -27,14 +28,17 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import adjusted_rand_score
 
 
-def stripped_corpus(corpus, out):
-    """One folder `crawl/` holding every document; the source only in the `label` column."""
+def stripped_corpus(corpus, out, per_source):
+    """One folder `crawl/` holding every document (at most `per_source` of each source, a seeded pick);
+    the source only in the `label` column."""
     texts, labels = [], []
     for folder in sorted(glob.glob(os.path.join(corpus, "*"))):
         if not os.path.isdir(folder):
             continue
         for path in sorted(glob.glob(os.path.join(folder, "**", "*.parquet"), recursive=True)):
             column = pq.read_table(path, columns=["text"]).column("text").to_pylist()
+            if per_source:
+                column = random.Random(0).sample(column, min(per_source, len(column)))
             texts.extend(column)
             labels.extend([os.path.basename(folder)] * len(column))
     os.makedirs(os.path.join(out, "crawl"))
@@ -71,10 +75,12 @@ def main():
     parser.add_argument("remix")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--out", default="/tmp/cluster-ari")
+    parser.add_argument("--per-source", type=int, default=0,
+                        help="at most this many documents of each source (0: all)")
     args = parser.parse_args()
     shutil.rmtree(args.out, ignore_errors=True)
     stripped = os.path.join(args.out, "corpus")
-    texts, labels = stripped_corpus(args.corpus, stripped)
+    texts, labels = stripped_corpus(args.corpus, stripped, args.per_source)
     k = len(set(labels))
     megabytes = sum(len(t.encode()) for t in texts) / 1e6
     print(f"{len(texts)} documents, {megabytes:.1f} MB of text, {k} sources: k = {k}")

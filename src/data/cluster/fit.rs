@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use anyhow::{Context, Result, bail};
 use linfa::DatasetBase;
-use linfa::metrics::SilhouetteScore;
 use linfa::prelude::{Fit, Predict};
 use linfa_clustering::{KMeans, KMeansInit};
 use ndarray::{Array1, Array2, Axis};
@@ -26,7 +25,7 @@ use crate::data::corpus::{Corpus, DocBatch};
 use crate::data::dedup::index::DocLocation;
 
 /// k-means stops when the centroids move less than this (linfa's default).
-const TOLERANCE: f64 = 1e-4;
+const TOLERANCE: f32 = 1e-4;
 /// Slots in fewer documents than this weigh nothing.
 const MIN_DOCUMENT_FREQUENCY: u32 = 2;
 /// Words in a cluster's name.
@@ -194,7 +193,7 @@ pub fn sample_vectors(
     scan: &Scan,
     projection: &Projection,
     quiet: bool,
-) -> Result<Vec<Array2<f64>>> {
+) -> Result<Vec<Array2<f32>>> {
     let all: Vec<DocLocation> = merged(&scan.samples);
     let units = units_with(corpus, &all);
     let dims = projection.dims();
@@ -216,7 +215,7 @@ pub fn sample_vectors(
         Ok(out)
     })?;
     progress.finish();
-    let mut matrices: Vec<Array2<f64>> = scan
+    let mut matrices: Vec<Array2<f32>> = scan
         .samples
         .iter()
         .map(|s| Array2::zeros((s.len(), dims)))
@@ -229,7 +228,7 @@ pub fn sample_vectors(
             .row_mut(i)
             .iter_mut()
             .zip(&vector)
-            .for_each(|(m, &v)| *m = v as f64);
+            .for_each(|(m, &v)| *m = v);
     }
     Ok(matrices)
 }
@@ -237,7 +236,7 @@ pub fn sample_vectors(
 /// A fitted group: centroids (largest cluster in the sample first) and each sampled document's
 /// cluster.
 pub struct Fitted {
-    pub centroids: Array2<f64>,
+    pub centroids: Array2<f32>,
     pub labels: Vec<usize>,
     pub silhouette: Vec<KScore>,
 }
@@ -245,7 +244,7 @@ pub struct Fitted {
 /// k-means on one group's sample, for each candidate `k`; the best silhouette wins when there are
 /// several. Errors: a `k` larger than the sample.
 pub fn kmeans(
-    vectors: &Array2<f64>,
+    vectors: &Array2<f32>,
     hash_order: &[usize],
     config: &ClusterConfig,
     source: &Option<String>,
@@ -277,17 +276,13 @@ pub fn kmeans(
             .n_runs(config.restarts)
             .max_n_iterations(config.max_iterations)
             .tolerance(TOLERANCE)
-            .fit(&DatasetBase::from(vectors.clone()))
+            .fit(&DatasetBase::from(vectors.view()))
             .with_context(|| format!("k-means with k = {k} on {}", group_name(source)))?;
         let labels: Array1<usize> = model.predict(&subsample);
+        let labels: Vec<usize> = labels.to_vec();
         let silhouette = (picked.len() > k)
-            .then(|| {
-                DatasetBase::new(subsample.clone(), labels)
-                    .silhouette_score()
-                    .ok()
-            })
-            .flatten()
-            .filter(|s| s.is_finite());
+            .then(|| super::silhouette::silhouette(subsample.mapv(f64::from).view(), &labels, k))
+            .flatten();
         tracing::info!(
             k,
             silhouette = silhouette.unwrap_or(f64::NAN),

@@ -27,6 +27,7 @@ pub mod config;
 pub mod features;
 pub mod fit;
 pub mod model;
+mod silhouette;
 pub mod tasks;
 
 use std::path::{Path, PathBuf};
@@ -112,7 +113,7 @@ pub fn fit_model(corpus: &Corpus, config: &ClusterConfig, quiet: bool) -> Result
                 bytes: 0,
                 examples: Vec::new(),
                 nearest: Vec::new(),
-                centroid: fitted.centroids.row(c).iter().map(|&x| x as f32).collect(),
+                centroid: fitted.centroids.row(c).to_vec(),
             })
             .collect();
         file_groups.push(GroupModel {
