@@ -8,6 +8,7 @@ MDSWriter, which must give the same bytes as remix; then the export's own `datas
 is iterated, epoch after epoch, until MIN_SAMPLES samples, and each domain's share of them is printed
 beside its weight in the manifest as JSON: {"samples": N, "shares": {domain: [share, weight]}}.
 """
+import urllib.parse
 import collections
 import hashlib
 import os
@@ -24,7 +25,8 @@ def main():
     clean_stale_shared_memory()
     owner = {}
     for stream in export.STREAMS:
-        domain = os.path.basename(stream.local.rstrip("/"))
+        # A domain folder is the domain's file stem (`web%2Fc03-code` for `web/c03-code`).
+        domain = urllib.parse.unquote(os.path.basename(stream.local.rstrip("/")))
         alone = StreamingDataset(local=stream.local, batch_size=1, shuffle=False)
         samples = [alone[i]["tokens"] for i in range(len(alone))]
         del alone

@@ -12,6 +12,7 @@ the EOD token, rise strictly and end at the file's token count); and the blend i
 dataset and sample indices are shuffled with the seed, epochs are tiled and cut to the samples asked for.
 At least MIN_SAMPLES samples are read; each domain's share is printed beside its weight as JSON.
 """
+import urllib.parse
 import collections
 import glob
 import os
@@ -83,7 +84,8 @@ def main():
     assert numpy.dtype(dtype).itemsize == token_size, (dtype, token_size)
     length = manifest["sequence_length"] + 1
     read = [Folder(f, length, token_size, manifest["tokenizer"]["eod_id"]) for f in folders]
-    domain_of = {os.path.normpath(f): os.path.basename(os.path.normpath(f)) for f in folders}
+    # A domain folder is the domain's file stem (`web%2Fc03-code` for `web/c03-code`).
+    domain_of = {os.path.normpath(f): urllib.parse.unquote(os.path.basename(os.path.normpath(f))) for f in folders}
 
     datasets, samples = blend(weights, [len(r) for r in read], min_samples, config["seed"])
     counts = collections.Counter()

@@ -11,6 +11,7 @@ after every end-of-document token. Then the Nanoset blend (nanoset.blend, writte
 which is not on PyPI) draws at least MIN_SAMPLES samples through datatrove's reader; each domain's share is
 printed beside its weight as JSON.
 """
+import urllib.parse
 import collections
 import os
 
@@ -58,7 +59,7 @@ def main():
     counts = collections.Counter()
     for d, s in zip(datasets, samples):
         assert readers[d][int(s)]["input_ids"].shape == (length + 1,)
-        counts[os.path.basename(os.path.normpath(folders[d]))] += 1
+        counts[urllib.parse.unquote(os.path.basename(os.path.normpath(folders[d])))] += 1
     report(manifest, counts, len(datasets))
 
 

@@ -25,12 +25,14 @@ use sha2::{Digest, Sha256};
 
 use super::document::{Manifest, ManifestShard};
 use super::format::Format;
+use crate::core::domain::file_stem;
 use crate::data::tokens::ShardPart;
 use crate::data::tokens::read::TokenShard;
 use crate::data::tokens::write::shard_path;
 pub use folder::FolderWriter;
 
-/// The folder of `domain` in `format` for `manifest`: `<tokens>/../exports/<kind>/<domain>`, where kind
+/// The folder of `domain` in `format` for `manifest`: `<tokens>/../exports/<kind>/<domain stem>` (the
+/// domain's [`file_stem`]: a topic domain `web/c03-code` is one folder, `web%2Fc03-code`), where kind
 /// is `mds-<sequence length>` (samples of that many tokens), `litdata` or `datatrove` (samples are cut
 /// when read), or `text` (shared by `hf` and `torchtitan`).
 pub fn domain_dir(manifest: &Manifest, format: Format, domain: &str) -> PathBuf {
@@ -39,7 +41,7 @@ pub fn domain_dir(manifest: &Manifest, format: Format, domain: &str) -> PathBuf 
         .unwrap_or(Path::new("."))
         .join("exports")
         .join(folder_kind(manifest, format))
-        .join(domain)
+        .join(file_stem(domain))
 }
 
 fn folder_kind(manifest: &Manifest, format: Format) -> String {
