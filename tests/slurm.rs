@@ -12,11 +12,12 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// The small fixtures pipeline with the stats, dedup, tokenize and train stages split into 3 tasks,
-/// in `dir/run.toml`.
+/// The small fixtures pipeline with its training domains clustered into 2 topic domains (`[cluster]`), the stats,
+/// dedup, cluster, tokenize and train stages split into 3 tasks, in `dir/run.toml`.
 fn config(dir: &Path) -> PathBuf {
-    let rest = "[manifest]\nname = \"fx\"\ntrain_tokens = 1000000\nexports = [\"megatron\"]\n\n\
-                [executor]\ntasks = { stats = 3, dedup = 3, tokenize = 3, train = 3 }\ncpus_per_task = 1\npoll_seconds = 1\n";
+    let rest = "[cluster]\nk = 2\n\n\
+                [manifest]\nname = \"fx\"\ntrain_tokens = 1000000\nexports = [\"megatron\"]\n\n\
+                [executor]\ntasks = { stats = 3, dedup = 3, cluster = 3, tokenize = 3, train = 3 }\ncpus_per_task = 1\npoll_seconds = 1\n";
     fs::create_dir_all(dir).unwrap();
     let path = dir.join("run.toml");
     fs::write(
@@ -201,7 +202,17 @@ fn a_slurm_run_equals_a_local_run_and_a_cancelled_task_is_submitted_again() {
     assert!(log.contains("dedup filter (of 3): 3/3 done"), "{log}");
     assert!(log.contains("stats tasks (of 3): 3/3 done"), "{log}");
     assert!(log.contains("tokenize encode (of 3): 3/3 done"), "{log}");
+    assert!(log.contains("cluster assign (of 3): 3/3 done"), "{log}");
     let (a, b) = (local.join("work"), on_slurm.join("work"));
+    assert_eq!(
+        contents(&a, "cluster"),
+        contents(&b, "cluster"),
+        "the topic domains' parts"
+    );
+    assert_eq!(
+        fs::read(a.join("cluster/clusters.json")).unwrap(),
+        fs::read(b.join("cluster/clusters.json")).unwrap()
+    );
     assert_eq!(manifest_weights(&a), manifest_weights(&b));
     assert_eq!(streams(&a), streams(&b), "token streams");
     assert!(

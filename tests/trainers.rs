@@ -18,11 +18,12 @@ use serde_json::Value;
 /// Samples each trainer draws from the export.
 const MIN_SAMPLES: usize = 2000;
 
-/// The bundled pipeline, `mixtures/fixtures.toml`, with its work folder in `dir`.
-fn run_fixtures_pipeline(dir: &Path) -> PathBuf {
+/// The bundled pipeline, `mixtures/fixtures.toml`, with its work folder in `dir` and `edit` applied to
+/// its text.
+fn run_fixtures_pipeline(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let text = fs::read_to_string(root.join("mixtures/fixtures.toml"))
-        .unwrap()
+    let text = fs::read_to_string(root.join("mixtures/fixtures.toml")).unwrap();
+    let text = edit(text)
         .replace("\"../", &format!("\"{}/", root.display()))
         .replace(
             &format!("work = \"{}/work/fixtures\"", root.display()),
@@ -103,12 +104,48 @@ fn every_trainer_samples_the_manifests_weights() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let mixtures = run_fixtures_pipeline(dir.path());
+    let mixtures = run_fixtures_pipeline(dir.path(), |text| text);
+    check_every_trainer(&python, &mixtures);
+}
+
+/// Topic domains: the fixtures pipeline with its email split into topics by `[cluster]` (`email/c00-...`
+/// domains beside the kept ones), read back by every trainer.
+#[test]
+fn every_trainer_reads_topic_domains_from_the_cluster_stage() {
+    let Some(python) = trainers_python() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mixtures = run_fixtures_pipeline(dir.path(), |text| {
+        text.replace(
+            "[tokenize]\n",
+            "[cluster]\nwithin = [\"email\"]\nk = 3\n\n[tokenize]\n",
+        )
+        .replace("candidates = 24", "candidates = 10")
+        .split("[validate]")
+        .next()
+        .unwrap()
+        .to_string()
+    });
+    let manifest: Value =
+        serde_json::from_slice(&fs::read(mixtures.join("fixtures.json")).unwrap()).unwrap();
+    let topics = manifest["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["domain"].as_str().unwrap().starts_with("email/c0"))
+        .count();
+    assert_eq!(topics, 3, "{manifest}");
+    check_every_trainer(&python, &mixtures);
+}
+
+/// Every trainer's check over the exports in `mixtures` (`fixtures.*`).
+fn check_every_trainer(python: &str, mixtures: &Path) {
     let manifest = mixtures.join("fixtures.json");
     for (script, suffixes) in CHECKS {
         for suffix in suffixes {
             check_shares(
-                &python,
+                python,
                 script,
                 &[&manifest, &mixtures.join(format!("fixtures.{suffix}"))],
             );
