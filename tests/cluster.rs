@@ -193,6 +193,30 @@ fn within_splits_one_domain_keeps_the_others_and_centroids_from_assigns_to_the_s
         "{names:?}"
     );
 
+    // The report's clusters section: the source -> topic tree, each topic with its terms, the kept
+    // domains.
+    let report = remix(dir.path(), &["report", "first", "-o", "first/report.html"]);
+    assert_ok(&report);
+    let page = fs::read_to_string(dir.path().join("first/report.html")).unwrap();
+    let start = page
+        .find("<section id=\"clusters\">")
+        .expect("a clusters section");
+    let section = &page[start..start + page[start..].find("</section>").unwrap()];
+    assert!(section.contains("email -&gt; 3 topics"), "{section}");
+    for cluster in json["groups"][0]["clusters"].as_array().unwrap() {
+        assert!(
+            section.contains(cluster["name"].as_str().unwrap()),
+            "{section}"
+        );
+        let term = cluster["top_terms"][0].as_str().unwrap();
+        assert!(section.contains(term), "{term}: {section}");
+    }
+    assert!(
+        section.contains("Kept as they are") && section.contains("speeches"),
+        "{section}"
+    );
+    assert!(section.contains("<svg"), "a chart of the topics' sizes");
+
     // A later corpus assigned to the first run's centroids: the same clusters and the same documents.
     let model = dir.path().join("first/cluster/clusters.json");
     let again = cluster(

@@ -28,10 +28,11 @@ pub fn render(work: &Path) -> Result<String> {
     if !work.is_dir() {
         bail!("the work directory {} does not exist", work.display());
     }
-    let builders: [SectionBuilder; 12] = [
+    let builders: [SectionBuilder; 13] = [
         sections::answer,
         sections::stats,
         sections::dedup,
+        sections::clusters,
         sections::tokens,
         sections::candidates,
         sections::runs,

@@ -2,11 +2,13 @@
 
 mod answer;
 mod choice;
+mod clusters;
 mod corpus;
 mod inputs;
 mod search;
 
 pub use answer::answer;
 pub use choice::{doremi, manifests, validate};
+pub use clusters::clusters;
 pub use corpus::{dedup, stats, tokens};
 pub use search::{candidates, fit, optimum, rounds, runs};
