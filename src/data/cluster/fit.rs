@@ -62,10 +62,6 @@ impl Groups {
             self.within.iter().position(|d| d == domain)
         }
     }
-
-    pub fn len(&self) -> usize {
-        self.sources.len()
-    }
 }
 
 /// What the first pass learns of each group.
@@ -85,7 +81,7 @@ pub struct Scan {
 /// Pass 1: picks each group's sample and counts its document frequencies. Errors: a `within` domain
 /// the corpus does not have, a group without documents.
 pub fn scan(corpus: &Corpus, groups: &Groups, config: &ClusterConfig, quiet: bool) -> Result<Scan> {
-    let n = groups.len();
+    let n = groups.sources.len();
     let df: Vec<Vec<AtomicU32>> = (0..n)
         .map(|_| (0..SLOTS).map(|_| AtomicU32::new(0)).collect())
         .collect();
