@@ -216,6 +216,10 @@ fn within_splits_one_domain_keeps_the_others_and_centroids_from_assigns_to_the_s
         "{section}"
     );
     assert!(section.contains("<svg"), "a chart of the topics' sizes");
+    assert!(
+        section.contains("sampled documents, coloured by topic") && section.contains("<circle"),
+        "the sample's picture"
+    );
 
     // A later corpus assigned to the first run's centroids: the same clusters and the same documents.
     let model = dir.path().join("first/cluster/clusters.json");
@@ -257,7 +261,7 @@ fn within_splits_one_domain_keeps_the_others_and_centroids_from_assigns_to_the_s
 #[test]
 fn bad_settings_stop_before_anything_is_written() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
         (
             &["--within", "mail"],
             "within names `mail`, which the corpus does not have; its domains are code, email",
@@ -271,6 +275,7 @@ fn bad_settings_stop_before_anything_is_written() {
             &["--within", "speeches", "--eval-only", "speeches"],
             "a target is never clustered",
         ),
+        (&["--within", "email,email"], "within names `email` twice"),
     ];
     for (args, expected) in cases {
         let output = cluster(dir.path(), "2", &[args, &["-o", "w"][..]].concat());

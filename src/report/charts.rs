@@ -218,6 +218,53 @@ fn dots(
     Ok(svg)
 }
 
+/// A clustering's sample on two axes, one colour per cluster (`(x, y, cluster index)`), with a key to
+/// the right naming the clusters (`names`).
+pub fn cluster_map(title: &str, points: &[(f64, f64, usize)], names: &[String]) -> Result<String> {
+    let xs = padded(points.iter().map(|p| p.0));
+    let ys = padded(points.iter().map(|p| p.1));
+    let height = 440.max(40 + 16 * names.len() as u32);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH + 260, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let (plot, key) = root.split_horizontally(WIDTH);
+        let mut chart = ChartBuilder::on(&plot)
+            .caption(title, ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(xs, ys)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("first principal component")
+            .y_desc("second")
+            .x_labels(5)
+            .y_labels(5)
+            .draw()
+            .map_err(err)?;
+        for (c, name) in names.iter().enumerate() {
+            let color = Palette99::pick(c).to_rgba();
+            chart
+                .draw_series(
+                    points
+                        .iter()
+                        .filter(|p| p.2 == c)
+                        .map(|p| Circle::new((p.0, p.1), 2, color.mix(0.6).filled())),
+                )
+                .map_err(err)?;
+            let y = 40 + 16 * c as i32;
+            key.draw(&Circle::new((8, y), 4, color.filled()))
+                .map_err(err)?;
+            key.draw(&Text::new(name.as_str(), (18, y - 6), ("sans-serif", 11)))
+                .map_err(err)?;
+        }
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
 /// Histograms on a log2 x axis, one outlined step line per series: `(series name, [(log2 of the bin's
 /// start, share of the series in the bin)])`, bins one unit wide.
 pub fn log_histograms(
@@ -389,6 +436,18 @@ mod tests {
         assert!(scatter.contains("<circle"));
         let free = points("p", &[(0.1, 3.2), (0.4, 3.0)], "weight", "loss").unwrap();
         assert!(free.contains("<circle"));
+        let map = cluster_map(
+            "m",
+            &[(0.0, 1.0, 0), (1.0, 0.0, 1)],
+            &["a".into(), "b".into()],
+        )
+        .unwrap();
+        assert_eq!(
+            map.matches("<circle").count(),
+            4,
+            "two points and their key: {map}"
+        );
+        assert!(map.contains("\nb\n"), "the key names the clusters: {map}");
         let histogram = log_histograms(
             "h",
             &[("a", vec![(3.0, 0.5), (4.0, 0.5)])],

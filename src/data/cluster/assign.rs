@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use ndarray::Array2;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -71,12 +71,7 @@ impl AssignCounts {
             mine.examples.sort_by_key(|d| (d.file, d.row));
             mine.examples.truncate(SHOWN_DOCUMENTS);
             mine.nearest.extend(theirs.nearest);
-            mine.nearest.sort_by(|a, b| {
-                a.distance
-                    .total_cmp(&b.distance)
-                    .then((a.file, a.row).cmp(&(b.file, b.row)))
-            });
-            mine.nearest.truncate(SHOWN_DOCUMENTS);
+            prune_nearest(&mut mine.nearest);
         }
     }
 }
@@ -115,10 +110,18 @@ pub fn assign(
             .map(|n| n.to_string())
             .collect::<Vec<_>>(),
     );
+    let clusters: usize = names.iter().map(Vec::len).sum();
     let folder_of = |name: &str| -> Result<u32> {
         let mut folders = folders
             .lock()
             .map_err(|_| anyhow::anyhow!("a cluster worker panicked"))?;
+        if let Some(c) = folders[..clusters].iter().position(|f| f == name) {
+            bail!(
+                "domain `{name}` is kept as it is, and cluster `{}` has the same name: the two would share a \
+                 folder; rename the domain",
+                folders[c]
+            );
+        }
         Ok(match folders.iter().position(|f| f == name) {
             Some(i) => i as u32,
             None => {

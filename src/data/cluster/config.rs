@@ -40,11 +40,12 @@ pub struct ClusterConfig {
     /// noise of about `1 / sqrt(dims)` to each cosine, and text documents of one source agree by only a
     /// few hundredths more than documents of two (measured on the bundled sources: at 256 dimensions
     /// the clusters recovered them at ARI 0.48-0.65, at 1,024 at 0.88-0.92; bench/README.md); the
-    /// sample takes 4 KiB a document (f32), 400 MiB at the default `sample_documents`.
+    /// sample takes 4 KiB a document (f32), 400 MiB at the default `sample_documents`, twice that while its vectors are
+    /// gathered.
     pub dims: usize,
     /// Documents k-means is fitted on, per clustered group, picked by a seeded hash of their text.
     /// Default 100,000: CLIMB-scale topics are stable well below that, and the sample's vectors take
-    /// 400 MiB at the default `dims`.
+    /// 400 MiB at the default `dims` (800 MiB while they are gathered).
     pub sample_documents: usize,
     /// Sampled documents the silhouette is computed on (all pairs: the cost grows with its square).
     /// Default 5,000: 12.5 million pairs, seconds per candidate `k`.
@@ -98,7 +99,9 @@ impl ClusterConfig {
             bail!("[cluster] k = {bad}: a clustering needs at least 2 clusters");
         }
         if let Some(bad) = ks.iter().find(|&&k| k > 999) {
-            bail!("[cluster] k = {bad}: at most 999 clusters per group (names are c000-c998)");
+            bail!(
+                "[cluster] k = {bad}: at most 999 clusters per group (names run c00-c99, or c000-c998 above 100)"
+            );
         }
         if self.dims < 2 {
             bail!(
@@ -112,11 +115,21 @@ impl ClusterConfig {
                 self.sample_documents
             );
         }
-        if ks.len() > 1 && self.silhouette_documents < 2 {
+        let largest = ks.iter().copied().max().unwrap_or(2);
+        if ks.len() > 1 && self.silhouette_documents <= largest {
             bail!(
-                "[cluster] silhouette_documents = {}: choosing k among {ks:?} needs at least 2",
+                "[cluster] silhouette_documents = {}: choosing k among {ks:?} needs more documents than the \
+                 largest k",
                 self.silhouette_documents
             );
+        }
+        let twice = self
+            .within
+            .iter()
+            .enumerate()
+            .find_map(|(i, d)| self.within[..i].contains(d).then_some(d));
+        if let Some(twice) = twice {
+            bail!("[cluster] within names `{twice}` twice");
         }
         if self.restarts == 0 || self.max_iterations == 0 {
             bail!("[cluster] restarts and max_iterations must be at least 1");

@@ -216,6 +216,11 @@ pub fn sample_vectors(
         .iter()
         .map(|s| Array2::zeros((s.len(), dims)))
         .collect();
+    let filled: usize = rows.iter().map(Vec::len).sum();
+    let sampled: usize = scan.samples.iter().map(Vec::len).sum();
+    if filled != sampled {
+        bail!("internal: {filled} sample vectors computed for {sampled} sampled documents");
+    }
     for (g, at, vector) in rows.into_iter().flatten() {
         let i = scan.samples[g]
             .binary_search(&at)
@@ -295,6 +300,14 @@ pub fn kmeans(
             best_score = score;
             best = Some((model, k));
         }
+    }
+    if ks.len() > 1 && scores.iter().all(|s| s.silhouette.is_none()) {
+        tracing::warn!(
+            "{}: no silhouette could be computed for k = {ks:?} (too few documents, or one occupied cluster); \
+             k = {} is used, the first given",
+            group_name(source),
+            ks[0]
+        );
     }
     let Some((model, k)) = best else {
         bail!("[cluster] k lists no cluster count");

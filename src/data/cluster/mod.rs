@@ -27,6 +27,7 @@ pub mod config;
 pub mod features;
 pub mod fit;
 pub mod model;
+pub mod picture;
 mod silhouette;
 pub mod tasks;
 
@@ -34,6 +35,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 
+use crate::core::domain::file_stem;
 use crate::core::workdir::{DoneMarker, StageFolder, WorkDir, write_dir, write_json};
 use crate::data::corpus::Corpus;
 use assign::{AssignCounts, Model};
@@ -41,6 +43,54 @@ pub use config::{ClusterConfig, ClusterCount};
 use features::Projection;
 use fit::Groups;
 pub use model::{CLUSTERS_FILE, ClusterInfo, ClustersFile, GroupModel, KeptDomain};
+
+/// The corpus the stage reads: the dedup stage's output when `paths` is its folder (domains by their
+/// names there), else the corpus at `paths`.
+pub fn open_corpus(paths: &[PathBuf], config: &ClusterConfig) -> Result<Corpus> {
+    if let [one] = paths
+        && let Some((corpus, _)) = crate::data::dedup::open_output(one, &config.corpus)?
+    {
+        return Ok(corpus);
+    }
+    Corpus::open(paths, &config.corpus)
+}
+
+/// The cluster stage's output at `dir` opened as a corpus, each domain by its name in
+/// `clusters.json` (topic domains with documents, then the kept domains), and those names in that order;
+/// `None` when `dir` holds no `clusters.json`. Errors: an unreadable `clusters.json`, a domain's folder
+/// missing.
+pub fn open_output(
+    dir: &Path,
+    config: &crate::data::corpus::config::CorpusConfig,
+) -> Result<Option<(Corpus, Vec<String>)>> {
+    let path = dir.join(CLUSTERS_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let file = ClustersFile::read(&path)?;
+    let names: Vec<String> = file
+        .groups
+        .iter()
+        .flat_map(|g| &g.clusters)
+        .filter(|c| c.documents > 0)
+        .map(|c| c.name.clone())
+        .chain(file.kept.iter().map(|k| k.domain.clone()))
+        .collect();
+    let mut folders = Vec::new();
+    for name in &names {
+        let folder = dir.join(file_stem(name));
+        if !folder.is_dir() {
+            bail!(
+                "{} is missing, though {} lists domain `{name}`: the cluster output is incomplete; run the \
+                 cluster stage again",
+                folder.display(),
+                path.display()
+            );
+        }
+        folders.push((folder, name.clone()));
+    }
+    Ok(Some((Corpus::open_named(&folders, config)?, names)))
+}
 
 /// Runs the cluster stage on the corpus at `paths` into `work`.
 pub fn run(
@@ -50,7 +100,7 @@ pub fn run(
     quiet: bool,
 ) -> Result<ClustersFile> {
     config.check()?;
-    let corpus = Corpus::open(paths, &config.corpus)?;
+    let corpus = open_corpus(paths, config)?;
     let out_dir = work.stage_dir(StageFolder::Cluster);
     DoneMarker::clear(&out_dir)?;
     let model = model_for(&corpus, config, quiet)?;
@@ -82,21 +132,30 @@ pub fn fit_model(corpus: &Corpus, config: &ClusterConfig, quiet: bool) -> Result
     let scan = fit::scan(corpus, &groups, config, quiet)?;
     let projection = Projection::new(config.dims, config.seed);
     let vectors = fit::sample_vectors(corpus, &groups, &scan, &projection, quiet)?;
-    let mut fitted = Vec::new();
+    let (mut fitted, mut maps) = (Vec::new(), Vec::new());
     for (g, source) in groups.sources.iter().enumerate() {
         // The sample's rows in hash order, for the silhouette's subsample.
-        let rows: Vec<usize> = scan.hash_order[g]
+        let rows = scan.hash_order[g]
             .iter()
-            .map(|l| scan.samples[g].binary_search(l).unwrap_or(0))
-            .collect();
-        fitted.push(fit::kmeans(&vectors[g], &rows, config, source)?);
+            .map(|l| {
+                scan.samples[g].binary_search(l).map_err(|_| {
+                    anyhow::anyhow!("internal: sampled document {l:?} lost from the sample")
+                })
+            })
+            .collect::<Result<Vec<usize>>>()?;
+        let group = fit::kmeans(&vectors[g], &rows, config, source)?;
+        let shown: Vec<usize> = rows.iter().copied().take(picture::MAP_POINTS).collect();
+        let labels: Vec<usize> = shown.iter().map(|&r| group.labels[r]).collect();
+        let points = vectors[g].select(ndarray::Axis(0), &shown);
+        maps.push(picture::map(points.view(), &labels, config.seed));
+        fitted.push(group);
     }
     let labels: Vec<Vec<usize>> = fitted.iter().map(|f| f.labels.clone()).collect();
     let ks: Vec<usize> = fitted.iter().map(|f| f.centroids.nrows()).collect();
     let words = fit::sample_words(corpus, &groups, &scan, &labels, &ks, quiet)?;
 
     let mut file_groups = Vec::new();
-    for (g, (source, fitted)) in groups.sources.iter().zip(fitted).enumerate() {
+    for (g, ((source, fitted), map)) in groups.sources.iter().zip(fitted).zip(maps).enumerate() {
         let terms = fit::top_terms(&words[g], fit::top_terms_kept());
         let names = fit::names(source, &terms);
         let mut sizes = vec![0u64; ks[g]];
@@ -122,6 +181,7 @@ pub fn fit_model(corpus: &Corpus, config: &ClusterConfig, quiet: bool) -> Result
             sample_documents: scan.samples[g].len() as u64,
             silhouette: fitted.silhouette,
             clusters,
+            map,
         });
     }
     check_names(&file_groups, &scan.domains)?;
@@ -151,10 +211,54 @@ fn check_names(groups: &[GroupModel], domains: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// The model of an earlier run's `clusters.json` (and the IDF files beside it). Errors: an unreadable
-/// model, one whose groups are not the ones `within` asks for.
+/// The model in `clusters.json` at `path` and the IDF files beside it. Errors: unreadable files, or a
+/// model no assignment can use (fewer than 2 clusters in a group, centroids of another length than
+/// `dims`).
+pub fn read_model(path: &Path) -> Result<Model> {
+    let file = ClustersFile::read(path)?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let damaged = |what: String| {
+        anyhow::anyhow!(
+            "{}: {what}; it is damaged: run `remix cluster` again",
+            path.display()
+        )
+    };
+    if file.dims < 2 {
+        return Err(damaged(format!("dims = {}", file.dims)));
+    }
+    for group in &file.groups {
+        if group.clusters.len() < 2 {
+            return Err(damaged(format!(
+                "{} has {} cluster(s)",
+                fit::group_name(&group.source),
+                group.clusters.len()
+            )));
+        }
+        if let Some(c) = group
+            .clusters
+            .iter()
+            .find(|c| c.centroid.len() != file.dims)
+        {
+            return Err(damaged(format!(
+                "the centroid of `{}` has {} values, not dims = {}",
+                c.name,
+                c.centroid.len(),
+                file.dims
+            )));
+        }
+    }
+    let idf = file
+        .groups
+        .iter()
+        .map(|g| model::read_idf(&dir.join(&g.idf_file)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Model { file, idf })
+}
+
+/// The model of an earlier run's `clusters.json` for `centroids_from`, its counts cleared. Errors: an
+/// unreadable model ([`read_model`]), one whose groups are not the ones `within` asks for.
 pub fn load_model(path: &Path, config: &ClusterConfig) -> Result<Model> {
-    let mut file = ClustersFile::read(path)?;
+    let Model { mut file, idf } = read_model(path)?;
     let wanted = Groups::new(config).sources;
     let found: Vec<Option<String>> = file.groups.iter().map(|g| g.source.clone()).collect();
     if found != wanted {
@@ -166,12 +270,6 @@ pub fn load_model(path: &Path, config: &ClusterConfig) -> Result<Model> {
             describe(&wanted)
         );
     }
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let idf = file
-        .groups
-        .iter()
-        .map(|g| model::read_idf(&dir.join(&g.idf_file)))
-        .collect::<Result<Vec<_>>>()?;
     file.centroids_from = path.display().to_string();
     for cluster in file.groups.iter_mut().flat_map(|g| &mut g.clusters) {
         cluster.documents = 0;
@@ -198,8 +296,36 @@ pub fn save_model(model: &Model, dir: &Path) -> Result<()> {
 }
 
 /// Puts the assignment's counts into the model and writes it into `dir` (the staging folder).
+///
+/// Errors: a group that got no documents (a `within` domain the corpus does not have, with
+/// `centroids_from`), a cluster of one document (tokenize needs two to hold one out).
 pub fn finish(mut model: Model, counts: AssignCounts, dir: &Path) -> Result<ClustersFile> {
     let mut counts = counts;
+    for group in &model.file.groups {
+        if group
+            .clusters
+            .iter()
+            .all(|c| !counts.domains.contains_key(&c.name))
+        {
+            bail!(
+                "no document was assigned to the clusters of {}: check [cluster] within against the corpus's \
+                 domains",
+                fit::group_name(&group.source)
+            );
+        }
+        if let Some(c) = group.clusters.iter().find(|c| {
+            counts
+                .domains
+                .get(&c.name)
+                .is_some_and(|d| d.documents == 1)
+        }) {
+            bail!(
+                "cluster `{}` holds one document, and tokenize needs at least two in a domain (one to hold out): \
+                 lower [cluster] k",
+                c.name
+            );
+        }
+    }
     for cluster in model.file.groups.iter_mut().flat_map(|g| &mut g.clusters) {
         let mine = counts.domains.remove(&cluster.name).unwrap_or_default();
         if mine.documents == 0 {

@@ -46,6 +46,9 @@ pub struct GroupModel {
     pub silhouette: Vec<KScore>,
     /// The clusters, largest in the sample first; their names are the domains they become.
     pub clusters: Vec<ClusterInfo>,
+    /// Sampled documents on their first two principal components, for the report's picture.
+    #[serde(default)]
+    pub map: Vec<super::picture::MapPoint>,
 }
 
 /// A candidate cluster count and its silhouette.

@@ -6,7 +6,7 @@
 //! 1. **fit** (1 task): picks the sample, fits the clusters and names them as [`super::run`] does
 //!    (or reads `centroids_from`), and writes the model to `model/` (`clusters.json` without counts,
 //!    the IDF files).
-//! 2. **assign** (N tasks): task `i` assigns the row groups [`Corpus::task_units`] gives it, writes their
+//! 2. **assign** (N tasks): task `i` assigns the row groups [`crate::data::corpus::Corpus::task_units`] gives it, writes their
 //!    parts to `output/` (named by file and row group, as the one-process run names them) and its
 //!    counts to `counts/<i>.json`.
 //!
@@ -20,10 +20,9 @@ use anyhow::{Context, Result, bail};
 
 use super::assign::{self, AssignCounts, Model};
 use super::fit::Groups;
-use super::{ClusterConfig, ClustersFile, model, model_for};
+use super::{ClusterConfig, ClustersFile, model_for, open_corpus};
 use crate::core::tasks::TaskSlice;
 use crate::core::workdir::{DoneMarker, StageFolder, WorkDir, read_json, replace_dir, write_json};
-use crate::data::corpus::Corpus;
 
 /// The folder of the phases' files inside the work directory.
 pub const TASKS_FOLDER: &str = "cluster-tasks";
@@ -36,8 +35,15 @@ pub fn tasks_dir(work: &WorkDir) -> PathBuf {
 /// Phase 1: fits (or reads) the model and writes it to `dir/model/`.
 pub fn fit(paths: &[PathBuf], config: &ClusterConfig, dir: &Path, quiet: bool) -> Result<()> {
     config.check()?;
-    let corpus = Corpus::open(paths, &config.corpus)?;
+    let corpus = open_corpus(paths, config)?;
     let model = model_for(&corpus, config, quiet)?;
+    // What an earlier attempt's assign tasks left (maybe with other settings) is not this model's.
+    for stale in ["output", "counts"].map(|d| dir.join(d)) {
+        if stale.exists() {
+            fs::remove_dir_all(&stale)
+                .with_context(|| format!("cannot remove {}", stale.display()))?;
+        }
+    }
     let staging = dir.join("model.partial");
     if staging.exists() {
         fs::remove_dir_all(&staging)
@@ -49,19 +55,13 @@ pub fn fit(paths: &[PathBuf], config: &ClusterConfig, dir: &Path, quiet: bool) -
 
 /// The model the fit phase wrote.
 fn read_model(dir: &Path) -> Result<Model> {
-    let model_dir = dir.join("model");
-    let file = ClustersFile::read(&model_dir.join(super::CLUSTERS_FILE)).with_context(|| {
+    let path = dir.join("model").join(super::CLUSTERS_FILE);
+    super::read_model(&path).with_context(|| {
         format!(
             "the cluster stage's fit phase has not finished in {}",
             dir.display()
         )
-    })?;
-    let idf = file
-        .groups
-        .iter()
-        .map(|g| model::read_idf(&model_dir.join(&g.idf_file)))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Model { file, idf })
+    })
 }
 
 /// Phase 2, task `task`: assigns its row groups into `dir/output/` and writes `dir/counts/<i>.json`.
@@ -72,7 +72,7 @@ pub fn assign(
     task: TaskSlice,
     quiet: bool,
 ) -> Result<()> {
-    let corpus = Corpus::open(paths, &config.corpus)?;
+    let corpus = open_corpus(paths, config)?;
     let model = read_model(dir)?;
     let units = corpus.task_units(task.index, task.count);
     let groups = Groups::new(config);
@@ -90,7 +90,7 @@ pub fn finish(
     work: &WorkDir,
     count: usize,
 ) -> Result<ClustersFile> {
-    let corpus = Corpus::open(paths, &config.corpus)?;
+    let corpus = open_corpus(paths, config)?;
     let dir = tasks_dir(work);
     let model = read_model(&dir)?;
     let mut counts = AssignCounts::default();

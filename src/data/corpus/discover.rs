@@ -1,7 +1,6 @@
 //! Finding the corpus files a user's paths name: local files, folders and globs, and object store
 //! URLs, each with the domain its folder gives.
 
-use crate::core::domain::name_from_stem;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -48,9 +47,7 @@ pub(super) fn discover(paths: &[PathBuf], domain_from: &DomainFrom) -> Result<Ve
                 bail!("the corpus folder {} holds no *.parquet files", shown(path));
             }
             for file in files {
-                // The domain is the first folder under the given root: corpus/<domain>/.../x.parquet,
-                // its `%XX` escapes decoded (remix's stages write a domain folder as its file stem:
-                // `web%2Fc03-code` holds the domain `web/c03-code`).
+                // The domain is the first folder under the given root: corpus/<domain>/.../x.parquet.
                 let domain = file
                     .strip_prefix(path)
                     .ok()
@@ -61,7 +58,6 @@ pub(super) fn discover(paths: &[PathBuf], domain_from: &DomainFrom) -> Result<Ve
                             .next()
                             .map(|_| first.as_os_str().to_string_lossy().into_owned())
                     })
-                    .map(|name| name_from_stem(&name).unwrap_or(name))
                     .or_else(|| parent_name(&file));
                 found.push((file, domain, None));
             }

@@ -29,7 +29,7 @@ pub use batch::{DocBatch, SkipCounts};
 pub use files::CorpusFile;
 
 use crate::core::progress::Progress;
-use crate::data::corpus::config::CorpusConfig;
+use crate::data::corpus::config::{CorpusConfig, DomainFrom};
 
 /// An opened corpus: its files in a fixed order, ready to stream.
 #[derive(Debug)]
@@ -64,6 +64,30 @@ impl Corpus {
             );
         }
         Ok(corpus)
+    }
+
+    /// Opens a stage's output folders whose domains are known by name (`(folder, domain)`, as the dedup
+    /// and cluster stages write them, a folder per domain named by its file stem), so a domain's name
+    /// comes from the stage that wrote it, never from decoding the folder's name. The domain is read
+    /// from the folder whatever `config.domain_from` says.
+    pub fn open_named(folders: &[(PathBuf, String)], config: &CorpusConfig) -> Result<Self> {
+        let config = CorpusConfig {
+            domain_from: DomainFrom::Folder,
+            ..config.clone()
+        };
+        let mut found = Vec::new();
+        for (folder, domain) in folders {
+            for (path, _, object) in
+                discover::discover(std::slice::from_ref(folder), &config.domain_from)?
+            {
+                found.push((path, Some(domain.clone()), object));
+            }
+        }
+        let files = found
+            .into_par_iter()
+            .map(|found| files::open_file(found, &config))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self { config, files })
     }
 
     pub fn rows(&self) -> u64 {

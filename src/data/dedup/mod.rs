@@ -30,7 +30,7 @@ pub mod tasks;
 pub(crate) mod write;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Result, bail};
@@ -39,6 +39,7 @@ use xxhash_rust::xxh3::xxh3_128;
 
 use crate::core::progress::Progress;
 use crate::core::workdir::{DoneMarker, StageFolder, WorkDir, write_dir, write_json};
+use crate::data::corpus::config::CorpusConfig;
 use crate::data::corpus::{Corpus, DocBatch, SkipCounts};
 pub use config::DedupConfig;
 use index::{Clusters, DocIndex, DocLocation, Fate};
@@ -191,6 +192,42 @@ pub fn run(
         .with_count("kept", report.kept)
         .write(&out_dir)?;
     Ok(report)
+}
+
+/// The dedup stage's output at `dir` opened as a corpus, each domain by its name in `stats.json`, and
+/// every domain of the report in order (empty ones too); `None` when `dir` holds no `stats.json`.
+/// Errors: a `stats.json` that is not a dedup report, or a dedup that kept nothing.
+pub fn open_output(dir: &Path, config: &CorpusConfig) -> Result<Option<(Corpus, Vec<String>)>> {
+    if !dir.join(REPORT_FILE).exists() {
+        return Ok(None);
+    }
+    let report = DedupReport::read(dir).map_err(|e| {
+        anyhow::anyhow!(
+            "{} has a stats.json that is not a dedup report ({e:#}): run `remix dedup` again",
+            dir.display()
+        )
+    })?;
+    if report.kept == 0 {
+        bail!(
+            "every document of {} was dropped by dedup: nothing to read",
+            dir.display()
+        );
+    }
+    let folders: Vec<(PathBuf, String)> = report
+        .domains
+        .iter()
+        .map(|d| (dir.join(&d.file_stem), d.domain.clone()))
+        .filter(|(folder, _)| folder.is_dir())
+        .collect();
+    let config = CorpusConfig {
+        text_column: report.config.corpus.text_column.clone(),
+        ..config.clone()
+    };
+    let corpus = Corpus::open_named(&folders, &config)?;
+    Ok(Some((
+        corpus,
+        report.domains.iter().map(|d| d.domain.clone()).collect(),
+    )))
 }
 
 /// Errors: a threshold outside 0..=1, or a zero band, row or n-gram count.

@@ -35,8 +35,7 @@ use crate::core::domain::file_stem;
 use crate::core::progress::Progress;
 use crate::core::workdir::{DoneMarker, StageFolder, WorkDir, write_dir, write_json};
 use crate::data::corpus::Corpus;
-use crate::data::corpus::config::{CorpusConfig, DomainFrom};
-use crate::data::dedup::DedupReport;
+use crate::data::corpus::config::CorpusConfig;
 use crate::data::tokens::write::{ShardWriter, TokenDtype, shard_path};
 use crate::data::tokens::{TokenDomain, TokensIndex};
 
@@ -47,65 +46,24 @@ const CHUNK_BYTES: usize = 8 << 20;
 /// The input: a corpus opened for reading, and the domains in output order.
 struct Input {
     corpus: Corpus,
-    /// Domain names in output order; for a dedup folder, every domain of its report (empty ones too).
+    /// Domain names in output order; for a dedup or cluster folder, every domain it wrote (empty ones
+    /// too).
     domains: Vec<String>,
-    /// Folder name to domain name, for a dedup folder's stems.
-    stems: HashMap<String, String>,
 }
 
-impl Input {
-    /// The domain of a folder or column value: a dedup folder's stem maps back to its domain's name.
-    fn domain_of(&self, name: &str) -> String {
-        self.stems
-            .get(name)
-            .cloned()
-            .unwrap_or_else(|| name.to_string())
-    }
-}
-
+/// Opens the cluster stage's output, the dedup stage's, or a corpus, by what `input` holds.
 fn open_input(input: &Path, config: &CorpusConfig) -> Result<Input> {
-    match DedupReport::read(input) {
-        Ok(report) => {
-            let paths: Vec<PathBuf> = report
-                .domains
-                .iter()
-                .map(|d| input.join(&d.file_stem))
-                .filter(|p| p.is_dir())
-                .collect();
-            let config = CorpusConfig {
-                domain_from: DomainFrom::Folder,
-                text_column: report.config.corpus.text_column.clone(),
-                ..config.clone()
-            };
-            if report.kept == 0 {
-                bail!(
-                    "every document of {} was dropped by dedup: nothing to tokenize",
-                    input.display()
-                );
-            }
-            let corpus = Corpus::open(&paths, &config)?;
-            Ok(Input {
-                corpus,
-                domains: report.domains.iter().map(|d| d.domain.clone()).collect(),
-                stems: report
-                    .domains
-                    .iter()
-                    .map(|d| (d.file_stem.clone(), d.domain.clone()))
-                    .collect(),
-            })
-        }
-        Err(_) if input.join(crate::data::dedup::REPORT_FILE).exists() => {
-            bail!(
-                "{} has a stats.json that is not a dedup report: run `remix dedup` again",
-                input.display()
-            )
-        }
-        Err(_) => Ok(Input {
+    let written = match crate::data::cluster::open_output(input, config)? {
+        Some(found) => Some(found),
+        None => crate::data::dedup::open_output(input, config)?,
+    };
+    Ok(match written {
+        Some((corpus, domains)) => Input { corpus, domains },
+        None => Input {
             corpus: Corpus::open(&[input.to_path_buf()], config)?,
             domains: Vec::new(),
-            stems: HashMap::new(),
-        }),
-    }
+        },
+    })
 }
 
 /// One domain's pair of shard writers.
@@ -160,7 +118,7 @@ fn split_hashes(
     let progress = Progress::new(input.corpus.units_rows(units), "docs", quiet);
     progress.set_message("splitting");
     let hashes = input.corpus.par_map_units(units, &progress, |batch| {
-        let names: Vec<String> = batch.domains().iter().map(|d| input.domain_of(d)).collect();
+        let names: Vec<String> = batch.domains().to_vec();
         Ok(batch
             .docs()
             .map(|(_, key, text)| {
@@ -266,7 +224,7 @@ fn encode(
     let progress = Progress::new(corpus.units_rows(units), "docs", quiet);
     progress.set_message("tokenizing");
     corpus.for_each_batch_units(units, &progress, |batch| {
-        let names: Vec<String> = batch.domains().iter().map(|d| input.domain_of(d)).collect();
+        let names: Vec<String> = batch.domains().to_vec();
         let mut pending: Vec<(usize, &str)> = Vec::new();
         let mut pending_bytes = 0;
         for (row, key, text) in batch.docs() {

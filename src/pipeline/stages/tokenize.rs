@@ -9,7 +9,6 @@ use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
 use crate::core::tasks::TaskSlice;
-use crate::data::corpus::config::DomainFrom;
 use crate::data::tokenize::import::ImportConfig;
 use crate::data::tokenize::{self, TokenizeConfig, tasks};
 use crate::data::tokens::write::shard_path;
@@ -47,14 +46,10 @@ fn input(cx: &Context) -> Result<PathBuf> {
     }
 }
 
-/// `[tokenize]`, reading the corpus as `[corpus]` says (the cluster folder by its folders), with the
-/// run's seed.
+/// `[tokenize]`, reading the corpus as `[corpus]` says, with the run's seed.
 fn config(cx: &Context) -> TokenizeConfig {
     let mut config = cx.config.tokenize.clone();
     config.corpus = cx.config.corpus_config();
-    if cx.config.cluster.is_some() {
-        config.corpus.domain_from = DomainFrom::Folder;
-    }
     config.seed = cx.config.seed;
     config
 }

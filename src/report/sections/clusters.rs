@@ -1,6 +1,7 @@
 //! The clusters section (`cluster/clusters.json`): per clustered group, its source and topics (the
 //! source -> topic tree with `within`), each topic's size, top terms and the document nearest its
-//! centroid, the silhouette of each `k` tried, and the domains kept as they are. `None` when the
+//! centroid, the silhouette of each `k` tried, the sample on its first two principal components coloured
+//! by topic, and the domains kept as they are. `None` when the
 //! cluster stage has not run.
 
 use std::path::Path;
@@ -9,7 +10,7 @@ use anyhow::Result;
 
 use super::inputs::read_json;
 use crate::data::cluster::ClustersFile;
-use crate::report::charts::bars;
+use crate::report::charts::{bars, cluster_map};
 use crate::report::html::{charts, escape, pct, section, table};
 
 pub fn clusters(work: &Path) -> Result<Option<String>> {
@@ -41,6 +42,7 @@ pub fn clusters(work: &Path) -> Result<Option<String>> {
             "cosine geometry, -1 to 1, higher is better separated",
             escape(&scores.join(", "))
         ));
+        let labels: Vec<String> = group.clusters.iter().map(|c| c.name.clone()).collect();
         let rows: Vec<Vec<String>> = group
             .clusters
             .iter()
@@ -66,12 +68,25 @@ pub fn clusters(work: &Path) -> Result<Option<String>> {
             ],
             &rows,
         ));
-        let labels: Vec<String> = group.clusters.iter().map(|c| c.name.clone()).collect();
         let shares = group
             .clusters
             .iter()
             .map(|c| c.documents as f64 / documents.max(1) as f64)
             .collect();
+        let mut pictures = Vec::new();
+        if !group.map.is_empty() {
+            let points: Vec<(f64, f64, usize)> = group
+                .map
+                .iter()
+                .map(|p| (p.x as f64, p.y as f64, p.cluster as usize))
+                .collect();
+            pictures.push(cluster_map(
+                &format!("{} sampled documents, coloured by topic", points.len()),
+                &points,
+                &labels,
+            )?);
+        }
+        body.push_str(&charts(&pictures));
         body.push_str(&charts(&[bars(
             &format!(
                 "Topics of {}",
