@@ -88,14 +88,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     for group in &file.groups {
-        let scores: Vec<String> = group
-            .silhouette
-            .iter()
-            .map(|s| match s.silhouette {
-                Some(v) => format!("k={} {v:.3}", s.k),
-                None => format!("k={} -", s.k),
-            })
-            .collect();
+        let scores: Vec<String> = group.silhouette.iter().map(|s| s.to_string()).collect();
         println!(
             "{}: {} clusters from {} sampled documents; silhouette {}",
             crate::data::cluster::fit::group_name(&group.source),

@@ -31,7 +31,7 @@ const MIN_DOCUMENT_FREQUENCY: u32 = 2;
 /// Words in a cluster's name.
 const NAME_TERMS: usize = 3;
 /// Top terms kept per cluster in `clusters.json`.
-const TOP_TERMS: usize = 10;
+pub const TOP_TERMS: usize = 10;
 
 /// The domains clustered together: every domain but the targets, or each `within` domain alone.
 pub struct Groups {
@@ -190,8 +190,7 @@ pub fn sample_vectors(
     projection: &Projection,
     quiet: bool,
 ) -> Result<Vec<Array2<f32>>> {
-    let all: Vec<DocLocation> = merged(&scan.samples);
-    let units = units_with(corpus, &all);
+    let units = sample_units(corpus, scan);
     let dims = projection.dims();
     let progress = Progress::new(corpus.units_rows(&units), "docs", quiet);
     progress.set_message("cluster: sample vectors");
@@ -345,8 +344,7 @@ pub fn sample_words(
         .iter()
         .map(|&k| Mutex::new(vec![HashMap::new(); k]))
         .collect();
-    let all = merged(&scan.samples);
-    let units = units_with(corpus, &all);
+    let units = sample_units(corpus, scan);
     let progress = Progress::new(corpus.units_rows(&units), "docs", quiet);
     progress.set_message("cluster: naming");
     corpus.par_map_units(&units, &progress, |batch| {
@@ -442,11 +440,6 @@ pub fn names(source: &Option<String>, terms: &[Vec<String>]) -> Vec<String> {
         .collect()
 }
 
-/// How many top terms `clusters.json` keeps per cluster.
-pub fn top_terms_kept() -> usize {
-    TOP_TERMS
-}
-
 /// `the corpus`, or `domain `web`` with `within`.
 pub fn group_name(source: &Option<String>) -> String {
     match source {
@@ -463,11 +456,12 @@ pub fn location(batch: &DocBatch, row: usize) -> DocLocation {
     }
 }
 
-/// Every group's locations in one sorted list.
-fn merged(lists: &[Vec<DocLocation>]) -> Vec<DocLocation> {
-    let mut all: Vec<DocLocation> = lists.iter().flatten().copied().collect();
+/// The row groups that hold a sampled document of any group, in corpus order: what the passes over
+/// the sample read.
+fn sample_units(corpus: &Corpus, scan: &Scan) -> Vec<(usize, usize)> {
+    let mut all: Vec<DocLocation> = scan.samples.iter().flatten().copied().collect();
     all.sort_unstable();
-    all
+    units_with(corpus, &all)
 }
 
 /// The row groups that hold at least one of `locations` (sorted), in corpus order.

@@ -156,7 +156,7 @@ pub fn fit_model(corpus: &Corpus, config: &ClusterConfig, quiet: bool) -> Result
 
     let mut file_groups = Vec::new();
     for (g, ((source, fitted), map)) in groups.sources.iter().zip(fitted).zip(maps).enumerate() {
-        let terms = fit::top_terms(&words[g], fit::top_terms_kept());
+        let terms = fit::top_terms(&words[g], fit::TOP_TERMS);
         let names = fit::names(source, &terms);
         let mut sizes = vec![0u64; ks[g]];
         fitted.labels.iter().for_each(|&c| sizes[c] += 1);

@@ -61,6 +61,16 @@ pub struct KScore {
     pub documents: u64,
 }
 
+impl std::fmt::Display for KScore {
+    /// `k = 16: 0.012`, or `k = 16: -` without a score.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.silhouette {
+            Some(score) => write!(f, "k = {}: {score:.3}", self.k),
+            None => write!(f, "k = {}: -", self.k),
+        }
+    }
+}
+
 /// One cluster: a topic domain.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ClusterInfo {

@@ -24,14 +24,7 @@ pub fn clusters(work: &Path) -> Result<Option<String>> {
             Some(source) => format!("{source} -> {} topics", group.clusters.len()),
             None => format!("the corpus -> {} topics", group.clusters.len()),
         };
-        let scores: Vec<String> = group
-            .silhouette
-            .iter()
-            .map(|s| match s.silhouette {
-                Some(v) => format!("k = {}: {v:.3}", s.k),
-                None => format!("k = {}: -", s.k),
-            })
-            .collect();
+        let scores: Vec<String> = group.silhouette.iter().map(|s| s.to_string()).collect();
         body.push_str(&format!(
             "<h3>{}</h3><p class=\"note\">{} documents; k-means fitted on {} sampled documents; silhouette on \
              {} of them ({}): {}</p>",
