@@ -48,6 +48,7 @@ fn add_noise_domain(tokens: &Path, train_tokens: u64) {
         val_documents,
         val_tokens,
         eval_only: false,
+        digest: None,
         parts: Vec::new(),
     });
     fs::write(

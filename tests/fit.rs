@@ -276,6 +276,7 @@ fn fit_refuses_bad_runs_tables() {
                 status: "finished".into(),
             })
             .collect(),
+        frozen: None,
     };
     remix::regmix::runs::write_runs(&table, &work.path().join("bad.parquet")).unwrap();
     let output = remix(

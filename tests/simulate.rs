@@ -251,6 +251,7 @@ fn the_mixing_law_and_the_exact_proposer_find_a_known_optimum() {
             .map(|d| d.to_string())
             .collect(),
         runs,
+        frozen: None,
     };
     write_runs(&table, &work.join("runs.parquet")).unwrap();
     token_index(work, &domains);

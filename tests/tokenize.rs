@@ -273,7 +273,7 @@ fn tokenizer_train_is_deterministic_and_has_the_eod_token() {
 /// task at a time through `remix run --phase P --task I/N`, then joined by `remix run`: per domain the
 /// same documents in the same order (the training shards of the tasks, read in the order `index.json`
 /// lists them, hold the one-process shard's documents), a byte-identical validation shard, and the same
-/// counts, for 3 tasks and for 40 (more than the 35 row groups of the deduplicated corpus: the extra tasks
+/// counts and content digests, for 3 tasks and for 40 (more than the 35 row groups of the deduplicated corpus: the extra tasks
 /// have nothing to do).
 #[test]
 fn tokenize_in_tasks_gives_the_one_process_streams_and_split() {
@@ -349,9 +349,11 @@ fn tokenize_in_tasks_gives_the_one_process_streams_and_split() {
                 "val_documents",
                 "val_tokens",
                 "eval_only",
+                "digest",
             ] {
                 assert_eq!(want[field], got[field], "{field} with {tasks} tasks");
             }
+            assert_eq!(want["digest"].as_str().map(str::len), Some(32));
             let stem = want["file_stem"].as_str().unwrap();
             let val = |dir: &Path| {
                 ["bin", "idx"].map(|e| fs::read(dir.join(format!("{stem}.val.{e}"))).unwrap())

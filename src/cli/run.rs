@@ -120,7 +120,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
     }
     for outcome in &summary.stages {
         println!(
-            "{:<10} {:<9} {:>8.1} s",
+            "{:<10} {:<10} {:>8.1} s",
             outcome.stage.name(),
             outcome.status,
             outcome.seconds

@@ -1,9 +1,10 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args as ClapArgs;
 
 use crate::data::tokens::TokensIndex;
 use crate::regmix::mixture::SamplingConfig;
+use crate::regmix::reuse::{self, ReuseConfig};
 use crate::regmix::sample::SampleConfig;
 
 /// Sample candidate mixtures for proxy runs (RegMix's Dirichlet generator), plus the natural and uniform ones.
@@ -18,9 +19,10 @@ pub struct Args {
     #[arg(long)]
     pub tokens: PathBuf,
 
-    /// Candidates to sample, besides the natural and uniform mixtures.
-    #[arg(short = 'n', long, default_value_t = SampleConfig::default().candidates)]
-    pub candidates: usize,
+    /// Candidates to sample, besides the natural and uniform mixtures. Default 512; with --reuse, 30
+    /// per domain searched (at least 16).
+    #[arg(short = 'n', long)]
+    pub candidates: Option<usize>,
 
     #[arg(long, default_value_t = SampleConfig::default().seed)]
     pub seed: u64,
@@ -52,6 +54,16 @@ pub struct Args {
     /// Where to write mixtures.parquet.
     #[arg(short, long)]
     pub output: PathBuf,
+
+    /// An earlier search's manifest: keep its unchanged domains at their old proportions and sample
+    /// only the changed ones and the frozen block's total (mixture reuse). Writes the plan to
+    /// reuse/plan.json beside the output.
+    #[arg(long, value_name = "OLD.json")]
+    pub reuse: Option<PathBuf>,
+
+    /// With --reuse: an unchanged domain to search again instead of freezing it (repeatable).
+    #[arg(long, value_name = "DOMAIN", requires = "reuse")]
+    pub reopen: Vec<String>,
 }
 
 /// `SamplingConfig`'s default strength range as the flag writes it (a test holds them equal).
@@ -70,8 +82,10 @@ fn parse_range(text: &str) -> Result<(f64, f64), String> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let config = SampleConfig {
-        candidates: args.candidates,
+    let mut config = SampleConfig {
+        candidates: args
+            .candidates
+            .unwrap_or(SampleConfig::default().candidates),
         seed: args.seed,
         sampling: SamplingConfig {
             temperature: args.temperature,
@@ -84,6 +98,33 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         min_distance: args.min_distance,
     };
     let index = TokensIndex::read(&args.tokens)?;
+    if let Some(from) = args.reuse {
+        let reuse = ReuseConfig {
+            from,
+            reopen: args.reopen,
+            candidates: args.candidates,
+        };
+        let dir = args.output.parent().unwrap_or(Path::new("."));
+        let plan = reuse::sample(&reuse, &index, &mut config, &args.output, &dir.join("reuse"))?;
+        eprintln!("{}", plan.summary());
+        match plan.removal_only {
+            Some(_) => println!(
+                "Domains were only removed: no candidates. The answer is in {}: make the manifest with \
+                 `remix manifest --weights {}`",
+                dir.join("reuse/weights.json").display(),
+                dir.join("reuse/weights.json").display()
+            ),
+            None => println!(
+                "Wrote {} mixtures over {} domains ({} sampled in the reduced space of {} entries) to {}",
+                plan.candidates + 3,
+                index.training_domains().count(),
+                plan.candidates,
+                plan.free.len() + 1,
+                args.output.display()
+            ),
+        }
+        return Ok(());
+    }
     let mixtures = crate::regmix::sample::sample(&index, &config)?;
     crate::regmix::sample::write(&mixtures, &args.output)?;
     println!(

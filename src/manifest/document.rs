@@ -5,6 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::format::Format;
+use crate::data::tokens::ContentDigest;
 use crate::data::tokens::write::TokenDtype;
 use crate::regmix::mixture::DEFAULT_MAX_EPOCHS;
 
@@ -110,6 +111,10 @@ pub struct ManifestDomain {
     pub shards: Vec<ManifestShard>,
     /// Megatron prefix of the validation shard.
     pub val_prefix: String,
+    /// The content digest of its documents, from `tokens/index.json` ([`ContentDigest`]): what
+    /// mixture reuse matches domains by. Absent in a manifest an older remix wrote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<ContentDigest>,
 }
 
 /// One training shard of a domain.

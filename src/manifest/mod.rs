@@ -111,6 +111,7 @@ pub fn build(
             epochs: if epochs.is_finite() { epochs } else { f64::MAX },
             shards,
             val_prefix: domain.validation_prefix(&tokens_dir).display().to_string(),
+            digest: domain.digest,
         });
     }
     if !too_repeated.is_empty() {

@@ -31,6 +31,7 @@ pub fn read_weights(path: &Path) -> Result<WeightsSource> {
     // DoReMi's weights (`method: doremi`) that do not parse is an error, never weights "given".
     let is_optimum = value.get("model").is_some() && value.get("predicted_loss").is_some();
     let is_doremi = value.get("method").and_then(Value::as_str) == Some("doremi");
+    let is_reuse = value.get("method").and_then(Value::as_str) == Some("reuse");
     let damaged = |what: &str, e: serde_json::Error| {
         anyhow::anyhow!(
             "{shown} looks like {what} but is not the file remix writes ({e}): from another version, or \
@@ -45,6 +46,18 @@ pub fn read_weights(path: &Path) -> Result<WeightsSource> {
         let doremi: DoremiWeights =
             serde_json::from_value(value).map_err(|e| damaged("DoReMi's weights", e))?;
         doremi_method(&shown, &doremi)
+    } else if is_reuse {
+        // Mixture reuse after domains were only removed: the old mixture renormalised.
+        let mut evidence = value;
+        if let Some(object) = evidence.as_object_mut() {
+            object.remove("domains");
+            object.remove("method");
+        }
+        Method {
+            kind: "reuse".into(),
+            source: shown.clone(),
+            evidence,
+        }
     } else {
         tracing::info!(weights = %shown, "neither an optimum nor DoReMi's weights: the method is `given`");
         given(&shown)

@@ -21,6 +21,7 @@ use crate::proxy::device::DeviceChoice;
 use crate::proxy::settings::TrainConfig;
 use crate::regmix::fit::FitConfig;
 use crate::regmix::rounds::RoundsConfig;
+use crate::regmix::reuse::ReuseConfig;
 use crate::regmix::sample::SampleConfig;
 use crate::regmix::simulate::SimulateConfig;
 
@@ -51,6 +52,10 @@ pub struct PipelineConfig {
     pub regmix: Option<RegmixSection>,
     /// DoReMi; leave the section out to skip it.
     pub doremi: Option<DoremiSettings>,
+    /// Mixture reuse: an earlier search's manifest, whose unchanged domains stay at their old
+    /// proportions while the search covers only what changed ([`crate::regmix::reuse`]). Needs
+    /// `[regmix]`; leave it out to search every domain.
+    pub reuse: Option<ReuseConfig>,
     pub manifest: ManifestConfig,
     /// Validation at a larger scale, before the manifest (needs `[regmix]`); leave the section out to
     /// skip it.
@@ -226,9 +231,26 @@ impl PipelineConfig {
         {
             *path = beside(base, path);
         }
+        if let Some(reuse) = &mut config.reuse {
+            reuse.from = beside(base, &reuse.from);
+        }
         config.check(path)?;
         // With rounds, the first round's count is theirs: a count in [regmix.sample] would state the
-        // budget twice (its default cannot be told from an explicit value once parsed).
+        // budget twice (its default cannot be told from an explicit value once parsed). With reuse,
+        // the count follows the free dimensions unless [reuse] candidates sets it.
+        if config.reuse.is_some()
+            && toml::from_str::<toml::Table>(&text).is_ok_and(|t| {
+                t.get("regmix")
+                    .and_then(|r| r.get("sample"))
+                    .and_then(|s| s.get("candidates"))
+                    .is_some()
+            })
+        {
+            bail!(
+                "{}: [regmix.sample] candidates is set, but with [reuse] the candidates follow the domains searched                  (30 per free dimension, at least 16): set [reuse] candidates instead",
+                path.display()
+            );
+        }
         if config.regmix.as_ref().is_some_and(|r| r.rounds.is_some())
             && toml::from_str::<toml::Table>(&text).is_ok_and(|t| {
                 t.get("regmix")
@@ -305,6 +327,22 @@ impl PipelineConfig {
             rounds
                 .check()
                 .map_err(|e| anyhow::anyhow!("{where_}: {e}"))?;
+        }
+        if self.reuse.is_some() {
+            match &self.regmix {
+                None => bail!(
+                    "{where_}: [reuse] reuses a RegMix search: add [regmix] (DoReMi reweights every domain and has no                      search to cut)"
+                ),
+                Some(regmix) if regmix.rounds.is_some() => bail!(
+                    "{where_}: [reuse] with [regmix.rounds] is not supported yet: remove one of them"
+                ),
+                Some(_) => {}
+            }
+            if self.manifest.from == Some(WeightsFrom::Doremi) {
+                bail!(
+                    "{where_}: [reuse] searches with RegMix, but [manifest] from = \"doremi\": set it to \"regmix\""
+                );
+            }
         }
         if self.regmix.is_none() && self.doremi.is_none() {
             bail!("{where_}: nothing chooses the weights: add a [regmix] or a [doremi] section");

@@ -9,13 +9,14 @@ use anyhow::{Context as _, Result};
 
 use super::config::{CorpusSection, PipelineConfig};
 use super::stage::PipelineStage;
-use crate::core::workdir::{DONE_MARKER, WorkDir};
+use crate::core::workdir::{DONE_MARKER, WorkDir, read_json_if_present};
 use crate::data::corpus::Corpus;
 use crate::data::tokens::TokensIndex;
 use crate::manifest::{self, Manifest, WeightsFrom};
 use crate::proxy::device::ProxyDevice;
 use crate::proxy::model::ProxyShape;
 use crate::regmix::fit::FitConfig;
+use crate::regmix::reuse::ReusePlan;
 use crate::regmix::rounds::RoundsConfig;
 use crate::regmix::sample::SampleConfig;
 use crate::regmix::simulate::SimulateConfig;
@@ -101,6 +102,41 @@ impl<'a> Context<'a> {
         config
     }
 
+    /// `WORK/reuse/plan.json`, the sample stage's plan under `[reuse]`.
+    pub fn reuse_plan_path(&self) -> PathBuf {
+        crate::regmix::reuse::plan_path(self.work.root())
+    }
+
+    /// `WORK/reuse/weights.json`: the answer when domains were only removed.
+    pub fn reuse_weights_path(&self) -> PathBuf {
+        self.path("reuse").join("weights.json")
+    }
+
+    /// The sample stage's reuse plan, when `[reuse]` is set and the stage wrote it.
+    pub fn reuse_plan(&self) -> Result<Option<ReusePlan>> {
+        if self.config.reuse.is_none() {
+            return Ok(None);
+        }
+        read_json_if_present(
+            &self.reuse_plan_path(),
+            "is not the sample stage's reuse plan: run it again (`remix run CONFIG --from sample`)",
+        )
+    }
+
+    /// Why the stages after sample are not needed: `[reuse]` found domains only removed, so the
+    /// answer is the old mixture renormalised ([`ReusePlan::removal_only`]).
+    pub fn removal_only(&self) -> Result<Option<String>> {
+        Ok(self
+            .reuse_plan()?
+            .filter(|plan| plan.removal_only.is_some())
+            .map(|plan| {
+                format!(
+                    "domains were only removed since {}: its mixture renormalised is the answer",
+                    plan.from
+                )
+            }))
+    }
+
     /// `[regmix.rounds]`, when the search runs in rounds.
     pub fn rounds_config(&self) -> Option<&RoundsConfig> {
         self.config.regmix.as_ref()?.rounds.as_ref()
@@ -154,6 +190,9 @@ impl<'a> Context<'a> {
     /// The weights file the manifest is built from: `fit/optimum.json` or `doremi/weights.json`
     /// (`[manifest] from`). Errors: a config that leaves it open ([`PipelineConfig::weights_from`]).
     pub fn weights_path(&self) -> Result<PathBuf> {
+        if self.removal_only()?.is_some() {
+            return Ok(self.reuse_weights_path());
+        }
         Ok(match self.config.weights_from()? {
             WeightsFrom::Regmix => self.path("fit/optimum.json"),
             WeightsFrom::Doremi => self.path("doremi/weights.json"),

@@ -62,16 +62,19 @@ pub enum StageStatus {
     Outside,
     /// The config does not enable it.
     Disabled,
+    /// Enabled, but this run does not need it (mixture reuse after domains were only removed).
+    NotNeeded,
 }
 
 impl std::fmt::Display for StageStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // `pad`, so that `{:<9}` in the run's table aligns.
+        // `pad`, so that `{:<10}` in the run's table aligns.
         f.pad(match self {
             StageStatus::Ran => "ran",
             StageStatus::Skipped => "skipped",
             StageStatus::Outside => "outside",
             StageStatus::Disabled => "disabled",
+            StageStatus::NotNeeded => "not needed",
         })
     }
 }
@@ -224,6 +227,9 @@ pub(super) fn not_run(
         Some(StageStatus::Disabled)
     } else if options.from.is_some_and(|f| stage < f) || options.until.is_some_and(|u| stage > u) {
         Some(StageStatus::Outside)
+    } else if let Some(why) = plan.not_needed(stage)? {
+        tracing::info!(stage = stage.name(), reason = %why, "not needed");
+        Some(StageStatus::NotNeeded)
     } else if markers_count && !options.force.contains(&stage) && plan.is_done(stage)? {
         tracing::info!(stage = stage.name(), "marker matches: skipped");
         Some(StageStatus::Skipped)

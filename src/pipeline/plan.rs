@@ -41,11 +41,27 @@ impl<'a> Plan<'a> {
         Ok(reads.into_iter().filter(|s| self.enabled(*s)).collect())
     }
 
-    /// The files a stage reads: the markers of its upstream stages and its files from outside the work
-    /// directory.
+    /// Why this run does not need `stage` though the config enables it ([`super::spec::StageSpec::not_needed`]).
+    pub fn not_needed(&self, stage: PipelineStage) -> Result<Option<String>> {
+        spec(stage).not_needed(&self.cx)
+    }
+
+    /// The upstream stages this run needs: what a stage reads the markers of.
+    fn needed_upstream(&self, stage: PipelineStage) -> Result<Vec<PipelineStage>> {
+        let mut needed = Vec::new();
+        for up in self.upstream(stage)? {
+            if self.not_needed(up)?.is_none() {
+                needed.push(up);
+            }
+        }
+        Ok(needed)
+    }
+
+    /// The files a stage reads: the markers of its upstream stages (those this run needs) and its
+    /// files from outside the work directory.
     fn inputs(&self, stage: PipelineStage) -> Result<Vec<PathBuf>> {
         let mut inputs: Vec<PathBuf> = self
-            .upstream(stage)?
+            .needed_upstream(stage)?
             .into_iter()
             .map(|s| self.cx.marker_path(s))
             .collect();
@@ -152,7 +168,7 @@ impl<'a> Plan<'a> {
 
     /// Fails with the stage to run first when an upstream stage has not finished.
     pub fn check_inputs(&self, stage: PipelineStage) -> Result<()> {
-        for up in self.upstream(stage)? {
+        for up in self.needed_upstream(stage)? {
             if !self.cx.marker_path(up).exists() {
                 bail!(
                     "the {} stage reads what the {} stage writes, and {} has not finished in {}: run it \

@@ -55,6 +55,13 @@ pub trait StageSpec: Sync {
     /// What it must have left for it to count as done.
     fn outputs(&self, cx: &Context) -> Vec<PathBuf>;
 
+    /// Why this run does not need it though the config enables it, as said in the log (mixture reuse
+    /// after domains were only removed: no proxy, fit or simulation); `None` (the default) when it
+    /// runs.
+    fn not_needed(&self, _cx: &Context) -> Result<Option<String>> {
+        Ok(None)
+    }
+
     /// The settings that decide its result, as hashed into its marker.
     fn settings(&self, cx: &Context) -> Result<Value>;
 

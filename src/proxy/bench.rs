@@ -75,6 +75,7 @@ pub fn train(
             val_documents: 0,
             val_tokens: 0,
             eval_only: false,
+            digest: None,
             parts: Vec::new(),
         }],
     };

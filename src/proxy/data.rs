@@ -249,6 +249,7 @@ mod tests {
                 val_documents: 10,
                 val_tokens: 30,
                 eval_only,
+                digest: None,
                 parts: Vec::new(),
             });
         }

@@ -12,6 +12,7 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
+use crate::regmix::reuse::{FrozenBlock, frozen_block_of};
 use crate::regmix::runs::regmix::read_csv;
 
 /// Columns that identify a row, in order of preference.
@@ -21,12 +22,18 @@ const ID_COLUMNS: [&str; 3] = ["index", "run_id", "mixture_id"];
 pub struct MixtureFile {
     pub id: Option<(String, Vec<String>)>,
     pub weights: Vec<(String, Vec<f64>)>,
+    /// The frozen block of a reuse search's candidates ([`crate::regmix::reuse`]), from the Parquet
+    /// metadata.
+    pub frozen: Option<FrozenBlock>,
 }
 
 /// Reads mixtures from Parquet or CSV.
 pub fn read_mixtures(path: &Path) -> Result<MixtureFile> {
+    let mut frozen = None;
     let (header, columns): TextColumns = if is_parquet(path)? {
-        read_parquet_columns(path)?
+        let (columns, block) = read_parquet_columns(path)?;
+        frozen = block;
+        columns
     } else {
         let (header, rows) = read_csv(path)?;
         let columns = (0..header.len())
@@ -78,7 +85,11 @@ pub fn read_mixtures(path: &Path) -> Result<MixtureFile> {
             header.join(", ")
         );
     }
-    Ok(MixtureFile { id, weights })
+    Ok(MixtureFile {
+        id,
+        weights,
+        frozen,
+    })
 }
 
 fn is_parquet(path: &Path) -> Result<bool> {
@@ -91,10 +102,11 @@ fn is_parquet(path: &Path) -> Result<bool> {
 /// A header and, per column, its cells as text.
 type TextColumns = (Vec<String>, Vec<Vec<Option<String>>>);
 
-fn read_parquet_columns(path: &Path) -> Result<TextColumns> {
-    let reader = ParquetRecordBatchReaderBuilder::try_new(fs::File::open(path)?)
-        .map_err(|e| anyhow!("{} is not a readable Parquet file ({e})", path.display()))?
-        .build()?;
+fn read_parquet_columns(path: &Path) -> Result<(TextColumns, Option<FrozenBlock>)> {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(fs::File::open(path)?)
+        .map_err(|e| anyhow!("{} is not a readable Parquet file ({e})", path.display()))?;
+    let frozen = frozen_block_of(builder.metadata().file_metadata(), path)?;
+    let reader = builder.build()?;
     let batches = reader.collect::<Result<Vec<_>, _>>()?;
     let Some(first) = batches.first() else {
         bail!("{} holds no rows", path.display())
@@ -126,5 +138,5 @@ fn read_parquet_columns(path: &Path) -> Result<TextColumns> {
                 .collect())
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok((header, columns))
+    Ok(((header, columns), frozen))
 }

@@ -77,7 +77,7 @@ pub fn run(model_path: &Path, input: &Path, output: &Path, ignore_extra: bool) -
         }
         row.iter_mut().for_each(|w| *w /= sum);
     }
-    let predictions = model.model.predict(&x);
+    let predictions = model.predict(&x)?;
     write_atomic_with(output, |out| {
         let mut out = std::io::BufWriter::new(out);
         match &file.id {

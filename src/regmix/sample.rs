@@ -24,6 +24,7 @@ use crate::core::DEFAULT_SEED;
 use crate::core::workdir::write_atomic_with;
 use crate::data::tokens::TokensIndex;
 use crate::regmix::mixture::{DEFAULT_MAX_EPOCHS, SamplingConfig, caps_for, draw, within_caps};
+use crate::regmix::reuse::{FrozenBlock, Reduction, frozen_block_entry};
 
 /// Candidate generation settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -63,6 +64,9 @@ pub struct Mixtures {
     pub domains: Vec<String>,
     /// (mixture id, weights in `domains` order).
     pub rows: Vec<(String, Vec<f64>)>,
+    /// Under mixture reuse, the domains every row keeps in fixed proportions
+    /// ([`crate::regmix::reuse`]); written into the file's metadata.
+    pub frozen: Option<FrozenBlock>,
 }
 
 /// Draws the candidates for the training domains of a token index.
@@ -82,11 +86,66 @@ pub fn sample(index: &TokensIndex, config: &SampleConfig) -> Result<Mixtures> {
     }
     let domains: Vec<String> = training.iter().map(|d| d.domain.clone()).collect();
     let tokens: Vec<u64> = training.iter().map(|d| d.tokens).collect();
+    let caps = caps_for(&tokens, config.train_tokens, config.max_epochs);
+    let rows = draw_rows(&domains, &tokens, &caps, None, config)?;
+    Ok(Mixtures {
+        domains,
+        rows,
+        frozen: None,
+    })
+}
+
+/// Draws the candidates of a reuse search: in the reduced space of `reduction` (the free domains and
+/// the frozen block), each expanded over every training domain. Besides the natural and uniform rows
+/// (of the reduced space) comes `previous`, the old mixture (the block alone, under its cap).
+/// `config.candidates` is the plan's count. Errors: as [`sample`].
+pub fn sample_reused(
+    index: &TokensIndex,
+    config: &SampleConfig,
+    block: &FrozenBlock,
+) -> Result<Mixtures> {
+    let domains = index.training_names();
+    let reduction = Reduction::new(&domains, block)?;
+    let tokens: Vec<u64> = index.training_domains().map(|d| d.tokens).collect();
+    let caps = caps_for(
+        &reduction.cap_tokens(&tokens),
+        config.train_tokens,
+        config.max_epochs,
+    );
+    let mut previous = vec![0.0; reduction.dims()];
+    previous[reduction.dims() - 1] = 1.0;
+    let previous = crate::regmix::mixture::enforce(&previous, &caps, 0.0)?;
+    let rows = draw_rows(
+        &reduction.names(),
+        &reduction.sum_tokens(&tokens),
+        &caps,
+        Some(previous),
+        config,
+    )?;
+    Ok(Mixtures {
+        domains,
+        rows: rows
+            .into_iter()
+            .map(|(id, w)| (id, reduction.expand(&w)))
+            .collect(),
+        frozen: Some(block.clone()),
+    })
+}
+
+/// The rows over `domains` holding `tokens` each, under `caps`: natural, uniform, `previous` when
+/// given, then `config.candidates` Dirichlet draws. Errors: caps that cannot sum to 1, too few draws
+/// within the caps.
+fn draw_rows(
+    domains: &[String],
+    tokens: &[u64],
+    caps: &[f64],
+    previous: Option<Vec<f64>>,
+    config: &SampleConfig,
+) -> Result<Vec<(String, Vec<f64>)>> {
     let total: u64 = tokens.iter().sum();
     if total == 0 {
         bail!("the training domains of the token index hold no tokens");
     }
-    let caps = caps_for(&tokens, config.train_tokens, config.max_epochs);
     if caps.iter().sum::<f64>() < 1.0 {
         bail!(
             "{total} tokens repeated at most {} times cannot supply {} tokens per proxy: lower \
@@ -100,8 +159,8 @@ pub fn sample(index: &TokensIndex, config: &SampleConfig) -> Result<Mixtures> {
     // a domain is small, and `remix train` would refuse it: it becomes the uniform mixture under the caps
     // (the excess moved to the domains with room, in proportion to their weight).
     let mut uniform = vec![1.0 / domains.len() as f64; domains.len()];
-    if !within_caps(&uniform, &caps) {
-        uniform = crate::regmix::mixture::enforce(&uniform, &caps, 0.0)?;
+    if !within_caps(&uniform, caps) {
+        uniform = crate::regmix::mixture::enforce(&uniform, caps, 0.0)?;
         tracing::info!(
             "the uniform mixture would repeat a domain more than {} times in {} proxy tokens: the uniform row is \
              capped at {}",
@@ -119,6 +178,7 @@ pub fn sample(index: &TokensIndex, config: &SampleConfig) -> Result<Mixtures> {
         ("natural".to_string(), natural),
         ("uniform".to_string(), uniform),
     ];
+    rows.extend(previous.map(|p| ("previous".to_string(), p)));
 
     let shares: Vec<f64> = tokens.iter().map(|&t| t as f64).collect();
     let prior = crate::regmix::mixture::prior(&shares, config.sampling.temperature);
@@ -135,7 +195,7 @@ pub fn sample(index: &TokensIndex, config: &SampleConfig) -> Result<Mixtures> {
                 config.candidates
             );
         }
-        if !draw(&mut rng, &prior, &config.sampling, &mut weights) || !within_caps(&weights, &caps)
+        if !draw(&mut rng, &prior, &config.sampling, &mut weights) || !within_caps(&weights, caps)
         {
             continue;
         }
@@ -154,7 +214,7 @@ pub fn sample(index: &TokensIndex, config: &SampleConfig) -> Result<Mixtures> {
         rows.push((format!("cand-{kept:05}"), weights.clone()));
     }
     tracing::info!(candidates = kept, draws, "sampled candidate mixtures");
-    Ok(Mixtures { domains, rows })
+    Ok(rows)
 }
 
 /// Writes `mixtures.parquet` (through a temporary file).
@@ -176,6 +236,9 @@ pub fn write(mixtures: &Mixtures, path: &Path) -> Result<()> {
     let batch = RecordBatch::try_from_iter(columns)?;
     write_atomic_with(path, |file| {
         let mut writer = ArrowWriter::try_new(file, batch.schema(), None)?;
+        if let Some(block) = &mixtures.frozen {
+            writer.append_key_value_metadata(frozen_block_entry(block)?);
+        }
         writer.write(&batch)?;
         writer.close()?;
         Ok(())
@@ -205,6 +268,7 @@ mod tests {
                     val_documents: 1,
                     val_tokens: 1,
                     eval_only,
+                    digest: None,
                     parts: Vec::new(),
                 })
                 .collect(),

@@ -185,8 +185,15 @@ pub fn optimum(
     counts: Option<&[u64]>,
     config: &SimulateConfig,
 ) -> Result<Optimum> {
-    let dims = model.domains.len();
-    let caps = match (counts, config.train_tokens) {
+    let reduction = model.reduction()?;
+    // Under reuse the search runs in the reduced space: the block's cap is its tightest domain's,
+    // its prior share its domains' tokens together.
+    let (dims, cap_counts, prior_counts) = match (&reduction, counts) {
+        (Some(r), Some(c)) => (r.dims(), Some(r.cap_tokens(c)), Some(r.sum_tokens(c))),
+        (Some(r), None) => (r.dims(), None, None),
+        (None, c) => (model.domains.len(), c.map(<[u64]>::to_vec), c.map(<[u64]>::to_vec)),
+    };
+    let caps = match (&cap_counts, config.train_tokens) {
         (Some(counts), Some(train)) => epoch_caps(counts, train, config.max_epochs),
         (None, Some(_)) => bail!(
             "--train-tokens needs --tokens: the epoch caps come from each domain's token count"
@@ -202,7 +209,7 @@ pub fn optimum(
             config.train_tokens.unwrap_or(0)
         );
     }
-    let token_shares: Vec<f64> = match counts {
+    let token_shares: Vec<f64> = match &prior_counts {
         Some(c) => c.iter().map(|&t| t as f64).collect(),
         None => vec![1.0; dims],
     };
@@ -243,14 +250,44 @@ pub fn optimum(
     let optimum = enforce(&answer, &caps, config.sampling.min_weight)?;
     debug_assert!(within_caps(&optimum, &caps));
 
+    if let Some(r) = &reduction
+        && caps[dims - 1] < 1.0
+        && optimum[dims - 1] >= caps[dims - 1] - 1e-9
+    {
+        tracing::warn!(
+            "the frozen block's total weight is capped at {:.4}: at its old proportions its tightest domain \
+             would repeat more than {} times in {} training tokens",
+            caps[dims - 1],
+            config.max_epochs,
+            config.train_tokens.unwrap_or(0)
+        );
+        debug_assert_eq!(r.dims(), dims);
+    }
+
+    // Reported over every training domain: a reduced mixture expanded, a full one reduced to predict.
+    let full = |w: &[f64]| match &reduction {
+        Some(r) => r.expand(w),
+        None => w.to_vec(),
+    };
+    let reduce = |w: &[f64]| match &reduction {
+        Some(r) => r.reduce(w),
+        None => w.to_vec(),
+    };
+    let domain_caps = match (counts, config.train_tokens) {
+        (Some(counts), Some(train)) => epoch_caps(counts, train, config.max_epochs),
+        _ => vec![1.0; model.domains.len()],
+    };
     let natural = counts.map(|c| {
         let total: u64 = c.iter().sum();
         c.iter()
             .map(|&t| t as f64 / total.max(1) as f64)
             .collect::<Vec<_>>()
     });
-    let uniform = vec![1.0 / dims as f64; dims];
+    let n = model.domains.len();
+    let uniform = vec![1.0 / n as f64; n];
     let predict = |w: &[f64]| model.model.predict(&[w.to_vec()])[0];
+    let optimum_full = full(&optimum);
+    let uncapped_full = uncapped.as_deref().map(full);
     let result = Optimum {
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         model: model_label.to_string(),
@@ -268,10 +305,10 @@ pub fn optimum(
             .enumerate()
             .map(|(i, d)| OptimumDomain {
                 domain: d.clone(),
-                weight: optimum[i],
+                weight: optimum_full[i],
                 natural: natural.as_ref().map(|n| n[i]),
-                cap: caps[i],
-                uncapped: uncapped.as_ref().map(|u| u[i]),
+                cap: domain_caps[i],
+                uncapped: uncapped_full.as_ref().map(|u| u[i]),
             })
             .collect(),
         predicted_loss: predict(&optimum),
@@ -286,8 +323,8 @@ pub fn optimum(
             )?)),
             _ => None,
         },
-        predicted_loss_natural: natural.as_deref().map(predict),
-        predicted_loss_uniform: predict(&uniform),
+        predicted_loss_natural: natural.as_deref().map(|n| predict(&reduce(n))),
+        predicted_loss_uniform: predict(&reduce(&uniform)),
         feasible_candidates: feasible,
     };
     Ok(result)

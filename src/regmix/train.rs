@@ -186,7 +186,10 @@ pub fn train_candidates(
 
     let mut table = if runs_path.exists() {
         let table = read_runs(runs_path)?;
-        if table.domains != training || table.loss_domains != loss_domains {
+        if table.domains != training
+            || table.loss_domains != loss_domains
+            || table.frozen != file.frozen
+        {
             bail!(
                 "{} holds runs over other domains: give another output, or remove it to start over",
                 runs_path.display()
@@ -198,6 +201,7 @@ pub fn train_candidates(
             domains: training.clone(),
             loss_domains: loss_domains.clone(),
             runs: Vec::new(),
+            frozen: file.frozen.clone(),
         }
     };
     let done = |table: &RunsTable, id: &str| {

@@ -148,7 +148,7 @@ pub fn run(
             .iter()
             .map(|d| result.weights.get(d).copied().unwrap_or(0.0))
             .collect();
-        result.predicted_target_loss = model.model.predict(&[row]).first().copied();
+        result.predicted_target_loss = model.predict(&[row])?.first().copied();
     }
     let predicted: Vec<f64> = results
         .iter()

@@ -37,7 +37,7 @@ use crate::core::workdir::{DoneMarker, StageFolder, WorkDir, write_dir, write_js
 use crate::data::corpus::Corpus;
 use crate::data::corpus::config::CorpusConfig;
 use crate::data::tokens::write::{ShardWriter, TokenDtype, shard_path};
-use crate::data::tokens::{TokenDomain, TokensIndex};
+use crate::data::tokens::{ContentDigest, TokenDomain, TokensIndex};
 
 /// Text encoded per call of the tokenizer: enough documents to keep every thread busy, small enough
 /// that the encodings (tens of bytes per token) stay in the hundreds of megabytes.
@@ -81,6 +81,9 @@ struct Written {
     tokens: u64,
     val_documents: u64,
     val_tokens: u64,
+    /// Training and validation documents together.
+    #[serde(default)]
+    digest: ContentDigest,
 }
 
 impl Written {
@@ -89,6 +92,7 @@ impl Written {
         self.tokens += other.tokens;
         self.val_documents += other.val_documents;
         self.val_tokens += other.val_tokens;
+        self.digest += other.digest;
     }
 }
 
@@ -270,6 +274,7 @@ fn encode(
             tokens: s.train.tokens(),
             val_documents: s.val.documents(),
             val_tokens: s.val.tokens(),
+            digest: s.train.digest() + s.val.digest(),
         });
         s.train.finish()?;
         s.val.finish()?;
@@ -300,6 +305,7 @@ fn make_index(
                 val_documents: w.val_documents,
                 val_tokens: w.val_tokens,
                 eval_only: config.eval_only.contains(domain),
+                digest: Some(w.digest),
                 parts: Vec::new(),
             })
             .collect(),

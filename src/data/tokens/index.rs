@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::ContentDigest;
 use super::write::TokenDtype;
 use anyhow::{Context, Result};
 use schemars::JsonSchema;
@@ -38,6 +39,10 @@ pub struct TokenDomain {
     pub val_tokens: u64,
     /// Evaluated only: never sampled for training.
     pub eval_only: bool,
+    /// The digest of its documents, training and validation together ([`ContentDigest`]): equal
+    /// for the same documents in any order or task count. Absent in an index an older remix wrote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<ContentDigest>,
     /// The files of the training tokens when they are not `<stem>.bin/.idx` in the tokens folder, in
     /// stream order: Megatron prefixes brought in by `remix tokens import`, or the shards of the tokenize
     /// stage's tasks (`<stem>.<i>-of-<N>`, [`crate::data::tokenize::tasks`]). Empty for one shard.

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+use super::ContentDigest;
+
 pub const MAGIC: &[u8; 9] = b"MMIDIDX\0\0";
 
 /// The token type of a shard, named as Megatron and numpy name it (`uint16`, `int32`) in
@@ -73,6 +75,7 @@ pub struct ShardWriter {
     bin: BufWriter<fs::File>,
     lengths: Vec<i32>,
     tokens: u64,
+    digest: ContentDigest,
     scratch: Vec<u8>,
 }
 
@@ -92,6 +95,7 @@ impl ShardWriter {
             bin: BufWriter::with_capacity(1 << 20, file),
             lengths: Vec::new(),
             tokens: 0,
+            digest: ContentDigest::default(),
             scratch: Vec::new(),
         })
     }
@@ -123,6 +127,7 @@ impl ShardWriter {
         self.bin
             .write_all(&self.scratch)
             .map_err(|e| self.io_error(e))?;
+        self.digest.push(&self.scratch);
         self.lengths.push(length);
         self.tokens += ids.len() as u64;
         Ok(())
@@ -134,6 +139,11 @@ impl ShardWriter {
 
     pub fn tokens(&self) -> u64 {
         self.tokens
+    }
+
+    /// The content digest of the documents pushed so far ([`ContentDigest`]).
+    pub fn digest(&self) -> ContentDigest {
+        self.digest
     }
 
     fn io_error(&self, e: std::io::Error) -> anyhow::Error {

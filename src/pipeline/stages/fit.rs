@@ -31,6 +31,10 @@ impl StageSpec for Fit {
         vec![cx.path("fit/_done.json")]
     }
 
+    fn not_needed(&self, cx: &Context) -> Result<Option<String>> {
+        cx.removal_only()
+    }
+
     fn settings(&self, cx: &Context) -> Result<Value> {
         Ok(serde_json::to_value(cx.fit_config())?)
     }

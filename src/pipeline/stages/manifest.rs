@@ -47,7 +47,7 @@ pub fn manifest_files(cx: &Context) -> Result<Vec<PathBuf>> {
 /// stages that ran. Errors: an artifact of an enabled stage that cannot be read.
 fn warnings(cx: &Context, manifest: &manifest::Manifest) -> Result<Vec<answer::Warning>> {
     let config = cx.config;
-    let (fit, optimum) = if config.regmix.is_some() {
+    let (fit, optimum) = if config.regmix.is_some() && cx.removal_only()?.is_none() {
         let fit: FitReport = read_json(&cx.path("fit/report.json"), "the fit stage writes it")?;
         let optimum: Optimum =
             read_json(&cx.path("fit/optimum.json"), "the simulate stage writes it")?;
@@ -106,11 +106,12 @@ impl StageSpec for Manifest {
             WeightsFrom::Doremi => PipelineStage::Doremi,
             WeightsFrom::Regmix => PipelineStage::Simulate,
         };
-        Ok(vec![
-            PipelineStage::Tokenize,
-            weights,
-            PipelineStage::Validate,
-        ])
+        let mut reads = vec![PipelineStage::Tokenize, weights, PipelineStage::Validate];
+        // Under reuse, the plan (and after only removals, the answer) comes from the sample stage.
+        if config.reuse.is_some() {
+            reads.insert(1, PipelineStage::Sample);
+        }
+        Ok(reads)
     }
 
     fn outputs(&self, cx: &Context) -> Vec<PathBuf> {
@@ -123,7 +124,21 @@ impl StageSpec for Manifest {
 
     fn run(&self, cx: &Context, _tasks: &StageTasks, _quiet: bool) -> Result<()> {
         let mut manifest = cx.build_manifest()?;
-        if Validate.enabled(cx.config) {
+        let removal_only = cx.removal_only()?.is_some();
+        if let Some(plan) = cx.reuse_plan()? {
+            manifest.method.evidence["reuse"] = json!({
+                "from": plan.from,
+                "from_sha256": plan.from_sha256,
+                "from_name": plan.from_name,
+                "changes": plan.changes,
+                "reopened": plan.reopened,
+                "frozen": plan.block,
+                "searched": plan.free,
+                "candidates": if removal_only { 0 } else { plan.candidates },
+                "removal_only": removal_only,
+            });
+        }
+        if Validate.enabled(cx.config) && !removal_only {
             let results = cx.path("validate/results.json");
             let report: ValidationReport =
                 read_json(&results, "the validate stage writes it before the manifest")?;

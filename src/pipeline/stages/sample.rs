@@ -1,16 +1,19 @@
-//! The sample stage: RegMix's candidate mixtures for the proxies (`WORK/mixtures.parquet`).
+//! The sample stage: RegMix's candidate mixtures for the proxies (`WORK/mixtures.parquet`); under
+//! `[reuse]`, first the reuse plan (`WORK/reuse/plan.json`, [`crate::regmix::reuse`]), then the
+//! candidates in its reduced space, or, when domains were only removed, the answer itself
+//! (`WORK/reuse/weights.json`) and no candidates.
 
 use std::path::PathBuf;
 
 use anyhow::Result;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::data::tokens::TokensIndex;
 use crate::pipeline::config::PipelineConfig;
 use crate::pipeline::context::Context;
 use crate::pipeline::spec::{StageSpec, StageTasks};
 use crate::pipeline::stage::PipelineStage;
-use crate::regmix::sample;
+use crate::regmix::{reuse, sample};
 
 pub struct Sample;
 
@@ -27,17 +30,43 @@ impl StageSpec for Sample {
         Ok(vec![PipelineStage::Tokenize])
     }
 
+    fn external_inputs(&self, cx: &Context) -> Result<Vec<PathBuf>> {
+        Ok(cx.config.reuse.iter().map(|r| r.from.clone()).collect())
+    }
+
     fn outputs(&self, cx: &Context) -> Vec<PathBuf> {
-        vec![cx.path("mixtures.parquet")]
+        // Under reuse the plan is written last, after the candidates or the answer.
+        match cx.config.reuse {
+            Some(_) => vec![cx.reuse_plan_path()],
+            None => vec![cx.path("mixtures.parquet")],
+        }
     }
 
     fn settings(&self, cx: &Context) -> Result<Value> {
-        Ok(serde_json::to_value(cx.sample_config())?)
+        Ok(json!({
+            "sample": serde_json::to_value(cx.sample_config())?,
+            "reuse": serde_json::to_value(&cx.config.reuse)?,
+        }))
     }
 
-    fn run(&self, cx: &Context, _tasks: &StageTasks, _quiet: bool) -> Result<()> {
+    fn run(&self, cx: &Context, _tasks: &StageTasks, quiet: bool) -> Result<()> {
         let index = TokensIndex::read(&cx.tokens_dir())?;
-        let mixtures = sample::sample(&index, &cx.sample_config())?;
-        sample::write(&mixtures, &cx.path("mixtures.parquet"))
+        let mixtures_path = cx.path("mixtures.parquet");
+        let Some(config) = &cx.config.reuse else {
+            let mixtures = sample::sample(&index, &cx.sample_config())?;
+            return sample::write(&mixtures, &mixtures_path);
+        };
+        let mut sample_config = cx.sample_config();
+        let plan = reuse::sample(
+            config,
+            &index,
+            &mut sample_config,
+            &mixtures_path,
+            &cx.path("reuse"),
+        )?;
+        if !quiet {
+            eprintln!("{}", plan.summary());
+        }
+        Ok(())
     }
 }

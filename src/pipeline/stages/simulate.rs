@@ -31,6 +31,10 @@ impl StageSpec for Simulate {
         vec![cx.path("fit/optimum.json")]
     }
 
+    fn not_needed(&self, cx: &Context) -> Result<Option<String>> {
+        cx.removal_only()
+    }
+
     fn settings(&self, cx: &Context) -> Result<Value> {
         Ok(serde_json::to_value(cx.simulate_config())?)
     }

@@ -73,6 +73,10 @@ impl StageSpec for Train {
         vec![cx.path("runs/runs.parquet")]
     }
 
+    fn not_needed(&self, cx: &Context) -> Result<Option<String>> {
+        cx.removal_only()
+    }
+
     fn settings(&self, cx: &Context) -> Result<Value> {
         let mut settings = json!({ "proxy": cx.config.proxy, "seed": cx.config.seed });
         // Later rounds follow the fit and the search: a change there re-proposes them.

@@ -33,6 +33,10 @@ impl StageSpec for Validate {
         vec![cx.path("validate/results.json")]
     }
 
+    fn not_needed(&self, cx: &Context) -> Result<Option<String>> {
+        cx.removal_only()
+    }
+
     fn settings(&self, cx: &Context) -> Result<Value> {
         let c = cx.config;
         Ok(json!({

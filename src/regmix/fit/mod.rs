@@ -33,6 +33,7 @@ pub use target::Target;
 
 use crate::core::DEFAULT_SEED;
 use crate::core::workdir::{DoneMarker, StageFolder, write_atomic, write_json};
+use crate::regmix::reuse::{FrozenBlock, Reduction};
 use crate::regmix::runs::{RunsTable, WEIGHT_SUM_TOLERANCE, read_runs};
 
 /// Settings of `remix fit`.
@@ -116,13 +117,39 @@ pub struct OutOfFold {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct FitModel {
     pub tool_version: String,
-    /// The training domains, in the order the regressor reads weights.
+    /// The training domains, in the runs table's order: the order [`FitModel::predict`] reads
+    /// weights in.
     pub domains: Vec<String>,
+    /// Under mixture reuse, the domains kept in fixed proportions: the regressor reads the reduced
+    /// weights ([`crate::regmix::reuse::Reduction`]: the free domains, then the block's total).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frozen: Option<FrozenBlock>,
     /// The evaluated domains whose (weighted) loss is predicted.
     pub target: Target,
     /// The chosen regressor's cross-validated scores.
     pub cv: RegressorScore,
     pub model: Fitted,
+}
+
+impl FitModel {
+    /// The reduced space of a reuse fit, `None` otherwise. Errors: a block the domains lack.
+    pub fn reduction(&self) -> Result<Option<Reduction>> {
+        self.frozen
+            .as_ref()
+            .map(|b| Reduction::new(&self.domains, b))
+            .transpose()
+    }
+
+    /// The predicted target loss of each mixture of `rows` (weights in [`Self::domains`] order),
+    /// reduced first under reuse. Errors: as [`Self::reduction`].
+    pub fn predict(&self, rows: &[Vec<f64>]) -> Result<Vec<f64>> {
+        Ok(match self.reduction()? {
+            Some(r) => self
+                .model
+                .predict(&rows.iter().map(|w| r.reduce(w)).collect::<Vec<_>>()),
+            None => self.model.predict(rows),
+        })
+    }
 }
 
 /// `report.json`.
@@ -133,7 +160,12 @@ pub struct FitReport {
     /// Runs used (finished, with every target loss).
     pub runs: usize,
     pub config: FitConfig,
+    /// The regressor's inputs: the training domains, or under reuse the free ones and
+    /// [`crate::regmix::reuse::BLOCK_NAME`].
     pub domains: Vec<String>,
+    /// Under mixture reuse, the frozen block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frozen: Option<FrozenBlock>,
     /// Every fitted regressor's cross-validated scores, best first.
     pub regressors: Vec<RegressorScore>,
     /// The regressors of the config that could not fit this runs table, with why.
@@ -369,6 +401,12 @@ pub fn fit(
     runs_table: &str,
     config: &FitConfig,
 ) -> Result<(FitModel, FitReport)> {
+    let full = table;
+    let reduced = match &table.frozen {
+        Some(block) => Some(reduce_table(table, block)?),
+        None => None,
+    };
+    let table = reduced.as_ref().unwrap_or(table);
     let samples = samples(table, &config.target)?;
     if config.regressors.is_empty() {
         bail!("no regressor to fit: pass at least one --regressor");
@@ -419,7 +457,8 @@ pub fn fit(
     let model = Fitted::fit(best.regressor, samples.rows(), config.seed)?;
     let fit_model = FitModel {
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        domains: table.domains.clone(),
+        domains: full.domains.clone(),
+        frozen: full.frozen.clone(),
         target: config.target.clone(),
         cv: best.clone(),
         model,
@@ -430,6 +469,7 @@ pub fn fit(
         runs: samples.y.len(),
         config: config.clone(),
         domains: table.domains.clone(),
+        frozen: full.frozen.clone(),
         regressors: scored.iter().map(|(s, _)| s.clone()).collect(),
         skipped,
         chosen: best.regressor,
@@ -446,6 +486,51 @@ pub fn fit(
         target_error: TargetError::of(&samples.errors, &samples.y),
     };
     Ok((fit_model, report))
+}
+
+/// The runs of a reuse search in the reduced space ([`Reduction`]): weights reduced, and a loss
+/// column for the block (the ratio-weighted mean of its domains' losses, none where one is missing).
+/// Errors: a block the table's domains lack.
+fn reduce_table(table: &RunsTable, block: &FrozenBlock) -> Result<RunsTable> {
+    let reduction = Reduction::new(&table.domains, block)?;
+    let own_loss: Vec<Option<usize>> = table
+        .domains
+        .iter()
+        .map(|d| table.loss_domains.iter().position(|l| l == d))
+        .collect();
+    let mut loss_domains = table.loss_domains.clone();
+    loss_domains.push(crate::regmix::reuse::BLOCK_NAME.to_string());
+    let runs = table
+        .runs
+        .iter()
+        .map(|run| {
+            let own = |values: &[Option<f64>]| -> Vec<f64> {
+                own_loss
+                    .iter()
+                    .map(|c| c.and_then(|c| values[c]).unwrap_or(f64::NAN))
+                    .collect()
+            };
+            let block_value = |values: &[Option<f64>]| {
+                reduction
+                    .reduce_losses(&own(values))
+                    .last()
+                    .copied()
+                    .filter(|v| v.is_finite())
+            };
+            let mut run = run.clone();
+            run.weights = reduction.reduce(&run.weights);
+            let (loss, error) = (block_value(&run.losses), block_value(&run.loss_errors));
+            run.losses.push(loss);
+            run.loss_errors.push(error);
+            run
+        })
+        .collect();
+    Ok(RunsTable {
+        domains: reduction.names(),
+        loss_domains,
+        runs,
+        frozen: None,
+    })
 }
 
 /// Fits the runs table at `runs_path` ([`fit`]) and writes `model.json`, `report.json` and

@@ -298,6 +298,7 @@ impl<'a> Search<'a> {
         let mixtures = Mixtures {
             domains: self.domains.clone(),
             rows,
+            frozen: None,
         };
         Ok((proposal, mixtures))
     }
@@ -356,6 +357,7 @@ mod tests {
             domains: vec!["a".into(), "b".into(), "c".into()],
             loss_domains: vec!["t".into()],
             runs,
+            frozen: None,
         }
     }
 

@@ -25,7 +25,15 @@ pub fn merge(paths: &[PathBuf]) -> Result<RunsTable> {
         .collect::<Result<Vec<_>>>()?;
     let domains = tables[0].1.domains.clone();
     let mut loss_domains = tables[0].1.loss_domains.clone();
+    let frozen = tables[0].1.frozen.clone();
     for (path, table) in &tables[1..] {
+        if table.frozen != frozen {
+            bail!(
+                "{} and {} froze different domains (mixture reuse): only runs of one reuse search can be merged",
+                path.display(),
+                first.display()
+            );
+        }
         let mut mine = table.domains.clone();
         let mut theirs = domains.clone();
         mine.sort();
@@ -85,6 +93,7 @@ pub fn merge(paths: &[PathBuf]) -> Result<RunsTable> {
         domains,
         loss_domains,
         runs: runs.into_values().collect(),
+        frozen,
     })
 }
 
@@ -128,8 +137,12 @@ pub fn fold_parts(runs_path: &Path, parts_dir: &Path, mixtures: &Path) -> Result
             domains: part_table.domains.clone(),
             loss_domains: part_table.loss_domains.clone(),
             runs: Vec::new(),
+            frozen: part_table.frozen.clone(),
         });
-        if part_table.domains != table.domains || part_table.loss_domains != table.loss_domains {
+        if part_table.domains != table.domains
+            || part_table.loss_domains != table.loss_domains
+            || part_table.frozen != table.frozen
+        {
             bail!(
                 "{} holds runs over other domains than {}: remove the stale one ({} to start training over)",
                 part.display(),
@@ -211,6 +224,7 @@ mod tests {
                 run("cand-00002", vec![0.3, 0.7], vec![Some(3.0)]),
                 run("natural", vec![0.5, 0.5], vec![Some(3.5)]),
             ],
+            frozen: None,
         };
         let b = RunsTable {
             domains: vec!["code".into(), "web".into()],
@@ -220,6 +234,7 @@ mod tests {
                 vec![0.9, 0.1],
                 vec![Some(1.0), Some(4.0)],
             )],
+            frozen: None,
         };
         let (pa, pb) = (dir.path().join("a.parquet"), dir.path().join("b.parquet"));
         write_runs(&a, &pa).unwrap();

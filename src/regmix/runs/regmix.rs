@@ -205,5 +205,6 @@ pub fn import(mixtures: &Path, losses: &Path) -> Result<RunsTable> {
         domains: weight_columns.into_iter().map(|(_, d)| d).collect(),
         loss_domains: loss_columns.into_iter().map(|(_, d)| d).collect(),
         runs,
+        frozen: None,
     })
 }

@@ -37,6 +37,10 @@ pub struct RunsTable {
     /// Evaluated domains, in loss-column order.
     pub loss_domains: Vec<String>,
     pub runs: Vec<Run>,
+    /// Under mixture reuse, the domains every run kept in fixed proportions
+    /// ([`crate::regmix::reuse`]): the fit works in the reduced space. Stored in the Parquet
+    /// metadata.
+    pub frozen: Option<crate::regmix::reuse::FrozenBlock>,
 }
 
 impl RunsTable {

@@ -15,6 +15,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::run::{FINISHED, Run, RunsTable};
 use crate::core::workdir::write_atomic_with;
+use crate::regmix::reuse::{frozen_block_entry, frozen_block_of};
 
 /// The prefix of a loss's standard-error column (`se_<domain>`, beside `loss_<domain>`).
 const LOSS_ERROR: &str = "se_";
@@ -79,6 +80,9 @@ pub fn write_runs(table: &RunsTable, path: &Path) -> Result<()> {
     let batch = RecordBatch::try_from_iter(columns)?;
     write_atomic_with(path, |file| {
         let mut writer = ArrowWriter::try_new(file, batch.schema(), None)?;
+        if let Some(block) = &table.frozen {
+            writer.append_key_value_metadata(frozen_block_entry(block)?);
+        }
         writer.write(&batch)?;
         writer.close()?;
         Ok(())
@@ -89,14 +93,14 @@ pub fn write_runs(table: &RunsTable, path: &Path) -> Result<()> {
 pub fn read_runs(path: &Path) -> Result<RunsTable> {
     let file = fs::File::open(path)
         .with_context(|| format!("cannot open the runs table {}", path.display()))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| {
-            anyhow!(
-                "{} is not a readable Parquet runs table ({e})",
-                path.display()
-            )
-        })?
-        .build()?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
+        anyhow!(
+            "{} is not a readable Parquet runs table ({e})",
+            path.display()
+        )
+    })?;
+    let frozen = frozen_block_of(builder.metadata().file_metadata(), path)?;
+    let reader = builder.build()?;
     let batches = reader
         .collect::<Result<Vec<_>, _>>()
         .with_context(|| format!("cannot read {}", path.display()))?;
@@ -242,6 +246,7 @@ pub fn read_runs(path: &Path) -> Result<RunsTable> {
         domains,
         loss_domains,
         runs,
+        frozen,
     })
 }
 
@@ -268,6 +273,10 @@ mod tests {
                 loss_errors: vec![Some(0.02)],
                 status: FINISHED.into(),
             }],
+            frozen: Some(crate::regmix::reuse::FrozenBlock {
+                domains: vec!["code".into()],
+                ratios: vec![1.0],
+            }),
         };
         let path = dir.path().join("runs.parquet");
         write_runs(&table, &path).unwrap();

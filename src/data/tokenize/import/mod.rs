@@ -40,7 +40,8 @@ use crate::core::domain::file_stem;
 use crate::core::progress::Progress;
 use crate::core::workdir::{DoneMarker, StageFolder, WorkDir, write_dir, write_json};
 use crate::data::tokens::write::{ShardWriter, TokenDtype};
-use crate::data::tokens::{TokenDomain, TokenPart, TokensIndex};
+use crate::data::tokens::{ContentDigest, TokenDomain, TokenPart, TokensIndex};
+use rayon::prelude::*;
 use files::{Imported, check_vocabulary, inferred_eod, one_dtype, open_megatron, open_numpy, scan};
 
 /// What to import (`remix tokens import`, or `[tokens.import]` in a pipeline config).
@@ -317,6 +318,7 @@ fn split(
     let mut val = ShardWriter::create(&staging.join(format!("{stem}.val")), dtype)?;
     let mut parts = Vec::new();
     let mut before = 0u64;
+    let mut digest = ContentDigest::default();
     for file in files {
         let n = file.shard.documents() as u64;
         let train = n.min((documents - held).saturating_sub(before));
@@ -324,9 +326,20 @@ fn split(
             val.push(&file.shard.document(d as usize))?;
         }
         if train > 0 {
-            let tokens = (0..train as usize)
-                .map(|d| file.shard.document_bytes(d).len() as u64 / dtype.bytes() as u64)
-                .sum();
+            let (tokens, file_digest) = (0..train as usize)
+                .into_par_iter()
+                .map(|d| {
+                    let bytes = file.shard.document_bytes(d);
+                    (
+                        bytes.len() as u64 / dtype.bytes() as u64,
+                        ContentDigest::of_document(bytes),
+                    )
+                })
+                .reduce(
+                    || (0, ContentDigest::default()),
+                    |a, b| (a.0 + b.0, a.1 + b.1),
+                );
+            digest += file_digest;
             parts.push(TokenPart {
                 prefix: file.prefix.clone(),
                 documents: train,
@@ -336,6 +349,7 @@ fn split(
         before += n;
     }
     let (val_documents, val_tokens) = (val.documents(), val.tokens());
+    digest += val.digest();
     val.finish()?;
     Ok(TokenDomain {
         domain: domain.to_string(),
@@ -345,6 +359,7 @@ fn split(
         val_documents,
         val_tokens,
         eval_only,
+        digest: Some(digest),
         parts,
     })
 }
