@@ -148,13 +148,15 @@ impl ManifestDomain {
 /// How the weights were chosen.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Method {
-    /// `regmix` (an optimum from `remix simulate`), `doremi` (`remix doremi`'s weights.json) or
-    /// `given` (weights from elsewhere).
+    /// `regmix` (an optimum from `remix simulate`), `doremi` (`remix doremi`'s weights.json), `reuse`
+    /// (an earlier manifest's mixture renormalised after domains were only removed) or `given` (weights
+    /// from elsewhere).
     pub kind: String,
     /// The weights file.
     pub source: String,
     /// What supports the choice: for RegMix the target, the predicted losses of the optimum, the
     /// natural and the uniform mixtures, and the fit's cross-validated quality when its report is beside
-    /// the model; for DoReMi its settings, reference and each round's change and losses.
+    /// the model; for DoReMi its settings, reference and each round's change and losses; under mixture
+    /// reuse, `reuse`: the old manifest, what changed, the frozen block and what was searched.
     pub evidence: serde_json::Value,
 }

@@ -247,7 +247,8 @@ impl PipelineConfig {
             })
         {
             bail!(
-                "{}: [regmix.sample] candidates is set, but with [reuse] the candidates follow the domains searched                  (30 per free dimension, at least 16): set [reuse] candidates instead",
+                "{}: [regmix.sample] candidates is set, but with [reuse] the candidates follow the domains searched \
+                 (30 per free dimension, at least 16): set [reuse] candidates instead",
                 path.display()
             );
         }
@@ -331,7 +332,8 @@ impl PipelineConfig {
         if self.reuse.is_some() {
             match &self.regmix {
                 None => bail!(
-                    "{where_}: [reuse] reuses a RegMix search: add [regmix] (DoReMi reweights every domain and has no                      search to cut)"
+                    "{where_}: [reuse] reuses a RegMix search: add [regmix] (DoReMi reweights every domain and has no \
+                     search to cut)"
                 ),
                 Some(regmix) if regmix.rounds.is_some() => bail!(
                     "{where_}: [reuse] with [regmix.rounds] is not supported yet: remove one of them"

@@ -53,6 +53,8 @@ pub struct Estimate {
     /// What `remix run` will stop at before training, as far as the estimate can see now (the
     /// checks themselves run on the token index: [`super::checks`]).
     pub problems: Vec<String>,
+    /// What the estimate could not count yet, and why.
+    pub notes: Vec<String>,
     /// The stages' hours together (the data stages, stats to tokenize, are not timed).
     pub hours: f64,
 }
@@ -85,6 +87,9 @@ impl Estimate {
         }
         for problem in &self.problems {
             out.push_str(&format!("Problem: {problem}\n"));
+        }
+        for note in &self.notes {
+            out.push_str(&format!("Note: {note}\n"));
         }
         out
     }
@@ -160,13 +165,30 @@ pub fn estimate(
         hours: models as f64 * tokens_each as f64 / tokens_per_second.max(1e-9) / 3600.0,
     };
     let mut stages = Vec::new();
-    if let (Some(regmix), true) = (&config.regmix, wanted(PipelineStage::Train)) {
-        stages.push(cost(
-            PipelineStage::Train,
-            regmix.proxies(),
-            tokens,
-            proxy_rate,
-        ));
+    let mut notes = Vec::new();
+    // Under [reuse] the search's size follows what changed, known once the token index is written.
+    let (regmix_proxies, removal_only) = match &config.reuse {
+        None => (config.regmix.as_ref().map(|r| r.proxies()), false),
+        Some(reuse) => {
+            let index = Context::new(config).tokens_dir().join("index.json");
+            if index.is_file() {
+                let plan = crate::regmix::reuse::plan(reuse, &TokensIndex::read(&index)?)?;
+                match plan.removal_only {
+                    Some(_) => (Some(0), true),
+                    None => (Some(plan.candidates + crate::regmix::sample::FIXED_ROWS_REUSED), false),
+                }
+            } else {
+                notes.push(
+                    "[reuse]: the proxies are counted once tokenize has written the token index (the \
+                     search covers only what changed): run `remix run --until tokenize`, then plan again"
+                        .to_string(),
+                );
+                (None, false)
+            }
+        }
+    };
+    if let (Some(proxies), true) = (regmix_proxies, wanted(PipelineStage::Train)) {
+        stages.push(cost(PipelineStage::Train, proxies, tokens, proxy_rate));
     }
     if let (Some(doremi), true) = (&config.doremi, wanted(PipelineStage::Doremi)) {
         // A reference proxy and a DoReMi proxy per round.
@@ -177,10 +199,11 @@ pub fn estimate(
             proxy_rate,
         ));
     }
-    if let (Some(validate), Some(_), true) = (
+    if let (Some(validate), Some(_), true, false) = (
         &config.validate,
         &config.regmix,
         wanted(PipelineStage::Validate),
+        removal_only,
     ) {
         let scaled = scaled_shape(&shape, validate.model_scale);
         let token_scale = validate.token_scale.unwrap_or(validate.model_scale);
@@ -204,7 +227,8 @@ pub fn estimate(
             ));
         }
     }
-    let hours = stages.iter().map(|s| s.hours).sum();
+    // From +0.0: an empty f64 sum is -0.0, which prints as "-0.00 h".
+    let hours = stages.iter().map(|s| s.hours).fold(0.0, |a, b| a + b);
     let candidates = config.regmix.as_ref().map_or(1, |r| r.largest_round());
     let disk = super::disk::estimate(config, vocab, corpus_tokenizer.as_ref())?;
     let manifest = &config.manifest;
@@ -237,6 +261,7 @@ pub fn estimate(
         ),
         disk,
         problems,
+        notes,
         hours,
     }))
 }

@@ -95,6 +95,9 @@ pub fn sample(index: &TokensIndex, config: &SampleConfig) -> Result<Mixtures> {
     })
 }
 
+/// Rows [`sample_reused`] writes before its candidates: natural, uniform and the old mixture.
+pub const FIXED_ROWS_REUSED: usize = 3;
+
 /// Draws the candidates of a reuse search: in the reduced space of `reduction` (the free domains and
 /// the frozen block), each expanded over every training domain. Besides the natural and uniform rows
 /// (of the reduced space) comes `previous`, the old mixture (the block alone, under its cap).

@@ -5,7 +5,7 @@
 //! cross-domain matrix (`dedup/`), token counts (`tokens/`), the sampled candidates (`mixtures.parquet`),
 //! proxy losses (`runs/runs.parquet`), the regression fit with its cross-validated predicted-against-
 //! measured scatter (`fit/report.json`), the chosen weights beside the natural and uniform ones
-//! (`fit/optimum.json`), the validation at a larger scale with the rank transfer and the proxy ladder
+//! (`fit/optimum.json`), under mixture reuse the old and new mixtures side by side (`reuse/plan.json`), the validation at a larger scale with the rank transfer and the proxy ladder
 //! (`validate/results.json`) and the manifests (`mixtures/*.json`). Charts are inline SVG ([`charts`]); the
 //! page loads nothing from anywhere.
 
@@ -28,12 +28,13 @@ pub fn render(work: &Path) -> Result<String> {
     if !work.is_dir() {
         bail!("the work directory {} does not exist", work.display());
     }
-    let builders: [SectionBuilder; 13] = [
+    let builders: [SectionBuilder; 14] = [
         sections::answer,
         sections::stats,
         sections::dedup,
         sections::clusters,
         sections::tokens,
+        sections::reuse,
         sections::candidates,
         sections::runs,
         sections::rounds,
