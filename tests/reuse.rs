@@ -102,6 +102,22 @@ fn runs(dir: &Path) -> usize {
     remix::regmix::runs::read_runs(&dir.join("work/runs/runs.parquet")).unwrap().runs.len()
 }
 
+/// A manifest at `path` of the given `weights` (JSON) over the token index of the pipeline in `dir`.
+fn given_manifest(dir: &Path, weights: &str, path: &Path) -> PathBuf {
+    let weights_path = path.with_extension("weights.json");
+    fs::write(&weights_path, weights).unwrap();
+    let tokens = dir.join("work/tokens");
+    assert_ok(&remix(
+        dir,
+        &[
+            "manifest", "--quiet", "--weights", weights_path.to_str().unwrap(), "--tokens",
+            tokens.to_str().unwrap(), "--train-tokens", "1000000", "--name", "old", "-o",
+            path.to_str().unwrap(),
+        ],
+    ));
+    path.to_path_buf()
+}
+
 #[test]
 fn each_change_kind_is_found_searched_and_answered() {
     let tmp = tempfile::tempdir().unwrap();
@@ -112,16 +128,7 @@ fn each_change_kind_is_found_searched_and_answered() {
     let base = tmp.join("base");
     pipeline(&base, &corpus(tmp, "c-base", &["code", "email", "speeches"]), None);
     assert_ok(&remix(&base, &["run", "--quiet", "--until", "tokenize", "pipeline.toml"]));
-    fs::write(tmp.join("old-weights.json"), r#"{"code": 0.4, "email": 0.6}"#).unwrap();
-    let old = tmp.join("old.json");
-    let tokens = base.join("work/tokens");
-    assert_ok(&remix(
-        tmp,
-        &[
-            "manifest", "--quiet", "--weights", "old-weights.json", "--tokens", tokens.to_str().unwrap(),
-            "--train-tokens", "1000000", "--name", "old", "-o", "old.json",
-        ],
-    ));
+    let old = given_manifest(&base, r#"{"code": 0.4, "email": 0.6}"#, &tmp.join("old.json"));
     let old_weights = manifest_weights_at(&old);
 
     // Add: novel is new; code and email are frozen at their old ratio.
@@ -172,16 +179,7 @@ fn each_change_kind_is_found_searched_and_answered() {
         assert!(report.contains(&row), "report row {row}");
     }
     // The later changes start from a mixture of all three, each weighted.
-    fs::write(tmp.join("added-weights.json"), r#"{"code": 0.3, "email": 0.3, "novel": 0.4}"#).unwrap();
-    let added = tmp.join("added.json");
-    let tokens = add.join("work/tokens");
-    assert_ok(&remix(
-        tmp,
-        &[
-            "manifest", "--quiet", "--weights", "added-weights.json", "--tokens", tokens.to_str().unwrap(),
-            "--train-tokens", "1000000", "--name", "added", "-o", "added.json",
-        ],
-    ));
+    let added = given_manifest(&add, r#"{"code": 0.3, "email": 0.3, "novel": 0.4}"#, &tmp.join("added.json"));
     let from_added = format!("from = \"{}\"\ncandidates = 4", added.display());
 
     // Remove: email dropped; the answer is the old mixture renormalised, and nothing trains.
@@ -341,4 +339,48 @@ fn reuse_gives_the_same_answer_whatever_the_threads_and_on_slurm() {
     } else {
         eprintln!("skipping the Slurm half: REMIX_SLURM is not 1 (.ci/run starts a one-node Slurm)");
     }
+}
+
+/// A reuse run killed while its proxies train resumes: the plan and the trained proxies are kept, and
+/// the answer is the uninterrupted run's.
+#[test]
+fn a_killed_reuse_run_resumes_with_the_same_answer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tmp.path();
+    let base = tmp.join("base");
+    pipeline(&base, &corpus(tmp, "c-base", &["code", "email", "speeches"]), None);
+    assert_ok(&remix(&base, &["run", "--quiet", "--until", "tokenize", "pipeline.toml"]));
+    let old = given_manifest(&base, r#"{"code": 0.4, "email": 0.6}"#, &tmp.join("old.json"));
+    let full = corpus(tmp, "c-full", &["code", "email", "novel", "speeches"]);
+    let body = format!("from = \"{}\"\ncandidates = 8", old.display());
+
+    let whole = tmp.join("whole");
+    pipeline(&whole, &full, Some(&body));
+    run(&whole);
+
+    let killed = tmp.join("killed");
+    pipeline(&killed, &full, Some(&body));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_remix"))
+        .args(["run", "--quiet", "pipeline.toml"])
+        .current_dir(&killed)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let runs_path = killed.join("work/runs/runs.parquet");
+    let started = std::time::Instant::now();
+    while !runs_path.exists() {
+        assert!(started.elapsed().as_secs() < 300, "no proxy finished in 5 minutes");
+        assert!(child.try_wait().unwrap().is_none(), "remix run ended before it could be killed");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let plan = fs::read(killed.join("work/reuse/plan.json")).unwrap();
+    let (summary, _) = run(&killed);
+    assert_eq!(status(&summary, "sample"), "skipped", "the plan stands");
+    assert_eq!(status(&summary, "train"), "ran");
+    assert_eq!(fs::read(killed.join("work/reuse/plan.json")).unwrap(), plan);
+    assert_eq!(runs(&killed), 11);
+    assert_eq!(weights(&killed), weights(&whole));
 }

@@ -238,28 +238,20 @@ impl PipelineConfig {
         // With rounds, the first round's count is theirs: a count in [regmix.sample] would state the
         // budget twice (its default cannot be told from an explicit value once parsed). With reuse,
         // the count follows the free dimensions unless [reuse] candidates sets it.
-        if config.reuse.is_some()
-            && toml::from_str::<toml::Table>(&text).is_ok_and(|t| {
-                t.get("regmix")
-                    .and_then(|r| r.get("sample"))
-                    .and_then(|s| s.get("candidates"))
-                    .is_some()
-            })
-        {
+        let sample_candidates_set = toml::from_str::<toml::Table>(&text).is_ok_and(|t| {
+            t.get("regmix")
+                .and_then(|r| r.get("sample"))
+                .and_then(|s| s.get("candidates"))
+                .is_some()
+        });
+        if sample_candidates_set && config.reuse.is_some() {
             bail!(
                 "{}: [regmix.sample] candidates is set, but with [reuse] the candidates follow the domains searched \
                  (30 per free dimension, at least 16): set [reuse] candidates instead",
                 path.display()
             );
         }
-        if config.regmix.as_ref().is_some_and(|r| r.rounds.is_some())
-            && toml::from_str::<toml::Table>(&text).is_ok_and(|t| {
-                t.get("regmix")
-                    .and_then(|r| r.get("sample"))
-                    .and_then(|s| s.get("candidates"))
-                    .is_some()
-            })
-        {
+        if sample_candidates_set && config.regmix.as_ref().is_some_and(|r| r.rounds.is_some()) {
             bail!(
                 "{}: [regmix.sample] candidates and [regmix.rounds] candidates both set the proxies: with \
                  rounds, remove [regmix.sample] candidates (the first round's count is the first of \

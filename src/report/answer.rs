@@ -169,11 +169,20 @@ pub fn warnings(evidence: &Evidence) -> Vec<Warning> {
         if per_domain < RUNS_PER_DOMAIN {
             warn(
                 format!(
-                    "{} runs for {} training domains ({per_domain:.1} per domain; RegMix used about 30)",
+                    "{} runs for {} {} ({per_domain:.1} per domain; RegMix used about 30)",
                     fit.runs,
-                    fit.domains.len()
+                    fit.domains.len(),
+                    if fit.frozen.is_some() {
+                        "dimensions searched (the free domains and the frozen block)"
+                    } else {
+                        "training domains"
+                    }
                 ),
-                "raise [regmix.sample] candidates to at least 10 per domain",
+                if fit.frozen.is_some() {
+                    "raise [reuse] candidates to at least 10 per dimension searched"
+                } else {
+                    "raise [regmix.sample] candidates to at least 10 per domain"
+                },
             );
         }
         if let (Some(predicted), Some(best)) = (regmix.map(|o| o.predicted_loss), best)

@@ -19,6 +19,7 @@ pub mod forest;
 pub mod gbdt;
 pub mod law;
 pub mod metrics;
+mod reduce;
 mod regressor;
 mod target;
 
@@ -403,7 +404,7 @@ pub fn fit(
 ) -> Result<(FitModel, FitReport)> {
     let full = table;
     let reduced = match &table.frozen {
-        Some(block) => Some(reduce_table(table, block)?),
+        Some(block) => Some(reduce::reduce_table(table, block)?),
         None => None,
     };
     let table = reduced.as_ref().unwrap_or(table);
@@ -486,51 +487,6 @@ pub fn fit(
         target_error: TargetError::of(&samples.errors, &samples.y),
     };
     Ok((fit_model, report))
-}
-
-/// The runs of a reuse search in the reduced space ([`Reduction`]): weights reduced, and a loss
-/// column for the block (the ratio-weighted mean of its domains' losses, none where one is missing).
-/// Errors: a block the table's domains lack.
-fn reduce_table(table: &RunsTable, block: &FrozenBlock) -> Result<RunsTable> {
-    let reduction = Reduction::new(&table.domains, block)?;
-    let own_loss: Vec<Option<usize>> = table
-        .domains
-        .iter()
-        .map(|d| table.loss_domains.iter().position(|l| l == d))
-        .collect();
-    let mut loss_domains = table.loss_domains.clone();
-    loss_domains.push(crate::regmix::reuse::BLOCK_NAME.to_string());
-    let runs = table
-        .runs
-        .iter()
-        .map(|run| {
-            let own = |values: &[Option<f64>]| -> Vec<f64> {
-                own_loss
-                    .iter()
-                    .map(|c| c.and_then(|c| values[c]).unwrap_or(f64::NAN))
-                    .collect()
-            };
-            let block_value = |values: &[Option<f64>]| {
-                reduction
-                    .reduce_losses(&own(values))
-                    .last()
-                    .copied()
-                    .filter(|v| v.is_finite())
-            };
-            let mut run = run.clone();
-            run.weights = reduction.reduce(&run.weights);
-            let (loss, error) = (block_value(&run.losses), block_value(&run.loss_errors));
-            run.losses.push(loss);
-            run.loss_errors.push(error);
-            run
-        })
-        .collect();
-    Ok(RunsTable {
-        domains: reduction.names(),
-        loss_domains,
-        runs,
-        frozen: None,
-    })
 }
 
 /// Fits the runs table at `runs_path` ([`fit`]) and writes `model.json`, `report.json` and
