@@ -183,12 +183,19 @@ fn each_change_kind_is_found_searched_and_answered() {
     let from_added = format!("from = \"{}\"\ncandidates = 4", added.display());
 
     // Remove: email dropped; the answer is the old mixture renormalised, and nothing trains.
+    // DoReMi reweights every domain as without reuse; validation has no search to validate.
+    let also = "\n[doremi]\nreference = \"uniform\"\n\n[validate]\nmodel_scale = 1\nholdout = 3\n";
     let remove = tmp.join("remove");
-    pipeline(&remove, &corpus(tmp, "c-remove", &["code", "novel", "speeches"]), Some(&from_added));
+    pipeline(
+        &remove,
+        &corpus(tmp, "c-remove", &["code", "novel", "speeches"]),
+        Some(&format!("{from_added}{also}")),
+    );
     let (summary, log) = run(&remove);
-    for stage in ["train", "fit", "simulate"] {
+    for stage in ["train", "fit", "simulate", "validate"] {
         assert_eq!(status(&summary, stage), "not_needed", "{stage}: {log}");
     }
+    assert_eq!(status(&summary, "doremi"), "ran", "{log}");
     assert!(!remove.join("work/runs").exists(), "no proxy trained");
     let kept = weights(&remove);
     for (domain, expected) in [("code", 0.3 / 0.7), ("novel", 0.4 / 0.7)] {
@@ -203,12 +210,28 @@ fn each_change_kind_is_found_searched_and_answered() {
     let revised = corpus(tmp, "c-revise", &["code", "novel", "speeches"]);
     write_domain(&revised, "email", &rows.slice(0, rows.num_rows() / 2));
     let revise = tmp.join("revise");
-    pipeline(&revise, &revised, Some(&from_added));
-    run(&revise);
+    pipeline(&revise, &revised, Some(&format!("{from_added}{also}")));
+    let (summary, log) = run(&revise);
     let plan = json(&revise.join("work/reuse/plan.json"));
     assert_eq!(plan["changes"]["changed"][0]["domain"], "email");
     assert_eq!(names(&plan["block"]["domains"]), ["code", "novel"]);
     assert_eq!(names(&plan["free"]), ["email"]);
+    // Validation trains the reused answer, and holdout mixtures drawn as the proxies were: code and
+    // novel at 0.3 : 0.4.
+    assert_eq!(status(&summary, "validate"), "ran", "{log}");
+    let results = json(&revise.join("work/validate/results.json"));
+    let holdout: Vec<&Value> = results["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["name"].as_str().unwrap().starts_with("holdout-"))
+        .collect();
+    assert_eq!(holdout.len(), 3);
+    for r in holdout {
+        let w = |d: &str| r["weights"][d].as_f64().unwrap_or(0.0);
+        assert!((w("code") * 0.4 - w("novel") * 0.3).abs() < 1e-9, "{r}");
+        assert!(r["predicted_target_loss"].is_number());
+    }
 
     // Split: novel's documents are now two domains; both are searched, code and email stay frozen.
     let rows = fixture_rows("novel");

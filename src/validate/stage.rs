@@ -129,7 +129,7 @@ pub fn run(
             weights,
         });
     }
-    let holdout = holdout_candidates(&index, sample, section.holdout)?;
+    let holdout = holdout_candidates(&index, sample, model.frozen.as_ref(), section.holdout)?;
     candidates.extend(holdout.iter().cloned());
 
     let trained = train_candidates(
@@ -231,10 +231,13 @@ fn chosen(manifest: &Manifest, index: &TokensIndex) -> Result<Candidate> {
     })
 }
 
-/// `count` candidates from the proxies' prior and caps, drawn with another seed than theirs.
+/// `count` candidates from the proxies' prior and caps, drawn with another seed than theirs. Under
+/// mixture reuse (`frozen`, the fit's block) from the reuse search's reduced prior, so that, like the
+/// proxies, they keep the block's proportions and the fit predicts them where it was fitted.
 fn holdout_candidates(
     index: &TokensIndex,
     sample: &SampleConfig,
+    frozen: Option<&crate::regmix::reuse::FrozenBlock>,
     count: usize,
 ) -> Result<Vec<Candidate>> {
     if count == 0 {
@@ -247,12 +250,19 @@ fn holdout_candidates(
         seed: sample.seed ^ HOLDOUT_SEED,
         ..sample.clone()
     };
-    let drawn = crate::regmix::sample::sample(index, &config)?;
-    // The first two rows are the natural and uniform mixtures, validated by name.
+    // The first rows are the natural and uniform mixtures (validated by name) and, under reuse, the
+    // old mixture.
+    let (drawn, fixed) = match frozen {
+        Some(block) => (
+            crate::regmix::sample::sample_reused(index, &config, block)?,
+            crate::regmix::sample::FIXED_ROWS_REUSED,
+        ),
+        None => (crate::regmix::sample::sample(index, &config)?, 2),
+    };
     Ok(drawn
         .rows
         .into_iter()
-        .skip(2)
+        .skip(fixed)
         .enumerate()
         .map(|(i, (_, weights))| Candidate {
             name: format!("holdout-{}", i + 1),
