@@ -21,6 +21,13 @@ const MIN_SAMPLES: usize = 2000;
 /// The bundled pipeline, `mixtures/fixtures.toml`, with its work folder in `dir` and `edit` applied to
 /// its text.
 fn run_fixtures_pipeline(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
+    let config = fixtures_config(dir, edit);
+    assert_ok(&remix(dir, &["run", "--quiet", config.to_str().unwrap()]));
+    dir.join("work/mixtures")
+}
+
+/// Writes the bundled pipeline as [`run_fixtures_pipeline`] runs it; returns the config's path.
+fn fixtures_config(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let text = fs::read_to_string(root.join("mixtures/fixtures.toml")).unwrap();
     let text = edit(text)
@@ -31,8 +38,7 @@ fn run_fixtures_pipeline(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf
         );
     let config = dir.join("fixtures.toml");
     fs::write(&config, text).unwrap();
-    assert_ok(&remix(dir, &["run", "--quiet", config.to_str().unwrap()]));
-    dir.join("work/mixtures")
+    config
 }
 
 fn trainers_python() -> Option<String> {
@@ -136,6 +142,60 @@ fn every_trainer_reads_topic_domains_from_the_cluster_stage() {
         .filter(|d| d["domain"].as_str().unwrap().starts_with("email/c0"))
         .count();
     assert_eq!(topics, 3, "{manifest}");
+    check_every_trainer(&python, &mixtures);
+}
+
+/// A reused mixture: an earlier manifest over code, email and the novel, then email split into topics
+/// by `[cluster]` and `[reuse]` searching only the topics beside the frozen code and novel; every
+/// trainer reads the reused manifest's exports.
+#[test]
+fn every_trainer_reads_a_reused_mixture_after_a_split() {
+    let Some(python) = trainers_python() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let old_dir = dir.path().join("old");
+    fs::create_dir_all(&old_dir).unwrap();
+    let config = fixtures_config(&old_dir, |text| text);
+    assert_ok(&remix(&old_dir, &["run", "--quiet", "--until", "tokenize", config.to_str().unwrap()]));
+    let old = dir.path().join("old.json");
+    fs::write(dir.path().join("old-weights.json"), r#"{"code": 0.3, "email": 0.4, "novel": 0.3}"#).unwrap();
+    let tokens = old_dir.join("work/tokens");
+    assert_ok(&remix(
+        dir.path(),
+        &[
+            "manifest", "--quiet", "--weights", "old-weights.json", "--tokens", tokens.to_str().unwrap(),
+            "--train-tokens", "2000000", "--name", "old", "-o", old.to_str().unwrap(),
+        ],
+    ));
+    let new_dir = dir.path().join("new");
+    fs::create_dir_all(&new_dir).unwrap();
+    let mixtures = run_fixtures_pipeline(&new_dir, |text| {
+        let head = text.split("[validate]").next().unwrap().to_string();
+        head.replace(
+            "[tokenize]\n",
+            "[cluster]\nwithin = [\"email\"]\nk = 3\n\n[tokenize]\n",
+        )
+        .replace("[regmix.sample]\ncandidates = 24\n", "[regmix.sample]\n")
+        .replace(
+            "[doremi]\n",
+            &format!("[reuse]\nfrom = \"{}\"\ncandidates = 6\n\n[doremi]\n", old.display()),
+        )
+    });
+    let manifest: Value =
+        serde_json::from_slice(&fs::read(mixtures.join("fixtures.json")).unwrap()).unwrap();
+    let reuse = &manifest["method"]["evidence"]["reuse"];
+    assert_eq!(reuse["changes"]["split"][0]["old"], "email", "{reuse}");
+    assert_eq!(reuse["frozen"]["domains"], serde_json::json!(["code", "novel"]));
+    let weight = |d: &str| {
+        manifest["domains"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["domain"] == d)
+            .map_or(0.0, |x| x["weight"].as_f64().unwrap())
+    };
+    assert!((weight("code") - weight("novel")).abs() < 1e-9, "{manifest}");
     check_every_trainer(&python, &mixtures);
 }
 
