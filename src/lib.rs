@@ -16,6 +16,8 @@
 //!   and `simulate` (`fit/optimum.json`).
 //! - [`doremi`]: domain weights by DoReMi's Group DRO against a reference proxy (`doremi/weights.json`).
 //! - [`manifest`]: the chosen weights as `mixtures/<name>.json` and the exports for eight trainers.
+//! - [`reuse`]: mixture reuse when the domains change: an earlier manifest compared with the token
+//!   index by content digest, its unchanged domains frozen as one block (`reuse/plan.json`).
 //! - [`validate`]: one larger model per chosen mixture, their validation losses side by side.
 //! - [`report`]: one self-contained HTML page over a work directory.
 //! - [`pipeline`]: `remix run CONFIG.toml`, every enabled stage in order, locally or on Slurm, and the
@@ -31,4 +33,5 @@ pub mod pipeline;
 pub mod proxy;
 pub mod regmix;
 pub mod report;
+pub mod reuse;
 pub mod validate;

@@ -17,9 +17,9 @@ use std::path::{Path, PathBuf};
 const MAX_LINES: usize = 500;
 
 /// The top-level folders in pipeline order (`src/lib.rs` draws it): each may use only those before it.
-const LAYERS: [&str; 10] = [
-    "core", "data", "proxy", "regmix", "doremi", "manifest", "validate", "report", "pipeline",
-    "cli",
+const LAYERS: [&str; 11] = [
+    "core", "data", "proxy", "regmix", "doremi", "manifest", "reuse", "validate", "report",
+    "pipeline", "cli",
 ];
 
 /// One module file: its module path from the crate root (`[]` for `lib.rs`) and its text.

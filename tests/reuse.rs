@@ -20,14 +20,21 @@ fn corpus(dir: &Path, name: &str, domains: &[&str]) -> PathBuf {
     let root = dir.join(name);
     fs::create_dir_all(&root).unwrap();
     for domain in domains {
-        std::os::unix::fs::symlink(fixtures().join("corpus").join(domain), root.join(domain)).unwrap();
+        std::os::unix::fs::symlink(fixtures().join("corpus").join(domain), root.join(domain))
+            .unwrap();
     }
     root
 }
 
 /// The rows of fixture domain `domain`'s Parquet file.
 fn fixture_rows(domain: &str) -> RecordBatch {
-    let file = fs::File::open(fixtures().join("corpus").join(domain).join("part-00000.parquet")).unwrap();
+    let file = fs::File::open(
+        fixtures()
+            .join("corpus")
+            .join(domain)
+            .join("part-00000.parquet"),
+    )
+    .unwrap();
     let batches: Vec<RecordBatch> = ParquetRecordBatchReaderBuilder::try_new(file)
         .unwrap()
         .build()
@@ -46,13 +53,19 @@ fn write_domain(root: &Path, domain: &str, rows: &RecordBatch) {
         .zip(rows.columns())
         .map(|(f, c)| (f.name().as_str(), c.clone()))
         .collect();
-    write_parquet(&root.join(domain).join("part-00000.parquet"), columns, 1 << 20);
+    write_parquet(
+        &root.join(domain).join("part-00000.parquet"),
+        columns,
+        1 << 20,
+    );
 }
 
 /// A pipeline over the corpus at `corpus` reusing `reuse` (a TOML `[reuse]` body) when given.
 fn pipeline(dir: &Path, corpus: &Path, reuse: Option<&str>) {
     let rest = match reuse {
-        Some(body) => format!("\n[manifest]\nname = \"mix\"\ntrain_tokens = 1000000\n\n[reuse]\n{body}\n"),
+        Some(body) => {
+            format!("\n[manifest]\nname = \"mix\"\ntrain_tokens = 1000000\n\n[reuse]\n{body}\n")
+        }
         None => "\n[manifest]\nname = \"mix\"\ntrain_tokens = 1000000\n".to_string(),
     };
     let mut text = small_pipeline(corpus, 2000, &rest);
@@ -68,7 +81,10 @@ fn pipeline(dir: &Path, corpus: &Path, reuse: Option<&str>) {
 fn run(dir: &Path) -> (Value, String) {
     let output = remix(dir, &["run", "--json", "pipeline.toml"]);
     assert_ok(&output);
-    (serde_json::from_slice(&output.stdout).unwrap(), stderr(&output))
+    (
+        serde_json::from_slice(&output.stdout).unwrap(),
+        stderr(&output),
+    )
 }
 
 fn status(summary: &Value, stage: &str) -> String {
@@ -90,16 +106,27 @@ fn weights(dir: &Path) -> Vec<(String, f64)> {
 }
 
 fn weight(weights: &[(String, f64)], domain: &str) -> f64 {
-    weights.iter().find(|(d, _)| d == domain).map_or(0.0, |&(_, w)| w)
+    weights
+        .iter()
+        .find(|(d, _)| d == domain)
+        .map_or(0.0, |&(_, w)| w)
 }
 
 fn names(values: &Value) -> Vec<String> {
-    values.as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
+    values
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
 }
 
 /// Runs in the runs table of `dir`.
 fn runs(dir: &Path) -> usize {
-    remix::regmix::runs::read_runs(&dir.join("work/runs/runs.parquet")).unwrap().runs.len()
+    remix::regmix::runs::read_runs(&dir.join("work/runs/runs.parquet"))
+        .unwrap()
+        .runs
+        .len()
 }
 
 /// A manifest at `path` of the given `weights` (JSON) over the token index of the pipeline in `dir`.
@@ -110,8 +137,17 @@ fn given_manifest(dir: &Path, weights: &str, path: &Path) -> PathBuf {
     assert_ok(&remix(
         dir,
         &[
-            "manifest", "--quiet", "--weights", weights_path.to_str().unwrap(), "--tokens",
-            tokens.to_str().unwrap(), "--train-tokens", "1000000", "--name", "old", "-o",
+            "manifest",
+            "--quiet",
+            "--weights",
+            weights_path.to_str().unwrap(),
+            "--tokens",
+            tokens.to_str().unwrap(),
+            "--train-tokens",
+            "1000000",
+            "--name",
+            "old",
+            "-o",
             path.to_str().unwrap(),
         ],
     ));
@@ -126,15 +162,30 @@ fn each_change_kind_is_found_searched_and_answered() {
     // The earlier mixture over code and email, both weighted (a search may put a domain at 0, which
     // would leave nothing to check the frozen proportions on).
     let base = tmp.join("base");
-    pipeline(&base, &corpus(tmp, "c-base", &["code", "email", "speeches"]), None);
-    assert_ok(&remix(&base, &["run", "--quiet", "--until", "tokenize", "pipeline.toml"]));
-    let old = given_manifest(&base, r#"{"code": 0.4, "email": 0.6}"#, &tmp.join("old.json"));
+    pipeline(
+        &base,
+        &corpus(tmp, "c-base", &["code", "email", "speeches"]),
+        None,
+    );
+    assert_ok(&remix(
+        &base,
+        &["run", "--quiet", "--until", "tokenize", "pipeline.toml"],
+    ));
+    let old = given_manifest(
+        &base,
+        r#"{"code": 0.4, "email": 0.6}"#,
+        &tmp.join("old.json"),
+    );
     let old_weights = manifest_weights_at(&old);
 
     // Add: novel is new; code and email are frozen at their old ratio.
     let add = tmp.join("add");
     let full = corpus(tmp, "c-full", &["code", "email", "novel", "speeches"]);
-    pipeline(&add, &full, Some(&format!("from = \"{}\"\ncandidates = 4", old.display())));
+    pipeline(
+        &add,
+        &full,
+        Some(&format!("from = \"{}\"\ncandidates = 4", old.display())),
+    );
     let (summary, log) = run(&add);
     assert!(log.contains("unchanged: code, email"), "{log}");
     assert!(log.contains("added: novel"), "{log}");
@@ -153,7 +204,12 @@ fn each_change_kind_is_found_searched_and_answered() {
     );
     assert!(table.runs.iter().any(|r| r.weights[c] > 0.0));
     for r in &table.runs {
-        assert!((r.weights[c] * 0.6 - r.weights[e] * 0.4).abs() < 1e-9, "{}: {:?}", r.run_id, r.weights);
+        assert!(
+            (r.weights[c] * 0.6 - r.weights[e] * 0.4).abs() < 1e-9,
+            "{}: {:?}",
+            r.run_id,
+            r.weights
+        );
     }
     let new = weights(&add);
     assert!(
@@ -168,18 +224,33 @@ fn each_change_kind_is_found_searched_and_answered() {
     assert_eq!(evidence["from_sha256"].as_str().unwrap().len(), 64);
     // The report's side-by-side view: the old and new weight of every domain, and what changed.
     let report = fs::read_to_string(add.join("work/report.html")).unwrap();
-    assert!(report.contains("Mixture reuse: old and new"), "the reuse section");
-    for (domain, what) in [("code", "unchanged, frozen"), ("email", "unchanged, frozen"), ("novel", "added, searched")] {
+    assert!(
+        report.contains("Mixture reuse: old and new"),
+        "the reuse section"
+    );
+    for (domain, what) in [
+        ("code", "unchanged, frozen"),
+        ("email", "unchanged, frozen"),
+        ("novel", "added, searched"),
+    ] {
         let old_cell = weight(&old_weights, domain);
         let row = format!(
             "<td>{domain}</td><td class=\"num\">{}</td><td class=\"num\">{:.1}%</td><td>{what}</td>",
-            if domain == "novel" { "-".to_string() } else { format!("{:.1}%", old_cell * 100.0) },
+            if domain == "novel" {
+                "-".to_string()
+            } else {
+                format!("{:.1}%", old_cell * 100.0)
+            },
             weight(&new, domain) * 100.0
         );
         assert!(report.contains(&row), "report row {row}");
     }
     // The later changes start from a mixture of all three, each weighted.
-    let added = given_manifest(&add, r#"{"code": 0.3, "email": 0.3, "novel": 0.4}"#, &tmp.join("added.json"));
+    let added = given_manifest(
+        &add,
+        r#"{"code": 0.3, "email": 0.3, "novel": 0.4}"#,
+        &tmp.join("added.json"),
+    );
     let from_added = format!("from = \"{}\"\ncandidates = 4", added.display());
 
     // Remove: email dropped; the answer is the old mixture renormalised, and nothing trains.
@@ -202,8 +273,15 @@ fn each_change_kind_is_found_searched_and_answered() {
         assert!((weight(&kept, domain) - expected).abs() < 1e-9, "{kept:?}");
     }
     let manifest = json(&remove.join("work/mixtures/mix.json"));
-    assert_eq!(manifest["method"]["evidence"]["reuse"]["removal_only"], true);
-    assert!(fs::read_to_string(remove.join("work/report.html")).unwrap().contains("<td>email</td><td class=\"num\">"));
+    assert_eq!(
+        manifest["method"]["evidence"]["reuse"]["removal_only"],
+        true
+    );
+    assert!(
+        fs::read_to_string(remove.join("work/report.html"))
+            .unwrap()
+            .contains("<td>email</td><td class=\"num\">")
+    );
 
     // Revise: email loses half its documents; it is searched beside the block of code and novel.
     let rows = fixture_rows("email");
@@ -238,13 +316,20 @@ fn each_change_kind_is_found_searched_and_answered() {
     let split_corpus = corpus(tmp, "c-split", &["code", "email", "speeches"]);
     let half = rows.num_rows() / 2;
     write_domain(&split_corpus, "novel_a", &rows.slice(0, half));
-    write_domain(&split_corpus, "novel_b", &rows.slice(half, rows.num_rows() - half));
+    write_domain(
+        &split_corpus,
+        "novel_b",
+        &rows.slice(half, rows.num_rows() - half),
+    );
     let split = tmp.join("split");
     pipeline(&split, &split_corpus, Some(&from_added));
     let (_, log) = run(&split);
     let plan = json(&split.join("work/reuse/plan.json"));
     assert_eq!(plan["changes"]["split"][0]["old"], "novel", "{log}");
-    assert_eq!(names(&plan["changes"]["split"][0]["into"]), ["novel_a", "novel_b"]);
+    assert_eq!(
+        names(&plan["changes"]["split"][0]["into"]),
+        ["novel_a", "novel_b"]
+    );
     assert_eq!(names(&plan["free"]), ["novel_a", "novel_b"]);
     assert_eq!(names(&plan["block"]["domains"]), ["code", "email"]);
 
@@ -253,7 +338,10 @@ fn each_change_kind_is_found_searched_and_answered() {
     pipeline(
         &reopen,
         &full,
-        Some(&format!("from = \"{}\"\nreopen = [\"code\"]\ncandidates = 4", old.display())),
+        Some(&format!(
+            "from = \"{}\"\nreopen = [\"code\"]\ncandidates = 4",
+            old.display()
+        )),
     );
     run(&reopen);
     let plan = json(&reopen.join("work/reuse/plan.json"));
@@ -280,7 +368,10 @@ fn each_change_kind_is_found_searched_and_answered() {
         (&not_manifest, "is not a remix manifest"),
         (&other_tokenizer_path, "tokenizer"),
         (&gone_path, "nothing"),
-        (&tmp.join("missing.json"), "cannot read the manifest to reuse"),
+        (
+            &tmp.join("missing.json"),
+            "cannot read the manifest to reuse",
+        ),
     ]
     .into_iter()
     .enumerate()
@@ -290,8 +381,14 @@ fn each_change_kind_is_found_searched_and_answered() {
         let output = remix(&bad, &["run", "pipeline.toml"]);
         assert!(!output.status.success(), "{expected}");
         let error = stderr(&output);
-        assert!(error.contains(expected) && error.contains(&from.display().to_string()), "{expected}: {error}");
-        assert!(!bad.join("work/runs").exists(), "{expected}: refused before any proxy trains");
+        assert!(
+            error.contains(expected) && error.contains(&from.display().to_string()),
+            "{expected}: {error}"
+        );
+        assert!(
+            !bad.join("work/runs").exists(),
+            "{expected}: refused before any proxy trains"
+        );
     }
 }
 
@@ -302,7 +399,11 @@ fn reuse_gives_the_same_answer_whatever_the_threads_and_on_slurm() {
     let tmp = tempfile::tempdir().unwrap();
     let tmp = tmp.path();
     let base = tmp.join("base");
-    pipeline(&base, &corpus(tmp, "c-base", &["code", "email", "speeches"]), None);
+    pipeline(
+        &base,
+        &corpus(tmp, "c-base", &["code", "email", "speeches"]),
+        None,
+    );
     run(&base);
     let old = tmp.join("old.json");
     fs::copy(base.join("work/mixtures/mix.json"), &old).unwrap();
@@ -354,13 +455,19 @@ fn reuse_gives_the_same_answer_whatever_the_threads_and_on_slurm() {
                 .metadata()
                 .file_metadata()
                 .key_value_metadata()
-                .and_then(|kv| kv.iter().find(|e| e.key == remix::regmix::reuse::FROZEN_BLOCK_KEY).cloned())
+                .and_then(|kv| {
+                    kv.iter()
+                        .find(|e| e.key == remix::regmix::frozen::FROZEN_BLOCK_KEY)
+                        .cloned()
+                })
                 .and_then(|e| e.value)
         };
         assert!(frozen(&cluster).is_some());
         assert_eq!(frozen(&one), frozen(&cluster));
     } else {
-        eprintln!("skipping the Slurm half: REMIX_SLURM is not 1 (.ci/run starts a one-node Slurm)");
+        eprintln!(
+            "skipping the Slurm half: REMIX_SLURM is not 1 (.ci/run starts a one-node Slurm)"
+        );
     }
 }
 
@@ -371,9 +478,20 @@ fn a_killed_reuse_run_resumes_with_the_same_answer() {
     let tmp = tempfile::tempdir().unwrap();
     let tmp = tmp.path();
     let base = tmp.join("base");
-    pipeline(&base, &corpus(tmp, "c-base", &["code", "email", "speeches"]), None);
-    assert_ok(&remix(&base, &["run", "--quiet", "--until", "tokenize", "pipeline.toml"]));
-    let old = given_manifest(&base, r#"{"code": 0.4, "email": 0.6}"#, &tmp.join("old.json"));
+    pipeline(
+        &base,
+        &corpus(tmp, "c-base", &["code", "email", "speeches"]),
+        None,
+    );
+    assert_ok(&remix(
+        &base,
+        &["run", "--quiet", "--until", "tokenize", "pipeline.toml"],
+    ));
+    let old = given_manifest(
+        &base,
+        r#"{"code": 0.4, "email": 0.6}"#,
+        &tmp.join("old.json"),
+    );
     let full = corpus(tmp, "c-full", &["code", "email", "novel", "speeches"]);
     let body = format!("from = \"{}\"\ncandidates = 8", old.display());
 
@@ -393,8 +511,14 @@ fn a_killed_reuse_run_resumes_with_the_same_answer() {
     let runs_path = killed.join("work/runs/runs.parquet");
     let started = std::time::Instant::now();
     while !runs_path.exists() {
-        assert!(started.elapsed().as_secs() < 300, "no proxy finished in 5 minutes");
-        assert!(child.try_wait().unwrap().is_none(), "remix run ended before it could be killed");
+        assert!(
+            started.elapsed().as_secs() < 300,
+            "no proxy finished in 5 minutes"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "remix run ended before it could be killed"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     child.kill().unwrap(); // SIGKILL

@@ -157,15 +157,38 @@ fn every_trainer_reads_a_reused_mixture_after_a_split() {
     let old_dir = dir.path().join("old");
     fs::create_dir_all(&old_dir).unwrap();
     let config = fixtures_config(&old_dir, |text| text);
-    assert_ok(&remix(&old_dir, &["run", "--quiet", "--until", "tokenize", config.to_str().unwrap()]));
+    assert_ok(&remix(
+        &old_dir,
+        &[
+            "run",
+            "--quiet",
+            "--until",
+            "tokenize",
+            config.to_str().unwrap(),
+        ],
+    ));
     let old = dir.path().join("old.json");
-    fs::write(dir.path().join("old-weights.json"), r#"{"code": 0.3, "email": 0.4, "novel": 0.3}"#).unwrap();
+    fs::write(
+        dir.path().join("old-weights.json"),
+        r#"{"code": 0.3, "email": 0.4, "novel": 0.3}"#,
+    )
+    .unwrap();
     let tokens = old_dir.join("work/tokens");
     assert_ok(&remix(
         dir.path(),
         &[
-            "manifest", "--quiet", "--weights", "old-weights.json", "--tokens", tokens.to_str().unwrap(),
-            "--train-tokens", "2000000", "--name", "old", "-o", old.to_str().unwrap(),
+            "manifest",
+            "--quiet",
+            "--weights",
+            "old-weights.json",
+            "--tokens",
+            tokens.to_str().unwrap(),
+            "--train-tokens",
+            "2000000",
+            "--name",
+            "old",
+            "-o",
+            old.to_str().unwrap(),
         ],
     ));
     let new_dir = dir.path().join("new");
@@ -179,14 +202,20 @@ fn every_trainer_reads_a_reused_mixture_after_a_split() {
         .replace("[regmix.sample]\ncandidates = 24\n", "[regmix.sample]\n")
         .replace(
             "[doremi]\n",
-            &format!("[reuse]\nfrom = \"{}\"\ncandidates = 6\n\n[doremi]\n", old.display()),
+            &format!(
+                "[reuse]\nfrom = \"{}\"\ncandidates = 6\n\n[doremi]\n",
+                old.display()
+            ),
         )
     });
     let manifest: Value =
         serde_json::from_slice(&fs::read(mixtures.join("fixtures.json")).unwrap()).unwrap();
     let reuse = &manifest["method"]["evidence"]["reuse"];
     assert_eq!(reuse["changes"]["split"][0]["old"], "email", "{reuse}");
-    assert_eq!(reuse["frozen"]["domains"], serde_json::json!(["code", "novel"]));
+    assert_eq!(
+        reuse["frozen"]["domains"],
+        serde_json::json!(["code", "novel"])
+    );
     let weight = |d: &str| {
         manifest["domains"]
             .as_array()
@@ -195,7 +224,10 @@ fn every_trainer_reads_a_reused_mixture_after_a_split() {
             .find(|x| x["domain"] == d)
             .map_or(0.0, |x| x["weight"].as_f64().unwrap())
     };
-    assert!((weight("code") - weight("novel")).abs() < 1e-9, "{manifest}");
+    assert!(
+        (weight("code") - weight("novel")).abs() < 1e-9,
+        "{manifest}"
+    );
     check_every_trainer(&python, &mixtures);
 }
 

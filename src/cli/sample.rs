@@ -4,8 +4,8 @@ use clap::Args as ClapArgs;
 
 use crate::data::tokens::TokensIndex;
 use crate::regmix::mixture::SamplingConfig;
-use crate::regmix::reuse::{self, ReuseConfig};
 use crate::regmix::sample::SampleConfig;
+use crate::reuse::{self, ReuseConfig};
 
 /// Sample candidate mixtures for proxy runs (RegMix's Dirichlet generator), plus the natural and uniform ones.
 ///
@@ -105,7 +105,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             candidates: args.candidates,
         };
         let dir = args.output.parent().unwrap_or(Path::new("."));
-        let plan = reuse::sample(&reuse, &index, &mut config, &args.output, &dir.join("reuse"))?;
+        let plan = reuse::sample(
+            &reuse,
+            &index,
+            &mut config,
+            &args.output,
+            &dir.join("reuse"),
+        )?;
         eprintln!("{}", plan.summary());
         match plan.removal_only {
             Some(_) => println!(

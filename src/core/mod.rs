@@ -10,6 +10,7 @@ pub mod headless;
 pub mod lock;
 pub mod logging;
 pub mod panic;
+pub mod paths;
 pub mod progress;
 pub mod store;
 pub mod tasks;

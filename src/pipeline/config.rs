@@ -11,6 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::stage::PipelineStage;
+use crate::core::paths::beside;
 use crate::data::corpus::config::{CorpusConfig, DomainFrom};
 use crate::data::dedup::DedupConfig;
 use crate::data::tokenize::TokenizeConfig;
@@ -21,9 +22,9 @@ use crate::proxy::device::DeviceChoice;
 use crate::proxy::settings::TrainConfig;
 use crate::regmix::fit::FitConfig;
 use crate::regmix::rounds::RoundsConfig;
-use crate::regmix::reuse::ReuseConfig;
 use crate::regmix::sample::SampleConfig;
 use crate::regmix::simulate::SimulateConfig;
+use crate::reuse::ReuseConfig;
 
 /// A pipeline config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -53,7 +54,7 @@ pub struct PipelineConfig {
     /// DoReMi; leave the section out to skip it.
     pub doremi: Option<DoremiSettings>,
     /// Mixture reuse: an earlier search's manifest, whose unchanged domains stay at their old
-    /// proportions while the search covers only what changed ([`crate::regmix::reuse`]). Needs
+    /// proportions while the search covers only what changed ([`crate::reuse`]). Needs
     /// `[regmix]`; leave it out to search every domain.
     pub reuse: Option<ReuseConfig>,
     pub manifest: ManifestConfig,
@@ -382,30 +383,6 @@ impl PipelineConfig {
     }
 }
 
-/// `path` relative to the folder `base`, with `a/../` folded away (`mixtures/../work` is `work`).
-fn beside(base: &Path, path: &Path) -> PathBuf {
-    use std::path::Component;
-    if crate::core::store::StoreUrl::is_url(path) {
-        return path.to_path_buf();
-    }
-    let mut out = PathBuf::new();
-    for part in base.join(path).components() {
-        match part {
-            Component::ParentDir
-                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
-            {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    if out.as_os_str().is_empty() {
-        out.push(".");
-    }
-    out
-}
-
 /// ` (did you mean `x`?)` for serde's "unknown field `y`, expected one of `a`, `b`" messages.
 fn suggestion(message: &str) -> String {
     let Some(rest) = message.strip_prefix("unknown field `") else {
@@ -496,20 +473,5 @@ mod tests {
         std::fs::write(&path, without).unwrap();
         let error = format!("{:#}", PipelineConfig::read(&path).unwrap_err());
         assert!(error.contains("no [doremi] section"), "{error}");
-    }
-
-    #[test]
-    fn paths_are_relative_to_the_config_folder() {
-        let base = Path::new("mixtures");
-        assert_eq!(
-            beside(base, Path::new("../work/x")),
-            PathBuf::from("work/x")
-        );
-        assert_eq!(beside(base, Path::new("/abs/y")), PathBuf::from("/abs/y"));
-        assert_eq!(
-            beside(Path::new(""), Path::new("../up")),
-            PathBuf::from("../up")
-        );
-        assert_eq!(beside(Path::new("a"), Path::new("..")), PathBuf::from("."));
     }
 }

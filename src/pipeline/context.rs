@@ -16,11 +16,11 @@ use crate::manifest::{self, Manifest, WeightsFrom};
 use crate::proxy::device::ProxyDevice;
 use crate::proxy::model::ProxyShape;
 use crate::regmix::fit::FitConfig;
-use crate::regmix::reuse::ReusePlan;
 use crate::regmix::rounds::RoundsConfig;
 use crate::regmix::sample::SampleConfig;
 use crate::regmix::simulate::SimulateConfig;
 use crate::regmix::train::ProxyRunConfig;
+use crate::reuse::ReusePlan;
 
 /// The config with every path of the work directory spelled out.
 pub struct Context<'a> {
@@ -104,7 +104,7 @@ impl<'a> Context<'a> {
 
     /// `WORK/reuse/plan.json`, the sample stage's plan under `[reuse]`.
     pub fn reuse_plan_path(&self) -> PathBuf {
-        crate::regmix::reuse::plan_path(self.work.root())
+        crate::reuse::plan_path(self.work.root())
     }
 
     /// `WORK/reuse/weights.json`: the answer when domains were only removed.

@@ -172,10 +172,13 @@ pub fn estimate(
         Some(reuse) => {
             let index = Context::new(config).tokens_dir().join("index.json");
             if index.is_file() {
-                let plan = crate::regmix::reuse::plan(reuse, &TokensIndex::read(&index)?)?;
+                let plan = crate::reuse::plan(reuse, &TokensIndex::read(&index)?)?;
                 match plan.removal_only {
                     Some(_) => (Some(0), true),
-                    None => (Some(plan.candidates + crate::regmix::sample::FIXED_ROWS_REUSED), false),
+                    None => (
+                        Some(plan.candidates + crate::regmix::sample::FIXED_ROWS_REUSED),
+                        false,
+                    ),
                 }
             } else {
                 notes.push(

@@ -24,6 +24,6 @@ pub fn all() -> Vec<(&'static str, serde_json::Value)> {
         one::<crate::pipeline::PipelineConfig>("pipeline-config.schema.json"),
         one::<crate::validate::ValidationReport>("validation.schema.json"),
         one::<crate::regmix::rounds::Proposal>("round-proposal.schema.json"),
-        one::<crate::regmix::reuse::ReusePlan>("reuse-plan.schema.json"),
+        one::<crate::reuse::ReusePlan>("reuse-plan.schema.json"),
     ]
 }

@@ -12,7 +12,7 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::regmix::reuse::{FrozenBlock, frozen_block_of};
+use crate::regmix::frozen::{FrozenBlock, frozen_block_of};
 use crate::regmix::runs::regmix::read_csv;
 
 /// Columns that identify a row, in order of preference.
@@ -22,7 +22,7 @@ const ID_COLUMNS: [&str; 3] = ["index", "run_id", "mixture_id"];
 pub struct MixtureFile {
     pub id: Option<(String, Vec<String>)>,
     pub weights: Vec<(String, Vec<f64>)>,
-    /// The frozen block of a reuse search's candidates ([`crate::regmix::reuse`]), from the Parquet
+    /// The frozen block of a reuse search's candidates ([`crate::regmix::frozen`]), from the Parquet
     /// metadata.
     pub frozen: Option<FrozenBlock>,
 }

@@ -4,14 +4,14 @@
 //! [`fit`] regresses the target loss on the mixture weights, cross-validated (`fit/model.json`,
 //! `fit/report.json`); [`predict`] scores mixtures with the fit; [`simulate`] searches the mixture space
 //! with it under the caps (`fit/optimum.json`); [`rounds`] makes the train stage a search in rounds that
-//! close in on the optimum (`runs/rounds/`); [`reuse`] reuses an earlier search's mixture when the
-//! domains change, searching only what changed (`reuse/plan.json`).
+//! close in on the optimum (`runs/rounds/`); [`frozen`] is the block of domains a mixture reuse keeps in
+//! fixed proportions, and the reduced space the search then works in ([`crate::reuse`] plans it).
 
 pub mod fit;
+pub mod frozen;
 pub mod mixture;
 pub mod mixture_table;
 pub mod predict;
-pub mod reuse;
 pub mod rounds;
 pub mod runs;
 pub mod sample;

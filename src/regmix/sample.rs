@@ -23,8 +23,8 @@ use serde::{Deserialize, Serialize};
 use crate::core::DEFAULT_SEED;
 use crate::core::workdir::write_atomic_with;
 use crate::data::tokens::TokensIndex;
+use crate::regmix::frozen::{FrozenBlock, Reduction, frozen_block_entry};
 use crate::regmix::mixture::{DEFAULT_MAX_EPOCHS, SamplingConfig, caps_for, draw, within_caps};
-use crate::regmix::reuse::{FrozenBlock, Reduction, frozen_block_entry};
 
 /// Candidate generation settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -65,7 +65,7 @@ pub struct Mixtures {
     /// (mixture id, weights in `domains` order).
     pub rows: Vec<(String, Vec<f64>)>,
     /// Under mixture reuse, the domains every row keeps in fixed proportions
-    /// ([`crate::regmix::reuse`]); written into the file's metadata.
+    /// ([`crate::regmix::frozen`]); written into the file's metadata.
     pub frozen: Option<FrozenBlock>,
 }
 
@@ -198,8 +198,7 @@ fn draw_rows(
                 config.candidates
             );
         }
-        if !draw(&mut rng, &prior, &config.sampling, &mut weights) || !within_caps(&weights, caps)
-        {
+        if !draw(&mut rng, &prior, &config.sampling, &mut weights) || !within_caps(&weights, caps) {
             continue;
         }
         let near = rows.iter().any(|(_, other)| {

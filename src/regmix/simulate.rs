@@ -191,7 +191,11 @@ pub fn optimum(
     let (dims, cap_counts, prior_counts) = match (&reduction, counts) {
         (Some(r), Some(c)) => (r.dims(), Some(r.cap_tokens(c)), Some(r.sum_tokens(c))),
         (Some(r), None) => (r.dims(), None, None),
-        (None, c) => (model.domains.len(), c.map(<[u64]>::to_vec), c.map(<[u64]>::to_vec)),
+        (None, c) => (
+            model.domains.len(),
+            c.map(<[u64]>::to_vec),
+            c.map(<[u64]>::to_vec),
+        ),
     };
     let caps = match (&cap_counts, config.train_tokens) {
         (Some(counts), Some(train)) => epoch_caps(counts, train, config.max_epochs),

@@ -237,7 +237,7 @@ fn chosen(manifest: &Manifest, index: &TokensIndex) -> Result<Candidate> {
 fn holdout_candidates(
     index: &TokensIndex,
     sample: &SampleConfig,
-    frozen: Option<&crate::regmix::reuse::FrozenBlock>,
+    frozen: Option<&crate::regmix::frozen::FrozenBlock>,
     count: usize,
 ) -> Result<Vec<Candidate>> {
     if count == 0 {

@@ -105,14 +105,20 @@ mod tests {
         }
         assert_eq!(forward, backward);
         // A duplicate counts: the multiset, not the set.
-        let once: ContentDigest = docs[..2].iter().map(|d| ContentDigest::of_document(d)).sum();
+        let once: ContentDigest = docs[..2]
+            .iter()
+            .map(|d| ContentDigest::of_document(d))
+            .sum();
         assert_ne!(forward, once);
         // Two halves add up to the whole (two tasks, or a domain split in two).
         let half = ContentDigest::of_document(docs[0]) + ContentDigest::of_document(docs[1]);
         assert_eq!(half + ContentDigest::of_document(docs[2]), forward);
         let json = serde_json::to_string(&forward).unwrap();
         assert_eq!(json.len(), 34);
-        assert_eq!(serde_json::from_str::<ContentDigest>(&json).unwrap(), forward);
+        assert_eq!(
+            serde_json::from_str::<ContentDigest>(&json).unwrap(),
+            forward
+        );
         assert!(serde_json::from_str::<ContentDigest>("\"abc\"").is_err());
     }
 }

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::ContentDigest;
+use super::digest::ContentDigest;
 use super::write::TokenDtype;
 use anyhow::{Context, Result};
 use schemars::JsonSchema;

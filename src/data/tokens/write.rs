@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use super::ContentDigest;
+use super::digest::ContentDigest;
 
 pub const MAGIC: &[u8; 9] = b"MMIDIDX\0\0";
 

@@ -1,5 +1,5 @@
 //! The sample stage: RegMix's candidate mixtures for the proxies (`WORK/mixtures.parquet`); under
-//! `[reuse]`, first the reuse plan (`WORK/reuse/plan.json`, [`crate::regmix::reuse`]), then the
+//! `[reuse]`, first the reuse plan (`WORK/reuse/plan.json`, [`crate::reuse`]), then the
 //! candidates in its reduced space, or, when domains were only removed, the answer itself
 //! (`WORK/reuse/weights.json`) and no candidates.
 
@@ -13,7 +13,8 @@ use crate::pipeline::config::PipelineConfig;
 use crate::pipeline::context::Context;
 use crate::pipeline::spec::{StageSpec, StageTasks};
 use crate::pipeline::stage::PipelineStage;
-use crate::regmix::{reuse, sample};
+use crate::regmix::sample;
+use crate::reuse;
 
 pub struct Sample;
 

@@ -34,7 +34,7 @@ pub use target::Target;
 
 use crate::core::DEFAULT_SEED;
 use crate::core::workdir::{DoneMarker, StageFolder, write_atomic, write_json};
-use crate::regmix::reuse::{FrozenBlock, Reduction};
+use crate::regmix::frozen::FrozenBlock;
 use crate::regmix::runs::{RunsTable, WEIGHT_SUM_TOLERANCE, read_runs};
 
 /// Settings of `remix fit`.
@@ -122,7 +122,7 @@ pub struct FitModel {
     /// weights in.
     pub domains: Vec<String>,
     /// Under mixture reuse, the domains kept in fixed proportions: the regressor reads the reduced
-    /// weights ([`crate::regmix::reuse::Reduction`]: the free domains, then the block's total).
+    /// weights ([`crate::regmix::frozen::Reduction`]: the free domains, then the block's total).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frozen: Option<FrozenBlock>,
     /// The evaluated domains whose (weighted) loss is predicted.
@@ -130,27 +130,6 @@ pub struct FitModel {
     /// The chosen regressor's cross-validated scores.
     pub cv: RegressorScore,
     pub model: Fitted,
-}
-
-impl FitModel {
-    /// The reduced space of a reuse fit, `None` otherwise. Errors: a block the domains lack.
-    pub fn reduction(&self) -> Result<Option<Reduction>> {
-        self.frozen
-            .as_ref()
-            .map(|b| Reduction::new(&self.domains, b))
-            .transpose()
-    }
-
-    /// The predicted target loss of each mixture of `rows` (weights in [`Self::domains`] order),
-    /// reduced first under reuse. Errors: as [`Self::reduction`].
-    pub fn predict(&self, rows: &[Vec<f64>]) -> Result<Vec<f64>> {
-        Ok(match self.reduction()? {
-            Some(r) => self
-                .model
-                .predict(&rows.iter().map(|w| r.reduce(w)).collect::<Vec<_>>()),
-            None => self.model.predict(rows),
-        })
-    }
 }
 
 /// `report.json`.
@@ -162,7 +141,7 @@ pub struct FitReport {
     pub runs: usize,
     pub config: FitConfig,
     /// The regressor's inputs: the training domains, or under reuse the free ones and
-    /// [`crate::regmix::reuse::BLOCK_NAME`].
+    /// [`crate::regmix::frozen::BLOCK_NAME`].
     pub domains: Vec<String>,
     /// Under mixture reuse, the frozen block.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -404,7 +383,7 @@ pub fn fit(
 ) -> Result<(FitModel, FitReport)> {
     let full = table;
     let reduced = match &table.frozen {
-        Some(block) => Some(reduce::reduce_table(table, block)?),
+        Some(block) => Some(table.reduced(block)?),
         None => None,
     };
     let table = reduced.as_ref().unwrap_or(table);

@@ -1,53 +1,29 @@
-//! The runs of a mixture-reuse search in the reduced space the fit works in: the free domains and
-//! the frozen block ([`Reduction`]), with a loss column for the block.
+//! A fitted model under mixture reuse: it reads the reduced weights (the free domains, then the frozen
+//! block's total, [`Reduction`]), so full mixtures are reduced before it predicts.
 
 use anyhow::Result;
 
-use crate::regmix::reuse::{BLOCK_NAME, FrozenBlock, Reduction};
-use crate::regmix::runs::RunsTable;
+use crate::regmix::frozen::Reduction;
 
-/// The runs of a reuse search in the reduced space ([`Reduction`]): weights reduced, and a loss
-/// column for the block (the ratio-weighted mean of its domains' losses, none where one is missing;
-/// its standard error likewise, an upper bound since the domains' errors need not be independent).
-/// Errors: a block the table's domains lack.
-pub(super) fn reduce_table(table: &RunsTable, block: &FrozenBlock) -> Result<RunsTable> {
-    let reduction = Reduction::new(&table.domains, block)?;
-    let own_loss: Vec<Option<usize>> = table
-        .domains
-        .iter()
-        .map(|d| table.loss_domains.iter().position(|l| l == d))
-        .collect();
-    let mut loss_domains = table.loss_domains.clone();
-    loss_domains.push(BLOCK_NAME.to_string());
-    let runs = table
-        .runs
-        .iter()
-        .map(|run| {
-            let own = |values: &[Option<f64>]| -> Vec<f64> {
-                own_loss
-                    .iter()
-                    .map(|c| c.and_then(|c| values[c]).unwrap_or(f64::NAN))
-                    .collect()
-            };
-            let block_value = |values: &[Option<f64>]| {
-                reduction
-                    .reduce_losses(&own(values))
-                    .last()
-                    .copied()
-                    .filter(|v| v.is_finite())
-            };
-            let mut run = run.clone();
-            run.weights = reduction.reduce(&run.weights);
-            let (loss, error) = (block_value(&run.losses), block_value(&run.loss_errors));
-            run.losses.push(loss);
-            run.loss_errors.push(error);
-            run
+use super::FitModel;
+
+impl FitModel {
+    /// The reduced space of a reuse fit, `None` otherwise. Errors: a block the domains lack.
+    pub fn reduction(&self) -> Result<Option<Reduction>> {
+        self.frozen
+            .as_ref()
+            .map(|b| Reduction::new(&self.domains, b))
+            .transpose()
+    }
+
+    /// The predicted target loss of each mixture of `rows` (weights in [`Self::domains`] order),
+    /// reduced first under reuse. Errors: as [`Self::reduction`].
+    pub fn predict(&self, rows: &[Vec<f64>]) -> Result<Vec<f64>> {
+        Ok(match self.reduction()? {
+            Some(r) => self
+                .model
+                .predict(&rows.iter().map(|w| r.reduce(w)).collect::<Vec<_>>()),
+            None => self.model.predict(rows),
         })
-        .collect();
-    Ok(RunsTable {
-        domains: reduction.names(),
-        loss_domains,
-        runs,
-        frozen: None,
-    })
+    }
 }

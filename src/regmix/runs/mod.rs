@@ -7,6 +7,7 @@
 //! [`regmix`] (RegMix's published CSV pair); [`merge`] joins the tables of sharded training.
 
 pub mod merge;
+mod reduce;
 pub mod regmix;
 mod run;
 mod table;

@@ -38,9 +38,9 @@ pub struct RunsTable {
     pub loss_domains: Vec<String>,
     pub runs: Vec<Run>,
     /// Under mixture reuse, the domains every run kept in fixed proportions
-    /// ([`crate::regmix::reuse`]): the fit works in the reduced space. Stored in the Parquet
+    /// ([`crate::regmix::frozen`]): the fit works in the reduced space. Stored in the Parquet
     /// metadata.
-    pub frozen: Option<crate::regmix::reuse::FrozenBlock>,
+    pub frozen: Option<crate::regmix::frozen::FrozenBlock>,
 }
 
 impl RunsTable {

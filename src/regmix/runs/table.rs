@@ -15,7 +15,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::run::{FINISHED, Run, RunsTable};
 use crate::core::workdir::write_atomic_with;
-use crate::regmix::reuse::{frozen_block_entry, frozen_block_of};
+use crate::regmix::frozen::{frozen_block_entry, frozen_block_of};
 
 /// The prefix of a loss's standard-error column (`se_<domain>`, beside `loss_<domain>`).
 const LOSS_ERROR: &str = "se_";
@@ -273,7 +273,7 @@ mod tests {
                 loss_errors: vec![Some(0.02)],
                 status: FINISHED.into(),
             }],
-            frozen: Some(crate::regmix::reuse::FrozenBlock {
+            frozen: Some(crate::regmix::frozen::FrozenBlock {
                 domains: vec!["code".into()],
                 ratios: vec![1.0],
             }),

@@ -6,10 +6,10 @@ use std::path::Path;
 use anyhow::Result;
 
 use super::inputs::read_json;
-use crate::regmix::reuse::ReusePlan;
 use crate::regmix::simulate::Optimum;
 use crate::report::charts::bars;
 use crate::report::html::{charts, pct, section, table};
+use crate::reuse::ReusePlan;
 
 /// One row of the side-by-side view: a domain of either mixture.
 struct Row {
@@ -28,13 +28,22 @@ fn rows(plan: &ReusePlan, new: &[(String, f64)]) -> Vec<Row> {
     for old in &plan.old_weights {
         let name = old.domain.as_str();
         let row = if let Some(k) = c.unchanged.iter().find(|k| k.old == name) {
-            let state = if plan.reopened.contains(&k.new) { "reopened" } else { "frozen" };
+            let state = if plan.reopened.contains(&k.new) {
+                "reopened"
+            } else {
+                "frozen"
+            };
             let what = if k.new == k.old {
                 format!("unchanged, {state}")
             } else {
                 format!("unchanged, renamed {}, {state}", k.old)
             };
-            Row { domain: k.new.clone(), old: Some(old.weight), new: new_weight(&k.new), what }
+            Row {
+                domain: k.new.clone(),
+                old: Some(old.weight),
+                new: new_weight(&k.new),
+                what,
+            }
         } else if let Some(s) = c.split.iter().find(|s| s.old == name) {
             Row {
                 domain: name.to_string(),
@@ -43,22 +52,47 @@ fn rows(plan: &ReusePlan, new: &[(String, f64)]) -> Vec<Row> {
                 what: format!("split into {}", s.into.join(", ")),
             }
         } else if c.changed.iter().any(|ch| ch.domain == name) {
-            Row { domain: name.to_string(), old: Some(old.weight), new: new_weight(name), what: "changed, searched".into() }
+            Row {
+                domain: name.to_string(),
+                old: Some(old.weight),
+                new: new_weight(name),
+                what: "changed, searched".into(),
+            }
         } else if c.removed.iter().any(|r| r == name) {
-            Row { domain: name.to_string(), old: Some(old.weight), new: None, what: "removed".into() }
+            Row {
+                domain: name.to_string(),
+                old: Some(old.weight),
+                new: None,
+                what: "removed".into(),
+            }
         } else {
             // Evaluation-only in the new index, or weightless: shown as it was.
-            Row { domain: name.to_string(), old: Some(old.weight), new: new_weight(name), what: "not trained on now".into() }
+            Row {
+                domain: name.to_string(),
+                old: Some(old.weight),
+                new: new_weight(name),
+                what: "not trained on now".into(),
+            }
         };
         rows.push(row);
     }
     for s in &c.split {
         for part in &s.into {
-            rows.push(Row { domain: part.clone(), old: None, new: new_weight(part), what: format!("split from {}, searched", s.old) });
+            rows.push(Row {
+                domain: part.clone(),
+                old: None,
+                new: new_weight(part),
+                what: format!("split from {}, searched", s.old),
+            });
         }
     }
     for added in &c.added {
-        rows.push(Row { domain: added.clone(), old: None, new: new_weight(added), what: "added, searched".into() });
+        rows.push(Row {
+            domain: added.clone(),
+            old: None,
+            new: new_weight(added),
+            what: "added, searched".into(),
+        });
     }
     rows
 }
@@ -69,9 +103,17 @@ pub fn reuse(work: &Path) -> Result<Option<String>> {
     };
     // The new mixture: the renormalised old one after removals only, else the simulated optimum.
     let new: Vec<(String, f64)> = match &plan.removal_only {
-        Some(weights) => weights.iter().map(|w| (w.domain.clone(), w.weight)).collect(),
+        Some(weights) => weights
+            .iter()
+            .map(|w| (w.domain.clone(), w.weight))
+            .collect(),
         None => read_json::<Optimum>(&work.join("fit/optimum.json"))?
-            .map(|o| o.domains.into_iter().map(|d| (d.domain, d.weight)).collect())
+            .map(|o| {
+                o.domains
+                    .into_iter()
+                    .map(|d| (d.domain, d.weight))
+                    .collect()
+            })
             .unwrap_or_default(),
     };
     let rows = rows(&plan, &new);
@@ -85,9 +127,17 @@ pub fn reuse(work: &Path) -> Result<Option<String>> {
         ("old", rows.iter().map(|r| r.old.unwrap_or(0.0)).collect()),
         ("new", rows.iter().map(|r| r.new.unwrap_or(0.0)).collect()),
     ];
-    let mut body = table(&["domain", "old weight", "new weight", "what changed"], &body_rows);
+    let mut body = table(
+        &["domain", "old weight", "new weight", "what changed"],
+        &body_rows,
+    );
     if !new.is_empty() {
-        body += &charts(&[bars("The old and the new mixture", &labels, &series, "weight")?]);
+        body += &charts(&[bars(
+            "The old and the new mixture",
+            &labels,
+            &series,
+            "weight",
+        )?]);
     }
     let searched = match &plan.removal_only {
         Some(_) => "domains were only removed: the old mixture renormalised over what is left, no proxy trained".to_string(),
@@ -103,7 +153,16 @@ pub fn reuse(work: &Path) -> Result<Option<String>> {
         plan.from_name,
         plan.from,
         &plan.from_sha256[..plan.from_sha256.len().min(12)],
-        if new.is_empty() { "; the new mixture is not chosen yet" } else { "" }
+        if new.is_empty() {
+            "; the new mixture is not chosen yet"
+        } else {
+            ""
+        }
     );
-    Ok(Some(section("reuse", "Mixture reuse: old and new", &note, &body)))
+    Ok(Some(section(
+        "reuse",
+        "Mixture reuse: old and new",
+        &note,
+        &body,
+    )))
 }

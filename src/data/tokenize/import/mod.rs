@@ -41,8 +41,8 @@ use crate::core::progress::Progress;
 use crate::core::workdir::{DoneMarker, StageFolder, WorkDir, write_dir, write_json};
 use crate::data::tokens::write::{ShardWriter, TokenDtype};
 use crate::data::tokens::{ContentDigest, TokenDomain, TokenPart, TokensIndex};
-use rayon::prelude::*;
 use files::{Imported, check_vocabulary, inferred_eod, one_dtype, open_megatron, open_numpy, scan};
+use rayon::prelude::*;
 
 /// What to import (`remix tokens import`, or `[tokens.import]` in a pipeline config).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -4,7 +4,7 @@
 //! [`plan`] compares an old manifest's domains with the current token index by content digest
 //! ([`compare`]), and freezes the unchanged domains (less those `reopen` names) at their old relative
 //! weights as one [`FrozenBlock`]. The sample stage then draws candidates in the reduced space (the
-//! free domains and the block, [`Reduction`]) and writes them expanded, with the block in
+//! free domains and the block, [`crate::regmix::frozen::Reduction`]) and writes them expanded, with the block in
 //! `mixtures.parquet`'s metadata; the runs table carries it on; the fit works in the reduced space
 //! and records the block in `fit/model.json`; the simulation expands its optimum back over every
 //! domain. When domains were only removed, the answer needs no proxy: the old mixture renormalised
@@ -13,12 +13,8 @@
 //! The sample stage writes the plan as `WORK/reuse/plan.json` ([`ReusePlan`]); `remix sample --reuse`
 //! writes it beside the mixtures.
 
-mod block;
 mod compare;
 
-pub use block::{
-    BLOCK_NAME, FROZEN_BLOCK_KEY, FrozenBlock, Reduction, frozen_block_entry, frozen_block_of,
-};
 pub use compare::{Changed, Changes, Kept, MatchedBy, Side, Split, compare};
 
 use std::path::{Path, PathBuf};
@@ -31,6 +27,7 @@ use sha2::{Digest, Sha256};
 use crate::core::workdir::{hex, write_json};
 use crate::data::tokens::TokensIndex;
 use crate::manifest::Manifest;
+use crate::regmix::frozen::FrozenBlock;
 
 /// Proxies per free dimension of the reduced space: RegMix trained 512 proxies for 17 domains, about
 /// 30 per domain (Liu et al. 2024, "RegMix", section 3).
@@ -182,7 +179,11 @@ pub fn plan(config: &ReuseConfig, index: &TokensIndex) -> Result<ReusePlan> {
         }
     }
     if !changes.added.is_empty() {
-        for c in changes.changed.iter().filter(|c| c.new_documents < c.old_documents) {
+        for c in changes
+            .changed
+            .iter()
+            .filter(|c| c.new_documents < c.old_documents)
+        {
             notes.push(format!(
                 "`{}` lost {} documents while {} were added: cross-domain deduplication against an added \
                  domain removes documents from the older one, which changes it; it is searched again",

@@ -275,7 +275,7 @@ mod tests {
         let new = [
             side("webtext", Some(1), 100), // renamed
             side("code", Some(2), 100),
-            side("pdf", Some(33), 120),       // revised
+            side("pdf", Some(33), 120),        // revised
             side("books/c00-a", Some(15), 50), // split
             side("books/c01-b", Some(25), 50),
             side("math", Some(9), 80), // added
@@ -285,17 +285,33 @@ mod tests {
         assert_eq!(
             c.unchanged,
             [
-                Kept { old: "code".into(), new: "code".into() },
-                Kept { old: "web".into(), new: "webtext".into() },
+                Kept {
+                    old: "code".into(),
+                    new: "code".into()
+                },
+                Kept {
+                    old: "web".into(),
+                    new: "webtext".into()
+                },
             ]
         );
         assert_eq!(c.changed[0].domain, "pdf");
-        assert_eq!(c.split, [Split { old: "books".into(), into: vec!["books/c00-a".into(), "books/c01-b".into()] }]);
+        assert_eq!(
+            c.split,
+            [Split {
+                old: "books".into(),
+                into: vec!["books/c00-a".into(), "books/c01-b".into()]
+            }]
+        );
         assert_eq!(c.removed, ["gone"]);
         assert_eq!(c.added, ["math"]);
         assert!(!c.only_removed());
         // A split found without the naming convention too.
-        let renamed = [side("x", Some(15), 50), side("y", Some(7), 1), side("z", Some(25), 50)];
+        let renamed = [
+            side("x", Some(15), 50),
+            side("y", Some(7), 1),
+            side("z", Some(25), 50),
+        ];
         let c = compare(&old[3..4], &renamed);
         assert_eq!(c.split[0].into, ["x", "z"]);
         assert_eq!(c.added, ["y"]);
@@ -303,7 +319,11 @@ mod tests {
 
     #[test]
     fn without_digests_by_name_and_tokens() {
-        let old = [side("web", None, 100), side("code", None, 100), side("gone", None, 5)];
+        let old = [
+            side("web", None, 100),
+            side("code", None, 100),
+            side("gone", None, 5),
+        ];
         let new = [side("web", Some(1), 100), side("code", Some(2), 90)];
         let c = compare(&old, &new);
         assert_eq!(c.matched_by, MatchedBy::NameAndTokens);

@@ -40,7 +40,9 @@ impl Reduction {
     /// named [`BLOCK_NAME`], ratios that are not a mixture.
     pub fn new(full: &[String], block: &FrozenBlock) -> Result<Self> {
         if full.iter().any(|d| d == BLOCK_NAME) {
-            bail!("a domain is named `{BLOCK_NAME}`, the frozen block's name under reuse: rename it");
+            bail!(
+                "a domain is named `{BLOCK_NAME}`, the frozen block's name under reuse: rename it"
+            );
         }
         let sum: f64 = block.ratios.iter().sum();
         if block.domains.len() != block.ratios.len()
@@ -203,10 +205,7 @@ mod tests {
         for (a, b) in back.iter().zip(&reduced) {
             assert!((a - b).abs() < 1e-12);
         }
-        assert_eq!(
-            r.reduce_losses(&[4.0, 1.0, 8.0, 2.0]),
-            vec![1.0, 2.0, 5.0]
-        );
+        assert_eq!(r.reduce_losses(&[4.0, 1.0, 8.0, 2.0]), vec![1.0, 2.0, 5.0]);
         // web can give 1000 / 0.75, books 100 / 0.25 = 400: books binds.
         assert_eq!(r.cap_tokens(&[1000, 50, 100, 70]), vec![50, 70, 400]);
         assert_eq!(r.sum_tokens(&[1000, 50, 100, 70]), vec![50, 70, 1100]);
