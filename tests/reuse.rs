@@ -154,13 +154,10 @@ fn given_manifest(dir: &Path, weights: &str, path: &Path) -> PathBuf {
     path.to_path_buf()
 }
 
-#[test]
-fn each_change_kind_is_found_searched_and_answered() {
-    let tmp = tempfile::tempdir().unwrap();
-    let tmp = tmp.path();
-
-    // The earlier mixture over code and email, both weighted (a search may put a domain at 0, which
-    // would leave nothing to check the frozen proportions on).
+/// The earlier mixture every test reuses: code 0.4 and email 0.6 over the fixtures' tokens (given,
+/// so that both are weighted: a search may put a domain at 0, which would leave nothing to check the
+/// frozen proportions on), as `tmp/old.json`.
+fn earlier_mixture(tmp: &Path) -> PathBuf {
     let base = tmp.join("base");
     pipeline(
         &base,
@@ -176,6 +173,15 @@ fn each_change_kind_is_found_searched_and_answered() {
         r#"{"code": 0.4, "email": 0.6}"#,
         &tmp.join("old.json"),
     );
+    old
+}
+
+#[test]
+fn each_change_kind_is_found_searched_and_answered() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tmp.path();
+
+    let old = earlier_mixture(tmp);
     let old_weights = manifest_weights_at(&old);
 
     // Add: novel is new; code and email are frozen at their old ratio.
@@ -398,6 +404,7 @@ fn each_change_kind_is_found_searched_and_answered() {
 fn reuse_gives_the_same_answer_whatever_the_threads_and_on_slurm() {
     let tmp = tempfile::tempdir().unwrap();
     let tmp = tmp.path();
+    // Here the earlier mixture is a whole search's, as a team has it.
     let base = tmp.join("base");
     pipeline(
         &base,
@@ -477,21 +484,7 @@ fn reuse_gives_the_same_answer_whatever_the_threads_and_on_slurm() {
 fn a_killed_reuse_run_resumes_with_the_same_answer() {
     let tmp = tempfile::tempdir().unwrap();
     let tmp = tmp.path();
-    let base = tmp.join("base");
-    pipeline(
-        &base,
-        &corpus(tmp, "c-base", &["code", "email", "speeches"]),
-        None,
-    );
-    assert_ok(&remix(
-        &base,
-        &["run", "--quiet", "--until", "tokenize", "pipeline.toml"],
-    ));
-    let old = given_manifest(
-        &base,
-        r#"{"code": 0.4, "email": 0.6}"#,
-        &tmp.join("old.json"),
-    );
+    let old = earlier_mixture(tmp);
     let full = corpus(tmp, "c-full", &["code", "email", "novel", "speeches"]);
     let body = format!("from = \"{}\"\ncandidates = 8", old.display());
 
