@@ -92,20 +92,17 @@ impl Reduction {
 
     /// A full mixture (in `full` order) in the reduced space: the block's weights summed.
     pub fn reduce(&self, full: &[f64]) -> Vec<f64> {
-        self.free
-            .iter()
-            .map(|&i| full[i])
-            .chain([self.block.iter().map(|&(i, _)| full[i]).sum()])
-            .collect()
+        self.free_then(full, self.block.iter().map(|&(i, _)| full[i]).sum())
+    }
+
+    /// The free domains' entries of `full`, then `block`: the reduced space's order.
+    fn free_then<T: Copy>(&self, full: &[T], block: T) -> Vec<T> {
+        self.free.iter().map(|&i| full[i]).chain([block]).collect()
     }
 
     /// Per-domain values (losses) in the reduced space: the block's is the ratio-weighted mean.
     pub fn reduce_losses(&self, full: &[f64]) -> Vec<f64> {
-        self.free
-            .iter()
-            .map(|&i| full[i])
-            .chain([self.block.iter().map(|&(i, r)| r * full[i]).sum()])
-            .collect()
+        self.free_then(full, self.block.iter().map(|&(i, r)| r * full[i]).sum())
     }
 
     /// A reduced mixture as a full one: the block's weight spread by its ratios.
@@ -132,21 +129,13 @@ impl Reduction {
             .filter(|&&(_, r)| r > 0.0)
             .map(|&(i, r)| tokens[i] as f64 / r)
             .fold(f64::INFINITY, f64::min);
-        self.free
-            .iter()
-            .map(|&i| tokens[i])
-            .chain([block.min(u64::MAX as f64) as u64])
-            .collect()
+        self.free_then(tokens, block.min(u64::MAX as f64) as u64)
     }
 
     /// The reduced entries' tokens for the prior and the natural mixture: the block's is the sum of
     /// its domains'.
     pub fn sum_tokens(&self, tokens: &[u64]) -> Vec<u64> {
-        self.free
-            .iter()
-            .map(|&i| tokens[i])
-            .chain([self.block.iter().map(|&(i, _)| tokens[i]).sum()])
-            .collect()
+        self.free_then(tokens, self.block.iter().map(|&(i, _)| tokens[i]).sum())
     }
 }
 
