@@ -56,8 +56,18 @@ fn datatrove_python() -> String {
     )
 }
 
+/// Held while a trainer script runs: mosaicml-streaming names its shared memory by a process-global
+/// prefix counter (`/000004_locals`), so two of its loaders started at once by parallel tests collide
+/// (`FileExistsError`), and its `clean_stale_shared_memory` unlinks the other's blocks. The tests'
+/// remix runs stay parallel; only the trainers' loaders take turns.
+static TRAINER_LOADERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs `tests/trainers/<script>` with the trainers' Python and checks the shares it reports.
 fn check_shares(python: &str, script: &str, args: &[&Path]) {
+    // A test that panicked while holding the lock leaves it poisoned; the lock guards no data.
+    let _turn = TRAINER_LOADERS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/trainers")
         .join(script);
