@@ -4,9 +4,10 @@ use clap::Args as ClapArgs;
 
 use super::args::CorpusArgs;
 use crate::core::workdir::WorkDir;
-use crate::data::cluster::{ClusterConfig, ClusterCount};
+use crate::data::cluster::{ClusterConfig, ClusterCount, Features};
 
-/// Cluster documents into topic domains (hashed TF-IDF, k-means), or split named domains into topics.
+/// Cluster documents into topic domains (hashed TF-IDF or your embeddings, k-means), or split named
+/// domains into topics.
 ///
 /// Writes WORK/cluster/<domain>/part-*.parquet (every column kept, one folder per topic domain and per
 /// domain kept as it is) and WORK/cluster/clusters.json (names, sizes, top terms, silhouette).
@@ -18,6 +19,8 @@ use crate::data::cluster::{ClusterConfig, ClusterCount};
 ///   remix cluster --corpus corpus/ --within web --k 8,12,16 -o work      # web/c00-..., others kept
 ///
 ///   remix cluster --corpus crawl-v2/ --centroids-from work/cluster/clusters.json -o work2
+///
+///   remix cluster --corpus embedded/ --features column:embedding --k 24 -o work   # vectors you have
 #[derive(Debug, ClapArgs)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -45,7 +48,12 @@ pub struct Args {
     #[arg(long, default_value_t = ClusterConfig::default().sample_documents)]
     pub sample_documents: usize,
 
-    /// Dimensions of the projected TF-IDF vectors.
+    /// What documents are clustered by: `tfidf` (hashed TF-IDF of the text), or `column:NAME`, an
+    /// embedding column (a list of floats per row).
+    #[arg(long, default_value_t = ClusterConfig::default().features)]
+    pub features: Features,
+
+    /// Dimensions of the projected TF-IDF vectors (with `--features tfidf`).
     #[arg(long, default_value_t = ClusterConfig::default().dims)]
     pub dims: usize,
 
@@ -75,6 +83,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
         within: args.within,
         eval_only: args.eval_only,
         sample_documents: args.sample_documents,
+        features: args.features,
         dims: args.dims,
         centroids_from: args.centroids_from,
         seed: args.seed,

@@ -304,6 +304,9 @@ impl PipelineConfig {
                 .map_err(|e| anyhow::anyhow!("{where_}: {e}"))?;
         }
         if let Some(cluster) = &self.cluster {
+            cluster
+                .check_pipeline_keys()
+                .map_err(|e| anyhow::anyhow!("{where_}: {e}"))?;
             let mut cluster = cluster.clone();
             cluster.eval_only = self.tokenize.eval_only.clone();
             cluster

@@ -12,7 +12,9 @@ use ndarray::Array2;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::features::{Projection, slot_counts};
+use super::config::Features;
+use super::embedding::{Doc, Vectorizer};
+use super::features::Projection;
 use super::fit::{Groups, location};
 use super::model::ClustersFile;
 use crate::core::progress::Progress;
@@ -26,8 +28,24 @@ const SHOWN_DOCUMENTS: usize = 3;
 /// A model ready to assign: the clusters and each group's IDF.
 pub struct Model {
     pub file: ClustersFile,
-    /// Per group, `SLOTS` values.
+    /// Per group, `SLOTS` values; empty for embeddings.
     pub idf: Vec<Vec<f32>>,
+}
+
+impl Model {
+    /// What turns a document into the vector its nearest centroid is found for.
+    pub fn vectorizer(&self) -> Vectorizer<'_> {
+        match &self.file.features {
+            Features::Column(name) => Vectorizer::Column {
+                name: name.clone(),
+                dims: self.file.dims,
+            },
+            Features::Tfidf => Vectorizer::Tfidf {
+                projection: Projection::new(self.file.dims, self.file.seed),
+                idf: &self.idf,
+            },
+        }
+    }
 }
 
 /// A document shown in `clusters.json`.
@@ -87,7 +105,7 @@ pub fn assign(
     quiet: bool,
 ) -> Result<AssignCounts> {
     let file = &model.file;
-    let projection = Projection::new(file.dims, file.seed);
+    let vectorizer = model.vectorizer();
     let centroids: Vec<Array2<f32>> = file
         .groups
         .iter()
@@ -156,12 +174,19 @@ pub fn assign(
             .collect::<Result<_>>()?;
         let mut placed = Vec::new();
         let mut vector = vec![0.0f32; file.dims];
+        let mut scratch = Vec::new();
         for (row, key, text) in batch.docs() {
             let at = location(batch, row);
             let (group, base) = targets[key as usize];
             let (folder, name, distance) = match group {
                 Some(g) => {
-                    projection.project(&slot_counts(text), &model.idf[g], &mut vector);
+                    vectorizer.vector(
+                        corpus,
+                        Doc { batch, row, text },
+                        g,
+                        &mut vector,
+                        &mut scratch,
+                    )?;
                     let (c, distance) = nearest(&centroids[g], &vector);
                     (base + c as u32, names[g][c], distance)
                 }

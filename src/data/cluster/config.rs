@@ -27,6 +27,52 @@ impl ClusterCount {
     }
 }
 
+/// What k-means clusters documents by.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Features {
+    /// Hashed word uni- and bigram TF-IDF projected to `dims` ([`super::features`]): needs nothing
+    /// but the text.
+    #[default]
+    Tfidf,
+    /// An embedding column the corpus already has (`column:NAME`, a dot path): a list of floats per
+    /// row, as teams store the vectors of an embedding model beside the text (CLIMB clusters such
+    /// embeddings). Each is L2-normalised, so k-means on them is spherical k-means, as on TF-IDF.
+    Column(String),
+}
+
+impl Features {
+    /// The embedding column, for `column:NAME`.
+    pub fn column(&self) -> Option<&str> {
+        match self {
+            Features::Tfidf => None,
+            Features::Column(name) => Some(name),
+        }
+    }
+}
+
+impl std::str::FromStr for Features {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.split_once(':') {
+            None if s == "tfidf" => Ok(Features::Tfidf),
+            Some(("column", name)) if !name.is_empty() => Ok(Features::Column(name.to_string())),
+            _ => Err(format!(
+                "`{s}` is not a feature source: use `tfidf` (hashed TF-IDF of the text) or `column:NAME` (an \
+                 embedding column, a list of floats per row)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Features {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Features::Tfidf => write!(f, "tfidf"),
+            Features::Column(name) => write!(f, "column:{name}"),
+        }
+    }
+}
+
 /// Cluster settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
@@ -36,12 +82,17 @@ pub struct ClusterConfig {
     /// silhouette on the sample. Default 16: the scale of CLIMB's final ~20 clusters and Olmix's 24
     /// DCLM topics, and few enough domains for a proxy search of a few hundred runs.
     pub k: ClusterCount,
+    /// What documents are clustered by: `tfidf` (default: needs nothing but the text) or
+    /// `column:NAME`, an embedding column (a list of float32 or float64 per row, all of one length).
+    #[serde(with = "crate::core::text_form")]
+    #[schemars(with = "String")]
+    pub features: Features,
     /// Dimensions of the projected TF-IDF vectors k-means runs on. Default 1,024: the projection adds
     /// noise of about `1 / sqrt(dims)` to each cosine, and text documents of one source agree by only a
     /// few hundredths more than documents of two (measured on the bundled sources: at 256 dimensions
     /// the clusters recovered them at ARI 0.48-0.65, at 1,024 at 0.88-0.92; bench/README.md); the
     /// sample takes 4 KiB a document (f32), 400 MiB at the default `sample_documents`, twice that while its vectors are
-    /// gathered.
+    /// gathered. With `features = "column:NAME"` the embeddings' own length is used and this is ignored.
     pub dims: usize,
     /// Documents k-means is fitted on, per clustered group, picked by a seeded hash of their text.
     /// Default 100,000: CLIMB-scale topics are stable well below that, and the sample's vectors take
@@ -73,6 +124,7 @@ impl Default for ClusterConfig {
         Self {
             corpus: CorpusConfig::default(),
             k: ClusterCount::One(16),
+            features: Features::Tfidf,
             dims: 1024,
             sample_documents: 100_000,
             silhouette_documents: 5_000,
@@ -87,6 +139,35 @@ impl Default for ClusterConfig {
 }
 
 impl ClusterConfig {
+    /// Errors: a key of `[cluster]` in a pipeline config that the stage takes from the rest of the
+    /// config (a value here would be ignored).
+    pub fn check_pipeline_keys(&self) -> Result<()> {
+        let defaults = ClusterConfig::default();
+        let taken = [
+            (
+                "corpus",
+                self.corpus != defaults.corpus,
+                "the corpus is read as [corpus] says",
+            ),
+            (
+                "eval_only",
+                !self.eval_only.is_empty(),
+                "the targets are [tokenize] eval_only",
+            ),
+            (
+                "seed",
+                self.seed != defaults.seed,
+                "the stage uses the top-level `seed`",
+            ),
+        ];
+        match taken.iter().find(|(_, set, _)| *set) {
+            Some((key, _, why)) => {
+                bail!("[cluster] {key} is not a pipeline setting ({why}): remove it")
+            }
+            None => Ok(()),
+        }
+    }
+
     /// Errors: a setting no clustering can use, named as in the config.
     pub fn check(&self) -> Result<()> {
         let ks = self.k.candidates();
@@ -147,6 +228,35 @@ impl ClusterConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn features_parse_and_print() {
+        let column: ClusterConfig = toml::from_str("features = \"column:meta.emb\"").unwrap();
+        assert_eq!(column.features, Features::Column("meta.emb".into()));
+        assert_eq!(column.features.to_string(), "column:meta.emb");
+        assert_eq!(ClusterConfig::default().features.to_string(), "tfidf");
+        let bad = toml::from_str::<ClusterConfig>("features = \"embedding\"").unwrap_err();
+        assert!(bad.to_string().contains("column:NAME"), "{bad}");
+        assert!("column:".parse::<Features>().is_err());
+    }
+
+    #[test]
+    fn keys_the_pipeline_sets_are_refused_in_its_cluster_section() {
+        for (toml, expected) in [
+            ("seed = 9", "[cluster] seed is not a pipeline setting"),
+            ("eval_only = [\"code\"]", "[cluster] eval_only is not"),
+            (
+                "[corpus]\ntext_column = \"body\"",
+                "[cluster] corpus is not",
+            ),
+        ] {
+            let config: ClusterConfig = toml::from_str(toml).unwrap();
+            let error = config.check_pipeline_keys().unwrap_err().to_string();
+            assert!(error.contains(expected), "{toml}: {error}");
+        }
+        let fine: ClusterConfig = toml::from_str("k = 4\nseed = 1").unwrap();
+        fine.check_pipeline_keys().unwrap();
+    }
 
     #[test]
     fn k_is_a_number_or_a_list() {

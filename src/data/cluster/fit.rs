@@ -1,10 +1,10 @@
 //! Fitting the clusters of one group on its sample: the sample picked by a seeded hash of each
 //! document's text (the `sample_documents` smallest hashes, so the same documents whatever the read
 //! order or thread count), IDF from every document of the group, k-means with linfa-clustering
-//! (k-means++ seeding, restarts, seeded), `k` chosen by silhouette when a list is given, and each cluster
-//! named by its most distinctive words.
+//! (k-means++ seeding, restarts, seeded), `k` chosen by silhouette when a list is given; the names are
+//! in [`super::names`].
 
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -18,7 +18,8 @@ use rand_xoshiro::rand_core::SeedableRng;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use super::config::ClusterConfig;
-use super::features::{MAX_WORDS, Projection, SLOTS, for_each_word, slot_counts};
+use super::embedding::{Doc, Vectorizer, described, embedding, lengths_differ};
+use super::features::{SLOTS, slot_counts};
 use super::model::KScore;
 use crate::core::progress::Progress;
 use crate::data::corpus::{Corpus, DocBatch};
@@ -28,10 +29,6 @@ use crate::data::dedup::index::DocLocation;
 const TOLERANCE: f32 = 1e-4;
 /// Slots in fewer documents than this weigh nothing.
 const MIN_DOCUMENT_FREQUENCY: u32 = 2;
-/// Words in a cluster's name.
-const NAME_TERMS: usize = 3;
-/// Top terms kept per cluster in `clusters.json`.
-pub const TOP_TERMS: usize = 10;
 
 /// The domains clustered together: every domain but the targets, or each `within` domain alone.
 pub struct Groups {
@@ -76,20 +73,30 @@ pub struct Scan {
     pub idf: Vec<Vec<f32>>,
     /// Every domain name the corpus has.
     pub domains: Vec<String>,
+    /// The embeddings' length, with `features = "column:NAME"`.
+    pub dims: Option<usize>,
 }
 
 /// Pass 1: picks each group's sample and counts its document frequencies. Errors: a `within` domain
 /// the corpus does not have, a group without documents.
 pub fn scan(corpus: &Corpus, groups: &Groups, config: &ClusterConfig, quiet: bool) -> Result<Scan> {
     let n = groups.sources.len();
+    let slots = if config.features.column().is_some() {
+        0
+    } else {
+        SLOTS
+    };
     let df: Vec<Vec<AtomicU32>> = (0..n)
-        .map(|_| (0..SLOTS).map(|_| AtomicU32::new(0)).collect())
+        .map(|_| (0..slots).map(|_| AtomicU32::new(0)).collect())
         .collect();
     let documents: Vec<AtomicU64> = (0..n).map(|_| AtomicU64::new(0)).collect();
     let heaps: Vec<Mutex<BinaryHeap<(u64, DocLocation)>>> =
         (0..n).map(|_| Mutex::new(BinaryHeap::new())).collect();
     let domains = Mutex::new(std::collections::BTreeSet::new());
     let keep = config.sample_documents;
+    let column = config.features.column();
+    // The first embedding's length and where it was read: every other must have it.
+    let first_length: Mutex<Option<(usize, String)>> = Mutex::new(None);
 
     let progress = Progress::new(corpus.rows(), "docs", quiet);
     progress.set_message("cluster: sample and IDF");
@@ -100,18 +107,47 @@ pub fn scan(corpus: &Corpus, groups: &Groups, config: &ClusterConfig, quiet: boo
             .extend(batch.domains().iter().cloned());
         let group_of: Vec<Option<usize>> = batch.domains().iter().map(|d| groups.of(d)).collect();
         let mut candidates: Vec<Vec<(u64, DocLocation)>> = vec![Vec::new(); n];
+        let mut scratch = Vec::new();
+        let mut length: Option<(usize, String)> = None;
         for (row, key, text) in batch.docs() {
             let Some(g) = group_of[key as usize] else {
                 continue;
             };
             documents[g].fetch_add(1, Ordering::Relaxed);
-            for (slot, _) in slot_counts(text) {
-                df[g][slot as usize].fetch_add(1, Ordering::Relaxed);
+            match column {
+                None => {
+                    for (slot, _) in slot_counts(text) {
+                        df[g][slot as usize].fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                // Every embedding is checked here, before any fitting or writing.
+                Some(name) => {
+                    let found = embedding(corpus, batch, row, name, &mut scratch)?;
+                    match &length {
+                        None => length = Some((found, described(corpus, batch, row))),
+                        Some((first, there)) if *first != found => {
+                            let here = described(corpus, batch, row);
+                            return Err(lengths_differ(name, (found, &here), (*first, there)));
+                        }
+                        Some(_) => {}
+                    }
+                }
             }
             candidates[g].push((
                 xxh3_64_with_seed(text.as_bytes(), config.seed),
                 location(batch, row),
             ));
+        }
+        if let Some((found, here)) = length {
+            let mut first = first_length.lock().map_err(poisoned)?;
+            match &*first {
+                None => *first = Some((found, here)),
+                Some((expected, there)) if *expected != found => {
+                    let name = column.unwrap_or_default();
+                    return Err(lengths_differ(name, (found, &here), (*expected, there)));
+                }
+                Some(_) => {}
+            }
         }
         for (g, mut mine) in candidates.into_iter().enumerate() {
             mine.sort_unstable();
@@ -154,6 +190,10 @@ pub fn scan(corpus: &Corpus, groups: &Groups, config: &ClusterConfig, quiet: boo
             .collect(),
         idf: Vec::new(),
         domains,
+        dims: first_length
+            .into_inner()
+            .map_err(poisoned)?
+            .map(|(found, _)| found),
     };
     for (g, heap) in heaps.into_iter().enumerate() {
         if scan.documents[g] == 0 {
@@ -168,6 +208,11 @@ pub fn scan(corpus: &Corpus, groups: &Groups, config: &ClusterConfig, quiet: boo
         scan.samples
             .push(by_hash.into_iter().map(|(_, l)| l).collect());
         scan.hash_order.push(hash_order);
+        if column.is_some() {
+            // Embeddings need no IDF.
+            scan.idf.push(Vec::new());
+            continue;
+        }
         let counts: Vec<u32> = df[g].iter().map(|c| c.load(Ordering::Relaxed)).collect();
         let mut idf = super::features::idf(&counts, scan.documents[g]);
         // A word or pair in one document cannot make two documents alike: it only adds noise to the
@@ -187,15 +232,16 @@ pub fn sample_vectors(
     corpus: &Corpus,
     groups: &Groups,
     scan: &Scan,
-    projection: &Projection,
+    vectorizer: &Vectorizer,
     quiet: bool,
 ) -> Result<Vec<Array2<f32>>> {
     let units = sample_units(corpus, scan);
-    let dims = projection.dims();
+    let dims = vectorizer.dims();
     let progress = Progress::new(corpus.units_rows(&units), "docs", quiet);
     progress.set_message("cluster: sample vectors");
     let rows = corpus.par_map_units(&units, &progress, |batch| {
         let mut out = Vec::new();
+        let mut scratch = Vec::new();
         for (row, key, text) in batch.docs() {
             let Some(g) = groups.of(&batch.domains()[key as usize]) else {
                 continue;
@@ -203,7 +249,13 @@ pub fn sample_vectors(
             let at = location(batch, row);
             if scan.samples[g].binary_search(&at).is_ok() {
                 let mut vector = vec![0.0f32; dims];
-                projection.project(&slot_counts(text), &scan.idf[g], &mut vector);
+                vectorizer.vector(
+                    corpus,
+                    Doc { batch, row, text },
+                    g,
+                    &mut vector,
+                    &mut scratch,
+                )?;
                 out.push((g, at, vector));
             }
         }
@@ -328,118 +380,6 @@ pub fn kmeans(
     })
 }
 
-/// Per cluster of one group, word counts of its sampled documents.
-pub type WordCounts = Vec<HashMap<String, u64>>;
-
-/// Pass 3: counts the words of each group's sampled documents by cluster, for the names.
-pub fn sample_words(
-    corpus: &Corpus,
-    groups: &Groups,
-    scan: &Scan,
-    labels: &[Vec<usize>],
-    clusters: &[usize],
-    quiet: bool,
-) -> Result<Vec<WordCounts>> {
-    let counts: Vec<Mutex<WordCounts>> = clusters
-        .iter()
-        .map(|&k| Mutex::new(vec![HashMap::new(); k]))
-        .collect();
-    let units = sample_units(corpus, scan);
-    let progress = Progress::new(corpus.units_rows(&units), "docs", quiet);
-    progress.set_message("cluster: naming");
-    corpus.par_map_units(&units, &progress, |batch| {
-        let mut local: BTreeMap<(usize, usize), HashMap<String, u64>> = BTreeMap::new();
-        for (row, key, text) in batch.docs() {
-            let Some(g) = groups.of(&batch.domains()[key as usize]) else {
-                continue;
-            };
-            if let Ok(i) = scan.samples[g].binary_search(&location(batch, row)) {
-                let words = local.entry((g, labels[g][i])).or_default();
-                for_each_word(text, MAX_WORDS, |w| {
-                    if is_name_word(w) {
-                        *words.entry(w.to_string()).or_default() += 1;
-                    }
-                });
-            }
-        }
-        for ((g, c), words) in local {
-            let mut shared = counts[g].lock().map_err(poisoned)?;
-            for (word, n) in words {
-                *shared[c].entry(word).or_default() += n;
-            }
-        }
-        Ok(())
-    })?;
-    progress.finish();
-    counts
-        .into_iter()
-        .map(|c| c.into_inner().map_err(poisoned))
-        .collect()
-}
-
-/// A word fit for a name: 3 to 20 ASCII letters (digits, single letters and other scripts make poor
-/// folder names).
-fn is_name_word(word: &str) -> bool {
-    (3..=20).contains(&word.len()) && word.bytes().all(|b| b.is_ascii_lowercase())
-}
-
-/// Each cluster's most distinctive words: class-based TF-IDF (BERTopic's c-TF-IDF treats each cluster
-/// as one document) with the IDF replaced by the word's lift over the whole sample, `p_c(w) *
-/// ln(p_c(w) / p(w))` (its term of the KL divergence of the cluster's word distribution from the
-/// sample's), so words common everywhere ("the") score near 0 without a stop-word list. Best first;
-/// ties by the word; only words with a positive score.
-pub fn top_terms(counts: &WordCounts, limit: usize) -> Vec<Vec<String>> {
-    let mut total: HashMap<&str, u64> = HashMap::new();
-    for cluster in counts {
-        for (word, &n) in cluster {
-            *total.entry(word).or_default() += n;
-        }
-    }
-    let all_words = total.values().sum::<u64>().max(1) as f64;
-    counts
-        .iter()
-        .map(|cluster| {
-            let words = cluster.values().sum::<u64>().max(1) as f64;
-            let mut scored: Vec<(f64, &str)> = cluster
-                .iter()
-                .map(|(word, &n)| {
-                    let p_c = n as f64 / words;
-                    let p = total[word.as_str()] as f64 / all_words;
-                    (p_c * (p_c / p).ln(), word.as_str())
-                })
-                .filter(|(score, _)| *score > 0.0)
-                .collect();
-            scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
-            scored
-                .into_iter()
-                .take(limit)
-                .map(|(_, w)| w.to_string())
-                .collect()
-        })
-        .collect()
-}
-
-/// The names of a group's clusters: `cNN-` and the cluster's first name terms, under the source with
-/// `within`.
-pub fn names(source: &Option<String>, terms: &[Vec<String>]) -> Vec<String> {
-    let width = if terms.len() > 100 { 3 } else { 2 };
-    terms
-        .iter()
-        .enumerate()
-        .map(|(i, terms)| {
-            let mut name = format!("c{i:0width$}");
-            for term in terms.iter().take(NAME_TERMS) {
-                name.push('-');
-                name.push_str(term);
-            }
-            match source {
-                Some(source) => format!("{source}/{name}"),
-                None => name,
-            }
-        })
-        .collect()
-}
-
 /// `the corpus`, or `domain `web`` with `within`.
 pub fn group_name(source: &Option<String>) -> String {
     match source {
@@ -458,7 +398,7 @@ pub fn location(batch: &DocBatch, row: usize) -> DocLocation {
 
 /// The row groups that hold a sampled document of any group, in corpus order: what the passes over
 /// the sample read.
-fn sample_units(corpus: &Corpus, scan: &Scan) -> Vec<(usize, usize)> {
+pub(super) fn sample_units(corpus: &Corpus, scan: &Scan) -> Vec<(usize, usize)> {
     let mut all: Vec<DocLocation> = scan.samples.iter().flatten().copied().collect();
     all.sort_unstable();
     units_with(corpus, &all)
@@ -488,6 +428,6 @@ fn units_with(corpus: &Corpus, locations: &[DocLocation]) -> Vec<(usize, usize)>
     units
 }
 
-fn poisoned<T>(_: std::sync::PoisonError<T>) -> anyhow::Error {
+pub(super) fn poisoned<T>(_: std::sync::PoisonError<T>) -> anyhow::Error {
     anyhow::anyhow!("a worker panicked while holding the cluster stage's shared counts")
 }

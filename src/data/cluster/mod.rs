@@ -24,9 +24,11 @@
 
 pub mod assign;
 pub mod config;
+pub mod embedding;
 pub mod features;
 pub mod fit;
 pub mod model;
+pub mod names;
 pub mod picture;
 mod silhouette;
 pub mod tasks;
@@ -39,20 +41,26 @@ use crate::core::domain::file_stem;
 use crate::core::workdir::{DoneMarker, StageFolder, WorkDir, write_dir, write_json};
 use crate::data::corpus::Corpus;
 use assign::{AssignCounts, Model};
-pub use config::{ClusterConfig, ClusterCount};
+pub use config::{ClusterConfig, ClusterCount, Features};
+use embedding::Vectorizer;
 use features::Projection;
 use fit::Groups;
 pub use model::{CLUSTERS_FILE, ClusterInfo, ClustersFile, GroupModel, KeptDomain};
 
 /// The corpus the stage reads: the dedup stage's output when `paths` is its folder (domains by their
 /// names there), else the corpus at `paths`.
+/// With `features = "column:NAME"` the embedding column is read beside the text.
 pub fn open_corpus(paths: &[PathBuf], config: &ClusterConfig) -> Result<Corpus> {
+    let read = crate::data::corpus::config::CorpusConfig {
+        extra_column: config.features.column().map(str::to_string),
+        ..config.corpus.clone()
+    };
     if let [one] = paths
-        && let Some((corpus, _)) = crate::data::dedup::open_output(one, &config.corpus)?
+        && let Some((corpus, _)) = crate::data::dedup::open_output(one, &read)?
     {
         return Ok(corpus);
     }
-    Corpus::open(paths, &config.corpus)
+    Corpus::open(paths, &read)
 }
 
 /// The cluster stage's output at `dir` opened as a corpus, each domain by its name in
@@ -130,8 +138,19 @@ fn model_for(corpus: &Corpus, config: &ClusterConfig, quiet: bool) -> Result<Mod
 pub fn fit_model(corpus: &Corpus, config: &ClusterConfig, quiet: bool) -> Result<Model> {
     let groups = Groups::new(config);
     let scan = fit::scan(corpus, &groups, config, quiet)?;
-    let projection = Projection::new(config.dims, config.seed);
-    let vectors = fit::sample_vectors(corpus, &groups, &scan, &projection, quiet)?;
+    let vectorizer = match (&config.features, scan.dims) {
+        (Features::Column(name), Some(dims)) => Vectorizer::Column {
+            name: name.clone(),
+            dims,
+        },
+        (Features::Column(_), None) => bail!("internal: no embedding was read"),
+        (Features::Tfidf, _) => Vectorizer::Tfidf {
+            projection: Projection::new(config.dims, config.seed),
+            idf: &scan.idf,
+        },
+    };
+    let dims = vectorizer.dims();
+    let vectors = fit::sample_vectors(corpus, &groups, &scan, &vectorizer, quiet)?;
     let (mut fitted, mut maps) = (Vec::new(), Vec::new());
     for (g, source) in groups.sources.iter().enumerate() {
         // The sample's rows in hash order, for the silhouette's subsample.
@@ -152,12 +171,12 @@ pub fn fit_model(corpus: &Corpus, config: &ClusterConfig, quiet: bool) -> Result
     }
     let labels: Vec<Vec<usize>> = fitted.iter().map(|f| f.labels.clone()).collect();
     let ks: Vec<usize> = fitted.iter().map(|f| f.centroids.nrows()).collect();
-    let words = fit::sample_words(corpus, &groups, &scan, &labels, &ks, quiet)?;
+    let words = names::sample_words(corpus, &groups, &scan, &labels, &ks, quiet)?;
 
     let mut file_groups = Vec::new();
     for (g, ((source, fitted), map)) in groups.sources.iter().zip(fitted).zip(maps).enumerate() {
-        let terms = fit::top_terms(&words[g], fit::TOP_TERMS);
-        let names = fit::names(source, &terms);
+        let terms = names::top_terms(&words[g], names::TOP_TERMS);
+        let names = names::names(source, &terms);
         let mut sizes = vec![0u64; ks[g]];
         fitted.labels.iter().for_each(|&c| sizes[c] += 1);
         let clusters = names
@@ -177,7 +196,7 @@ pub fn fit_model(corpus: &Corpus, config: &ClusterConfig, quiet: bool) -> Result
             .collect();
         file_groups.push(GroupModel {
             source: source.clone(),
-            idf_file: format!("idf-{g:02}.bin"),
+            idf_file: (config.features == Features::Tfidf).then(|| format!("idf-{g:02}.bin")),
             sample_documents: scan.samples[g].len() as u64,
             silhouette: fitted.silhouette,
             clusters,
@@ -187,7 +206,8 @@ pub fn fit_model(corpus: &Corpus, config: &ClusterConfig, quiet: bool) -> Result
     check_names(&file_groups, &scan.domains)?;
     Ok(Model {
         file: ClustersFile {
-            dims: config.dims,
+            features: config.features.clone(),
+            dims,
             seed: config.seed,
             centroids_from: "fitted".into(),
             groups: file_groups,
@@ -250,7 +270,14 @@ pub fn read_model(path: &Path) -> Result<Model> {
     let idf = file
         .groups
         .iter()
-        .map(|g| model::read_idf(&dir.join(&g.idf_file)))
+        .map(|g| match (&file.features, &g.idf_file) {
+            (Features::Tfidf, Some(idf_file)) => model::read_idf(&dir.join(idf_file)),
+            (Features::Tfidf, None) => Err(damaged(format!(
+                "{} names no IDF file",
+                fit::group_name(&g.source)
+            ))),
+            (Features::Column(_), _) => Ok(Vec::new()),
+        })
         .collect::<Result<Vec<_>>>()?;
     Ok(Model { file, idf })
 }
@@ -260,6 +287,15 @@ pub fn read_model(path: &Path) -> Result<Model> {
 pub fn load_model(path: &Path, config: &ClusterConfig) -> Result<Model> {
     let Model { mut file, idf } = read_model(path)?;
     let wanted = Groups::new(config).sources;
+    if file.features != config.features {
+        bail!(
+            "centroids_from {}: its clusters are of features = \"{}\", but [cluster] features is \"{}\": \
+             assign with the features they were fitted on",
+            path.display(),
+            file.features,
+            config.features
+        );
+    }
     let found: Vec<Option<String>> = file.groups.iter().map(|g| g.source.clone()).collect();
     if found != wanted {
         bail!(
@@ -290,7 +326,9 @@ fn describe(sources: &[Option<String>]) -> String {
 pub fn save_model(model: &Model, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     for (group, idf) in model.file.groups.iter().zip(&model.idf) {
-        model::write_idf(&dir.join(&group.idf_file), idf)?;
+        if let Some(idf_file) = &group.idf_file {
+            model::write_idf(&dir.join(idf_file), idf)?;
+        }
     }
     write_json(&dir.join(CLUSTERS_FILE), &model.file)
 }

@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::config::Features;
 use super::features::SLOTS;
 use crate::core::workdir::{read_json, write_atomic};
 use crate::data::corpus::SkipCounts;
@@ -18,7 +19,12 @@ pub const CLUSTERS_FILE: &str = "clusters.json";
 /// `cluster/clusters.json`: the clusters of every clustered group and the domains kept as they are.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ClustersFile {
-    /// Dimensions of the projected TF-IDF vectors the centroids live in.
+    /// What the documents were clustered by: `tfidf`, or `column:NAME` (an embedding column).
+    #[serde(default, with = "crate::core::text_form")]
+    #[schemars(with = "String")]
+    pub features: Features,
+    /// Dimensions of the vectors the centroids live in: the projected TF-IDF's `dims`, or the
+    /// embeddings' length.
     pub dims: usize,
     /// Seed of the projection (and of the sample and k-means when fitted here).
     pub seed: u64,
@@ -37,8 +43,8 @@ pub struct ClustersFile {
 pub struct GroupModel {
     /// The domain clustered into topics (`within`); none when the whole corpus is one group.
     pub source: Option<String>,
-    /// The group's IDF, `SLOTS` little-endian f32, in the same folder.
-    pub idf_file: String,
+    /// The group's IDF, `SLOTS` little-endian f32, in the same folder; none for embeddings.
+    pub idf_file: Option<String>,
     /// Documents in the group's sample (k-means was fitted on these).
     pub sample_documents: u64,
     /// The silhouette of each candidate `k` on the silhouette subsample (cosine geometry: Euclidean on

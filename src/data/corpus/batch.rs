@@ -107,6 +107,8 @@ pub struct DocBatch {
     status: Vec<DocStatus>,
     skips: Vec<SkipCounts>,
     rows_without_domain: u64,
+    /// [`super::config::CorpusConfig::extra_column`]'s values, one per row, when a stage reads it.
+    extra: Option<ArrayRef>,
 }
 
 impl DocBatch {
@@ -165,7 +167,20 @@ impl DocBatch {
             status,
             skips,
             rows_without_domain,
+            extra: None,
         })
+    }
+
+    /// The batch with `extra` (one value per row) as its extra column.
+    pub(super) fn with_extra(mut self, extra: Option<ArrayRef>) -> Self {
+        self.extra = extra;
+        self
+    }
+
+    /// The extra column ([`super::config::CorpusConfig::extra_column`]), one value per row of the
+    /// batch; `None` when no stage asked for one.
+    pub fn extra(&self) -> Option<&ArrayRef> {
+        self.extra.as_ref()
     }
 
     /// Rows in the batch, usable or not.

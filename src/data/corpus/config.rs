@@ -103,6 +103,12 @@ pub struct CorpusConfig {
     /// vanishes, small enough that two workers plus Parquet's page buffers stay far under 1 GiB even
     /// when single documents are megabytes long.
     pub batch_bytes: u64,
+    /// A column read beside the text, for the stage that asks for it: the cluster stage's embedding
+    /// column (`[cluster] features = "column:NAME"`, a dot path like the domain column's). Set by that
+    /// stage, never by a config (not serialised: the stage's own settings name it). Default none.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub extra_column: Option<String>,
 }
 
 impl Default for CorpusConfig {
@@ -111,6 +117,7 @@ impl Default for CorpusConfig {
             text_column: "text".into(),
             domain_from: DomainFrom::Folder,
             batch_bytes: 64 << 20,
+            extra_column: None,
         }
     }
 }

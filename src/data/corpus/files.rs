@@ -30,6 +30,8 @@ pub struct CorpusFile {
     pub(super) text_leaf: usize,
     /// Leaf index of the domain column, when the domain comes from a column.
     pub(super) domain_leaf: Option<usize>,
+    /// Leaf index of [`CorpusConfig::extra_column`], when a stage reads one.
+    pub(super) extra_leaf: Option<usize>,
 }
 
 impl CorpusFile {
@@ -40,6 +42,11 @@ impl CorpusFile {
     /// The file's footer, as parquet's Arrow reader wants it.
     pub fn arrow_metadata(&self) -> &ArrowReaderMetadata {
         &self.metadata
+    }
+
+    /// The file's columns with their types, for messages: `text (Utf8), meta.source (Utf8)`.
+    pub fn columns_described(&self) -> String {
+        column_list(self.metadata.schema().fields())
     }
 
     /// Uncompressed bytes of the text column (Parquet's own figure: text plus length prefixes).
@@ -83,10 +90,11 @@ impl CorpusFile {
     }
 
     /// The Parquet leaves [`super::read::read_row_group`] decodes: the text column, then the domain
-    /// column when the domain comes from one.
+    /// column when the domain comes from one, then the extra column when a stage reads one.
     pub(crate) fn read_leaves(&self) -> Vec<usize> {
         std::iter::once(self.text_leaf)
             .chain(self.domain_leaf)
+            .chain(self.extra_leaf)
             .collect()
     }
 
@@ -258,6 +266,10 @@ pub(super) fn open_file(
             })?)
         }
     };
+    let extra_leaf = match &config.extra_column {
+        None => None,
+        Some(dot_path) => embedding_leaf(&fields, &descr, dot_path, &path)?,
+    };
     Ok(CorpusFile {
         path,
         object,
@@ -266,7 +278,59 @@ pub(super) fn open_file(
         metadata,
         text_leaf,
         domain_leaf,
+        extra_leaf,
     })
+}
+
+/// The Parquet leaf of an embedding column: a list (plain, large or fixed-size) of f16, f32 or f64 per
+/// row, as teams store embeddings beside the text; `None` when the file has no such column (a domain
+/// kept as it is needs none: the stage refuses a document that needs one). Errors: a column of another
+/// type.
+fn embedding_leaf(
+    fields: &Fields,
+    descr: &SchemaDescriptor,
+    dot_path: &str,
+    path: &Path,
+) -> Result<Option<usize>> {
+    let Some(found) = field_type(fields, dot_path) else {
+        return Ok(None);
+    };
+    if !is_embedding_type(&found) {
+        bail!(
+            "the embedding column `{dot_path}` in {} has type {found}; [cluster] features = \"column:{dot_path}\" \
+             needs a list of float32 or float64 per row (List, LargeList or FixedSizeList), one embedding per document",
+            shown(path)
+        );
+    }
+    // A list's single leaf is `<column>.list.element` (or `.item`, `.array` by older writers).
+    let parts: Vec<&str> = dot_path.split('.').collect();
+    let leaf = descr.columns().iter().position(|c| {
+        let leaf = c.path().parts();
+        let under = |prefix: &[&str]| {
+            leaf.len() > prefix.len() && leaf.iter().zip(prefix).all(|(a, b)| a == b)
+        };
+        under(&[dot_path]) || under(&parts)
+    });
+    match leaf {
+        Some(leaf) => Ok(Some(leaf)),
+        None => bail!(
+            "the embedding column `{dot_path}` in {} is not stored as a Parquet list",
+            shown(path)
+        ),
+    }
+}
+
+/// Whether a column of this type holds one embedding per row: a list of floats.
+pub(crate) fn is_embedding_type(t: &DataType) -> bool {
+    match t {
+        DataType::List(item) | DataType::LargeList(item) | DataType::FixedSizeList(item, _) => {
+            matches!(
+                item.data_type(),
+                DataType::Float16 | DataType::Float32 | DataType::Float64
+            )
+        }
+        _ => false,
+    }
 }
 
 /// The type of the field at a dot path, looking through structs. An exact top-level name wins, so a

@@ -76,6 +76,7 @@ pub(super) fn read_row_group(
             Ok(batch) => {
                 let text = column(&batch, &config.text_column)?;
                 let (names, keys) = domains_of(file, &batch, config)?;
+                let extra = extra_of(file, &batch, config)?;
                 let docs = DocBatch::new(
                     file_index,
                     group,
@@ -90,7 +91,8 @@ pub(super) fn read_row_group(
                         text.data_type(),
                         shown(&file.path)
                     )
-                })?;
+                })?
+                .with_extra(extra);
                 done += batch.num_rows();
                 sink(docs)?;
             }
@@ -129,29 +131,30 @@ fn read_raw(
     let text = read_text_bytes(file, group)?;
     let text = text.slice(skip, text.len() - skip.min(text.len()));
 
-    // The domain column holds no text, so the Arrow reader is safe for it.
-    let (names, keys) = match file.domain_leaf {
-        None => domains_of(
-            file,
-            &RecordBatch::new_empty(Arc::new(arrow::datatypes::Schema::empty())),
-            config,
-        )?,
-        Some(leaf) => {
-            let descr = file.metadata.metadata().file_metadata().schema_descr_ptr();
-            let batches = ParquetRecordBatchReaderBuilder::new_with_metadata(
-                file.source(group, &file.chunk_ranges(group, [leaf]))?,
-                file.metadata.clone(),
-            )
-            .with_row_groups(vec![group])
-            .with_projection(ProjectionMask::leaves(&descr, [leaf]))
-            .build()?
-            .collect::<Result<Vec<_>, _>>()?;
-            let batch = arrow::compute::concat_batches(&batches[0].schema(), &batches)?;
-            let batch = batch.slice(skip, batch.num_rows() - skip);
-            domains_of(file, &batch, config)?
-        }
+    // The domain and extra columns hold no text, so the Arrow reader is safe for them.
+    let leaves: Vec<usize> = file
+        .domain_leaf
+        .into_iter()
+        .chain(file.extra_leaf)
+        .collect();
+    let others = if leaves.is_empty() {
+        RecordBatch::new_empty(Arc::new(arrow::datatypes::Schema::empty()))
+    } else {
+        let descr = file.metadata.metadata().file_metadata().schema_descr_ptr();
+        let batches = ParquetRecordBatchReaderBuilder::new_with_metadata(
+            file.source(group, &file.chunk_ranges(group, leaves.iter().copied()))?,
+            file.metadata.clone(),
+        )
+        .with_row_groups(vec![group])
+        .with_projection(ProjectionMask::leaves(&descr, leaves))
+        .build()?
+        .collect::<Result<Vec<_>, _>>()?;
+        let batch = arrow::compute::concat_batches(&batches[0].schema(), &batches)?;
+        batch.slice(skip, batch.num_rows() - skip)
     };
-    DocBatch::new(
+    let (names, keys) = domains_of(file, &others, config)?;
+    let extra = extra_of(file, &others, config)?;
+    Ok(DocBatch::new(
         file_index,
         group,
         first_row + skip as u64,
@@ -159,7 +162,20 @@ fn read_raw(
         names,
         keys,
     )
-    .ok_or_else(|| anyhow!("unexpected text type"))
+    .ok_or_else(|| anyhow!("unexpected text type"))?
+    .with_extra(extra))
+}
+
+/// The extra column of a batch, when the corpus reads one and the file has it.
+fn extra_of(
+    file: &CorpusFile,
+    batch: &RecordBatch,
+    config: &CorpusConfig,
+) -> Result<Option<ArrayRef>> {
+    match (&config.extra_column, file.extra_leaf) {
+        (Some(dot_path), Some(_)) => column(batch, dot_path).map(Some),
+        _ => Ok(None),
+    }
 }
 
 /// The text column of a whole row group as raw bytes (a [`BinaryArray`](arrow::array::BinaryArray)),

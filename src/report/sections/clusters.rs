@@ -110,8 +110,14 @@ pub fn clusters(work: &Path) -> Result<Option<String>> {
         "clusters",
         "Topic domains",
         &format!(
-            "{topics} topic domains from hashed TF-IDF k-means ({} dimensions; centroids {})",
-            file.dims, file.centroids_from
+            "{topics} topic domains from k-means on {} ({} dimensions; centroids {})",
+            match &file.features {
+                crate::data::cluster::Features::Tfidf => "hashed TF-IDF".to_string(),
+                crate::data::cluster::Features::Column(name) =>
+                    format!("the embeddings in `{name}`"),
+            },
+            file.dims,
+            file.centroids_from
         ),
         &body,
     )))
