@@ -18,6 +18,7 @@ use rand_xoshiro::rand_core::SeedableRng;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use super::config::ClusterConfig;
+use super::distance::FastL2;
 use super::embedding::{Doc, Vectorizer, described, embedding, lengths_differ};
 use super::features::{SLOTS, slot_counts};
 use super::model::KScore;
@@ -323,7 +324,7 @@ pub fn kmeans(
     let mut scores = Vec::new();
     for &k in &ks {
         let rng = Xoshiro256Plus::seed_from_u64(config.seed);
-        let model = KMeans::params_with_rng(k, rng)
+        let model = KMeans::params_with(k, rng, FastL2)
             .init_method(KMeansInit::KMeansPlusPlus)
             .n_runs(config.restarts)
             .max_n_iterations(config.max_iterations)
@@ -333,7 +334,7 @@ pub fn kmeans(
         let labels: Array1<usize> = model.predict(&subsample);
         let labels: Vec<usize> = labels.to_vec();
         let silhouette = (picked.len() > k)
-            .then(|| super::silhouette::silhouette(subsample.mapv(f64::from).view(), &labels, k))
+            .then(|| super::silhouette::silhouette(subsample.view(), &labels, k))
             .flatten();
         tracing::info!(
             k,

@@ -24,6 +24,7 @@
 
 pub mod assign;
 pub mod config;
+mod distance;
 pub mod embedding;
 pub mod features;
 pub mod fit;
