@@ -277,7 +277,7 @@ fn a_bad_embedding_stops_the_run_naming_the_row_before_anything_is_written() {
                 }
                 plain(v)
             }),
-            "has 7 values",
+            "at row 15 of",
         ),
     ];
     for (name, emb, expected) in cases {
@@ -373,4 +373,71 @@ fn a_pipeline_clusters_by_the_embeddings_through_dedup() {
     expected.push("speeches".into());
     expected.sort();
     assert_eq!(domains, expected);
+}
+
+/// A row group with text that is not UTF-8 is read again through the raw path: its embeddings come with
+/// it, row for row (the broken row skipped and counted); a file of a clustered domain without the
+/// column is refused, though its neighbour has it.
+#[test]
+fn embeddings_come_through_the_raw_read_and_a_file_without_them_is_refused() {
+    use arrow::buffer::{Buffer, OffsetBuffer};
+    let dir = tempfile::tempdir().unwrap();
+    let rows = 20;
+    let mut bytes = Vec::new();
+    let mut offsets = vec![0i32];
+    for i in 0..rows {
+        if i == 3 {
+            bytes.extend_from_slice(b"\xff\xfe broken");
+        } else {
+            bytes.extend_from_slice(text(i).as_bytes());
+        }
+        offsets.push(bytes.len() as i32);
+    }
+    // Arrow's writer does not validate UTF-8, so a file with a broken string can be made directly.
+    let broken = unsafe {
+        StringArray::new_unchecked(OffsetBuffer::new(offsets.into()), Buffer::from(bytes), None)
+    };
+    let emb: ArrayRef = Arc::new(ListArray::from_iter_primitive::<Float64Type, _, _>(
+        (0..rows).map(|i| Some(embedding(i).1.into_iter().map(Some).collect::<Vec<_>>())),
+    ));
+    let corpus = dir.path().join("raw");
+    write_parquet(
+        &corpus.join("crawl/part-0.parquet"),
+        vec![("text", Arc::new(broken) as ArrayRef), ("emb", emb.clone())],
+        rows,
+    );
+    let args = ["--features", "column:emb", "--k", "3", "-o", "w-raw"];
+    assert_ok(&cluster(dir.path(), &corpus, "2", &args));
+    let clusters = clusters_json(&dir.path().join("w-raw"));
+    assert_eq!(clusters["skipped"]["invalid_utf8"], 1);
+    // Rows 0..20 but 3: each cluster holds one topic (row i's topic is i % 3) with every row of it.
+    let mut by_cluster: Vec<u64> = clusters["groups"][0]["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["documents"].as_u64().unwrap())
+        .collect();
+    by_cluster.sort();
+    assert_eq!(by_cluster, [6, 6, 7], "{clusters}");
+
+    let partial = dir.path().join("partial");
+    write_one(&partial, emb);
+    write_parquet(
+        &partial.join("crawl/part-1.parquet"),
+        vec![("text", texts(20..30))],
+        10,
+    );
+    let output = cluster(
+        dir.path(),
+        &partial,
+        "2",
+        &["--features", "column:emb", "--k", "2", "-o", "w-p"],
+    );
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("part-1.parquet has no embedding column `emb`"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!dir.path().join("w-p/cluster").exists());
 }

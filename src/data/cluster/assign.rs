@@ -253,15 +253,19 @@ fn prune_nearest(docs: &mut Vec<ShownDoc>) {
 }
 
 /// The nearest centroid (row of `centroids`) to `vector` by squared Euclidean distance, the first on
-/// a tie, and the distance.
+/// a tie, and the distance; summed as k-means' fit sums it ([`super::distance::squared_distance`]), so
+/// a sampled document lands where the fit put it.
 pub fn nearest(centroids: &Array2<f32>, vector: &[f32]) -> (usize, f32) {
     let mut best = (0, f32::INFINITY);
     for (c, centroid) in centroids.rows().into_iter().enumerate() {
-        let d: f32 = centroid
-            .iter()
-            .zip(vector)
-            .map(|(a, b)| (a - b) * (a - b))
-            .sum();
+        let d = match centroid.as_slice() {
+            Some(row) => super::distance::squared_distance(row, vector),
+            None => centroid
+                .iter()
+                .zip(vector)
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum(),
+        };
         if d < best.1 {
             best = (c, d);
         }

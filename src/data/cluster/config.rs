@@ -96,7 +96,8 @@ pub struct ClusterConfig {
     pub dims: usize,
     /// Documents k-means is fitted on, per clustered group, picked by a seeded hash of their text.
     /// Default 100,000: CLIMB-scale topics are stable well below that, and the sample's vectors take
-    /// 400 MiB at the default `dims` (800 MiB while they are gathered).
+    /// 400 MiB at the default `dims` (800 MiB while they are gathered). Embeddings take their length x
+    /// 4 bytes a document: lower it for long ones (4,096 values: 1.6 GiB at the default).
     pub sample_documents: usize,
     /// Sampled documents the silhouette is computed on (all pairs: the cost grows with its square).
     /// Default 5,000: 12.5 million pairs, seconds per candidate `k`.

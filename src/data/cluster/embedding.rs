@@ -71,9 +71,14 @@ impl Vectorizer<'_> {
                         ),
                     ));
                 }
-                let norm = scratch.iter().map(|x| x * x).sum::<f32>().sqrt();
-                for (o, x) in out.iter_mut().zip(scratch.iter()) {
-                    *o = x / norm;
+                // In f64: an f32 sum of squares over- or underflows for values beyond about 1e±19.
+                let norm = scratch
+                    .iter()
+                    .map(|&x| f64::from(x) * f64::from(x))
+                    .sum::<f64>()
+                    .sqrt();
+                for (o, &x) in out.iter_mut().zip(scratch.iter()) {
+                    *o = (f64::from(x) / norm) as f32;
                 }
                 Ok(())
             }
@@ -138,8 +143,11 @@ fn read_row(array: &ArrayRef, row: usize, out: &mut Vec<f32>) -> Result<(), Stri
         ),
         other => return Err(format!("holds {other} values, not floats")),
     }
-    if out.is_empty() {
-        return Err("is empty".into());
+    if out.len() < 2 {
+        return Err(format!(
+            "has {} value(s): an embedding has at least 2 (k-means clusters by direction)",
+            out.len()
+        ));
     }
     if let Some(i) = out.iter().position(|x| !x.is_finite()) {
         return Err(format!("holds {} at position {i}", out[i]));
@@ -218,7 +226,7 @@ mod tests {
         assert!(problem(2).contains("null value"));
         assert!(problem(3).contains("NaN at position 0"), "{}", problem(3));
         assert!(problem(4).contains("all zeros"));
-        assert!(problem(5).contains("empty"));
+        assert!(problem(5).contains("has 0 value(s)"));
 
         let fixed: ArrayRef = Arc::new(
             FixedSizeListArray::try_new(

@@ -48,6 +48,10 @@ use features::Projection;
 use fit::Groups;
 pub use model::{CLUSTERS_FILE, ClusterInfo, ClustersFile, GroupModel, KeptDomain};
 
+/// Bytes of sample vectors above which the stage warns: half of the 2 GiB the stage aims to stay
+/// under (the vectors are held twice while gathered).
+const SAMPLE_WARN_BYTES: f64 = (1u64 << 30) as f64;
+
 /// The corpus the stage reads: the dedup stage's output when `paths` is its folder (domains by their
 /// names there), else the corpus at `paths`.
 /// With `features = "column:NAME"` the embedding column is read beside the text.
@@ -151,6 +155,15 @@ pub fn fit_model(corpus: &Corpus, config: &ClusterConfig, quiet: bool) -> Result
         },
     };
     let dims = vectorizer.dims();
+    let sampled: usize = scan.samples.iter().map(Vec::len).sum();
+    let sample_bytes = (sampled * dims * 4) as f64;
+    if sample_bytes > SAMPLE_WARN_BYTES {
+        tracing::warn!(
+            "the sample's vectors take {:.1} GiB ({sampled} documents x {dims} values x 4 bytes; twice that while \
+             they are gathered): lower [cluster] sample_documents if memory is short",
+            sample_bytes / (1u64 << 30) as f64
+        );
+    }
     let vectors = fit::sample_vectors(corpus, &groups, &scan, &vectorizer, quiet)?;
     let (mut fitted, mut maps) = (Vec::new(), Vec::new());
     for (g, source) in groups.sources.iter().enumerate() {

@@ -81,6 +81,8 @@ fn leading_eigenvectors(matrix: &Array2<f64>, seed: u64) -> Vec<Array1<f64>> {
             }
             let norm = next.dot(&next).sqrt();
             if norm == 0.0 {
+                // No spread left in any direction: the component is zero.
+                v = next;
                 break;
             }
             next /= norm;

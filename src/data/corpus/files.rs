@@ -302,12 +302,13 @@ fn embedding_leaf(
             shown(path)
         );
     }
-    // A list's single leaf is `<column>.list.element` (or `.item`, `.array` by older writers).
+    // A list's single leaf is `<column>.list.element` (or `.item`, `.array` by older writers), or the
+    // column itself for a legacy `repeated double` field.
     let parts: Vec<&str> = dot_path.split('.').collect();
     let leaf = descr.columns().iter().position(|c| {
         let leaf = c.path().parts();
         let under = |prefix: &[&str]| {
-            leaf.len() > prefix.len() && leaf.iter().zip(prefix).all(|(a, b)| a == b)
+            leaf.len() >= prefix.len() && leaf.iter().zip(prefix).all(|(a, b)| a == b)
         };
         under(&[dot_path]) || under(&parts)
     });

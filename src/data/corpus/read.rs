@@ -54,7 +54,12 @@ pub(super) fn read_row_group(
     if rows == 0 {
         return Ok(());
     }
-    let text_bytes = meta.column(file.text_leaf).uncompressed_size().max(1) as u64;
+    // The extra column (embeddings) counts too: 4,096 floats a row outweigh a short text.
+    let text_bytes = std::iter::once(file.text_leaf)
+        .chain(file.extra_leaf)
+        .map(|leaf| meta.column(leaf).uncompressed_size().max(0) as u64)
+        .sum::<u64>()
+        .max(1);
     let bytes_per_row = (text_bytes / rows as u64).max(1);
     let batch_rows = ((config.batch_bytes / bytes_per_row) as usize).clamp(1, MAX_BATCH_ROWS);
 
