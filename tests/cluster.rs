@@ -7,7 +7,6 @@ mod common;
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 
 use common::*;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -50,14 +49,7 @@ fn clusters_json(work: &Path) -> Value {
 }
 
 fn cluster(dir: &Path, threads: &str, args: &[&str]) -> std::process::Output {
-    let corpus = fixtures().join("corpus");
-    Command::new(env!("CARGO_BIN_EXE_remix"))
-        .args(["cluster", "-q", "--corpus", corpus.to_str().unwrap()])
-        .args(args)
-        .env("RAYON_NUM_THREADS", threads)
-        .current_dir(dir)
-        .output()
-        .unwrap()
+    remix_cluster(dir, &fixtures().join("corpus"), threads, args)
 }
 
 /// The fixture corpus's rows: 832 documents over four domains.

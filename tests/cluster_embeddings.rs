@@ -11,7 +11,6 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
 use std::sync::Arc;
 
 use arrow::array::{
@@ -109,16 +108,6 @@ fn write_corpus(root: &Path) {
     );
 }
 
-fn cluster(dir: &Path, corpus: &Path, threads: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_remix"))
-        .args(["cluster", "-q", "--corpus", corpus.to_str().unwrap()])
-        .args(args)
-        .env("RAYON_NUM_THREADS", threads)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
-
 /// Per output folder, the hidden topics of its rows and how many rows each.
 fn topics_per_folder(work: &Path) -> BTreeMap<String, BTreeMap<i64, usize>> {
     let mut out = BTreeMap::new();
@@ -164,13 +153,13 @@ fn embeddings_recover_topics_the_text_cannot_tell_apart() {
     let corpus = dir.path().join("corpus");
     write_corpus(&corpus);
     let args = ["--features", "column:emb", "--k", "3"];
-    assert_ok(&cluster(
+    assert_ok(&remix_cluster(
         dir.path(),
         &corpus,
         "1",
         &[&args[..], &["-o", "one"]].concat(),
     ));
-    assert_ok(&cluster(
+    assert_ok(&remix_cluster(
         dir.path(),
         &corpus,
         "2",
@@ -202,7 +191,7 @@ fn embeddings_recover_topics_the_text_cannot_tell_apart() {
     // The same clusters assign a corpus again without a fit; TF-IDF cannot use them.
     let model = dir.path().join("one/cluster/clusters.json");
     let model = model.to_str().unwrap();
-    assert_ok(&cluster(
+    assert_ok(&remix_cluster(
         dir.path(),
         &corpus,
         "2",
@@ -216,7 +205,7 @@ fn embeddings_recover_topics_the_text_cannot_tell_apart() {
         ],
     ));
     assert_eq!(topics_per_folder(&dir.path().join("again")), found);
-    let other = cluster(
+    let other = remix_cluster(
         dir.path(),
         &corpus,
         "2",
@@ -284,7 +273,7 @@ fn a_bad_embedding_stops_the_run_naming_the_row_before_anything_is_written() {
         let corpus = dir.path().join(name);
         write_one(&corpus, emb);
         let out = format!("w-{name}");
-        let output = cluster(
+        let output = remix_cluster(
             dir.path(),
             &corpus,
             "2",
@@ -301,7 +290,7 @@ fn a_bad_embedding_stops_the_run_naming_the_row_before_anything_is_written() {
             "{name} wrote output"
         );
     }
-    let missing = cluster(
+    let missing = remix_cluster(
         dir.path(),
         &dir.path().join("nan"),
         "2",
@@ -407,7 +396,7 @@ fn embeddings_come_through_the_raw_read_and_a_file_without_them_is_refused() {
         rows,
     );
     let args = ["--features", "column:emb", "--k", "3", "-o", "w-raw"];
-    assert_ok(&cluster(dir.path(), &corpus, "2", &args));
+    assert_ok(&remix_cluster(dir.path(), &corpus, "2", &args));
     let clusters = clusters_json(&dir.path().join("w-raw"));
     assert_eq!(clusters["skipped"]["invalid_utf8"], 1);
     // Rows 0..20 but 3: each cluster holds one topic (row i's topic is i % 3) with every row of it.
@@ -427,7 +416,7 @@ fn embeddings_come_through_the_raw_read_and_a_file_without_them_is_refused() {
         vec![("text", texts(20..30))],
         10,
     );
-    let output = cluster(
+    let output = remix_cluster(
         dir.path(),
         &partial,
         "2",

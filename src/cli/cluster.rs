@@ -6,9 +6,9 @@ use super::args::CorpusArgs;
 use crate::core::workdir::WorkDir;
 use crate::data::cluster::{ClusterConfig, ClusterCount, Features};
 
-/// Cluster documents into topic domains (hashed TF-IDF or your embeddings, k-means), or split named
-/// domains into topics.
+/// Cluster documents into topic domains (k-means), or split named domains into topics.
 ///
+/// Documents are clustered by hashed TF-IDF of their text, or by an embedding column they already have.
 /// Writes WORK/cluster/<domain>/part-*.parquet (every column kept, one folder per topic domain and per
 /// domain kept as it is) and WORK/cluster/clusters.json (names, sizes, top terms, silhouette).
 ///

@@ -2,9 +2,10 @@ use std::path::PathBuf;
 
 use clap::Args as ClapArgs;
 
-/// What `remix run CONFIG` will cost on this machine, before it starts: a few real training steps of
-/// the configured proxy (its vocabulary, context, batch and device) and of the validation models are
-/// timed, and each stage that trains gets its models x tokens at that rate, in hours.
+/// What `remix run CONFIG` will cost on this machine, in hours per stage, before it starts.
+///
+/// A few real training steps of the configured proxy (its vocabulary, context, batch and device) and of
+/// the validation models are timed, and each stage that trains gets its models x tokens at that rate.
 ///
 /// `remix run` makes the same estimate when proxies are left to train, and stops when it passes
 /// [run] max_hours unless given --yes.

@@ -2,8 +2,10 @@ use std::path::PathBuf;
 
 use clap::Args as ClapArgs;
 
-/// Write one self-contained HTML page over a work directory: statistics, dedup, tokens, candidates, runs,
-/// the fit, the chosen mixture and the manifests, whichever exist.
+/// Write one self-contained HTML page over a work directory: the answer, then the evidence.
+///
+/// The page holds statistics, dedup, clusters, tokens, candidates, runs, the fit, the chosen mixture and
+/// the manifests, whichever exist.
 ///
 /// Example:
 ///

@@ -306,6 +306,17 @@ pub fn lavapipe() -> Option<std::path::PathBuf> {
     found
 }
 
+/// Runs `remix cluster -q --corpus CORPUS ARGS` in `dir` with `threads` rayon threads.
+pub fn remix_cluster(dir: &Path, corpus: &Path, threads: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_remix"))
+        .args(["cluster", "-q", "--corpus", corpus.to_str().unwrap()])
+        .args(args)
+        .env("RAYON_NUM_THREADS", threads)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
 /// Per domain, the documents of a `remix stats --json` report.
 pub fn documents_per_domain(report: &serde_json::Value) -> std::collections::BTreeMap<String, u64> {
     report["domains"]
