@@ -26,7 +26,7 @@ SEEDS=${2:-5}
 CHECK=${3:-}
 REMIX=${REMIX:-$ROOT/target/release/remix}
 PYTHON=${PYTHON:-python3}
-REGRESSORS="ols ridge gbdt forest log_linear mixing_law"
+REGRESSORS="ols ridge gbdt forest log_linear mixing_law power_law"
 KL_REGS="0 0.01 0.05"
 [ -x "$REMIX" ] || { echo "no remix binary at $REMIX: cargo build --release --locked, or set REMIX" >&2; exit 1; }
 rm -rf "$OUT"
@@ -97,10 +97,7 @@ EOF
     simulate "$dir/fit-all-$select/model.json" "$dir/all-$select-auto.json" --proposer auto --kl-reg 0
   done
   # The search in rounds at the same total (see the top of this file).
-  sed -e '/^candidates = 38$/d' -e 's/^work = "work"$/work = "rounds"/' \
-    -e 's/^target = \["target"\]$/target = ["target"]\nregressors = ["mixing_law"]/' \
-    -e 's/^\[regmix.simulate\]$/[regmix.simulate]\nproposer = "exact"\nkl_reg = 0.0/' \
-    "$dir/known.toml" > "$dir/rounds.toml"
+  sed -e '/^candidates = 38$/d' -e 's/^work = "work"$/work = "rounds"/' "$dir/known.toml" > "$dir/rounds.toml"
   printf '\n[regmix.rounds]\ncandidates = [22, 8, 8]\n' >> "$dir/rounds.toml"
   mkdir -p "$dir/rounds/runs"
   "$PYTHON" - "$dir/work/runs/runs.parquet" "$dir/rounds/runs/runs.parquet" <<'EOF'
@@ -160,10 +157,10 @@ import json, statistics, sys
 out, seeds, regressors, kl_regs, check = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4].split(), sys.argv[5]
 methods = [("gbdt-sample", "gbdt, top-k mean (RegMix)"),
            ("cv-sample", "CV-chosen of ols/ridge/gbdt/forest by rho, top-k mean (remix's former default)"),
-           ("default", "`remix run` default: all six by regret, proposer auto, kl_reg 0.01"),
-           ("all-spearman-auto", "CV-chosen of all six by rho, proposer auto (kl_reg 0)"),
-           ("all-regret-auto", "CV-chosen of all six by regret, proposer auto (kl_reg 0)"),
-           ("rounds", "rounds 24 + 8 + 8, mixing_law, exact, kl_reg 0")]
+           ("default", "`remix run` default: all seven by regret, proposer auto, kl_reg 0.01"),
+           ("all-spearman-auto", "CV-chosen of all seven by rho, proposer auto (kl_reg 0)"),
+           ("all-regret-auto", "CV-chosen of all seven by regret, proposer auto (kl_reg 0)"),
+           ("rounds", "rounds 24 + 8 + 8 with the defaults")]
 for r in regressors:
     if r != "gbdt":
         methods.append((f"{r}-sample", f"{r}, top-k mean"))
@@ -175,7 +172,7 @@ for seed in range(1, seeds + 1):
     truth = json.load(open(f"{d}/data/truth.json"))["weights"]
     chosen = "default " + json.load(open(f"{d}/work/fit/report.json"))["chosen"]
     chosen += ", by rho of four " + json.load(open(f"{d}/fit-rho4/report.json"))["chosen"]
-    chosen += ", by rho of all six " + json.load(open(f"{d}/fit-all-spearman/report.json"))["chosen"]
+    chosen += ", by rho of all seven " + json.load(open(f"{d}/fit-all-spearman/report.json"))["chosen"]
     chosen += ", by regret " + json.load(open(f"{d}/fit-all-regret/report.json"))["chosen"]
     for m, _ in methods:
         opt = {x["domain"]: x["weight"] for x in json.load(open(f"{d}/{m}.json"))["domains"]}

@@ -82,19 +82,19 @@ fn fit_and_predict_rank_unseen_regmix_runs() {
     let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(report["runs"], 512);
     let scores = report["regressors"].as_array().unwrap();
-    // The default compares all six; the published runs lack the training domains' own losses, so the
-    // mixing law is skipped and says why.
+    // The default compares all seven; the published runs lack the training domains' own losses, so the
+    // two per-domain laws are skipped and say why.
     assert_eq!(scores.len(), 5, "{report:#}");
     let skipped = report["skipped"].as_array().unwrap();
-    assert_eq!(skipped.len(), 1, "{report:#}");
-    assert_eq!(skipped[0]["regressor"], "mixing_law");
-    assert!(
-        skipped[0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("loss_<domain>"),
-        "{report:#}"
-    );
+    assert_eq!(skipped.len(), 2, "{report:#}");
+    for (skip, name) in skipped.iter().zip(["mixing_law", "power_law"]) {
+        assert_eq!(skip["regressor"], name);
+        let reason = skip["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("loss_<domain>") && reason.starts_with(name),
+            "{report:#}"
+        );
+    }
     for score in scores {
         println!("CV {}: rho {}", score["regressor"], score["spearman"]);
     }

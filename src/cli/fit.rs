@@ -26,7 +26,7 @@ pub struct Args {
     #[arg(long, required = true)]
     pub target: Target,
 
-    /// Regressors to compare (repeatable); default: all six, skipping one the runs table lacks data for.
+    /// Regressors to compare (repeatable); default: all seven, skipping one the runs table lacks data for.
     #[arg(long, value_enum)]
     pub regressor: Vec<RegressorKind>,
 

@@ -47,7 +47,7 @@ pub struct Args {
     pub temperature: f64,
 
     /// How to find the optimum: sample (RegMix's mean of the best drawn candidates), exact (the convex
-    /// problem, for ols, ridge, log_linear and mixing_law), or auto (exact where the model allows).
+    /// problem, for ols, ridge, log_linear, mixing_law and power_law), or auto (exact where the model allows).
     #[arg(long, value_enum, default_value_t = SimulateConfig::default().proposer)]
     pub proposer: Proposer,
 

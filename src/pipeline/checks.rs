@@ -164,7 +164,7 @@ fn budgets(cx: &Context, index: &TokensIndex) -> Result<()> {
             "none of the [regmix.simulate] candidates = {} mixtures the simulation draws obeys its epoch caps \
              ({} epochs of a {simulated_tokens}-token run, [regmix.simulate] max_epochs and {key}): raise \
              max_epochs, lower the budget, raise candidates, or set [regmix.simulate] proposer = \"exact\" \
-             (with regressors convex in the weights: ols, ridge, log_linear, mixing_law)",
+             (with regressors convex in the weights: ols, ridge, log_linear, mixing_law, power_law)",
             simulate.candidates,
             simulate.max_epochs
         );

@@ -4,7 +4,8 @@
 //! `F(w) = model(w) + kl_reg * KL(w || prior)` over `{w >= 0, sum w = 1, w <= caps}`,
 //!
 //! for the models that are convex in the weights: linear ones (ols, ridge) and the mixing laws (each
-//! `exp(c) + exp(t . w)` is convex, and the per-domain form sums them with non-negative `a`). Solved by
+//! `exp(c) + exp(t . w)` and each `e + k (t . w + eps)^(-alpha)` is convex, and the per-domain forms sum
+//! them with non-negative `a`). Solved by
 //! proximal mirror descent in the KL geometry (exponentiated gradient on the model, the KL term taken
 //! exactly; each step's projection onto the capped simplex is exact, [`project`]) with a backtracking
 //! step, until the Frank-Wolfe gap, an upper bound on `F(w) - min F` for a convex `F`, is below
@@ -47,6 +48,7 @@ pub fn convex_gradient(model: &Fitted, w: &[f64]) -> Option<Vec<f64>> {
             }
             Some(g)
         }
+        Fitted::PowerLaw(mix) => Some(mix.gradient(w)),
         Fitted::Gbdt(_) | Fitted::Forest(_) => None,
     }
 }
@@ -124,7 +126,7 @@ pub fn solve(model: &Fitted, prior: &[f64], caps: &[f64], kl_reg: f64) -> Result
         convex_gradient(model, w).ok_or_else(|| {
             anyhow::anyhow!(
                 "the exact proposer needs a model convex in the weights (ols, ridge, log_linear, \
-                 mixing_law); use the sampling proposer for tree ensembles"
+                 mixing_law, power_law); use the sampling proposer for tree ensembles"
             )
         })
     };
@@ -197,6 +199,7 @@ pub fn solve(model: &Fitted, prior: &[f64], caps: &[f64], kl_reg: f64) -> Result
 mod tests {
     use super::*;
     use crate::regmix::fit::law::{Law, MixingLaw};
+    use crate::regmix::fit::power_law::{PowerLaw, PowerMixingLaw};
 
     /// The exhaustive grid's best point of `f` over the capped 3-simplex, step `h`.
     fn grid_minimum(f: impl Fn(&[f64]) -> f64, caps: &[f64], h: f64) -> (f64, Vec<f64>) {
@@ -238,13 +241,32 @@ mod tests {
             a: vec![0.5, 0.3, 0.2],
             b: 0.1,
         });
+        let power = |e, k, alpha, eps, t: [f64; 3]| PowerLaw {
+            e,
+            k,
+            alpha,
+            eps,
+            t: t.to_vec(),
+        };
+        let powers = Fitted::PowerLaw(PowerMixingLaw {
+            laws: vec![
+                power(3.0, 0.4, 0.5, 0.01, [1.0, 0.1, 0.0]),
+                power(2.5, 0.3, 0.8, 0.05, [0.2, 1.0, 0.3]),
+                power(2.8, 0.5, 0.3, 0.001, [0.0, 0.05, 1.0]),
+            ],
+            a: vec![0.6, 0.3, 0.1],
+            b: 0.1,
+        });
         let prior = [0.5, 0.3, 0.2];
-        for (caps, kl_reg) in [
+        for ((caps, kl_reg), mix) in [
             ([1.0, 1.0, 1.0], 0.0),
             ([0.4, 1.0, 1.0], 0.0),
             ([1.0, 1.0, 1.0], 0.05),
-        ] {
-            let solution = solve(&mix, &prior, &caps, kl_reg).unwrap();
+        ]
+        .into_iter()
+        .flat_map(|case| [(case, &mix), (case, &powers)])
+        {
+            let solution = solve(mix, &prior, &caps, kl_reg).unwrap();
             let f = |w: &[f64]| mix.predict(&[w.to_vec()])[0] + kl_reg * kl(w, &prior);
             let (grid, at) = grid_minimum(f, &caps, 0.002);
             let value = f(&solution.weights);

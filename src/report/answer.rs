@@ -209,7 +209,7 @@ pub fn warnings(evidence: &Evidence) -> Vec<Warning> {
                 ),
                 "leave the caps more room (a lower [manifest] train_tokens or a higher max_epochs), or let \
                  the exact proposer solve a convex model ([regmix.simulate] proposer = \"exact\" with ols, \
-                 ridge, log_linear or mixing_law)",
+                 ridge, log_linear, mixing_law or power_law)",
             );
         }
         let noise = evidence
