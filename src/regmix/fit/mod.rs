@@ -53,9 +53,8 @@ pub struct FitConfig {
     /// Regressors to compare; the best by `select` is kept.
     pub regressors: Vec<RegressorKind>,
     /// What "best" means among the cross-validated regressors. Default [`Selection::Regret`]: on the
-    /// known-mixture benchmark (README) rho chose a forest whose answer was 0.68 from the truth on one
-    /// seed of five while regret chose a mixing law on all five (measured before the power law; with it,
-    /// the two criteria chose alike on all five seeds).
+    /// known-mixture benchmark (README) rho once chose a forest 0.68 from the truth where regret chose a
+    /// mixing law (before the power law; with it, both chose alike on all five seeds).
     pub select: Selection,
 }
 
