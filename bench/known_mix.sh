@@ -26,7 +26,7 @@ SEEDS=${2:-5}
 CHECK=${3:-}
 REMIX=${REMIX:-$ROOT/target/release/remix}
 PYTHON=${PYTHON:-python3}
-REGRESSORS="ols ridge gbdt forest log_linear mixing_law power_law"
+REGRESSORS="power_law mixing_law forest gbdt log_linear ridge ols"
 KL_REGS="0 0.01 0.05"
 [ -x "$REMIX" ] || { echo "no remix binary at $REMIX: cargo build --release --locked, or set REMIX" >&2; exit 1; }
 rm -rf "$OUT"

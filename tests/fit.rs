@@ -87,7 +87,7 @@ fn fit_and_predict_rank_unseen_regmix_runs() {
     assert_eq!(scores.len(), 5, "{report:#}");
     let skipped = report["skipped"].as_array().unwrap();
     assert_eq!(skipped.len(), 2, "{report:#}");
-    for (skip, name) in skipped.iter().zip(["mixing_law", "power_law"]) {
+    for (skip, name) in skipped.iter().zip(["power_law", "mixing_law"]) {
         assert_eq!(skip["regressor"], name);
         let reason = skip["reason"].as_str().unwrap();
         assert!(

@@ -26,7 +26,8 @@ pub struct Args {
     #[arg(long, required = true)]
     pub target: Target,
 
-    /// Regressors to compare (repeatable); default: all seven, skipping one the runs table lacks data for.
+    /// Regressors to compare (repeatable), in order of preference for a tie; default: all seven,
+    /// power_law first, skipping one the runs table lacks data for.
     #[arg(long, value_enum)]
     pub regressor: Vec<RegressorKind>,
 

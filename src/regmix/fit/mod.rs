@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod power_law;
 mod reduce;
 mod regressor;
+mod select;
 mod target;
 
 use std::path::{Path, PathBuf};
@@ -31,6 +32,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use regressor::{Fitted, RegressorKind, Rows};
+pub use select::{RegressorScore, Selection};
 pub use target::Target;
 
 use crate::core::DEFAULT_SEED;
@@ -50,27 +52,13 @@ pub struct FitConfig {
     pub folds: usize,
     /// Seed of the fold assignment.
     pub seed: u64,
-    /// Regressors to compare; the best by `select` is kept.
+    /// Regressors to compare, in order of preference (ties in `select` go to the earlier one); the
+    /// best by `select` is kept.
     pub regressors: Vec<RegressorKind>,
     /// What "best" means among the cross-validated regressors. Default [`Selection::Regret`]: on the
     /// known-mixture benchmark (README) rho once chose a forest 0.68 from the truth where regret chose a
-    /// mixing law (before the power law; with it, both chose alike on all five seeds).
+    /// mixing law.
     pub select: Selection,
-}
-
-/// How the fit chooses among its cross-validated regressors.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema, clap::ValueEnum,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Selection {
-    /// The highest Spearman rho of the out-of-fold predictions: the best ranking of held-out runs
-    /// (RegMix's criterion).
-    Spearman,
-    /// The lowest cross-validated regret ([`RegressorScore::regret`]): the best pick of a held-out run,
-    /// which is what the answer needs; ties go to the higher rho.
-    #[default]
-    Regret,
 }
 
 impl Default for FitConfig {
@@ -83,20 +71,6 @@ impl Default for FitConfig {
             select: Selection::default(),
         }
     }
-}
-
-/// Cross-validated quality of one regressor.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct RegressorScore {
-    pub regressor: RegressorKind,
-    pub spearman: f64,
-    pub pearson: f64,
-    pub mean_absolute_error: f64,
-    /// How much the answer loses, not only the ranking: per fold, the measured target loss of the
-    /// held-out run the model predicts best minus the fold's best measured loss, averaged over the
-    /// folds (nats; 0 = it always picks the best held-out run). `None` in fits from before it.
-    #[serde(default)]
-    pub regret: Option<f64>,
 }
 
 /// A regressor `remix fit` left out because the runs table lacks what it reads
@@ -147,8 +121,12 @@ pub struct FitReport {
     /// Under mixture reuse, the frozen block.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frozen: Option<FrozenBlock>,
-    /// Every fitted regressor's cross-validated scores, best first.
+    /// Every fitted regressor's cross-validated scores, the chosen one first, then best first.
     pub regressors: Vec<RegressorScore>,
+    /// Regrets within this of the least counted as ties under [`Selection::Regret`] (nats; the
+    /// target's standard error, 0 where unknown).
+    #[serde(default)]
+    pub regret_tolerance: f64,
     /// The regressors of the config that could not fit this runs table, with why.
     #[serde(default)]
     pub skipped: Vec<Skipped>,
@@ -423,18 +401,22 @@ pub fn fit(
             .with_context(|| format!("cross-validating {}", kind.name()))?;
         scored.push((score(kind, &samples.y, &predictions, &fold_of), predictions));
     }
-    // Best first; the order of `config.regressors` breaks ties.
-    let by_rho = |a: &RegressorScore, b: &RegressorScore| b.spearman.total_cmp(&a.spearman);
-    match config.select {
-        Selection::Spearman => scored.sort_by(|a, b| by_rho(&a.0, &b.0)),
-        Selection::Regret => scored.sort_by(|a, b| {
-            let regret = |s: &RegressorScore| s.regret.unwrap_or(f64::INFINITY);
-            regret(&a.0)
-                .total_cmp(&regret(&b.0))
-                .then(by_rho(&a.0, &b.0))
-        }),
+    let target_error = TargetError::of(&samples.errors, &samples.y);
+    let tolerance = target_error.as_ref().map_or(0.0, |e| e.standard_error);
+    let scores: Vec<RegressorScore> = scored.iter().map(|(s, _)| s.clone()).collect();
+    let order = select::rank(&scores, config.select, tolerance);
+    let least = order
+        .iter()
+        .map(|&i| scores[i].regret.unwrap_or(f64::INFINITY))
+        .fold(f64::INFINITY, f64::min);
+    let (best, best_predictions) = scored[order[0]].clone();
+    if config.select == Selection::Regret && best.regret.is_some_and(|r| r > least) {
+        tracing::info!(
+            "fit: {} chosen, its cross-validated regret {:.4} within the target's standard error {tolerance:.4} of the least ({least:.4}), and earlier in the regressors' order of preference",
+            best.regressor.name(),
+            best.regret.unwrap_or(f64::NAN)
+        );
     }
-    let (best, best_predictions) = scored[0].clone();
     let model = Fitted::fit(best.regressor, samples.rows(), config.seed)?;
     let fit_model = FitModel {
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -451,7 +433,8 @@ pub fn fit(
         config: config.clone(),
         domains: table.domains.clone(),
         frozen: full.frozen.clone(),
-        regressors: scored.iter().map(|(s, _)| s.clone()).collect(),
+        regressors: order.iter().map(|&i| scores[i].clone()).collect(),
+        regret_tolerance: tolerance,
         skipped,
         chosen: best.regressor,
         out_of_fold: samples
@@ -464,7 +447,7 @@ pub fn fit(
                 predicted,
             })
             .collect(),
-        target_error: TargetError::of(&samples.errors, &samples.y),
+        target_error,
     };
     Ok((fit_model, report))
 }

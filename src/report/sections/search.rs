@@ -241,9 +241,12 @@ pub fn fit(work: &Path) -> Result<Option<String>> {
         report.runs,
         report.chosen.name(),
         match report.config.select {
-            crate::regmix::fit::Selection::Spearman => "Spearman rho",
-            crate::regmix::fit::Selection::Regret =>
-                "regret: the held-out run it predicts best is nearest the fold's best",
+            crate::regmix::fit::Selection::Spearman => "Spearman rho".to_string(),
+            crate::regmix::fit::Selection::Regret => format!(
+                "regret: the held-out run it predicts best is nearest the fold's best; regrets within {:.4} \
+                 nats, the target's standard error, are ties that go to the earlier regressor",
+                report.regret_tolerance
+            ),
         },
         report.config.target.label()
     );
