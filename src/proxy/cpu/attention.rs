@@ -5,7 +5,8 @@
 
 use rayon::prelude::*;
 
-use super::kernels::{Shared, SharedMut, View, fast_exp, gemm_raw};
+use super::kernels::{Shared, SharedMut, View, exp_minus_max, gemm_raw};
+use super::lanes::{self, vectorised};
 
 /// The sizes attention runs over.
 #[derive(Debug, Clone, Copy)]
@@ -75,18 +76,7 @@ pub fn forward(shape: Heads, qkv: &[f32], probabilities: &mut [f32], out: &mut [
                     false,
                 );
             }
-            for (i, row) in scores.chunks_exact_mut(length).enumerate() {
-                let visible = &mut row[..=i];
-                let max = visible.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-                let mut sum = 0.0;
-                for v in visible.iter_mut() {
-                    *v = fast_exp(*v - max);
-                    sum += *v;
-                }
-                let inverse = 1.0 / sum;
-                visible.iter_mut().for_each(|v| *v *= inverse);
-                row[i + 1..].fill(0.0);
-            }
+            causal_softmax(scores, length);
             // SAFETY: each (sequence, head) writes its own column block of `out`.
             unsafe {
                 gemm_raw(
@@ -164,21 +154,7 @@ pub fn backward(
                     );
                 }
                 // dS = P * (dP - rowsum(dP * P)); zero where masked, as P is.
-                for (i, (d_row, p_row)) in d_scores
-                    .chunks_exact_mut(length)
-                    .zip(p.chunks_exact(length))
-                    .enumerate()
-                {
-                    let dot: f32 = d_row[..=i]
-                        .iter()
-                        .zip(&p_row[..=i])
-                        .map(|(d, p)| d * p)
-                        .sum();
-                    for (d, p) in d_row[..=i].iter_mut().zip(&p_row[..=i]) {
-                        *d = p * (*d - dot);
-                    }
-                    d_row[i + 1..].fill(0.0);
-                }
+                causal_softmax_backward(d_scores, p, length);
                 // SAFETY: as above.
                 unsafe {
                     // dQ = dS K
@@ -204,4 +180,36 @@ pub fn backward(
                 }
             },
         );
+}
+
+vectorised! {
+    /// Each `length`-wide row `i` of `scores` becomes the softmax of its first `i + 1` entries, zeros
+    /// after them (the causal mask).
+    fn causal_softmax(scores: &mut [f32], length: usize) {
+        for (i, row) in scores.chunks_exact_mut(length).enumerate() {
+            let visible = &mut row[..=i];
+            let (_, sum) = exp_minus_max(visible);
+            let inverse = 1.0 / sum;
+            visible.iter_mut().for_each(|v| *v *= inverse);
+            row[i + 1..].fill(0.0);
+        }
+    }
+}
+
+vectorised! {
+    /// The softmax's backward, row by row in place: `dS = P * (dP - rowsum(dP * P))`, zero where
+    /// masked, as `P` (`p`) is.
+    fn causal_softmax_backward(d_scores: &mut [f32], p: &[f32], length: usize) {
+        for (i, (d_row, p_row)) in d_scores
+            .chunks_exact_mut(length)
+            .zip(p.chunks_exact(length))
+            .enumerate()
+        {
+            let dot = lanes::dot(&d_row[..=i], &p_row[..=i]);
+            for (d, p) in d_row[..=i].iter_mut().zip(&p_row[..=i]) {
+                *d = p * (*d - dot);
+            }
+            d_row[i + 1..].fill(0.0);
+        }
+    }
 }

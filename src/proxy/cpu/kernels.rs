@@ -1,9 +1,12 @@
 //! The CPU training step's building blocks, each a forward and a backward over row-major `f32` rows:
 //! matrix products through the `gemm` crate (AVX-512 or AVX2 microkernels picked at run time), and
 //! fused elementwise passes (RMSNorm, rotary embeddings, SwiGLU, softmax cross-entropy) that read and
-//! write each activation once, spread over the cores with rayon.
+//! write each activation once, spread over the cores with rayon and compiled for the widest vector
+//! instructions the CPU has ([`super::lanes`]).
 
 use rayon::prelude::*;
+
+use super::lanes::{self, vectorised};
 
 /// Rows per rayon task in the elementwise passes: enough work per task to amortise scheduling.
 const ROWS_PER_TASK: usize = 64;
@@ -136,14 +139,22 @@ pub fn fast_exp(x: f32) -> f32 {
     // Round to nearest by adding and removing 1.5 * 2^23 (no call to `roundf`, which baseline x86-64
     // lacks as an instruction and which stops the loop from vectorising).
     const ROUNDER: f32 = 12_582_912.0;
-    let n = (x * std::f32::consts::LOG2_E + ROUNDER) - ROUNDER;
+    let shifted = x * std::f32::consts::LOG2_E + ROUNDER;
+    let n = shifted - ROUNDER;
     let r = x - n * 0.693_145_75 - n * 1.428_606_8e-6;
     let p = 1.0
         + r * (1.0
             + r * (0.5
                 + r * (0.166_666_67
                     + r * (0.041_666_668 + r * (0.008_333_452 + r * 0.001_388_889)))));
-    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    // `shifted` holds n in its low mantissa bits, offset by the rounder's own bits: 2^n's exponent field
+    // without a float-to-integer conversion, whose saturation (and the overflow check of a test build)
+    // would keep the loop scalar.
+    let exponent = shifted
+        .to_bits()
+        .wrapping_sub(ROUNDER.to_bits())
+        .wrapping_add(127);
+    p * f32::from_bits(exponent << 23)
 }
 
 /// RMSNorm: `y = x / sqrt(mean(x^2) + eps) * gain` per row of `width`; keeps each row's inverse RMS for
@@ -153,19 +164,25 @@ pub fn rms_norm(x: &[f32], gain: &[f32], epsilon: f32, y: &mut [f32], inverse_rm
     y.par_chunks_mut(width * ROWS_PER_TASK)
         .zip(inverse_rms.par_chunks_mut(ROWS_PER_TASK))
         .zip(x.par_chunks(width * ROWS_PER_TASK))
-        .for_each(|((y, inverse_rms), x)| {
-            for ((y, r), x) in y
-                .chunks_exact_mut(width)
-                .zip(inverse_rms.iter_mut())
-                .zip(x.chunks_exact(width))
-            {
-                let mean_square = x.iter().map(|v| v * v).sum::<f32>() / width as f32;
-                *r = 1.0 / (mean_square + epsilon).sqrt();
-                for ((y, x), g) in y.iter_mut().zip(x).zip(gain) {
-                    *y = x * *r * g;
-                }
+        .for_each(|((y, inverse_rms), x)| rms_norm_rows(x, gain, epsilon, y, inverse_rms));
+}
+
+vectorised! {
+    /// [`rms_norm`] over one task's rows.
+    fn rms_norm_rows(x: &[f32], gain: &[f32], epsilon: f32, y: &mut [f32], inverse_rms: &mut [f32]) {
+        let width = gain.len();
+        for ((y, r), x) in y
+            .chunks_exact_mut(width)
+            .zip(inverse_rms.iter_mut())
+            .zip(x.chunks_exact(width))
+        {
+            let mean_square = lanes::dot(x, x) / width as f32;
+            *r = 1.0 / (mean_square + epsilon).sqrt();
+            for ((y, x), g) in y.iter_mut().zip(x).zip(gain) {
+                *y = x * *r * g;
             }
-        });
+        }
+    }
 }
 
 /// RMSNorm's backward: adds `dL/dx` to `dx` and writes `dL/dgain` to `dgain`, given `dy = dL/dy`.
@@ -185,22 +202,7 @@ pub fn rms_norm_backward(
         .zip(inverse_rms.par_chunks(ROWS_PER_TASK))
         .map(|(((dx, x), dy), inverse_rms)| {
             let mut dgain = vec![0.0f32; width];
-            for (((dx, x), dy), &r) in dx
-                .chunks_exact_mut(width)
-                .zip(x.chunks_exact(width))
-                .zip(dy.chunks_exact(width))
-                .zip(inverse_rms)
-            {
-                let mut dot = 0.0f32;
-                for j in 0..width {
-                    dgain[j] += dy[j] * x[j] * r;
-                    dot += dy[j] * gain[j] * x[j];
-                }
-                let correction = dot * r * r * r / width as f32;
-                for j in 0..width {
-                    dx[j] += r * gain[j] * dy[j] - x[j] * correction;
-                }
-            }
+            rms_norm_backward_rows(x, gain, inverse_rms, dy, dx, &mut dgain);
             dgain
         })
         .collect();
@@ -208,6 +210,41 @@ pub fn rms_norm_backward(
     for partial in partial_gains {
         for (g, p) in dgain.iter_mut().zip(partial) {
             *g += p;
+        }
+    }
+}
+
+vectorised! {
+    /// [`rms_norm_backward`] over one task's rows, adding their `dL/dgain` to `dgain`.
+    fn rms_norm_backward_rows(
+        x: &[f32],
+        gain: &[f32],
+        inverse_rms: &[f32],
+        dy: &[f32],
+        dx: &mut [f32],
+        dgain: &mut [f32],
+    ) {
+        let width = gain.len();
+        let mut dy_gain = vec![0.0f32; width];
+        for (((dx, x), dy), &r) in dx
+            .chunks_exact_mut(width)
+            .zip(x.chunks_exact(width))
+            .zip(dy.chunks_exact(width))
+            .zip(inverse_rms)
+        {
+            for (((dgain, dy_gain), (&dy, &x)), &g) in dgain
+                .iter_mut()
+                .zip(dy_gain.iter_mut())
+                .zip(dy.iter().zip(x))
+                .zip(gain)
+            {
+                *dgain += dy * x * r;
+                *dy_gain = dy * g;
+            }
+            let correction = lanes::dot(&dy_gain, x) * r * r * r / width as f32;
+            for ((dx, &dy_gain), &x) in dx.iter_mut().zip(&dy_gain).zip(x) {
+                *dx += r * dy_gain - x * correction;
+            }
         }
     }
 }
@@ -250,47 +287,79 @@ pub fn rope(
     query_scale: f32,
     inverse: bool,
 ) {
-    let pairs = tables.pairs;
     let sign = if inverse { -1.0 } else { 1.0 };
     qkv.par_chunks_mut(row_width * ROWS_PER_TASK)
         .enumerate()
         .for_each(|(task, rows)| {
-            for (i, row) in rows.chunks_exact_mut(row_width).enumerate() {
-                let t = (task * ROWS_PER_TASK + i) % length;
-                let (cos, sin) = (
-                    &tables.cos[t * pairs..(t + 1) * pairs],
-                    &tables.sin[t * pairs..(t + 1) * pairs],
-                );
-                for (part, scale) in [(0, query_scale), (1, 1.0)] {
-                    let columns = &mut row[part * width..(part + 1) * width];
-                    for head in columns.chunks_exact_mut(2 * pairs) {
-                        for ((pair, &c), &s) in head.chunks_exact_mut(2).zip(cos).zip(sin) {
-                            let (x0, x1) = (pair[0], pair[1]);
-                            let s = sign * s;
-                            pair[0] = (x0 * c - x1 * s) * scale;
-                            pair[1] = (x1 * c + x0 * s) * scale;
-                        }
+            let first = task * ROWS_PER_TASK;
+            rope_rows(
+                rows,
+                row_width,
+                width,
+                length,
+                tables,
+                first,
+                query_scale,
+                sign,
+            )
+        });
+}
+
+vectorised! {
+    /// [`rope`] over one task's rows, the first at row `first` of the batch; `sign` -1 inverts.
+    #[allow(clippy::too_many_arguments)]
+    fn rope_rows(
+        rows: &mut [f32],
+        row_width: usize,
+        width: usize,
+        length: usize,
+        tables: &RopeTables,
+        first: usize,
+        query_scale: f32,
+        sign: f32,
+    ) {
+        let pairs = tables.pairs;
+        for (i, row) in rows.chunks_exact_mut(row_width).enumerate() {
+            let t = (first + i) % length;
+            let (cos, sin) = (
+                &tables.cos[t * pairs..(t + 1) * pairs],
+                &tables.sin[t * pairs..(t + 1) * pairs],
+            );
+            for (part, scale) in [(0, query_scale), (1, 1.0)] {
+                let columns = &mut row[part * width..(part + 1) * width];
+                for head in columns.chunks_exact_mut(2 * pairs) {
+                    for ((pair, &c), &s) in head.chunks_exact_mut(2).zip(cos).zip(sin) {
+                        let (x0, x1) = (pair[0], pair[1]);
+                        let s = sign * s;
+                        pair[0] = (x0 * c - x1 * s) * scale;
+                        pair[1] = (x1 * c + x0 * s) * scale;
                     }
                 }
             }
-        });
+        }
+    }
 }
 
 /// SwiGLU: `out = silu(gate) * up` where each row of `gate_up` is `[gate | up]`, `hidden` each.
 pub fn swiglu(gate_up: &[f32], hidden: usize, out: &mut [f32]) {
     out.par_chunks_mut(hidden * ROWS_PER_TASK)
         .zip(gate_up.par_chunks(2 * hidden * ROWS_PER_TASK))
-        .for_each(|(out, gate_up)| {
-            for (out, row) in out
-                .chunks_exact_mut(hidden)
-                .zip(gate_up.chunks_exact(2 * hidden))
-            {
-                let (gate, up) = row.split_at(hidden);
-                for ((o, &g), &u) in out.iter_mut().zip(gate).zip(up) {
-                    *o = g / (1.0 + fast_exp(-g)) * u;
-                }
+        .for_each(|(out, gate_up)| swiglu_rows(gate_up, hidden, out));
+}
+
+vectorised! {
+    /// [`swiglu`] over one task's rows.
+    fn swiglu_rows(gate_up: &[f32], hidden: usize, out: &mut [f32]) {
+        for (out, row) in out
+            .chunks_exact_mut(hidden)
+            .zip(gate_up.chunks_exact(2 * hidden))
+        {
+            let (gate, up) = row.split_at(hidden);
+            for ((o, &g), &u) in out.iter_mut().zip(gate).zip(up) {
+                *o = g / (1.0 + fast_exp(-g)) * u;
             }
-        });
+        }
+    }
 }
 
 /// SwiGLU's backward: `d_gate_up` (rows `[d gate | d up]`) from `d_out`.
@@ -300,22 +369,32 @@ pub fn swiglu_backward(gate_up: &[f32], hidden: usize, d_out: &[f32], d_gate_up:
         .zip(gate_up.par_chunks(2 * hidden * ROWS_PER_TASK))
         .zip(d_out.par_chunks(hidden * ROWS_PER_TASK))
         .for_each(|((d_gate_up, gate_up), d_out)| {
-            for ((d_row, row), d_out) in d_gate_up
-                .chunks_exact_mut(2 * hidden)
-                .zip(gate_up.chunks_exact(2 * hidden))
-                .zip(d_out.chunks_exact(hidden))
-            {
-                let (gate, up) = row.split_at(hidden);
-                let (d_gate, d_up) = d_row.split_at_mut(hidden);
-                for j in 0..hidden {
-                    let g = gate[j];
-                    let sigmoid = 1.0 / (1.0 + fast_exp(-g));
-                    let silu = g * sigmoid;
-                    d_up[j] = d_out[j] * silu;
-                    d_gate[j] = d_out[j] * up[j] * sigmoid * (1.0 + g * (1.0 - sigmoid));
-                }
-            }
+            swiglu_backward_rows(gate_up, hidden, d_out, d_gate_up)
         });
+}
+
+vectorised! {
+    /// [`swiglu_backward`] over one task's rows.
+    fn swiglu_backward_rows(gate_up: &[f32], hidden: usize, d_out: &[f32], d_gate_up: &mut [f32]) {
+        for ((d_row, row), d_out) in d_gate_up
+            .chunks_exact_mut(2 * hidden)
+            .zip(gate_up.chunks_exact(2 * hidden))
+            .zip(d_out.chunks_exact(hidden))
+        {
+            let (gate, up) = row.split_at(hidden);
+            let (d_gate, d_up) = d_row.split_at_mut(hidden);
+            for (((d_gate, d_up), &d_out), (&g, &u)) in d_gate
+                .iter_mut()
+                .zip(d_up.iter_mut())
+                .zip(d_out)
+                .zip(gate.iter().zip(up))
+            {
+                let sigmoid = 1.0 / (1.0 + fast_exp(-g));
+                *d_up = d_out * (g * sigmoid);
+                *d_gate = d_out * u * sigmoid * (1.0 + g * (1.0 - sigmoid));
+            }
+        }
+    }
 }
 
 /// Softmax cross-entropy of each row of `logits` (`vocab` wide) against `targets`, fused with its
@@ -329,21 +408,23 @@ pub fn cross_entropy_with_grad(logits: &mut [f32], vocab: usize, targets: &[u32]
         .zip(losses.par_chunks_mut(8))
         .zip(targets.par_chunks(8))
         .for_each(|((logits, losses), targets)| {
-            for ((row, loss), &target) in logits.chunks_exact_mut(vocab).zip(losses).zip(targets) {
-                let target_logit = row[target as usize];
-                let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-                let mut sum = 0.0;
-                for v in row.iter_mut() {
-                    *v = fast_exp(*v - max);
-                    sum += *v;
-                }
-                *loss = max + sum.ln() - target_logit;
-                let normalise = scale / sum;
-                row.iter_mut().for_each(|v| *v *= normalise);
-                row[target as usize] -= scale;
-            }
+            cross_entropy_rows(logits, vocab, targets, scale, losses)
         });
     losses
+}
+
+vectorised! {
+    /// [`cross_entropy_with_grad`] over one task's rows, the gradient scaled by `scale`.
+    fn cross_entropy_rows(logits: &mut [f32], vocab: usize, targets: &[u32], scale: f32, losses: &mut [f32]) {
+        for ((row, loss), &target) in logits.chunks_exact_mut(vocab).zip(losses).zip(targets) {
+            let target_logit = row[target as usize];
+            let (max, sum) = exp_minus_max(row);
+            *loss = max + sum.ln() - target_logit;
+            let normalise = scale / sum;
+            row.iter_mut().for_each(|v| *v *= normalise);
+            row[target as usize] -= scale;
+        }
+    }
 }
 
 /// Softmax cross-entropy of each row of `logits` against `targets`, without gradients.
@@ -351,18 +432,28 @@ pub fn cross_entropy(logits: &[f32], vocab: usize, targets: &[u32]) -> Vec<f32> 
     logits
         .par_chunks(vocab)
         .zip(targets.par_iter())
-        .map(|(row, &target)| {
-            let (lse, target_logit) = log_sum_exp_row(row, target);
-            lse - target_logit
-        })
+        .map(|(row, &target)| cross_entropy_row(row, target))
         .collect()
 }
 
-/// A row's log-sum-exp and the target's logit.
-fn log_sum_exp_row(row: &[f32], target: u32) -> (f32, f32) {
-    let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-    let sum: f32 = row.iter().map(|&v| fast_exp(v - max)).sum();
-    (max + sum.ln(), row[target as usize])
+vectorised! {
+    /// One row's softmax cross-entropy against `target`.
+    fn cross_entropy_row(row: &[f32], target: u32) -> f32 {
+        let max = lanes::max(row);
+        let sum = lanes::fold(row, 0.0, |acc, v| acc + fast_exp(v - max), |a, b| a + b);
+        max + sum.ln() - row[target as usize]
+    }
+}
+
+/// Overwrites `row` with `exp(row - max(row))`, the unnormalised softmax, and returns the max and the
+/// new row's sum (reduced in [`lanes`]' fixed order).
+#[inline(always)]
+pub fn exp_minus_max(row: &mut [f32]) -> (f32, f32) {
+    let max = lanes::max(row);
+    for v in row.iter_mut() {
+        *v = fast_exp(*v - max);
+    }
+    (max, lanes::sum(row))
 }
 
 #[cfg(test)]

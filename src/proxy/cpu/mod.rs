@@ -13,6 +13,7 @@
 
 mod attention;
 pub mod kernels;
+mod lanes;
 pub mod step;
 mod workspace;
 

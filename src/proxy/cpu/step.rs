@@ -437,13 +437,43 @@ impl CpuProxy {
             .zip(self.moment_1.par_chunks_mut(chunk))
             .zip(self.moment_2.par_chunks_mut(chunk))
             .for_each(|(((weights, grads), moment_1), moment_2)| {
-                for (((w, &g), m), v) in weights.iter_mut().zip(grads).zip(moment_1).zip(moment_2) {
-                    let g = g * clip;
-                    *m = adamw.beta_1 * *m + (1.0 - adamw.beta_1) * g;
-                    *v = adamw.beta_2 * *v + (1.0 - adamw.beta_2) * g * g;
-                    let update = (*m / correction_1) / ((*v / correction_2).sqrt() + adamw.epsilon);
-                    *w = *w * decay - learning_rate * update;
-                }
+                let step = AdamWStep {
+                    clip,
+                    learning_rate,
+                    decay,
+                    correction_1,
+                    correction_2,
+                };
+                adamw_chunk(weights, grads, moment_1, moment_2, adamw, &step)
             });
+    }
+}
+
+/// One AdamW step's scalars, beside the optimiser's settings.
+struct AdamWStep {
+    clip: f32,
+    learning_rate: f32,
+    decay: f32,
+    correction_1: f32,
+    correction_2: f32,
+}
+
+super::lanes::vectorised! {
+    /// AdamW on one chunk of the weights, their gradients and moments.
+    fn adamw_chunk(
+        weights: &mut [f32],
+        grads: &[f32],
+        moment_1: &mut [f32],
+        moment_2: &mut [f32],
+        adamw: &AdamW,
+        step: &AdamWStep,
+    ) {
+        for (((w, &g), m), v) in weights.iter_mut().zip(grads).zip(moment_1).zip(moment_2) {
+            let g = g * step.clip;
+            *m = adamw.beta_1 * *m + (1.0 - adamw.beta_1) * g;
+            *v = adamw.beta_2 * *v + (1.0 - adamw.beta_2) * g * g;
+            let update = (*m / step.correction_1) / ((*v / step.correction_2).sqrt() + adamw.epsilon);
+            *w = *w * step.decay - step.learning_rate * update;
+        }
     }
 }
