@@ -18,7 +18,7 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation::{silu, softmax};
 
-use super::cpu::kernels::RopeTables;
+use super::cpu::rope::RopeTables;
 pub use super::shape::ProxyShape;
 #[cfg(test)]
 pub(crate) use super::shape::{test_rng, test_shape};

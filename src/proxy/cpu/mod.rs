@@ -14,6 +14,7 @@
 mod attention;
 pub mod kernels;
 mod lanes;
+pub mod rope;
 pub mod step;
 mod workspace;
 

@@ -8,9 +8,10 @@ use anyhow::{Result, bail};
 
 use super::attention;
 use super::kernels::{
-    RopeTables, cross_entropy, cross_entropy_with_grad, matmul, rms_norm, rms_norm_backward, rope,
-    swiglu, swiglu_backward,
+    cross_entropy, cross_entropy_with_grad, matmul, rms_norm, rms_norm_backward, swiglu,
+    swiglu_backward,
 };
+use super::rope::{RopeTables, rope};
 use super::workspace::{Workspace, heads};
 use crate::proxy::model::{NORM_EPSILON, ProxyShape};
 
