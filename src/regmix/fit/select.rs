@@ -31,9 +31,10 @@ pub enum Selection {
     Spearman,
     /// The lowest cross-validated regret ([`RegressorScore::regret`]): the best pick of a held-out run,
     /// which is what the answer needs. Regrets within the target's standard error of the least
-    /// ([`super::TargetError::standard_error`]; exact equality where the runs table has no standard
-    /// errors) are ties, since a re-measurement of the same runs could reverse a smaller difference;
-    /// a tie goes to the earlier regressor in `regressors`, the order of preference.
+    /// ([`super::TargetError::standard_error`], one run's error over its validation sequences; exact
+    /// equality where the runs table has no standard errors) are ties: cross-validation on a few dozen
+    /// runs does not resolve finer differences (README, known-mixture benchmark), and a tie goes to the
+    /// earlier regressor in `regressors`, the order of preference.
     #[default]
     Regret,
 }
