@@ -44,7 +44,13 @@ pub enum Selection {
 /// regret difference below which [`Selection::Regret`] counts two regressors as tied. Returns the
 /// permutation of `scored`'s indices.
 pub fn rank(scored: &[RegressorScore], select: Selection, tolerance: f64) -> Vec<usize> {
-    let regret = |i: usize| scored[i].regret.unwrap_or(f64::INFINITY);
+    // A missing or NaN regret ranks last (the runs table's losses are finite, so neither is expected).
+    let regret = |i: usize| {
+        scored[i]
+            .regret
+            .filter(|r| !r.is_nan())
+            .unwrap_or(f64::INFINITY)
+    };
     let rho = |i: usize| scored[i].spearman;
     let mut order: Vec<usize> = (0..scored.len()).collect();
     // Stable sorts: equal keys keep the config's order.

@@ -242,11 +242,20 @@ pub fn fit(work: &Path) -> Result<Option<String>> {
         report.chosen.name(),
         match report.config.select {
             crate::regmix::fit::Selection::Spearman => "Spearman rho".to_string(),
-            crate::regmix::fit::Selection::Regret => format!(
-                "regret: the held-out run it predicts best is nearest the fold's best; regrets within {:.4} \
-                 nats, the target's standard error, are ties that go to the earlier regressor",
-                report.regret_tolerance
-            ),
+            crate::regmix::fit::Selection::Regret => {
+                let ties = if report.regret_tolerance > 0.0 {
+                    format!(
+                        "regrets within {:.4} nats, the target's standard error",
+                        report.regret_tolerance
+                    )
+                } else {
+                    "equal regrets (the runs table has no standard errors)".to_string()
+                };
+                format!(
+                    "regret: the held-out run it predicts best is nearest the fold's best; {ties} are \
+                     ties that go to the earlier regressor"
+                )
+            }
         },
         report.config.target.label()
     );
