@@ -395,26 +395,27 @@ pub fn fit(
         );
     }
     let fold_of = fold_assignment(samples.y.len(), config.folds, config.seed);
-    let mut scored = Vec::new();
+    let mut scores = Vec::new();
+    let mut predictions = Vec::new();
     for &kind in &usable {
-        let predictions = cross_validate(kind, &samples, &fold_of, config.seed)
+        let predicted = cross_validate(kind, &samples, &fold_of, config.seed)
             .with_context(|| format!("cross-validating {}", kind.name()))?;
-        scored.push((score(kind, &samples.y, &predictions, &fold_of), predictions));
+        scores.push(score(kind, &samples.y, &predicted, &fold_of));
+        predictions.push(predicted);
     }
     let target_error = TargetError::of(&samples.errors, &samples.y);
     let tolerance = target_error.as_ref().map_or(0.0, |e| e.standard_error);
-    let scores: Vec<RegressorScore> = scored.iter().map(|(s, _)| s.clone()).collect();
     let order = select::rank(&scores, config.select, tolerance);
-    let least = order
+    let (best, best_predictions) = (scores[order[0]].clone(), &predictions[order[0]]);
+    let least = scores
         .iter()
-        .map(|&i| scores[i].regret.unwrap_or(f64::INFINITY))
+        .map(select::regret_of)
         .fold(f64::INFINITY, f64::min);
-    let (best, best_predictions) = scored[order[0]].clone();
-    if config.select == Selection::Regret && best.regret.is_some_and(|r| r > least) {
+    if config.select == Selection::Regret && select::regret_of(&best) > least {
         tracing::info!(
             "fit: {} chosen, its cross-validated regret {:.4} within the target's standard error {tolerance:.4} of the least ({least:.4}), and earlier in the regressors' order of preference",
             best.regressor.name(),
-            best.regret.unwrap_or(f64::NAN)
+            select::regret_of(&best)
         );
     }
     let model = Fitted::fit(best.regressor, samples.rows(), config.seed)?;
@@ -440,7 +441,7 @@ pub fn fit(
         out_of_fold: samples
             .run_ids
             .iter()
-            .zip(samples.y.iter().zip(&best_predictions))
+            .zip(samples.y.iter().zip(best_predictions))
             .map(|(id, (&measured, &predicted))| OutOfFold {
                 run_id: id.clone(),
                 measured,

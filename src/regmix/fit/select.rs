@@ -39,18 +39,21 @@ pub enum Selection {
     Regret,
 }
 
+/// `score`'s regret as [`rank`] compares it: a missing or NaN regret is infinite, so it ranks last (the
+/// runs table's losses are finite, so neither is expected).
+pub fn regret_of(score: &RegressorScore) -> f64 {
+    score
+        .regret
+        .filter(|r| !r.is_nan())
+        .unwrap_or(f64::INFINITY)
+}
+
 /// The order in which `scored` (one score per regressor, in the config's order of preference) is
 /// reported: the chosen regressor first, then the rest best first by `select`. `tolerance` (nats) is the
 /// regret difference below which [`Selection::Regret`] counts two regressors as tied. Returns the
 /// permutation of `scored`'s indices.
 pub fn rank(scored: &[RegressorScore], select: Selection, tolerance: f64) -> Vec<usize> {
-    // A missing or NaN regret ranks last (the runs table's losses are finite, so neither is expected).
-    let regret = |i: usize| {
-        scored[i]
-            .regret
-            .filter(|r| !r.is_nan())
-            .unwrap_or(f64::INFINITY)
-    };
+    let regret = |i: usize| regret_of(&scored[i]);
     let rho = |i: usize| scored[i].spearman;
     let mut order: Vec<usize> = (0..scored.len()).collect();
     // Stable sorts: equal keys keep the config's order.
