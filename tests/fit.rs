@@ -336,3 +336,95 @@ fn predict_refuses_mixtures_from_another_domain_set() {
     );
     assert!(!work.path().join("p.csv").exists());
 }
+
+/// `log_linear` with a target of two domains fits one law per domain (Olmix fits one per target
+/// metric) and predicts their weighted sum; `fit/model.json` carries both laws and `remix predict` reads
+/// them back. On RegMix's published runs, held out: the sum of per-domain laws ranks the unseen runs'
+/// weighted loss better than one law fitted on the weighted loss itself (rho 0.925 against 0.727).
+#[test]
+fn log_linear_fits_a_law_per_target_domain() {
+    let work = tempfile::tempdir().unwrap();
+    let train = import(work.path(), "train");
+    let test = import(work.path(), "test");
+    let spec = "the_pile_pile_cc=0.7,the_pile_arxiv=0.3";
+    assert_ok(&remix(
+        work.path(),
+        &[
+            "fit",
+            "--runs",
+            &train,
+            "--target",
+            spec,
+            "--regressor",
+            "log_linear",
+            "-o",
+            "fit",
+        ],
+    ));
+    let model: Value =
+        serde_json::from_str(&fs::read_to_string(work.path().join("fit/model.json")).unwrap())
+            .unwrap();
+    let fitted = &model["model"];
+    assert_eq!(fitted["kind"], "log_linear", "{model:#}");
+    assert_eq!(fitted["laws"].as_array().unwrap().len(), 2, "{model:#}");
+    assert_eq!(
+        fitted["weights"],
+        serde_json::json!([0.7, 0.3]),
+        "{model:#}"
+    );
+
+    // The binary's predictions are the laws' weighted sum, read back from model.json.
+    let laws: remix::regmix::fit::law::TargetLaws = serde_json::from_value(fitted.clone()).unwrap();
+    let test_runs = read_runs(&work.path().join(&test)).unwrap();
+    let target = Target::weighted(vec![
+        ("the_pile_pile_cc".into(), 0.7),
+        ("the_pile_arxiv".into(), 0.3),
+    ])
+    .unwrap();
+    let held_out = samples(&test_runs, &target).unwrap();
+    assert_ok(&remix(
+        work.path(),
+        &[
+            "predict",
+            "--model",
+            "fit/model.json",
+            "--mixtures",
+            &test,
+            "-o",
+            "pred.csv",
+        ],
+    ));
+    let predicted: Vec<f64> = fs::read_to_string(work.path().join("pred.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(predicted.len(), held_out.x.len());
+    for (p, w) in predicted.iter().zip(&held_out.x) {
+        assert!(
+            (p - laws.predict(w)).abs() < 1e-9 * p.abs().max(1.0),
+            "{p} {}",
+            laws.predict(w)
+        );
+    }
+
+    // Against one law on the weighted loss, both ranked on the held-out runs' weighted loss.
+    let train_runs = read_runs(&work.path().join(&train)).unwrap();
+    let fit = samples(&train_runs, &target).unwrap();
+    let one = remix::regmix::fit::law::Law::fit(&fit.x, &fit.y, 0).unwrap();
+    let one_rho = spearman(
+        &held_out
+            .x
+            .iter()
+            .map(|w| one.predict(w))
+            .collect::<Vec<_>>(),
+        &held_out.y,
+    );
+    let per_target_rho = spearman(&predicted, &held_out.y);
+    println!("held-out rho: a law per target domain {per_target_rho:.4}, one law {one_rho:.4}");
+    assert!(
+        per_target_rho > one_rho + 0.1,
+        "{per_target_rho:.4} against {one_rho:.4}"
+    );
+}

@@ -36,10 +36,7 @@ pub fn convex_gradient(model: &Fitted, w: &[f64]) -> Option<Vec<f64>> {
     let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
     match model {
         Fitted::Linear { coefficients, .. } => Some(coefficients.clone()),
-        Fitted::LogLinear(law) => {
-            let scale = dot(&law.t, w).exp();
-            Some(law.t.iter().map(|t| scale * t).collect())
-        }
+        Fitted::LogLinear(laws) => Some(laws.gradient(w)),
         Fitted::MixingLaw(mix) => {
             let mut g = vec![0.0; w.len()];
             for (law, a) in mix.laws.iter().zip(&mix.a) {

@@ -15,7 +15,7 @@
 //! with it; fitted on the measured losses, `a` was 0.514 / 0.306 / 0.214 for a target made 0.5 / 0.3 /
 //! 0.2 of three domains, and 0 on the distractors).
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use argmin::core::{CostFunction, Executor, Gradient};
 use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::quasinewton::LBFGS;
@@ -23,6 +23,8 @@ use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+use super::target::Target;
 
 /// The Huber loss's switch from squared to absolute error, in nats: Olmix's 0.02, about the run-to-run
 /// noise of a small proxy's validation loss.
@@ -79,6 +81,84 @@ impl Law {
             }),
             None => bail!("no start of the mixing-law fit converged"),
         }
+    }
+}
+
+/// Olmix's regressor: one law per target domain's loss, `L_m(w) = exp(c_m) + exp(t_m . w)`, and the
+/// target loss their weighted sum `sum_m weights[m] * L_m(w)` (the target's weights, Olmix's
+/// `obj_weights`). A sum of convex laws with non-negative weights is convex, so the exact proposer
+/// minimises it as it is. With one target domain it is a single law, whose optimum alone is a vertex.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(from = "TargetLawsSpec")]
+pub struct TargetLaws {
+    /// One law per target domain, in the target's order.
+    pub laws: Vec<Law>,
+    /// Each target domain's weight in the objective (sum 1), in the same order.
+    pub weights: Vec<f64>,
+}
+
+/// `TargetLaws` as stored: the current form, or a single law as `fit/model.json` held it when the
+/// regressor fitted one law on the weighted target loss (read as one law of weight 1).
+#[derive(Deserialize, JsonSchema)]
+#[serde(untagged)]
+enum TargetLawsSpec {
+    /// A law per target domain and each one's weight in the objective.
+    PerTarget { laws: Vec<Law>, weights: Vec<f64> },
+    /// One law on the target loss (read as weight 1).
+    One(Law),
+}
+
+impl From<TargetLawsSpec> for TargetLaws {
+    fn from(spec: TargetLawsSpec) -> Self {
+        match spec {
+            TargetLawsSpec::PerTarget { laws, weights } => Self { laws, weights },
+            TargetLawsSpec::One(law) => Self {
+                laws: vec![law],
+                weights: vec![1.0],
+            },
+        }
+    }
+}
+
+impl TargetLaws {
+    pub fn predict(&self, w: &[f64]) -> f64 {
+        self.laws
+            .iter()
+            .zip(&self.weights)
+            .map(|(law, weight)| weight * law.predict(w))
+            .sum()
+    }
+
+    /// The gradient of [`Self::predict`] in `w`.
+    pub fn gradient(&self, w: &[f64]) -> Vec<f64> {
+        let mut g = vec![0.0; w.len()];
+        for (law, weight) in self.laws.iter().zip(&self.weights) {
+            let scale = weight * dot(&law.t, w).min(MAX_EXPONENT).exp();
+            g.iter_mut().zip(&law.t).for_each(|(g, t)| *g += scale * t);
+        }
+        g
+    }
+
+    /// A law per column of `target_losses` (per run, each of `target`'s domains' loss, in its
+    /// order), weighed by the target's weights; law `m` is seeded `seed + m`, so a one-domain target
+    /// fits as a single law would. Errors: a law that cannot be fitted, naming its domain.
+    pub fn fit(
+        x: &[Vec<f64>],
+        target_losses: &[Vec<f64>],
+        target: &Target,
+        seed: u64,
+    ) -> Result<TargetLaws> {
+        let laws = (target.domains().iter().enumerate())
+            .map(|(m, domain)| {
+                let column: Vec<f64> = target_losses.iter().map(|row| row[m]).collect();
+                Law::fit(x, &column, seed.wrapping_add(m as u64))
+                    .with_context(|| format!("the law of loss_{domain}"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(TargetLaws {
+            laws,
+            weights: target.weights().to_vec(),
+        })
     }
 }
 
@@ -301,6 +381,47 @@ mod tests {
             .unwrap()
             .install(|| Law::fit(&x, &y, 7).unwrap());
         assert_eq!(one_thread, law);
+    }
+
+    /// Two targets get a law each, recovered from their own values; the prediction is their weighted
+    /// sum, its gradient matches finite differences, and a stored single law still reads.
+    #[test]
+    fn a_law_per_target_domain() {
+        let truths = [
+            Law {
+                c: 0.9,
+                t: vec![0.2, 1.0, -0.4],
+            },
+            Law {
+                c: 1.1,
+                t: vec![-0.5, 0.6, 0.8],
+            },
+        ];
+        let x = mixtures(40, 3, 3);
+        let losses: Vec<Vec<f64>> = (x.iter())
+            .map(|w| truths.iter().map(|law| law.predict(w)).collect())
+            .collect();
+        let target = Target::weighted(vec![("a".into(), 0.7), ("b".into(), 0.3)]).unwrap();
+        let laws = TargetLaws::fit(&x, &losses, &target, 5).unwrap();
+        let w = [0.2, 0.3, 0.5];
+        let expected = 0.7 * truths[0].predict(&w) + 0.3 * truths[1].predict(&w);
+        assert!((laws.predict(&w) - expected).abs() < 1e-3, "{laws:?}");
+        let gradient = laws.gradient(&w);
+        for d in 0..3 {
+            let mut up = w;
+            up[d] += 1e-6;
+            let numeric = (laws.predict(&up) - laws.predict(&w)) / 1e-6;
+            assert!(
+                (gradient[d] - numeric).abs() < 1e-4,
+                "{d}: {gradient:?} {numeric}"
+            );
+        }
+        let old: TargetLaws = serde_json::from_str(r#"{"c": 0.5, "t": [1.0, 2.0, 3.0]}"#).unwrap();
+        assert_eq!(old.weights, [1.0]);
+        assert_eq!(old.laws[0].t, [1.0, 2.0, 3.0]);
+        let back: TargetLaws =
+            serde_json::from_str(&serde_json::to_string(&laws).unwrap()).unwrap();
+        assert_eq!(back, laws);
     }
 
     /// The non-negative fit finds the combination that made the target, and zero where a column

@@ -182,6 +182,9 @@ pub struct Samples {
     pub errors: Vec<Option<f64>>,
     /// Each run's validation loss on every training domain (NaN where the table has none).
     pub domain_losses: Vec<Vec<f64>>,
+    /// The target whose weighted loss `y` is, and each run's loss on each of its domains.
+    pub target: Target,
+    pub target_losses: Vec<Vec<f64>>,
 }
 
 impl Samples {
@@ -196,6 +199,11 @@ impl Samples {
                 .iter()
                 .map(|&r| self.domain_losses[r].clone())
                 .collect(),
+            target: self.target.clone(),
+            target_losses: rows
+                .iter()
+                .map(|&r| self.target_losses[r].clone())
+                .collect(),
         }
     }
 
@@ -204,6 +212,8 @@ impl Samples {
         Rows {
             x: &self.x,
             y: &self.y,
+            target: &self.target,
+            target_losses: &self.target_losses,
             domain_losses: &self.domain_losses,
         }
     }
@@ -230,6 +240,8 @@ pub fn samples(table: &RunsTable, target: &Target) -> Result<Samples> {
         run_ids: Vec::new(),
         errors: Vec::new(),
         domain_losses: Vec::new(),
+        target: target.clone(),
+        target_losses: Vec::new(),
     };
     let own_loss: Vec<Option<usize>> = table
         .domains
@@ -263,6 +275,7 @@ pub fn samples(table: &RunsTable, target: &Target) -> Result<Samples> {
         }
         out.x.push(run.weights.clone());
         out.y.push(target.combine(&losses));
+        out.target_losses.push(losses);
         out.run_ids.push(run.run_id.clone());
         out.domain_losses.push(
             own_loss

@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use super::forest::{self, ForestParams};
 use super::gbdt::{Gbdt, GbdtParams};
-use super::law::{Law, MixingLaw};
+use super::law::{MixingLaw, TargetLaws};
 use super::power_law::PowerMixingLaw;
+use super::target::Target;
 
 /// Ridge penalty (linfa's `penalty`, on the mean squared error). 1e-3 keeps the fit stable when some
 /// domains are nearly collinear and barely moves a well-posed least-squares solution.
@@ -34,8 +35,9 @@ pub enum RegressorKind {
     /// A random forest: 500 trees on bootstrap samples, a third of the features per split
     /// ([`super::forest`]).
     Forest,
-    /// One mixing law on the target loss, `exp(c) + exp(t . w)` (Olmix's regressor; [`super::law`]).
-    /// Alone its optimum is a single domain; the simulation's KL term moves it inside.
+    /// Olmix's regressor: a mixing law `exp(c) + exp(t . w)` per target domain's loss, the prediction
+    /// their weighted sum ([`super::law::TargetLaws`]). With one target domain its optimum alone is a
+    /// single domain; the simulation's KL term moves it inside.
     LogLinear,
     /// Ye et al.'s per-domain mixing law: a law per training domain's own loss, the target a
     /// non-negative combination of them ([`super::law::MixingLaw`]); needs every training domain's
@@ -103,13 +105,16 @@ impl RegressorKind {
     }
 }
 
-/// What a regressor is fitted on: per run, the mixture weights `x`, the target loss `y`, and each
-/// training domain's own validation loss (NaN where the runs table has none; only
-/// the per-domain laws read it).
+/// What a regressor is fitted on: per run, the mixture weights `x`, the target loss `y` (the target's
+/// weighted sum of `target_losses`), each target domain's loss in `target`'s order (the per-target
+/// laws read it), and each training domain's own validation loss (NaN where the runs table has none;
+/// only the per-domain laws read it).
 #[derive(Debug, Clone, Copy)]
 pub struct Rows<'a> {
     pub x: &'a [Vec<f64>],
     pub y: &'a [f64],
+    pub target: &'a Target,
+    pub target_losses: &'a [Vec<f64>],
     pub domain_losses: &'a [Vec<f64>],
 }
 
@@ -126,7 +131,7 @@ pub enum Fitted {
     /// A random forest, stored as trees whose leaf values are divided by their count (base 0), so it
     /// predicts as a booster does.
     Forest(Gbdt),
-    LogLinear(Law),
+    LogLinear(TargetLaws),
     MixingLaw(MixingLaw),
     PowerLaw(PowerMixingLaw),
 }
@@ -138,7 +143,12 @@ impl Fitted {
         let Rows { x, y, .. } = rows;
         let features = x.first().map_or(0, Vec::len);
         match kind {
-            RegressorKind::LogLinear => Ok(Fitted::LogLinear(Law::fit(x, y, seed)?)),
+            RegressorKind::LogLinear => Ok(Fitted::LogLinear(TargetLaws::fit(
+                x,
+                rows.target_losses,
+                rows.target,
+                seed,
+            )?)),
             RegressorKind::MixingLaw | RegressorKind::PowerLaw => {
                 if let Some(why) = kind.cannot_fit(rows) {
                     anyhow::bail!("{why}: choose another --regressor");

@@ -5,6 +5,7 @@ mod choice;
 mod clusters;
 mod corpus;
 mod inputs;
+mod laws;
 mod reuse;
 mod search;
 

@@ -9,7 +9,7 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type};
 
 use super::inputs::{read_json, read_parquet};
-use crate::regmix::fit::{FitReport, Fitted, read_model};
+use crate::regmix::fit::{FitReport, read_model};
 use crate::regmix::simulate::Optimum;
 use crate::report::charts::{bars, scatter};
 use crate::report::html::{charts, section, table};
@@ -265,7 +265,12 @@ pub fn fit(work: &Path) -> Result<Option<String>> {
     ) + &charts(&[chart]);
     let model = work.join("fit/model.json");
     if model.exists() {
-        body.push_str(&law_table(&read_model(&model)?.model, &report.domains));
+        let model = read_model(&model)?;
+        body.push_str(&super::laws::law_table(
+            &model.model,
+            &report.domains,
+            &model.target,
+        ));
     }
     // RegMix's picture: per training domain, every proxy's weight on it against its target loss.
     let runs = work.join("runs/runs.parquet");
@@ -296,70 +301,6 @@ pub fn fit(work: &Path) -> Result<Option<String>> {
         ));
     }
     Ok(Some(section("fit", "Regression fit", &note, &body)))
-}
-
-/// The chosen per-domain law's parameters, one row per regressor input (`domains`): how much the target
-/// looks like the domain (`a`) and the law of the domain's own loss; empty for other regressors.
-fn law_table(model: &Fitted, domains: &[String]) -> String {
-    let (header, rows): (&[&str], Vec<Vec<String>>) = match model {
-        Fitted::MixingLaw(mix) => (
-            &[
-                "domain",
-                "a (target's share)",
-                "floor exp(c)",
-                "own coefficient t",
-            ],
-            (mix.laws.iter().zip(&mix.a).enumerate())
-                .map(|(j, (law, a))| {
-                    let own = law.t.get(j).copied().unwrap_or(f64::NAN);
-                    vec![
-                        format!("{a:.4}"),
-                        format!("{:.4}", law.c.exp()),
-                        format!("{own:.3}"),
-                    ]
-                })
-                .collect(),
-        ),
-        Fitted::PowerLaw(mix) => (
-            &[
-                "domain",
-                "a (target's share)",
-                "floor e",
-                "scale k",
-                "exponent alpha",
-                "eps",
-                "most transfer from",
-            ],
-            (mix.laws.iter().zip(&mix.a).enumerate())
-                .map(|(j, (law, a))| {
-                    let from = (law.t.iter().enumerate().filter(|(i, _)| *i != j))
-                        .max_by(|x, y| x.1.total_cmp(y.1))
-                        .map_or("-".into(), |(i, t)| {
-                            format!("{} ({t:.3})", domains.get(i).map_or("?", |d| d))
-                        });
-                    vec![
-                        format!("{a:.4}"),
-                        format!("{:.4}", law.e),
-                        format!("{:.4}", law.k),
-                        format!("{:.3}", law.alpha),
-                        format!("{:.2e}", law.eps),
-                        from,
-                    ]
-                })
-                .collect(),
-        ),
-        _ => return String::new(),
-    };
-    let rows: Vec<Vec<String>> = rows
-        .into_iter()
-        .enumerate()
-        .map(|(j, row)| [vec![domains.get(j).cloned().unwrap_or_default()], row].concat())
-        .collect();
-    format!(
-        "<h3>The chosen law, per domain</h3><p>The target's loss is b + sum_j a_j L_j(w), one law L_j per \
-         domain's own loss; a_j is how much the target looks like domain j.</p>{}",
-        table(header, &rows)
-    )
 }
 
 pub fn optimum(work: &Path) -> Result<Option<String>> {
