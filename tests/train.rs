@@ -380,6 +380,50 @@ fn bench_train_prints_a_rate_and_a_summary() {
     assert!(summary["stacked_over_one_at_a_time"].as_f64().unwrap() > 0.0);
 }
 
+/// A stack past the adapter's largest buffer is refused before it trains, naming the stack that fits:
+/// on lavapipe (128 MiB a buffer) four proxies' head weights at vocabulary 50,304 (4 x 51 MB) do not
+/// fit, two do. The one-proxy line before it is printed.
+#[test]
+fn bench_train_refuses_a_stack_past_the_largest_buffer() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = remix(
+        dir.path(),
+        &[
+            "bench",
+            "train",
+            "--device",
+            "wgpu",
+            "--steps",
+            "2",
+            "--parallel",
+            "4",
+            "--vocab-size",
+            "50304",
+            "--layers",
+            "1",
+            "--d-model",
+            "256",
+            "--heads",
+            "4",
+            "--ffn-hidden",
+            "64",
+            "--context",
+            "16",
+            "--batch-size",
+            "1",
+        ],
+    );
+    let message = stderr(&output);
+    assert!(!output.status.success(), "{message}");
+    assert!(
+        message.contains("a stack of 4 proxies does not fit on wgpu")
+            && message.contains("at most --parallel 2 fits")
+            && !message.contains("panicked"),
+        "{message}"
+    );
+    assert_eq!(stdout(&output).lines().count(), 1, "{}", stdout(&output));
+}
+
 /// With every graphics driver hidden (Vulkan ICDs and EGL vendors pointed at nothing), `--device wgpu`
 /// is an error that names the devices there are, not a panic.
 #[test]

@@ -3,6 +3,7 @@ use clap::{Args as ClapArgs, Subcommand};
 use super::train::parse_device;
 use crate::pipeline::config::ProxySection;
 use crate::proxy::device::DeviceChoice;
+use crate::proxy::memory::{StackMemory, auto_parallel};
 use crate::proxy::model::ProxyShape;
 use crate::proxy::settings::TrainConfig;
 
@@ -93,7 +94,27 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     let mut results: Vec<crate::proxy::bench::TrainBench> = Vec::new();
+    let config = TrainConfig {
+        batch_size: args.batch_size,
+        ..Default::default()
+    };
     for parallel in sizes {
+        // A stack past the device's memory or largest buffer (the check `remix plan` makes) is refused
+        // before anything is allocated, with the largest stack that fits.
+        let stack = StackMemory::of(&shape, &config, parallel, device.stack_budget(), parallel);
+        if stack.too_large() {
+            let most = auto_parallel(&shape, &config, device.stack_budget(), usize::MAX);
+            let fix = match parallel {
+                1 => "not even one proxy fits".to_string(),
+                _ => format!("at most --parallel {most} fits at this shape"),
+            };
+            anyhow::bail!(
+                "a stack of {parallel} proxies does not fit on {}: {}; {fix} (or lower --batch-size, \
+                 --context or --vocab-size)",
+                device.label(),
+                stack.describe(),
+            );
+        }
         let result = crate::proxy::bench::train(
             &shape,
             args.batch_size,
