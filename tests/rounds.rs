@@ -1,6 +1,7 @@
 //! The search in rounds (`[regmix.rounds]`): later rounds' proxies are drawn around the optimum of every
 //! run before them, append to the one runs table with their round, resume without retraining, are
-//! proposed again when the fit's settings change, and run the same on Slurm with round 1 split into tasks.
+//! proposed again when the fit's settings change, and run the same on Slurm with every round split into
+//! tasks.
 
 mod common;
 
@@ -142,10 +143,11 @@ fn rounds_and_a_sample_count_together_are_refused_naming_both_keys() {
     );
 }
 
-/// On the one-node Slurm `.ci/run` starts (`REMIX_SLURM=1`), with round 1 split into 2 array tasks:
-/// the same runs, rounds and answer as a local run in one process.
+/// On the one-node Slurm `.ci/run` starts (`REMIX_SLURM=1`), with every round split into 2 array tasks
+/// and each later round's proposal a job between them, submitted round after round: the same runs,
+/// rounds and answer as a local run in one process.
 #[test]
-fn rounds_on_slurm_with_round_one_in_tasks_equal_a_local_run() {
+fn rounds_on_slurm_in_array_tasks_equal_a_local_run() {
     if std::env::var("REMIX_SLURM").is_ok_and(|v| v == "1") {
         let dir = tempfile::tempdir().unwrap();
         let (local, cluster) = (dir.path().join("local"), dir.path().join("slurm"));
@@ -155,9 +157,59 @@ fn rounds_on_slurm_with_round_one_in_tasks_equal_a_local_run() {
             fs::write(folder.join("pipeline.toml"), rounds_pipeline(rest)).unwrap();
         }
         assert_ok(&remix(&local, &["run", "--quiet", "pipeline.toml"]));
-        let output = remix(&cluster, &["run", "pipeline.toml", "--executor", "slurm"]);
+        // The rounds' decisions logged (info) in each job's log: sbatch passes the environment on.
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_remix"))
+            .args(["run", "pipeline.toml", "--executor", "slurm"])
+            .env("RUST_LOG", "warn,remix::regmix::rounds=info")
+            .current_dir(&cluster)
+            .output()
+            .unwrap();
         assert_ok(&output);
-        assert!(stderr(&output).contains("train tasks (of 2): 2/2 done"));
+        let log = stderr(&output);
+        for done in [
+            "train tasks (of 2): 2/2 done",
+            "train propose-2 (of 1): 1/1 done",
+            "train round-2 (of 2): 2/2 done",
+            "train propose-3 (of 1): 1/1 done",
+            "train round-3 (of 2): 2/2 done",
+        ] {
+            assert!(log.contains(done), "lacks {done:?}:\n{log}");
+        }
+        // Round 2 was proposed in its own job, and the join (the job logged as `train-<id>_0.log`)
+        // found every round's proposal standing: what the array tasks trained stood.
+        let logs: Vec<(String, String)> = fs::read_dir(cluster.join("work/slurm/logs"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|p| {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                (name, fs::read_to_string(&p).unwrap())
+            })
+            .collect();
+        let of = |prefix: &str| {
+            let found: Vec<&String> = (logs.iter())
+                .filter(|(name, _)| {
+                    name.strip_prefix(prefix)
+                        .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+                })
+                .map(|(_, text)| text)
+                .collect();
+            assert_eq!(
+                found.len(),
+                1,
+                "{prefix}: {:?}",
+                logs.iter().map(|l| &l.0).collect::<Vec<_>>()
+            );
+            found[0].clone()
+        };
+        let (propose, join) = (of("train-propose-2-"), of("train-"));
+        assert!(propose.contains("round 2 proposed"), "{propose}");
+        for round in [2, 3] {
+            let holds = format!("round {round}'s proposal holds");
+            assert!(
+                join.contains(&holds) && !join.contains(&format!("round {round} proposed")),
+                "{join}"
+            );
+        }
         let runs = |work: &Path| {
             remix::regmix::runs::read_runs(&work.join("runs/runs.parquet"))
                 .unwrap()

@@ -104,7 +104,7 @@ pub fn run_task(
     quiet: bool,
 ) -> Result<()> {
     let config = read_config(config_path)?;
-    let phase = find_phase(stage, phase)?;
+    let phase = find_phase(stage, &config, phase)?;
     let configured = phase.tasks(config.executor.tasks(stage));
     if task.count != configured {
         bail!(

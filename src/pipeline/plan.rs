@@ -101,7 +101,7 @@ impl<'a> Plan<'a> {
         let Some(marker) = DoneMarker::read(&self.task_marker_dir(stage, phase, task))? else {
             return Ok(false);
         };
-        if let Some((count, output)) = spec(stage).task_output(&self.cx, task) {
+        if let Some((count, output)) = spec(stage).task_output(&self.cx, phase, task) {
             let wrote = marker
                 .counts
                 .get(count)
@@ -129,7 +129,7 @@ impl<'a> Plan<'a> {
     /// Whether every task of the last phase of `stage` finished (never for a stage run as one task).
     fn phases_done(&self, stage: PipelineStage) -> Result<bool> {
         let count = self.cx.config.executor.tasks(stage);
-        let Some(&last) = spec(stage).phases().last() else {
+        let Some(&last) = spec(stage).phases_for(self.cx.config).last() else {
             return Ok(false);
         };
         if count < 2 {
@@ -207,7 +207,7 @@ impl<'a> Plan<'a> {
             stage,
             self.cx.config.executor.tasks(stage),
             marker_dir.clone(),
-            spec.phases(),
+            spec.phases_for(self.cx.config),
             &finished,
         );
         spec.run(&self.cx, &tasks, quiet)?;
@@ -226,7 +226,7 @@ impl<'a> Plan<'a> {
         quiet: bool,
     ) -> Result<()> {
         let spec = spec(stage);
-        let all = spec.phases();
+        let all = spec.phases_for(self.cx.config);
         let Some(at) = all.iter().position(|p| p.name == phase.name) else {
             return Err(super::spec::unknown_phase(spec, phase));
         };

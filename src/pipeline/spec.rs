@@ -71,9 +71,21 @@ pub trait StageSpec: Sync {
         &[]
     }
 
-    /// The file a finished task must still have, and the count in its marker that says it wrote one
-    /// (a task with nothing to do writes none). Default none.
-    fn task_output(&self, _cx: &Context, _task: TaskSlice) -> Option<(&'static str, PathBuf)> {
+    /// The phases under `config`: [`Self::phases`], and for a stage whose phases depend on the config
+    /// (the train stage: a proposal and a round of tasks per later round of the search) the ones it
+    /// sets. The executors run these.
+    fn phases_for(&self, _config: &PipelineConfig) -> &'static [Phase] {
+        self.phases()
+    }
+
+    /// The file a finished task of `phase` must still have, and the count in its marker that says it
+    /// wrote one (a task with nothing to do writes none). Default none.
+    fn task_output(
+        &self,
+        _cx: &Context,
+        _phase: Phase,
+        _task: TaskSlice,
+    ) -> Option<(&'static str, PathBuf)> {
         None
     }
 

@@ -33,7 +33,7 @@ use super::local::{RunOptions, RunSummary, StageOutcome, StageStatus, not_run, s
 use super::plan::Plan;
 use super::spec::Phase;
 use super::stage::PipelineStage;
-use super::stages::{phases, read_config};
+use super::stages::{phases_for, read_config};
 use crate::core::tasks::TaskSlice;
 use queue::states;
 
@@ -108,7 +108,7 @@ pub fn run(
         let count = executor.tasks(stage);
         // Once a phase has work, every task of the phases after it has too: they read what it writes.
         let mut phase_rerun = rerun || options.force.contains(&stage);
-        for &phase in phases(stage).iter().filter(|_| count > 1) {
+        for &phase in phases_for(stage, &config).iter().filter(|_| count > 1) {
             let n = phase.tasks(count);
             let mut indices = Vec::new();
             for index in 0..n {

@@ -57,10 +57,19 @@ pub fn phases(stage: PipelineStage) -> &'static [Phase] {
     spec(stage).phases()
 }
 
-/// The phase of `stage` named `name`, or its only phase when `name` is `None`. Errors: no such phase,
-/// or no name for a stage of several.
-pub fn find_phase(stage: PipelineStage, name: Option<&str>) -> Result<Phase> {
-    let all = phases(stage);
+/// The phases `stage` runs under `config` ([`StageSpec::phases_for`]).
+pub fn phases_for(stage: PipelineStage, config: &PipelineConfig) -> &'static [Phase] {
+    spec(stage).phases_for(config)
+}
+
+/// The phase of `stage` under `config` named `name`, or its only phase when `name` is `None`. Errors:
+/// no such phase, or no name for a stage of several.
+pub fn find_phase(
+    stage: PipelineStage,
+    config: &PipelineConfig,
+    name: Option<&str>,
+) -> Result<Phase> {
+    let all = phases_for(stage, config);
     let names = || all.iter().map(|p| p.name).collect::<Vec<_>>().join(", ");
     match (name, all) {
         (_, []) => bail!(
@@ -205,18 +214,32 @@ mod tests {
 
     #[test]
     fn phases_are_found_by_name_and_unknown_ones_refused() {
+        let mut config = fixtures_config();
+        let train = |config: &PipelineConfig, name| {
+            find_phase(PipelineStage::Train, config, name).map(|p| p.name)
+        };
+        assert_eq!(train(&config, None).unwrap(), "tasks");
         assert_eq!(
-            find_phase(PipelineStage::Train, None).unwrap().name,
-            "tasks"
-        );
-        assert_eq!(
-            find_phase(PipelineStage::Dedup, Some("buckets"))
+            find_phase(PipelineStage::Dedup, &config, Some("buckets"))
                 .unwrap()
                 .name,
             "buckets"
         );
-        assert!(find_phase(PipelineStage::Dedup, None).is_err());
-        assert!(find_phase(PipelineStage::Dedup, Some("encode")).is_err());
-        assert!(find_phase(PipelineStage::Fit, None).is_err());
+        assert!(find_phase(PipelineStage::Dedup, &config, None).is_err());
+        assert!(find_phase(PipelineStage::Dedup, &config, Some("encode")).is_err());
+        assert!(find_phase(PipelineStage::Fit, &config, None).is_err());
+        // With rounds, a proposal and a round of tasks per later round.
+        let regmix = config.regmix.as_mut().unwrap();
+        regmix.rounds = Some(toml::from_str("candidates = [10, 4, 4]").unwrap());
+        let names: Vec<&str> = (phases_for(PipelineStage::Train, &config).iter())
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(
+            names,
+            ["tasks", "propose-2", "round-2", "propose-3", "round-3"]
+        );
+        assert_eq!(train(&config, Some("round-3")).unwrap(), "round-3");
+        assert!(train(&config, Some("round-4")).is_err());
+        assert!(train(&config, None).is_err());
     }
 }

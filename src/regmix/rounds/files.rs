@@ -71,51 +71,7 @@ pub fn train_rounds(
     };
     train_candidates(tokens_dir, first, runs, proxy, with_round(1), device)?;
     for round in 2..=search.rounds.candidates.len() as u32 {
-        let mut table = read_runs(runs)?;
-        let basis = search.basis(&table, round)?;
-        let (proposal, candidates) = (proposal_path(dir, round), candidates_path(dir, round));
-        let holds = proposal.exists()
-            && candidates.exists()
-            && match read_proposal(&proposal) {
-                Ok(read) => read.basis == basis,
-                Err(e) => {
-                    tracing::info!(round, reason = %format!("{e:#}"), "the round's proposal cannot be read: it is made again");
-                    false
-                }
-            };
-        if !holds {
-            let later = table
-                .runs
-                .iter()
-                .filter(|r| r.round.unwrap_or(1) >= round)
-                .count();
-            if later > 0 {
-                tracing::info!(
-                    round,
-                    runs = later,
-                    "the runs or settings before round {round} changed: its candidates are proposed again, \
-                     and the runs of round {round} and later leave the runs table"
-                );
-                table.runs.retain(|r| r.round.unwrap_or(1) < round);
-                write_runs(&table, runs)?;
-            }
-            let (made, mixtures) = search.propose(&table, round)?;
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-            crate::regmix::sample::write(&mixtures, &candidates)?;
-            // The proposal last: it says the candidates beside it are complete.
-            write_json(&proposal, &made)?;
-            if !options.quiet {
-                eprintln!(
-                    "remix run: round {round}: {} candidates around the optimum of {} runs ({} chose, \
-                     predicted loss {:.4})",
-                    mixtures.rows.len(),
-                    made.runs_fitted,
-                    made.regressor.name(),
-                    made.predicted_loss
-                );
-            }
-        }
+        let (candidates, _) = propose_round(dir, runs, search, round, options.quiet)?;
         train_candidates(
             tokens_dir,
             &candidates,
@@ -126,4 +82,69 @@ pub fn train_rounds(
         )?;
     }
     Ok(())
+}
+
+/// Round `round`'s candidates in `dir`, from the runs of every earlier round in the runs table `runs`:
+/// the proposal already there when it still holds (made from the same runs and settings), else a new
+/// one, after the runs of `round` and later (made from other runs or settings) leave the table.
+/// Returns the candidates file and whether it was proposed anew. Errors: the fit's or the search's
+/// ([`Search::propose`]), files that cannot be read or written.
+pub fn propose_round(
+    dir: &Path,
+    runs: &Path,
+    search: &Search,
+    round: u32,
+    quiet: bool,
+) -> Result<(PathBuf, bool)> {
+    let mut table = read_runs(runs)?;
+    let basis = search.basis(&table, round)?;
+    let (proposal, candidates) = (proposal_path(dir, round), candidates_path(dir, round));
+    let holds = proposal.exists()
+        && candidates.exists()
+        && match read_proposal(&proposal) {
+            Ok(read) => read.basis == basis,
+            Err(e) => {
+                tracing::info!(round, reason = %format!("{e:#}"), "the round's proposal cannot be read: it is made again");
+                false
+            }
+        };
+    if holds {
+        tracing::info!(
+            round,
+            "round {round}'s proposal holds (same runs before it, same settings): its candidates stand"
+        );
+        return Ok((candidates, false));
+    }
+    let later = table
+        .runs
+        .iter()
+        .filter(|r| r.round.unwrap_or(1) >= round)
+        .count();
+    if later > 0 {
+        tracing::info!(
+            round,
+            runs = later,
+            "the runs or settings before round {round} changed: its candidates are proposed again, \
+             and the runs of round {round} and later leave the runs table"
+        );
+        table.runs.retain(|r| r.round.unwrap_or(1) < round);
+        write_runs(&table, runs)?;
+    }
+    let (made, mixtures) = search.propose(&table, round)?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    crate::regmix::sample::write(&mixtures, &candidates)?;
+    // The proposal last: it says the candidates beside it are complete.
+    write_json(&proposal, &made)?;
+    tracing::info!(round, runs = made.runs_fitted, "round {round} proposed");
+    if !quiet {
+        eprintln!(
+            "remix run: round {round}: {} candidates around the optimum of {} runs ({} chose, \
+             predicted loss {:.4})",
+            mixtures.rows.len(),
+            made.runs_fitted,
+            made.regressor.name(),
+            made.predicted_loss
+        );
+    }
+    Ok((candidates, true))
 }

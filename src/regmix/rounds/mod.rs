@@ -34,7 +34,7 @@ use crate::regmix::simulate::{SimulateConfig, domain_tokens, optimum};
 pub struct RoundsConfig {
     /// Proxies per round, in order (e.g. `[24, 8, 8]`). The first round's are `remix sample`'s
     /// candidates, beside its natural and uniform rows; so with rounds, `[regmix.sample] candidates`
-    /// is not set (the budget is stated once, here).
+    /// is not set (the budget is stated once, here). At most [`MAX_ROUNDS`] rounds.
     pub candidates: Vec<usize>,
     /// Dirichlet concentration of round 2 around the optimum. Default [`DEFAULT_CONCENTRATION`].
     #[serde(default = "default_concentration")]
@@ -79,6 +79,10 @@ fn default_prior_share() -> f64 {
     DEFAULT_PRIOR_SHARE
 }
 
+/// At most 8 rounds: split into tasks, each later round is two steps of the train stage (a proposal,
+/// then its proxies; two Slurm jobs), named from a fixed list; CLIMB searched in 3.
+pub const MAX_ROUNDS: usize = 8;
+
 /// Mixes the round into the seed of its draws.
 const ROUND_SEED: u64 = 0x5EED_0F_40_D5;
 
@@ -86,6 +90,13 @@ impl RoundsConfig {
     /// Errors, naming the key: no round, an empty round, a concentration that is not positive, a
     /// growth under 1, a negative floor, a prior share outside [0, 1].
     pub fn check(&self) -> Result<()> {
+        if self.candidates.len() > MAX_ROUNDS {
+            bail!(
+                "[regmix.rounds] candidates = {:?}: at most {MAX_ROUNDS} rounds; spend the proxies in fewer, \
+                 larger rounds",
+                self.candidates
+            );
+        }
         if self.candidates.is_empty() || self.candidates.contains(&0) {
             bail!(
                 "[regmix.rounds] candidates = {:?}: give the proxies of each round, every one at least 1 \
@@ -442,6 +453,10 @@ mod tests {
             },
             RoundsConfig {
                 prior_share: 1.5,
+                ..rounds()
+            },
+            RoundsConfig {
+                candidates: vec![4; MAX_ROUNDS + 1],
                 ..rounds()
             },
         ];

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use super::run::RunsTable;
+use super::run::{Run, RunsTable};
 use super::table::{read_runs, write_runs};
 
 /// Merges the runs tables at `paths`.
@@ -97,35 +97,23 @@ pub fn merge(paths: &[PathBuf]) -> Result<RunsTable> {
     })
 }
 
-/// Joins the parts that the tasks of a split train stage wrote (`parts_dir/*.parquet`, each a runs
-/// table) into the runs table at `runs_path`: a part's run replaces the table's run of the same id (a
-/// task re-run with new settings supersedes the old result), and the runs are put in the order of the
-/// candidates in `mixtures`, the order one process trains them in, whatever the number of tasks. Does
-/// nothing when there are no parts (the folder absent or empty). Errors: a folder that cannot be listed
-/// (the caller removes the folder only after this returns), unreadable tables, parts over other domains
-/// than the table.
-pub fn fold_parts(runs_path: &Path, parts_dir: &Path, mixtures: &Path) -> Result<()> {
-    let mut parts: Vec<PathBuf> = match std::fs::read_dir(parts_dir) {
-        Ok(entries) => entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
-            .collect(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => {
-            return Err(e).with_context(|| {
-                format!(
-                    "cannot list the train tasks' parts in {}: nothing was folded or removed; make the folder \
-                     readable and run the stage again",
-                    parts_dir.display()
-                )
-            });
-        }
-    };
+/// Joins the parts that the tasks of a split train stage wrote into the runs table at `runs_path`:
+/// `rounds[r]` is round `r + 1`'s parts folder (`*.parquet`, each a runs table) and the candidates file
+/// that orders them. A part's run replaces the table's run of the same id (a task re-run with new
+/// settings supersedes the old result), and the runs are put in the order one process trains them in,
+/// whatever the number of tasks: by round (a run without one is round 1), then by the position of its
+/// id in that round's candidates (runs of a round not given keep their order, after the rounds given).
+/// Does nothing when there are no parts (the folders absent or empty). Errors: a folder that cannot be
+/// listed (the caller removes the folders only after this returns), unreadable tables, parts over other
+/// domains than the table.
+pub fn fold_parts(runs_path: &Path, rounds: &[(PathBuf, PathBuf)]) -> Result<()> {
+    let mut parts = Vec::new();
+    for (parts_dir, _) in rounds {
+        parts.extend(list_parts(parts_dir)?);
+    }
     if parts.is_empty() {
         return Ok(());
     }
-    parts.sort();
     let mut table = if runs_path.exists() {
         Some(read_runs(runs_path)?)
     } else {
@@ -147,7 +135,7 @@ pub fn fold_parts(runs_path: &Path, parts_dir: &Path, mixtures: &Path) -> Result
                 "{} holds runs over other domains than {}: remove the stale one ({} to start training over)",
                 part.display(),
                 runs_path.display(),
-                parts_dir.display()
+                part.parent().unwrap_or(part).display()
             );
         }
         for run in part_table.runs {
@@ -158,17 +146,54 @@ pub fn fold_parts(runs_path: &Path, parts_dir: &Path, mixtures: &Path) -> Result
     let Some(mut table) = table else {
         return Ok(());
     };
-    let order: Vec<String> = crate::regmix::mixture_table::read_mixtures(mixtures)?
-        .id
-        .map(|(_, ids)| ids)
-        .unwrap_or_default();
-    let rank = |id: &str| order.iter().position(|o| o == id).unwrap_or(usize::MAX);
-    table.runs.sort_by_key(|r| rank(&r.run_id));
+    let mut orders = Vec::with_capacity(rounds.len());
+    for (parts_dir, mixtures) in rounds {
+        // A round whose tasks left nothing need not have its candidates yet.
+        orders.push(if parts_dir.exists() {
+            crate::regmix::mixture_table::read_mixtures(mixtures)?
+                .id
+                .map(|(_, ids)| ids)
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        });
+    }
+    let rank = |run: &Run| {
+        let round = run.round.unwrap_or(1) as usize;
+        let position = (orders.get(round - 1))
+            .and_then(|order| order.iter().position(|o| *o == run.run_id))
+            .unwrap_or(usize::MAX);
+        (round, position)
+    };
+    table.runs.sort_by_key(|r| rank(r));
     if let Some(parent) = runs_path.parent() {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("cannot create {}", parent.display()))?;
     }
     write_runs(&table, runs_path)
+}
+
+/// The parts (`*.parquet`) in `parts_dir`, sorted; none when it does not exist.
+fn list_parts(parts_dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut parts: Vec<PathBuf> = match std::fs::read_dir(parts_dir) {
+        Ok(entries) => entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(e).with_context(|| {
+                format!(
+                    "cannot list the train tasks' parts in {}: nothing was folded or removed; make the folder \
+                     readable and run the stage again",
+                    parts_dir.display()
+                )
+            });
+        }
+    };
+    parts.sort();
+    Ok(parts)
 }
 
 #[cfg(test)]
@@ -184,18 +209,13 @@ mod tests {
         let not_a_folder = dir.path().join("tasks");
         std::fs::write(&not_a_folder, "a file where the parts folder should be").unwrap();
         let runs = dir.path().join("runs.parquet");
-        let error =
-            fold_parts(&runs, &not_a_folder, &dir.path().join("mixtures.parquet")).unwrap_err();
+        let mixtures = dir.path().join("mixtures.parquet");
+        let error = fold_parts(&runs, &[(not_a_folder, mixtures.clone())]).unwrap_err();
         assert!(
             format!("{error:#}").contains("cannot list the train tasks' parts"),
             "{error:#}"
         );
-        fold_parts(
-            &runs,
-            &dir.path().join("absent"),
-            &dir.path().join("mixtures.parquet"),
-        )
-        .unwrap();
+        fold_parts(&runs, &[(dir.path().join("absent"), mixtures)]).unwrap();
     }
 
     fn run(id: &str, weights: Vec<f64>, losses: Vec<Option<f64>>) -> Run {
