@@ -17,9 +17,17 @@ q = p, since distinct domains make the mixture identifiable. Tiny proxies on lit
 that limit, which is why bench/known_mix.sh also trains proxies on TRUTH and on perturbations of it and
 shows TRUTH wins.
 
+With --targets 2 the target is two evaluation-only domains weighed 0.7 and 0.3 in the objective,
+`target_1` made of the sources in the shares RECIPES[0] and `target_2` in RECIPES[1] (distinct recipes, one
+mostly source_a, one mostly source_c). Cross-entropy is linear in the distribution scored, so the weighted
+objective 0.7 H(p_1, model) + 0.3 H(p_2, model) is H(0.7 p_1 + 0.3 p_2, model), smallest at the model
+0.7 p_1 + 0.3 p_2: the best mixture is the objective's weighted sum of the recipes, TRUTH again by the choice
+of RECIPES. A regressor must then get each target domain's response right, and the weights between them.
+
 Usage:
-  python3 bench/known_mix.py OUT [--words-per-domain 300000] [--seed 0]
-writes OUT/corpus/<domain>/part-00000.parquet (columns id, text) and OUT/truth.json.
+  python3 bench/known_mix.py OUT [--words-per-domain 300000] [--seed 0] [--targets 1|2]
+writes OUT/corpus/<domain>/part-00000.parquet (columns id, text) and OUT/truth.json (the target as
+`remix fit --target` takes it, the evaluation-only domains, the best mixture).
 Needs pyarrow. Deterministic: the same arguments give the same files.
 """
 import argparse
@@ -32,6 +40,11 @@ import pyarrow.parquet as pq
 
 # The target's recipe: its documents come from these domains in these shares; the distractors get none.
 TRUTH = {"source_a": 0.5, "source_b": 0.3, "source_c": 0.2, "distract_d": 0.0, "distract_e": 0.0}
+# With --targets 2: the objective's weights and each target domain's recipe; OBJECTIVE-weighted, they sum
+# to TRUTH (0.7 x 0.7 + 0.3 x 1/30 = 0.5, 0.7 x 0.3 + 0.3 x 0.3 = 0.3, 0.3 x 2/3 = 0.2).
+OBJECTIVE = (0.7, 0.3)
+RECIPES = ({"source_a": 0.7, "source_b": 0.3},
+           {"source_a": 1 / 30, "source_b": 0.3, "source_c": 2 / 3})
 WORDS = 1500          # word types shared by every domain
 SUCCESSORS = 4        # favoured next words per word and domain
 FAVOURED = 0.6        # probability that the next word is one of the favoured successors
@@ -102,6 +115,8 @@ def main():
     parser.add_argument("--words-per-domain", type=int, default=300_000,
                         help="words of text per training domain (the target gets half as many)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--targets", type=int, choices=(1, 2), default=1,
+                        help="evaluation-only target domains: 1, or 2 weighed 0.7 / 0.3 in the objective")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     words = make_words(rng)
@@ -112,20 +127,35 @@ def main():
             texts.append(domain.document(rng))
             count += texts[-1].count(" ") + 1
         write(args.out, name, texts)
-    # The target's documents, all TARGET_DOC_WORDS long, taken from the sources in the order that keeps
-    # every prefix of the target closest to TRUTH (the source furthest behind its share goes next), so the
-    # few sequences a proxy is evaluated on hold the recipe's shares, not a random draw's.
-    sources = [n for n in TRUTH if TRUTH[n] > 0]
+    if args.targets == 1:
+        targets = {"target": (1.0, TRUTH)}
+    else:
+        targets = {f"target_{i + 1}": (weight, recipe)
+                   for i, (weight, recipe) in enumerate(zip(OBJECTIVE, RECIPES))}
+        for name in TRUTH:
+            mixed = sum(weight * recipe.get(name, 0.0) for weight, recipe in targets.values())
+            assert abs(mixed - TRUTH[name]) < 1e-9, (name, mixed)
+    for target, (_, recipe) in targets.items():
+        write(args.out, target, target_documents(domains, recipe, args.words_per_domain // 2, rng))
+    spec = ",".join(f"{t}={w}" for t, (w, _) in targets.items()) if args.targets > 1 else "target"
+    with open(os.path.join(args.out, "truth.json"), "w") as f:
+        json.dump({"target": spec, "eval_only": list(targets), "weights": TRUTH, "seed": args.seed}, f,
+                  indent=2)
+        f.write("\n")
+
+
+def target_documents(domains, recipe, words, rng):
+    """Documents of TARGET_DOC_WORDS words from the sources in `recipe`'s shares, in the order that keeps
+    every prefix closest to the recipe (the source furthest behind its share goes next), so the few
+    sequences a proxy is evaluated on hold the recipe's shares, not a random draw's."""
+    sources = [n for n in recipe if recipe[n] > 0]
     taken = {n: 0 for n in sources}
     texts = []
-    while len(texts) * TARGET_DOC_WORDS < args.words_per_domain // 2:
-        source = max(sources, key=lambda n: (TRUTH[n] * (len(texts) + 1) - taken[n], TRUTH[n]))
+    while len(texts) * TARGET_DOC_WORDS < words:
+        source = max(sources, key=lambda n: (recipe[n] * (len(texts) + 1) - taken[n], recipe[n]))
         taken[source] += 1
         texts.append(domains[source].document(rng, TARGET_DOC_WORDS))
-    write(args.out, "target", texts)
-    with open(os.path.join(args.out, "truth.json"), "w") as f:
-        json.dump({"target": "target", "weights": TRUTH, "seed": args.seed}, f, indent=2)
-        f.write("\n")
+    return texts
 
 
 if __name__ == "__main__":

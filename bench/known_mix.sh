@@ -12,8 +12,10 @@
 # compared by cross-validation chosen by rho or by regret, each simulated with the proposer `auto`.
 # With --check-truth, also trains proxies on the truth and on 8 perturbations of it and prints their target
 # losses, to show the truth is the best mixture at this proxy size, not only in the limit.
+# TARGETS=2 makes the target two evaluation-only domains weighed 0.7 / 0.3 (bench/known_mix.py says why
+# the best mixture is the same TRUTH), so each regressor must model a weighted target.
 #
-# Usage: bash bench/known_mix.sh [OUT] [SEEDS] [--check-truth]
+# Usage: [TARGETS=2] bash bench/known_mix.sh [OUT] [SEEDS] [--check-truth]
 #   OUT    work folder (default /tmp/remix-known-mix; replaced)
 #   SEEDS  corpora and runs to average over (default 5)
 # REMIX names the binary (default: target/release/remix, built with `cargo build --release --locked`);
@@ -26,6 +28,7 @@ SEEDS=${2:-5}
 CHECK=${3:-}
 REMIX=${REMIX:-$ROOT/target/release/remix}
 PYTHON=${PYTHON:-python3}
+TARGETS=${TARGETS:-1}
 REGRESSORS="power_law mixing_law forest gbdt log_linear ridge ols"
 KL_REGS="0 0.01 0.05"
 [ -x "$REMIX" ] || { echo "no remix binary at $REMIX: cargo build --release --locked, or set REMIX" >&2; exit 1; }
@@ -35,7 +38,17 @@ mkdir -p "$OUT"
 for seed in $(seq 1 "$SEEDS"); do
   dir="$OUT/seed-$seed"
   mkdir -p "$dir"
-  "$PYTHON" bench/known_mix.py "$dir/data" --seed "$seed"
+  "$PYTHON" bench/known_mix.py "$dir/data" --seed "$seed" --targets "$TARGETS"
+  # The target as `remix fit --target` takes it, and as TOML for the config.
+  target=$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["target"])' "$dir/data/truth.json")
+  read -r eval_only target_toml < <("$PYTHON" - "$dir/data/truth.json" <<'EOF'
+import json, sys
+t = json.load(open(sys.argv[1]))
+pairs = [p.split("=") for p in t["target"].split(",")]
+table = "{ " + ", ".join(f"{n} = {w}" for n, w in pairs) + " }" if len(pairs[0]) == 2 else json.dumps([t["target"]])
+print(json.dumps(t["eval_only"]).replace(" ", ""), table)
+EOF
+)
   "$REMIX" tokenizer train --quiet --corpus "$dir/data/corpus" --vocab-size 2048 -o "$dir/tokenizer.json" >/dev/null
   # The proxy of the issue's measurement: 2 layers, width 64, 262,144 tokens each; 38 candidates and
   # the natural and uniform mixtures make 40 proxies. A budget no cap binds at (each domain holds about
@@ -49,7 +62,7 @@ paths = ["data/corpus"]
 tokenizer = "tokenizer.json"
 
 [tokenize]
-eval_only = ["target"]
+eval_only = $eval_only
 
 [proxy]
 device = "cpu"
@@ -69,7 +82,7 @@ val_sequences = 64
 candidates = 38
 
 [regmix.fit]
-target = ["target"]
+target = $target_toml
 
 [regmix.simulate]
 candidates = 100000
@@ -88,11 +101,11 @@ EOF
   }
   # RegMix's four compared by cross-validated rho, then the mean of the best drawn candidates (remix's
   # default before the laws).
-  "$REMIX" fit --quiet --runs "$dir/work/runs/runs.parquet" --target target --select spearman \
+  "$REMIX" fit --quiet --runs "$dir/work/runs/runs.parquet" --target "$target" --select spearman \
     --regressor ols --regressor ridge --regressor gbdt --regressor forest --seed "$seed" -o "$dir/fit-rho4" >/dev/null
   simulate "$dir/fit-rho4/model.json" "$dir/cv-sample.json" --proposer sample
   for select in spearman regret; do
-    "$REMIX" fit --quiet --runs "$dir/work/runs/runs.parquet" --target target --select "$select" \
+    "$REMIX" fit --quiet --runs "$dir/work/runs/runs.parquet" --target "$target" --select "$select" \
       $(for r in $REGRESSORS; do printf -- '--regressor %s ' "$r"; done) --seed "$seed" -o "$dir/fit-all-$select" >/dev/null
     simulate "$dir/fit-all-$select/model.json" "$dir/all-$select-auto.json" --proposer auto --kl-reg 0
   done
@@ -112,7 +125,7 @@ EOF
   (cd "$dir" && "$REMIX" run --quiet --yes rounds.toml >/dev/null)
   cp "$dir/rounds/fit/optimum.json" "$dir/rounds.json"
   for r in $REGRESSORS; do
-    "$REMIX" fit --quiet --runs "$dir/work/runs/runs.parquet" --target target --regressor "$r" \
+    "$REMIX" fit --quiet --runs "$dir/work/runs/runs.parquet" --target "$target" --regressor "$r" \
       --seed "$seed" -o "$dir/fit-$r" >/dev/null
     case $r in
       gbdt|forest) simulate "$dir/fit-$r/model.json" "$dir/$r-sample.json" --proposer sample ;;
@@ -194,7 +207,10 @@ if check == "--check-truth":
     print("Target loss of proxies trained on the truth and on 8 perturbations of it (0.15 moved between two domains):")
     for seed in range(1, seeds + 1):
         t = pq.read_table(f"{out}/seed-{seed}/check/runs/runs.parquet").to_pydict()
-        losses = dict(zip(t["run_id"], t["loss_target"]))
+        spec = json.load(open(f"{out}/seed-{seed}/data/truth.json"))["target"]
+        pairs = [(p.split("=") + ["1"])[:2] for p in spec.split(",")]
+        weighted = [sum(float(w) * t[f"loss_{n}"][i] for n, w in pairs) for i in range(len(t["run_id"]))]
+        losses = dict(zip(t["run_id"], weighted))
         truth = losses.pop("truth")
         beaten = sum(1 for v in losses.values() if v <= truth)
         print(f"seed {seed}: truth {truth:.4f}; perturbations {min(losses.values()):.4f} to "
