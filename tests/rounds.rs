@@ -145,7 +145,7 @@ fn rounds_and_a_sample_count_together_are_refused_naming_both_keys() {
 
 /// On the one-node Slurm `.ci/run` starts (`REMIX_SLURM=1`), with every round split into 2 array tasks
 /// and each later round's proposal a job between them, submitted round after round: the same runs,
-/// rounds and answer as a local run in one process.
+/// rounds and answer as a local run in one process, with a weighted target.
 #[test]
 fn rounds_on_slurm_in_array_tasks_equal_a_local_run() {
     if std::env::var("REMIX_SLURM").is_ok_and(|v| v == "1") {
@@ -154,7 +154,12 @@ fn rounds_on_slurm_in_array_tasks_equal_a_local_run() {
         let tasks = "\n[executor]\ntasks = { train = 2 }\ncpus_per_task = 1\npoll_seconds = 1\n";
         for (folder, rest) in [(&local, ""), (&cluster, tasks)] {
             fs::create_dir_all(folder).unwrap();
-            fs::write(folder.join("pipeline.toml"), rounds_pipeline(rest)).unwrap();
+            let weighted = rounds_pipeline(rest).replace(
+                r#"target = ["speeches"]"#,
+                "target = { speeches = 0.7, code = 0.3 }",
+            );
+            assert!(weighted.contains("speeches = 0.7"));
+            fs::write(folder.join("pipeline.toml"), weighted).unwrap();
         }
         assert_ok(&remix(&local, &["run", "--quiet", "pipeline.toml"]));
         // The rounds' decisions logged (info) in each job's log: sbatch passes the environment on.

@@ -160,7 +160,7 @@ pub fn fold_parts(runs_path: &Path, rounds: &[(PathBuf, PathBuf)]) -> Result<()>
     }
     let rank = |run: &Run| {
         let round = run.round.unwrap_or(1) as usize;
-        let position = (orders.get(round - 1))
+        let position = (round.checked_sub(1).and_then(|r| orders.get(r)))
             .and_then(|order| order.iter().position(|o| *o == run.run_id))
             .unwrap_or(usize::MAX);
         (round, position)
@@ -216,6 +216,59 @@ mod tests {
             "{error:#}"
         );
         fold_parts(&runs, &[(dir.path().join("absent"), mixtures)]).unwrap();
+    }
+
+    /// Parts of two rounds, written in any task order, fold into the order one process trains them
+    /// in: round 1's candidates, then round 2's; a run of round 0 (not remix's) sorts first, no panic.
+    #[test]
+    fn parts_of_rounds_fold_by_round_then_candidate() {
+        let dir = tempfile::tempdir().unwrap();
+        let domains = vec!["web".to_string(), "code".to_string()];
+        let table = |runs: Vec<Run>| RunsTable {
+            domains: domains.clone(),
+            loss_domains: vec!["web".into()],
+            runs,
+            frozen: None,
+        };
+        let in_round = |id: &str, round: u32| Run {
+            round: Some(round),
+            ..run(id, vec![0.5, 0.5], vec![Some(3.0)])
+        };
+        let mut rounds = Vec::new();
+        for (round, ids) in [(1, ["a1", "b1", "c1"]), (2, ["r2-x", "r2-y", "r2-z"])] {
+            let parts = dir.path().join(format!("parts-{round}"));
+            std::fs::create_dir_all(&parts).unwrap();
+            // Task 0 of 2 trains candidates 0 and 2, task 1 candidate 1.
+            let part =
+                |ids: Vec<&str>| table(ids.into_iter().map(|id| in_round(id, round)).collect());
+            write_runs(&part(vec![ids[2], ids[0]]), &parts.join("0-of-2.parquet")).unwrap();
+            write_runs(&part(vec![ids[1]]), &parts.join("1-of-2.parquet")).unwrap();
+            let order = dir.path().join(format!("round-{round}.parquet"));
+            let rows = ids
+                .iter()
+                .map(|id| (id.to_string(), vec![0.5, 0.5]))
+                .collect();
+            crate::regmix::sample::write(
+                &crate::regmix::sample::Mixtures {
+                    domains: domains.clone(),
+                    rows,
+                    frozen: None,
+                },
+                &order,
+            )
+            .unwrap();
+            rounds.push((parts, order));
+        }
+        let runs = dir.path().join("runs.parquet");
+        write_runs(&table(vec![in_round("r2-z", 2), in_round("odd", 0)]), &runs).unwrap();
+        fold_parts(&runs, &rounds).unwrap();
+        let ids: Vec<String> = read_runs(&runs)
+            .unwrap()
+            .runs
+            .into_iter()
+            .map(|r| r.run_id)
+            .collect();
+        assert_eq!(ids, ["odd", "a1", "b1", "c1", "r2-x", "r2-y", "r2-z"]);
     }
 
     fn run(id: &str, weights: Vec<f64>, losses: Vec<Option<f64>>) -> Run {
