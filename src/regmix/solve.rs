@@ -33,18 +33,10 @@ pub struct Solution {
 /// The model's gradient with respect to the weights, where it is convex in them; `None` for the tree
 /// ensembles (piecewise constant: no gradient, not convex).
 pub fn convex_gradient(model: &Fitted, w: &[f64]) -> Option<Vec<f64>> {
-    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
     match model {
         Fitted::Linear { coefficients, .. } => Some(coefficients.clone()),
         Fitted::LogLinear(laws) => Some(laws.gradient(w)),
-        Fitted::MixingLaw(mix) => {
-            let mut g = vec![0.0; w.len()];
-            for (law, a) in mix.laws.iter().zip(&mix.a) {
-                let scale = a * dot(&law.t, w).exp();
-                g.iter_mut().zip(&law.t).for_each(|(g, t)| *g += scale * t);
-            }
-            Some(g)
-        }
+        Fitted::MixingLaw(mix) => Some(mix.gradient(w)),
         Fitted::PowerLaw(mix) => Some(mix.gradient(w)),
         Fitted::Gbdt(_) | Fitted::Forest(_) => None,
     }

@@ -131,12 +131,7 @@ impl TargetLaws {
 
     /// The gradient of [`Self::predict`] in `w`.
     pub fn gradient(&self, w: &[f64]) -> Vec<f64> {
-        let mut g = vec![0.0; w.len()];
-        for (law, weight) in self.laws.iter().zip(&self.weights) {
-            let scale = weight * dot(&law.t, w).min(MAX_EXPONENT).exp();
-            g.iter_mut().zip(&law.t).for_each(|(g, t)| *g += scale * t);
-        }
-        g
+        weighted_gradient(&self.laws, &self.weights, w)
     }
 
     /// A law per column of `target_losses` (per run, each of `target`'s domains' loss, in its
@@ -160,6 +155,17 @@ impl TargetLaws {
             weights: target.weights().to_vec(),
         })
     }
+}
+
+/// The gradient in `w` of `sum_k weights[k] * laws[k].predict(w)`: each law's is `exp(t . w) t`, the
+/// exponent capped as [`Law::predict`] caps it.
+fn weighted_gradient(laws: &[Law], weights: &[f64], w: &[f64]) -> Vec<f64> {
+    let mut g = vec![0.0; w.len()];
+    for (law, weight) in laws.iter().zip(weights) {
+        let scale = weight * dot(&law.t, w).min(MAX_EXPONENT).exp();
+        g.iter_mut().zip(&law.t).for_each(|(g, t)| *g += scale * t);
+    }
+    g
 }
 
 /// The parameters of the lowest cost that L-BFGS reaches from [`STARTS`] starting points `start(rng)`,
@@ -271,6 +277,11 @@ impl MixingLaw {
                 .zip(&self.a)
                 .map(|(law, a)| a * law.predict(w))
                 .sum::<f64>()
+    }
+
+    /// The gradient of [`Self::predict`] in `w` (`b` is constant).
+    pub fn gradient(&self, w: &[f64]) -> Vec<f64> {
+        weighted_gradient(&self.laws, &self.a, w)
     }
 
     /// Fits a law to each column of `domain_losses` (per run, each training domain's validation loss,
