@@ -353,10 +353,14 @@ fn bench_train_prints_a_rate_and_a_summary() {
     args.extend_from_slice(&TINY_BENCH_PROXY);
     let output = remix(dir.path(), &args);
     assert_ok(&output);
-    let text = stdout(&output);
-    let mut lines = text.splitn(3, '\n');
-    for _ in 0..2 {
-        let line = lines.next().unwrap();
+    // Each rate on stderr as it is measured; stdout holds the JSON alone.
+    let errors = String::from_utf8_lossy(&output.stderr).to_string();
+    let rates: Vec<&str> = errors
+        .lines()
+        .filter(|l| l.contains(" tokens/s ("))
+        .collect();
+    assert_eq!(rates.len(), 2, "{errors}");
+    for line in rates {
         let (rate, unit) = line.split_once(' ').unwrap();
         assert!(unit.starts_with("tokens/s ("), "{line}");
         let rate: f64 = rate.parse().unwrap();
@@ -365,7 +369,7 @@ fn bench_train_prints_a_rate_and_a_summary() {
             "one proxy, then the stack of 2"
         );
     }
-    let summary: Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    let summary: Value = serde_json::from_str(&stdout(&output)).unwrap();
     let runs = summary["runs"].as_array().unwrap();
     assert_eq!(
         runs.iter()

@@ -64,3 +64,23 @@ impl CorpusReadArgs {
         }
     }
 }
+
+/// `--json`, for every command that prints a result: the result as JSON on stdout in place of the table
+/// (the same document the command writes to its folder, where it writes one).
+#[derive(Debug, Clone, Copy, Args)]
+pub struct JsonArg {
+    /// Print the result as JSON on stdout instead of the table.
+    #[arg(long = "json")]
+    pub enabled: bool,
+}
+
+impl JsonArg {
+    /// With `--json`, prints `value` as pretty JSON and returns true, so the caller prints nothing
+    /// else; without it, returns false. Errors: a value serde cannot write as JSON.
+    pub fn print<T: serde::Serialize + ?Sized>(self, value: &T) -> anyhow::Result<bool> {
+        if self.enabled {
+            println!("{}", serde_json::to_string_pretty(value)?);
+        }
+        Ok(self.enabled)
+    }
+}

@@ -1,5 +1,6 @@
 use clap::{Args as ClapArgs, Subcommand};
 
+use super::args::JsonArg;
 use super::train::parse_device;
 use crate::pipeline::config::ProxySection;
 use crate::proxy::device::DeviceChoice;
@@ -71,9 +72,8 @@ pub struct TrainArgs {
     #[arg(long, value_delimiter = ',', default_value = "1")]
     pub parallel: Vec<usize>,
 
-    /// Print the summary as JSON after the lines of tokens per second.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -122,15 +122,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             parallel,
             &device.device,
         )?;
-        println!(
+        let line = format!(
             "{:.0} tokens/s ({parallel} proxies stacked, {} threads, on {})",
             result.tokens_per_second,
             result.threads,
             device.label()
         );
+        // With --json, stdout holds the JSON alone; each measurement still shows as it comes.
+        if args.json.enabled {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
         results.push(result);
     }
-    if args.json {
+    if args.json.enabled {
         let speedup = results.last().map_or(1.0, |r| r.tokens_per_second)
             / results[0].tokens_per_second.max(1e-9);
         let summary = serde_json::json!({
@@ -139,7 +145,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "runs": results,
             "stacked_over_one_at_a_time": speedup,
         });
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        args.json.print(&summary)?;
     }
     Ok(())
 }

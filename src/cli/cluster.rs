@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use clap::Args as ClapArgs;
 
-use super::args::CorpusArgs;
+use super::args::{CorpusArgs, JsonArg};
 use crate::core::workdir::WorkDir;
 use crate::data::cluster::{ClusterConfig, ClusterCount, Features};
 
@@ -65,9 +65,8 @@ pub struct Args {
     #[arg(long, default_value_t = ClusterConfig::default().seed)]
     pub seed: u64,
 
-    /// Print clusters.json instead of the table.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
@@ -92,8 +91,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
     let _lock = crate::core::lock::WorkLock::acquire(&args.output)?;
     let work = WorkDir::new(&args.output);
     let file = crate::data::cluster::run(&corpus, &config, &work, quiet)?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&file)?);
+    if args.json.print(&file)? {
         return Ok(());
     }
     for group in &file.groups {

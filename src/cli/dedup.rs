@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use clap::Args as ClapArgs;
 
-use super::args::CorpusArgs;
+use super::args::{CorpusArgs, JsonArg};
 use crate::core::workdir::WorkDir;
 use crate::data::dedup::DedupConfig;
 use crate::data::dedup::minhash::MinHashConfig;
@@ -81,9 +81,8 @@ pub struct Args {
     #[arg(long)]
     pub write_dropped: bool,
 
-    /// Print the report as JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
@@ -112,8 +111,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
     let _lock = crate::core::lock::WorkLock::acquire(&args.output)?;
     let work = WorkDir::new(&args.output);
     let report = crate::data::dedup::run(&corpus, &config, &work, quiet)?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    if args.json.print(&report)? {
         return Ok(());
     }
     println!(

@@ -1,5 +1,6 @@
 use clap::Args as ClapArgs;
 
+use super::args::JsonArg;
 use crate::proxy::device::{adapters, auto_pick};
 
 /// List the GPUs and other adapters wgpu finds, and the device `--device auto` trains on.
@@ -16,15 +17,14 @@ use crate::proxy::device::{adapters, auto_pick};
 #[derive(Debug, ClapArgs)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
-    /// Print the adapters and the choice as JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let found = adapters();
     let pick = auto_pick(&found);
-    if args.json {
+    if args.json.enabled {
         let summary = serde_json::json!({
             "adapters": found,
             "auto": match &pick {
@@ -32,7 +32,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 Err(why) => serde_json::json!({"device": "cpu", "reason": why}),
             },
         });
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        args.json.print(&summary)?;
         return Ok(());
     }
     if found.is_empty() {

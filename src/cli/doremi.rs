@@ -1,5 +1,6 @@
 use std::path::PathBuf;
 
+use super::args::JsonArg;
 use clap::Args as ClapArgs;
 
 use super::train::{ProxyArgs, parse_device};
@@ -39,9 +40,8 @@ pub struct Args {
     #[command(flatten)]
     pub proxy: ProxyArgs,
 
-    /// Print the result as JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
@@ -58,8 +58,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
         &args.device.resolve()?,
         quiet,
     )?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&weights.domains)?);
+    if args.json.print(&weights.domains)? {
         return Ok(());
     }
     let last = weights.rounds.last();

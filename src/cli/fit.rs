@@ -1,5 +1,6 @@
 use std::path::PathBuf;
 
+use super::args::JsonArg;
 use clap::Args as ClapArgs;
 use clap::ValueEnum as _;
 
@@ -48,9 +49,8 @@ pub struct Args {
     #[arg(short, long)]
     pub output: PathBuf,
 
-    /// Print the report as JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -65,8 +65,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         config.regressors = args.regressor;
     }
     let report = crate::regmix::fit::run(&args.runs, &config, &args.output)?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    if args.json.print(&report)? {
         return Ok(());
     }
     println!(

@@ -1,5 +1,6 @@
 use std::path::PathBuf;
 
+use super::args::JsonArg;
 use clap::Args as ClapArgs;
 
 /// What `remix run CONFIG` will cost on this machine, in hours per stage, before it starts.
@@ -21,16 +22,13 @@ pub struct Args {
     /// The pipeline config (TOML).
     pub config: PathBuf,
 
-    /// Print the estimate as JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let estimate = crate::pipeline::estimate_config(&args.config)?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&estimate)?);
-    } else {
+    if !args.json.print(&estimate)? {
         print!("{}", estimate.text());
     }
     Ok(())

@@ -1,5 +1,6 @@
 use std::path::PathBuf;
 
+use super::args::JsonArg;
 use clap::Args as ClapArgs;
 
 use anyhow::bail;
@@ -69,9 +70,8 @@ pub struct Args {
     #[arg(long)]
     pub yes: bool,
 
-    /// Print the summary as JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
@@ -114,8 +114,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
     if args.dry_run {
         return Ok(());
     }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+    if args.json.print(&summary)? {
         return Ok(());
     }
     for outcome in &summary.stages {

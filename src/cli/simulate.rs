@@ -1,5 +1,6 @@
 use std::path::PathBuf;
 
+use super::args::JsonArg;
 use clap::Args as ClapArgs;
 
 use crate::regmix::simulate::{Proposer, SimulateConfig};
@@ -59,9 +60,8 @@ pub struct Args {
     #[arg(short, long)]
     pub output: PathBuf,
 
-    /// Print the optimum as JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -78,8 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     config.sampling.temperature = args.temperature;
     let optimum =
         crate::regmix::simulate::run(&args.model, args.tokens.as_deref(), &config, &args.output)?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&optimum)?);
+    if args.json.print(&optimum)? {
         return Ok(());
     }
     println!(

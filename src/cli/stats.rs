@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use clap::Args as ClapArgs;
 
-use super::args::CorpusArgs;
+use super::args::{CorpusArgs, JsonArg};
 use crate::data::tokens::TokensIndex;
 
 /// Per-domain statistics of a corpus: documents, bytes, share, words, document lengths.
@@ -27,9 +27,8 @@ pub struct Args {
     #[arg(long)]
     pub tokens: Option<PathBuf>,
 
-    /// Print the report as JSON instead of a table.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
@@ -38,9 +37,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
     if let Some(path) = &args.tokens {
         report.join_tokens(&TokensIndex::read(path)?);
     }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
+    if !args.json.print(&report)? {
         print!("{}", crate::data::stats::render_table(&report));
         println!("Wrote {}", args.output.join("stats.json").display());
     }

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use clap::Args as ClapArgs;
 
-use super::args::CorpusReadArgs;
+use super::args::{CorpusReadArgs, JsonArg};
 use crate::core::workdir::WorkDir;
 use crate::data::tokenize::TokenizeConfig;
 use crate::data::tokens::TokensIndex;
@@ -60,9 +60,8 @@ pub struct Args {
     #[arg(long, default_value_t = TokenizeConfig::default().max_document_bytes)]
     pub max_document_bytes: u64,
 
-    /// Print the token index as JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
@@ -82,9 +81,8 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
 }
 
 /// Prints the token index as a table (or JSON) and where it went.
-pub fn print_index(index: &TokensIndex, work: &WorkDir, json: bool) -> anyhow::Result<()> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(&index)?);
+pub fn print_index(index: &TokensIndex, work: &WorkDir, output: JsonArg) -> anyhow::Result<()> {
+    if output.print(index)? {
         return Ok(());
     }
     println!(

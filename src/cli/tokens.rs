@@ -1,3 +1,4 @@
+use super::args::JsonArg;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -79,9 +80,8 @@ pub struct ImportArgs {
     #[arg(short, long)]
     pub output: PathBuf,
 
-    /// Print the token index as JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 /// `DOMAIN=A,B` arguments into each domain's files, in order.

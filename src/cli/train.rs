@@ -1,5 +1,6 @@
 use std::path::PathBuf;
 
+use super::args::JsonArg;
 use clap::Args as ClapArgs;
 
 use crate::core::DEFAULT_SEED;
@@ -7,7 +8,6 @@ use crate::core::tasks::TaskSlice;
 use crate::data::tokens::TokensIndex;
 use crate::pipeline::config::ProxySection;
 use crate::proxy::device::DeviceChoice;
-use crate::proxy::model::ProxyShape;
 use crate::proxy::settings::TrainConfig;
 use crate::regmix::mixture::DEFAULT_MAX_EPOCHS;
 use crate::regmix::train::{ProxyRunConfig, TrainOptions};
@@ -63,9 +63,8 @@ pub struct Args {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// Print the summary as JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 /// The proxy's shape and training settings, shared by `remix train` and `remix doremi`.
@@ -115,16 +114,12 @@ pub struct ProxyArgs {
 impl ProxyArgs {
     /// The proxy run settings, with the vocabulary of the token index.
     pub fn config(&self, index: &TokensIndex) -> anyhow::Result<ProxyRunConfig> {
-        let shape = ProxyShape::checked(
-            index.vocab_size as usize,
-            self.layers,
-            self.d_model,
-            self.heads,
-            self.ffn_hidden,
-            self.context,
-        )?;
-        Ok(ProxyRunConfig {
-            shape,
+        let proxy = ProxySection {
+            layers: self.layers,
+            d_model: self.d_model,
+            heads: self.heads,
+            ffn_hidden: self.ffn_hidden,
+            context: self.context,
             train: TrainConfig {
                 train_tokens: self.train_tokens,
                 batch_size: self.batch_size,
@@ -132,8 +127,9 @@ impl ProxyArgs {
                 val_sequences: self.val_sequences,
                 ..Default::default()
             },
-            seed: self.seed,
-        })
+            ..Default::default()
+        };
+        ProxyRunConfig::new(&proxy, index.vocab_size as usize, self.seed)
     }
 }
 
@@ -190,9 +186,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
         },
         &device,
     )?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
-    } else {
+    if !args.json.print(&summary)? {
         println!(
             "Trained {} proxies ({} already done, {} at a time), {:.0} tokens/s; {} runs in {}",
             summary.trained,

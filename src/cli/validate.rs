@@ -1,12 +1,12 @@
 use std::path::PathBuf;
 
+use super::args::JsonArg;
 use clap::Args as ClapArgs;
 
 use super::train::{ProxyArgs, parse_device};
 use crate::data::tokens::TokensIndex;
 use crate::pipeline::config::ProxySection;
 use crate::proxy::device::DeviceChoice;
-use crate::validate::ValidateConfig;
 use crate::validate::stage::ValidateSection;
 
 /// Train one larger model per mixture and compare their validation losses on the target domains.
@@ -49,19 +49,18 @@ pub struct Args {
     #[command(flatten)]
     pub proxy: ProxyArgs,
 
-    /// Print the results as JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
     let index = TokensIndex::read(&args.tokens)?;
-    let config = ValidateConfig {
-        proxy: args.proxy.config(&index)?,
+    let section = ValidateSection {
         model_scale: args.model_scale,
-        token_scale: None,
         target: args.target.unwrap_or_default(),
+        ..Default::default()
     };
+    let config = section.config(args.proxy.config(&index)?, &Default::default());
     let out_dir = args.output.join("validate");
     let report = crate::validate::run(
         &args.tokens,
@@ -71,8 +70,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
         &args.device.device()?,
         quiet,
     )?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    if args.json.print(&report)? {
         return Ok(());
     }
     println!(

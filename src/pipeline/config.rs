@@ -18,8 +18,7 @@ use crate::data::tokenize::TokenizeConfig;
 use crate::data::tokenize::import::ImportConfig;
 use crate::doremi::{DoremiSettings, Reference};
 use crate::manifest::{ManifestConfig, WeightsFrom};
-use crate::proxy::device::DeviceChoice;
-use crate::proxy::settings::TrainConfig;
+pub use crate::proxy::settings::ProxySection;
 use crate::regmix::fit::FitConfig;
 use crate::regmix::rounds::RoundsConfig;
 use crate::regmix::sample::SampleConfig;
@@ -122,42 +121,6 @@ pub struct CorpusSection {
 
 fn text() -> String {
     CorpusConfig::default().text_column
-}
-
-/// The proxy model and its training, shared by RegMix's runs and DoReMi.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct ProxySection {
-    /// `auto` (the CPU), `cpu` or `wgpu`.
-    #[serde(with = "crate::core::text_form")]
-    #[schemars(with = "String")]
-    pub device: DeviceChoice,
-    /// Proxies trained together in one stack (the same results as one by one); 0: as many as fit on
-    /// wgpu, one at a time on the CPU (see `remix train --help`).
-    pub parallel: usize,
-    /// RegMix's 1M proxy by default: 2 layers, width 256, 8 heads, SwiGLU 512, context 512.
-    pub layers: usize,
-    pub d_model: usize,
-    pub heads: usize,
-    pub ffn_hidden: usize,
-    pub context: usize,
-    pub train: TrainConfig,
-}
-
-impl Default for ProxySection {
-    fn default() -> Self {
-        let shape = crate::proxy::model::ProxyShape::regmix_1m(0);
-        Self {
-            device: DeviceChoice::Auto,
-            parallel: 0,
-            layers: shape.layers,
-            d_model: shape.d_model,
-            heads: shape.heads,
-            ffn_hidden: shape.ffn_hidden,
-            context: shape.context,
-            train: TrainConfig::default(),
-        }
-    }
 }
 
 /// RegMix's stages.

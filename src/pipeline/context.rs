@@ -14,7 +14,6 @@ use crate::data::corpus::Corpus;
 use crate::data::tokens::TokensIndex;
 use crate::manifest::{self, Manifest, WeightsFrom};
 use crate::proxy::device::ProxyDevice;
-use crate::proxy::model::ProxyShape;
 use crate::regmix::fit::FitConfig;
 use crate::regmix::rounds::RoundsConfig;
 use crate::regmix::sample::SampleConfig;
@@ -171,20 +170,11 @@ impl<'a> Context<'a> {
     /// The proxy of `[proxy]` for the tokenizer's vocabulary (`tokens/index.json`).
     pub fn proxy_config(&self) -> Result<ProxyRunConfig> {
         let index = TokensIndex::read(&self.tokens_dir())?;
-        let p = &self.config.proxy;
-        let shape = ProxyShape::checked(
+        ProxyRunConfig::new(
+            &self.config.proxy,
             index.vocab_size as usize,
-            p.layers,
-            p.d_model,
-            p.heads,
-            p.ffn_hidden,
-            p.context,
-        )?;
-        Ok(ProxyRunConfig {
-            shape,
-            train: p.train.clone(),
-            seed: self.config.seed,
-        })
+            self.config.seed,
+        )
     }
 
     /// The weights file the manifest is built from: `fit/optimum.json` or `doremi/weights.json`

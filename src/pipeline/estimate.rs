@@ -145,7 +145,7 @@ pub fn estimate(
     let Some(vocab) = vocab_size(config, corpus_tokenizer.as_ref())? else {
         return Ok(None);
     };
-    let shape = ProxyShape::checked(vocab, p.layers, p.d_model, p.heads, p.ffn_hidden, p.context)?;
+    let shape = p.shape(vocab)?;
     let batch = p.train.batch_size;
     let rate = |shape: &ProxyShape| -> Result<f64> {
         Ok(bench::train(shape, batch, TIMED_STEPS, 1, &device.device)?.tokens_per_second)

@@ -1,4 +1,5 @@
-//! A proxy's training settings ([`TrainConfig`], the `[proxy.train]` section): the token budget that sets
+//! A proxy's settings: its model and device ([`ProxySection`], the config's `[proxy]` section and the
+//! flags of `remix train`) and its training ([`TrainConfig`], `[proxy.train]`): the token budget that sets
 //! the steps, AdamW (beta 0.9 / 0.95, weight decay 0.1), gradient clipping at norm 1.0 (per proxy), and a
 //! linear warmup then a cosine decay to a tenth of the peak whose period is exactly the run's total
 //! steps (a schedule that has not ended at the last step wastes the run); and what training P proxies
@@ -9,8 +10,61 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::cpu::step::AdamW;
+use super::device::DeviceChoice;
 use super::eval::ValidationLoss;
 use super::model::ProxyModel;
+use super::shape::ProxyShape;
+
+/// The proxy model and its training, shared by RegMix's runs and DoReMi.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProxySection {
+    /// `auto` (the CPU), `cpu` or `wgpu`.
+    #[serde(with = "crate::core::text_form")]
+    #[schemars(with = "String")]
+    pub device: DeviceChoice,
+    /// Proxies trained together in one stack (the same results as one by one); 0: as many as fit on
+    /// wgpu, one at a time on the CPU (see `remix train --help`).
+    pub parallel: usize,
+    /// RegMix's 1M proxy by default: 2 layers, width 256, 8 heads, SwiGLU 512, context 512.
+    pub layers: usize,
+    pub d_model: usize,
+    pub heads: usize,
+    pub ffn_hidden: usize,
+    pub context: usize,
+    pub train: TrainConfig,
+}
+
+impl Default for ProxySection {
+    fn default() -> Self {
+        let shape = ProxyShape::regmix_1m(0);
+        Self {
+            device: DeviceChoice::Auto,
+            parallel: 0,
+            layers: shape.layers,
+            d_model: shape.d_model,
+            heads: shape.heads,
+            ffn_hidden: shape.ffn_hidden,
+            context: shape.context,
+            train: TrainConfig::default(),
+        }
+    }
+}
+
+impl ProxySection {
+    /// The proxy's shape for a tokenizer's vocabulary (`tokens/index.json`). Errors: a shape that cannot
+    /// train ([`ProxyShape::checked`]).
+    pub fn shape(&self, vocab_size: usize) -> anyhow::Result<ProxyShape> {
+        ProxyShape::checked(
+            vocab_size,
+            self.layers,
+            self.d_model,
+            self.heads,
+            self.ffn_hidden,
+            self.context,
+        )
+    }
+}
 
 /// Training settings of a proxy, RegMix's where it published them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

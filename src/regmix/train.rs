@@ -21,7 +21,7 @@ use crate::proxy::device::ProxyDevice;
 use crate::proxy::eval::ValidationLoss;
 use crate::proxy::memory::StackMemory;
 use crate::proxy::model::ProxyShape;
-use crate::proxy::settings::TrainConfig;
+use crate::proxy::settings::{ProxySection, TrainConfig};
 use crate::proxy::train::train_proxies;
 use crate::regmix::runs::{Run, RunsTable, WEIGHT_SUM_TOLERANCE, read_runs, write_runs};
 
@@ -33,6 +33,18 @@ pub struct ProxyRunConfig {
     /// Seed of the model's initialisation and of its batches: the same for every candidate, so runs
     /// differ only by their mixture.
     pub seed: u64,
+}
+
+impl ProxyRunConfig {
+    /// The run settings of `[proxy]` (or `remix train`'s flags) for a tokenizer's vocabulary. Errors: a
+    /// shape that cannot train ([`ProxySection::shape`]).
+    pub fn new(proxy: &ProxySection, vocab_size: usize, seed: u64) -> Result<Self> {
+        Ok(Self {
+            shape: proxy.shape(vocab_size)?,
+            train: proxy.train.clone(),
+            seed,
+        })
+    }
 }
 
 /// How a train invocation runs, beside what decides the results ([`ProxyRunConfig`]).

@@ -74,6 +74,24 @@ impl Default for ValidateSection {
     }
 }
 
+impl ValidateSection {
+    /// The settings `validate/results.json` records for the proxy these mixtures were chosen with; an
+    /// empty `target` becomes `fit_target` (the pipeline's `[regmix.fit] target`; `remix validate`
+    /// passes none, which leaves the evaluation-only domains).
+    pub fn config(&self, proxy: ProxyRunConfig, fit_target: &Target) -> ValidateConfig {
+        ValidateConfig {
+            proxy,
+            model_scale: self.model_scale,
+            token_scale: self.token_scale,
+            target: if self.target.is_empty() {
+                fit_target.clone()
+            } else {
+                self.target.clone()
+            },
+        }
+    }
+}
+
 /// Where the stage reads and writes, and the manifest it validates.
 pub struct StagePaths<'a> {
     pub tokens: &'a Path,
@@ -96,16 +114,7 @@ pub fn run(
     quiet: bool,
 ) -> Result<ValidationReport> {
     let index = TokensIndex::read(paths.tokens)?;
-    let config = ValidateConfig {
-        proxy: proxy.clone(),
-        model_scale: section.model_scale,
-        token_scale: section.token_scale,
-        target: if section.target.is_empty() {
-            fit_target.clone()
-        } else {
-            section.target.clone()
-        },
-    };
+    let config = section.config(proxy.clone(), fit_target);
     let target = target_of(&index, &config)?;
     let model = crate::regmix::fit::read_model(paths.fit_model)?;
 
