@@ -87,7 +87,7 @@ pub fn sample(index: &TokensIndex, config: &SampleConfig) -> Result<Mixtures> {
     let domains: Vec<String> = training.iter().map(|d| d.domain.clone()).collect();
     let tokens: Vec<u64> = training.iter().map(|d| d.tokens).collect();
     let caps = caps_for(&tokens, config.train_tokens, config.max_epochs);
-    let rows = draw_rows(&domains, &tokens, &caps, None, config)?;
+    let rows = draw_rows(&domains, &tokens, &caps, None, config, false)?;
     Ok(Mixtures {
         domains,
         rows,
@@ -101,7 +101,11 @@ pub const FIXED_ROWS_REUSED: usize = 3;
 /// Draws the candidates of a reuse search: in the reduced space of `reduction` (the free domains and
 /// the frozen block), each expanded over every training domain. Besides the natural and uniform rows
 /// (of the reduced space) comes `previous`, the old mixture (the block alone, under its cap).
-/// `config.candidates` is the plan's count. Errors: as [`sample`].
+/// `config.candidates` is the plan's count.
+///
+/// A reuse search has few candidates in few dimensions, where RegMix's sparse draws (made for 17
+/// domains) land on a face or a vertex of the simplex by chance: the candidates are the most spread
+/// [`SPREAD_POOL`]-th of as many draws of the same sampler ([`spread`]). Errors: as [`sample`].
 pub fn sample_reused(
     index: &TokensIndex,
     config: &SampleConfig,
@@ -124,6 +128,7 @@ pub fn sample_reused(
         &caps,
         Some(previous),
         config,
+        true,
     )?;
     Ok(Mixtures {
         domains,
@@ -135,15 +140,20 @@ pub fn sample_reused(
     })
 }
 
+/// Draws per candidate a spread selection chooses from ([`spread`]): enough that the pool covers the
+/// sampler's support (vertices, faces and interior) many times over for a dozen candidates.
+pub const SPREAD_POOL: usize = 50;
+
 /// The rows over `domains` holding `tokens` each, under `caps`: natural, uniform, `previous` when
-/// given, then `config.candidates` Dirichlet draws. Errors: caps that cannot sum to 1, too few draws
-/// within the caps.
+/// given, then `config.candidates` Dirichlet draws, or with `spread` the [`spread`] selection of
+/// [`SPREAD_POOL`] times as many. Errors: caps that cannot sum to 1, too few draws within the caps.
 fn draw_rows(
     domains: &[String],
     tokens: &[u64],
     caps: &[f64],
     previous: Option<Vec<f64>>,
     config: &SampleConfig,
+    spread_out: bool,
 ) -> Result<Vec<(String, Vec<f64>)>> {
     let total: u64 = tokens.iter().sum();
     if total == 0 {
@@ -187,15 +197,21 @@ fn draw_rows(
     let prior = crate::regmix::mixture::prior(&shares, config.sampling.temperature);
     let mut rng = StdRng::seed_from_u64(config.seed);
     let mut weights = vec![0.0; domains.len()];
-    let max_draws = 1000 * config.candidates.max(1);
+    let wanted = if spread_out {
+        SPREAD_POOL * config.candidates
+    } else {
+        config.candidates
+    };
+    let max_draws = 1000 * wanted.max(1);
+    let fixed = rows.len();
     let (mut kept, mut draws) = (0, 0);
-    while kept < config.candidates {
+    while kept < wanted {
         draws += 1;
         if draws > max_draws {
             bail!(
-                "only {kept} of {} candidates found in {max_draws} draws: the epoch caps or --min-distance \
-                 leave too little room; raise --max-epochs, lower --train-tokens or --min-distance",
-                config.candidates
+                "only {kept} of {wanted} candidates found in {max_draws} draws: the epoch caps or \
+                 --min-distance leave too little room; raise --max-epochs, lower --train-tokens or \
+                 --min-distance"
             );
         }
         if !draw(&mut rng, &prior, &config.sampling, &mut weights) || !within_caps(&weights, caps) {
@@ -215,8 +231,62 @@ fn draw_rows(
         kept += 1;
         rows.push((format!("cand-{kept:05}"), weights.clone()));
     }
-    tracing::info!(candidates = kept, draws, "sampled candidate mixtures");
+    if spread_out {
+        let pool = rows.split_off(fixed);
+        let chosen = spread(&rows, pool, config.candidates);
+        rows.extend(
+            chosen
+                .into_iter()
+                .enumerate()
+                .map(|(i, (_, w))| (format!("cand-{:05}", i + 1), w)),
+        );
+    }
+    tracing::info!(
+        candidates = rows.len() - fixed,
+        draws,
+        spread = spread_out,
+        "sampled candidate mixtures"
+    );
     Ok(rows)
+}
+
+/// Greedy maximin selection (a space-filling design, Johnson, Moore & Ylvisaker 1990): `count` rows of
+/// `pool`, each in turn the one farthest (L1) from every row already in `fixed` or chosen; ties to the
+/// earlier in the pool, so the same pool gives the same rows. Rows: `count` at most, in the order chosen.
+pub fn spread(
+    fixed: &[(String, Vec<f64>)],
+    pool: Vec<(String, Vec<f64>)>,
+    count: usize,
+) -> Vec<(String, Vec<f64>)> {
+    let l1 = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f64>();
+    // Each pool row's distance to the nearest row kept so far.
+    let mut nearest: Vec<f64> = pool
+        .iter()
+        .map(|(_, w)| {
+            fixed
+                .iter()
+                .map(|(_, f)| l1(w, f))
+                .fold(f64::INFINITY, f64::min)
+        })
+        .collect();
+    let mut taken = vec![false; pool.len()];
+    let mut order = Vec::with_capacity(count.min(pool.len()));
+    for _ in 0..count.min(pool.len()) {
+        let mut best: Option<usize> = None;
+        for (i, &d) in nearest.iter().enumerate() {
+            if !taken[i] && best.is_none_or(|b| d > nearest[b]) {
+                best = Some(i);
+            }
+        }
+        let Some(best) = best else { break };
+        taken[best] = true;
+        order.push(best);
+        for (i, d) in nearest.iter_mut().enumerate() {
+            *d = d.min(l1(&pool[i].1, &pool[best].1));
+        }
+    }
+    let mut pool: Vec<Option<(String, Vec<f64>)>> = pool.into_iter().map(Some).collect();
+    order.into_iter().filter_map(|i| pool[i].take()).collect()
 }
 
 /// Writes `mixtures.parquet` (through a temporary file).
@@ -309,6 +379,30 @@ mod tests {
         );
         let other = sample(&index, &SampleConfig { seed: 1, ..config }).unwrap();
         assert_ne!(mixtures.rows[2], other.rows[2]);
+    }
+
+    #[test]
+    fn spread_takes_the_farthest_row_then_the_one_farthest_from_both() {
+        let row = |id: &str, w: [f64; 3]| (id.to_string(), w.to_vec());
+        let fixed = [row("center", [1.0 / 3.0; 3])];
+        let pool = vec![
+            row("near", [0.4, 0.3, 0.3]),
+            row("a", [1.0, 0.0, 0.0]),
+            row("near-a", [0.9, 0.1, 0.0]),
+            row("b", [0.0, 0.1, 0.9]),
+            row("mid", [0.5, 0.0, 0.5]),
+        ];
+        let ids =
+            |rows: Vec<(String, Vec<f64>)>| rows.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
+        // a is farthest from the center (4/3), then b (1.13 from the center, 2 from a), then mid (2/3
+        // from the center, 1 from a and b) before near-a (0.2 from a) and near (0.13 from the center).
+        assert_eq!(ids(spread(&fixed, pool.clone(), 3)), ["a", "b", "mid"]);
+        assert_eq!(
+            ids(spread(&fixed, pool.clone(), 9)).len(),
+            5,
+            "at most the pool"
+        );
+        assert_eq!(spread(&fixed, pool.clone(), 3), spread(&fixed, pool, 3));
     }
 
     /// A domain too small for its uniform share: the uniform row is capped, so `remix train` with the
