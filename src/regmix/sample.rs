@@ -217,14 +217,16 @@ fn draw_rows(
         if !draw(&mut rng, &prior, &config.sampling, &mut weights) || !within_caps(&weights, caps) {
             continue;
         }
-        let near = rows.iter().any(|(_, other)| {
-            other
-                .iter()
-                .zip(&weights)
-                .map(|(a, b)| (a - b).abs())
-                .sum::<f64>()
-                < config.min_distance
-        });
+        // A spread pool may hold near-repeats (the selection passes them over): only the fixed rows
+        // are checked here, the selection's rows below.
+        let checked = if spread_out {
+            &rows[..fixed]
+        } else {
+            &rows[..]
+        };
+        let near = checked
+            .iter()
+            .any(|(_, other)| l1(other, &weights) < config.min_distance);
         if near {
             continue;
         }
@@ -234,6 +236,21 @@ fn draw_rows(
     if spread_out {
         let pool = rows.split_off(fixed);
         let chosen = spread(&rows, pool, config.candidates);
+        for (i, (_, w)) in chosen.iter().enumerate() {
+            let nearest = rows
+                .iter()
+                .chain(&chosen[..i])
+                .map(|(_, other)| l1(other, w))
+                .fold(f64::INFINITY, f64::min);
+            if nearest < config.min_distance {
+                bail!(
+                    "only {i} of {} candidates lie --min-distance {} apart within the epoch caps: raise \
+                     --max-epochs, lower --train-tokens, --min-distance or the candidates",
+                    config.candidates,
+                    config.min_distance
+                );
+            }
+        }
         rows.extend(
             chosen
                 .into_iter()
@@ -250,6 +267,11 @@ fn draw_rows(
     Ok(rows)
 }
 
+/// L1 distance between two mixtures.
+fn l1(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum()
+}
+
 /// Greedy maximin selection (a space-filling design, Johnson, Moore & Ylvisaker 1990): `count` rows of
 /// `pool`, each in turn the one farthest (L1) from every row already in `fixed` or chosen; ties to the
 /// earlier in the pool, so the same pool gives the same rows. Rows: `count` at most, in the order chosen.
@@ -258,7 +280,6 @@ pub fn spread(
     pool: Vec<(String, Vec<f64>)>,
     count: usize,
 ) -> Vec<(String, Vec<f64>)> {
-    let l1 = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f64>();
     // Each pool row's distance to the nearest row kept so far.
     let mut nearest: Vec<f64> = pool
         .iter()
@@ -403,6 +424,40 @@ mod tests {
             "at most the pool"
         );
         assert_eq!(spread(&fixed, pool.clone(), 3), spread(&fixed, pool, 3));
+    }
+
+    /// Two domains hold at most 1 / 0.005 candidates 0.01 apart (L1 is twice the step in one weight):
+    /// a spread selection of more stops with the error, not with near-repeats.
+    #[test]
+    fn a_spread_selection_keeps_the_minimum_distance_or_says_why_not() {
+        let domains = ["web".to_string(), "code".to_string()];
+        let config = |candidates| SampleConfig {
+            candidates,
+            ..Default::default()
+        };
+        let draw = |candidates| {
+            draw_rows(
+                &domains,
+                &[500, 500],
+                &[1.0, 1.0],
+                None,
+                &config(candidates),
+                true,
+            )
+        };
+        let rows = draw(20).unwrap();
+        assert_eq!(rows.len(), 22);
+        // The natural and uniform rows are one mixture here; each candidate keeps its distance.
+        for (i, (_, a)) in rows.iter().enumerate().skip(2) {
+            for (_, b) in &rows[..i] {
+                assert!(l1(a, b) >= 0.01, "{a:?} {b:?}");
+            }
+        }
+        let error = draw(300).unwrap_err().to_string();
+        assert!(
+            error.contains("of 300 candidates lie --min-distance 0.01 apart"),
+            "{error}"
+        );
     }
 
     /// A domain too small for its uniform share: the uniform row is capped, so `remix train` with the
