@@ -369,7 +369,8 @@ fn mistakes_stop_the_run_before_any_proxy_trains() {
             &text.replace("device = \"cpu\"", "device = \"wgpu\"\nparallel = 64"),
             Some(icd.as_path()),
             &[
-                "cannot hold the proxies: 64 per stack",
+                "a stack of 64 proxies does not fit on",
+                "64 per stack",
                 "lower [proxy] parallel",
             ],
         );

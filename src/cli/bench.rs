@@ -108,12 +108,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 1 => "not even one proxy fits".to_string(),
                 _ => format!("at most --parallel {most} fits at this shape"),
             };
-            anyhow::bail!(
-                "a stack of {parallel} proxies does not fit on {}: {}; {fix} (or lower --batch-size, \
-                 --context or --vocab-size)",
-                device.label(),
-                stack.describe(),
-            );
+            stack.check(
+                &device.label(),
+                &format!("{fix} (or lower --batch-size, --context or --vocab-size)"),
+            )?;
         }
         let result = crate::proxy::bench::train(
             &shape,

@@ -40,15 +40,11 @@ fn device_memory(cx: &Context) -> Result<()> {
         device.stack_budget(),
         candidates,
     );
-    if stack.too_large() {
-        bail!(
-            "{} cannot hold the proxies: {}; lower [proxy] parallel (0 picks as many as fit), or \
-             [proxy.train] batch_size, [proxy] context or d_model",
-            device.label(),
-            stack.describe()
-        );
-    }
-    Ok(())
+    stack.check(
+        &device.label(),
+        "lower [proxy] parallel (0 picks as many as fit), or [proxy.train] batch_size, [proxy] context \
+         or d_model",
+    )
 }
 
 /// Logs a `[proxy.train] warmup_steps` cut to a tenth of the proxies' run ([`TrainConfig::warmup`]):

@@ -109,6 +109,20 @@ impl StackMemory {
                 .is_some_and(|b| self.largest_buffer_bytes > b)
     }
 
+    /// Errors when the stack passes what the device holds ([`Self::too_large`]): the stack and its
+    /// budget in MiB ([`Self::describe`]) on `device` (its label), then `fix`, what to change in the
+    /// caller's terms (flags or config keys).
+    pub fn check(&self, device: &str, fix: &str) -> anyhow::Result<()> {
+        if self.too_large() {
+            anyhow::bail!(
+                "a stack of {} proxies does not fit on {device}: {}; {fix}",
+                self.proxies,
+                self.describe()
+            );
+        }
+        Ok(())
+    }
+
     /// The stack in a sentence, in MiB.
     pub fn describe(&self) -> String {
         let budget = match (self.budget_bytes, self.max_binding_bytes) {
