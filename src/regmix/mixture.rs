@@ -43,6 +43,12 @@ impl Default for SamplingConfig {
     }
 }
 
+/// L1 distance between two mixtures over the same domains (2 at most between two mixtures): how
+/// candidates are kept apart (`min_distance`) and spread.
+pub fn l1(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum()
+}
+
 /// The prior: shares of `tokens` raised to `temperature`, renormalised. Uniform when no domain has tokens.
 pub fn prior(tokens: &[f64], temperature: f64) -> Vec<f64> {
     let powered: Vec<f64> = tokens

@@ -24,7 +24,7 @@ use crate::core::DEFAULT_SEED;
 use crate::core::workdir::write_atomic_with;
 use crate::data::tokens::TokensIndex;
 use crate::regmix::frozen::{FrozenBlock, Reduction, frozen_block_entry};
-use crate::regmix::mixture::{DEFAULT_MAX_EPOCHS, SamplingConfig, caps_for, draw, within_caps};
+use crate::regmix::mixture::{DEFAULT_MAX_EPOCHS, SamplingConfig, caps_for, draw, l1, within_caps};
 
 /// Candidate generation settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -265,11 +265,6 @@ fn draw_rows(
         "sampled candidate mixtures"
     );
     Ok(rows)
-}
-
-/// L1 distance between two mixtures.
-fn l1(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum()
 }
 
 /// Greedy maximin selection (a space-filling design, Johnson, Moore & Ylvisaker 1990): `count` rows of

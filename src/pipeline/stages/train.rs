@@ -232,21 +232,19 @@ impl StageSpec for Train {
             Step::Propose(round) => {
                 fold(cx, round - 1)?;
                 let runs = cx.path("runs/runs.parquet");
-                let (candidates, anew) = with_search(cx, |search| {
+                let proposed = with_search(cx, |search| {
                     propose_round(&rounds_dir(cx), &runs, search, round, quiet)
                 })?
                 .ok_or_else(|| unknown_phase(self, phase))?;
                 // A new proposal: what the tasks of this round and later ones trained is stale.
-                for later in (round..=rounds(cx.config) as u32).filter(|_| anew) {
+                for later in (round..=rounds(cx.config) as u32).filter(|_| proposed.anew) {
                     let dir = parts_dir(cx, later);
                     if dir.exists() {
                         std::fs::remove_dir_all(&dir)
                             .with_context(|| format!("cannot remove {}", dir.display()))?;
                     }
                 }
-                let file = crate::regmix::mixture_table::read_mixtures(&candidates)?;
-                let count = file.weights.first().map_or(0, |(_, w)| w.len());
-                return Ok(vec![("candidates", count as u64)]);
+                return Ok(vec![("candidates", proposed.count as u64)]);
             }
             Step::Train(1) => (1, cx.path("mixtures.parquet")),
             Step::Train(round) => (round, candidates_path(&rounds_dir(cx), round)),

@@ -71,7 +71,7 @@ pub fn train_rounds(
     };
     train_candidates(tokens_dir, first, runs, proxy, with_round(1), device)?;
     for round in 2..=search.rounds.candidates.len() as u32 {
-        let (candidates, _) = propose_round(dir, runs, search, round, options.quiet)?;
+        let candidates = propose_round(dir, runs, search, round, options.quiet)?.candidates;
         train_candidates(
             tokens_dir,
             &candidates,
@@ -87,33 +87,38 @@ pub fn train_rounds(
 /// Round `round`'s candidates in `dir`, from the runs of every earlier round in the runs table `runs`:
 /// the proposal already there when it still holds (made from the same runs and settings), else a new
 /// one, after the runs of `round` and later (made from other runs or settings) leave the table.
-/// Returns the candidates file and whether it was proposed anew. Errors: the fit's or the search's
-/// ([`Search::propose`]), files that cannot be read or written.
+/// Errors: the fit's or the search's ([`Search::propose`]), files that cannot be read or written.
 pub fn propose_round(
     dir: &Path,
     runs: &Path,
     search: &Search,
     round: u32,
     quiet: bool,
-) -> Result<(PathBuf, bool)> {
+) -> Result<Proposed> {
     let mut table = read_runs(runs)?;
     let basis = search.basis(&table, round)?;
     let (proposal, candidates) = (proposal_path(dir, round), candidates_path(dir, round));
-    let holds = proposal.exists()
-        && candidates.exists()
-        && match read_proposal(&proposal) {
-            Ok(read) => read.basis == basis,
+    let standing = if proposal.exists() && candidates.exists() {
+        match read_proposal(&proposal) {
+            Ok(read) => Some(read).filter(|read| read.basis == basis),
             Err(e) => {
                 tracing::info!(round, reason = %format!("{e:#}"), "the round's proposal cannot be read: it is made again");
-                false
+                None
             }
-        };
-    if holds {
+        }
+    } else {
+        None
+    };
+    if let Some(read) = standing {
         tracing::info!(
             round,
             "round {round}'s proposal holds (same runs before it, same settings): its candidates stand"
         );
-        return Ok((candidates, false));
+        return Ok(Proposed {
+            count: read.candidates(),
+            candidates,
+            anew: false,
+        });
     }
     let later = table
         .runs
@@ -146,5 +151,20 @@ pub fn propose_round(
             made.predicted_loss
         );
     }
-    Ok((candidates, true))
+    Ok(Proposed {
+        count: made.candidates(),
+        candidates,
+        anew: true,
+    })
+}
+
+/// A round's candidates, as [`propose_round`] leaves them.
+#[derive(Debug)]
+pub struct Proposed {
+    /// The candidates file (`rounds/round-<r>.parquet`).
+    pub candidates: PathBuf,
+    /// Candidates in it.
+    pub count: usize,
+    /// Whether they were proposed now (false: an earlier proposal held).
+    pub anew: bool,
 }

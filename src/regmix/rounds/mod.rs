@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::workdir::config_hash;
 use crate::data::tokens::TokensIndex;
 use crate::regmix::fit::{FitConfig, RegressorKind, fit};
-use crate::regmix::mixture::{SamplingConfig, caps_for, draw, enforce, prior, within_caps};
+use crate::regmix::mixture::{SamplingConfig, caps_for, draw, enforce, l1, prior, within_caps};
 use crate::regmix::runs::RunsTable;
 use crate::regmix::sample::{Mixtures, SampleConfig};
 use crate::regmix::simulate::{SimulateConfig, domain_tokens, optimum};
@@ -163,6 +163,13 @@ pub struct Proposal {
     pub from_prior: usize,
 }
 
+impl Proposal {
+    /// Candidates the proposal drew: near the optimum and from the prior.
+    pub fn candidates(&self) -> usize {
+        self.near_optimum + self.from_prior
+    }
+}
+
 /// What every round needs besides the runs: the domains and their tokens, and the settings.
 pub struct Search<'a> {
     pub domains: Vec<String>,
@@ -232,10 +239,9 @@ impl<'a> Search<'a> {
         );
         let mut taken: Vec<Vec<f64>> = table.runs.iter().map(|r| r.weights.clone()).collect();
         let far = |taken: &[Vec<f64>], w: &[f64]| {
-            taken.iter().all(|other| {
-                other.iter().zip(w).map(|(a, b)| (a - b).abs()).sum::<f64>()
-                    >= self.sample.min_distance
-            })
+            taken
+                .iter()
+                .all(|other| l1(other, w) >= self.sample.min_distance)
         };
         let from_prior = (self.rounds.prior_share * n as f64).round() as usize;
         let near = n - from_prior;
