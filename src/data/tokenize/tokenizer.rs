@@ -39,7 +39,7 @@ pub struct LoadedTokenizer {
 }
 
 /// What a tokenizer makes of a sample of a corpus: up to [`SAMPLE_DOCUMENTS`] documents from the first
-/// row group of each of the first [`SAMPLE_FILES`] files.
+/// row group of each of the first [`SAMPLE_FILES`] files, each to its first [`SAMPLE_DOCUMENT_BYTES`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TokenSample {
     pub documents: usize,
@@ -55,6 +55,22 @@ pub struct TokenSample {
 /// folder per domain, a second's tokenizing.
 pub const SAMPLE_FILES: usize = 32;
 pub const SAMPLE_DOCUMENTS: usize = 64;
+/// Bytes of a sampled document that are tokenized: its bytes per token and unknown tokens show in a
+/// prefix, and a document of hundreds of MB (which the encoding pass skips past
+/// `--max-document-bytes`) would otherwise take minutes and many GiB to tokenize whole.
+pub const SAMPLE_DOCUMENT_BYTES: usize = 64 << 10;
+
+/// `text` cut to at most `bytes` bytes, at a character boundary, and whether it is whole.
+fn prefix(text: &str, bytes: usize) -> (&str, bool) {
+    if text.len() <= bytes {
+        return (text, true);
+    }
+    let mut end = bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    (&text[..end], false)
+}
 
 impl TokenSample {
     pub fn bytes_per_token(&self) -> f64 {
@@ -95,19 +111,20 @@ pub fn sample(corpus: &Corpus, tokenizer: &LoadedTokenizer) -> Result<TokenSampl
         unknown: 0,
     };
     corpus.for_each_batch_units(&units, &Progress::hidden(), |batch| {
-        let texts: Vec<&str> = batch
+        let (texts, whole): (Vec<&str>, Vec<bool>) = batch
             .docs()
             .take(SAMPLE_DOCUMENTS)
-            .map(|(_, _, text)| text)
-            .collect();
+            .map(|(_, _, text)| prefix(text, SAMPLE_DOCUMENT_BYTES))
+            .unzip();
         let encodings = tokenizer
             .tokenizer
             .encode_batch_fast(texts.clone(), false)
             .map_err(|e| anyhow::anyhow!("the tokenizer failed: {e}"))?;
         out.documents += texts.len();
         out.bytes += texts.iter().map(|t| t.len()).sum::<usize>();
-        for e in &encodings {
-            out.tokens += e.get_ids().len() + 1;
+        for (e, whole) in encodings.iter().zip(whole) {
+            // A document's end-of-document token counts where the document was read to its end.
+            out.tokens += e.get_ids().len() + usize::from(whole);
             out.unknown += e.get_ids().iter().filter(|&&id| Some(id) == unk).count();
         }
         Ok(())
@@ -160,4 +177,18 @@ pub fn load_tokenizer(path: &Path, eod_token: Option<&str>) -> Result<LoadedToke
         tokenizer,
         eod_id,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prefix_ends_at_a_character_boundary() {
+        assert_eq!(prefix("short", 64), ("short", true));
+        assert_eq!(prefix("abcdef", 3), ("abc", false));
+        // "é" is two bytes: a cut inside it moves back before it.
+        assert_eq!(prefix("aéb", 2), ("a", false));
+        assert_eq!(prefix("aéb", 3), ("aé", false));
+    }
 }
