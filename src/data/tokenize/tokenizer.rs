@@ -61,7 +61,7 @@ pub const SAMPLE_DOCUMENTS: usize = 64;
 pub const SAMPLE_DOCUMENT_BYTES: usize = 64 << 10;
 
 /// `text` cut to at most `bytes` bytes, at a character boundary, and whether it is whole.
-fn prefix(text: &str, bytes: usize) -> (&str, bool) {
+pub fn prefix(text: &str, bytes: usize) -> (&str, bool) {
     if text.len() <= bytes {
         return (text, true);
     }
