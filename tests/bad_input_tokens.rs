@@ -252,6 +252,29 @@ fn a_document_over_100_mb() {
     assert_ok(&output);
     let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(report["kept"], 3);
+    // A tokenizer trained on that corpus reads each document to its first MiB.
+    let output = remix(
+        dir.path(),
+        &[
+            "tokenizer",
+            "train",
+            "--quiet",
+            "--corpus",
+            "corpus",
+            "--vocab-size",
+            "300",
+            "-o",
+            "tok.json",
+        ],
+    );
+    assert_ok(&output);
+    let text = stdout(&output);
+    let megabytes: f64 = text
+        .split_once(" documents (")
+        .and_then(|(_, rest)| rest.split_once(" MB)"))
+        .and_then(|(mb, _)| mb.parse().ok())
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(megabytes <= 3.0 * 1.05, "{text}");
     let tokenizer = fixtures().join("tokenizer.json");
     let output = remix(
         dir.path(),
