@@ -252,7 +252,7 @@ fn a_document_over_100_mb() {
     assert_ok(&output);
     let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(report["kept"], 3);
-    // A tokenizer trained on that corpus reads each document to its first MiB.
+    // A tokenizer trained on that corpus reads each document to its first MiB (105.9 MB before).
     let output = remix(
         dir.path(),
         &[
@@ -274,7 +274,8 @@ fn a_document_over_100_mb() {
         .and_then(|(_, rest)| rest.split_once(" MB)"))
         .and_then(|(mb, _)| mb.parse().ok())
         .unwrap_or_else(|| panic!("{text}"));
-    assert!(megabytes <= 3.0 * 1.05, "{text}");
+    // The seed's sample holds the long document: its first MiB (1.05 MB) and at most the two short ones.
+    assert!((1.0..=1.1).contains(&megabytes), "{text}");
     let tokenizer = fixtures().join("tokenizer.json");
     let output = remix(
         dir.path(),

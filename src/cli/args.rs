@@ -65,8 +65,8 @@ impl CorpusReadArgs {
     }
 }
 
-/// `--json`, for every command that prints a result: the result as JSON on stdout in place of the table
-/// (the same document the command writes to its folder, where it writes one).
+/// `--json`, for every command that prints a result: the result as JSON on stdout in place of the
+/// table, for scripts.
 #[derive(Debug, Clone, Copy, Args)]
 pub struct JsonArg {
     /// Print the result as JSON on stdout instead of the table.

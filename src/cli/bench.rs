@@ -102,17 +102,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         // A stack past the device's memory or largest buffer (the check `remix plan` makes) is refused
         // before anything is allocated, with the largest stack that fits.
         let stack = StackMemory::of(&shape, &config, parallel, device.stack_budget(), parallel);
-        if stack.too_large() {
-            let most = auto_parallel(&shape, &config, device.stack_budget(), usize::MAX);
+        stack.check(&device.label(), || {
             let fix = match parallel {
                 1 => "not even one proxy fits".to_string(),
-                _ => format!("at most --parallel {most} fits at this shape"),
+                _ => {
+                    let most = auto_parallel(&shape, &config, device.stack_budget(), usize::MAX);
+                    format!("at most --parallel {most} fits at this shape")
+                }
             };
-            stack.check(
-                &device.label(),
-                &format!("{fix} (or lower --batch-size, --context or --vocab-size)"),
-            )?;
-        }
+            format!("{fix} (or lower --batch-size, --context or --vocab-size)")
+        })?;
         let result = crate::proxy::bench::train(
             &shape,
             args.batch_size,

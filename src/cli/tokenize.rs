@@ -81,8 +81,8 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
 }
 
 /// Prints the token index as a table (or JSON) and where it went.
-pub fn print_index(index: &TokensIndex, work: &WorkDir, output: JsonArg) -> anyhow::Result<()> {
-    if output.print(index)? {
+pub fn print_index(index: &TokensIndex, work: &WorkDir, json: JsonArg) -> anyhow::Result<()> {
+    if json.print(index)? {
         return Ok(());
     }
     println!(

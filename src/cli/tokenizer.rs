@@ -32,7 +32,8 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = TokenizerTrainConfig::default().vocab_size)]
     pub vocab_size: usize,
 
-    /// Megabytes of text to train on, sampled across the corpus.
+    /// Megabytes of text to train on, sampled across the corpus (documents drawn at this share of the
+    /// corpus's bytes, each read to its first MiB: fewer megabytes where documents are longer).
     #[arg(long, default_value_t = TokenizerTrainConfig::default().sample_bytes >> 20)]
     pub sample_mb: u64,
 

@@ -40,11 +40,11 @@ fn device_memory(cx: &Context) -> Result<()> {
         device.stack_budget(),
         candidates,
     );
-    stack.check(
-        &device.label(),
+    stack.check(&device.label(), || {
         "lower [proxy] parallel (0 picks as many as fit), or [proxy.train] batch_size, [proxy] context \
-         or d_model",
-    )
+         or d_model"
+            .into()
+    })
 }
 
 /// Logs a `[proxy.train] warmup_steps` cut to a tenth of the proxies' run ([`TrainConfig::warmup`]):

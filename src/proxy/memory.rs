@@ -110,14 +110,15 @@ impl StackMemory {
     }
 
     /// Errors when the stack passes what the device holds ([`Self::too_large`]): the stack and its
-    /// budget in MiB ([`Self::describe`]) on `device` (its label), then `fix`, what to change in the
+    /// budget in MiB ([`Self::describe`]) on `device` (its label), then `fix()`, what to change in the
     /// caller's terms (flags or config keys).
-    pub fn check(&self, device: &str, fix: &str) -> anyhow::Result<()> {
+    pub fn check(&self, device: &str, fix: impl FnOnce() -> String) -> anyhow::Result<()> {
         if self.too_large() {
             anyhow::bail!(
-                "a stack of {} proxies does not fit on {device}: {}; {fix}",
+                "a stack of {} proxies does not fit on {device}: {}; {}",
                 self.proxies,
-                self.describe()
+                self.describe(),
+                fix()
             );
         }
         Ok(())

@@ -104,12 +104,15 @@ pub const FIXED_ROWS_REUSED: usize = 3;
 /// `config.candidates` is the plan's count.
 ///
 /// A reuse search has few candidates in few dimensions, where RegMix's sparse draws (made for 17
-/// domains) land on a face or a vertex of the simplex by chance: the candidates are the most spread
-/// [`SPREAD_POOL`]-th of as many draws of the same sampler ([`spread`]). Errors: as [`sample`].
+/// domains) land on a face or a vertex of the simplex by chance: with `spread_out`, the candidates
+/// are a [`spread`] selection from [`SPREAD_POOL`] times as many draws of the same sampler (validation
+/// holdouts are drawn without it, so they do not repeat the candidates' corners). Errors: as
+/// [`sample`].
 pub fn sample_reused(
     index: &TokensIndex,
     config: &SampleConfig,
     block: &FrozenBlock,
+    spread_out: bool,
 ) -> Result<Mixtures> {
     let domains = index.training_names();
     let reduction = Reduction::new(&domains, block)?;
@@ -128,7 +131,7 @@ pub fn sample_reused(
         &caps,
         Some(previous),
         config,
-        true,
+        spread_out,
     )?;
     Ok(Mixtures {
         domains,
@@ -145,8 +148,9 @@ pub fn sample_reused(
 pub const SPREAD_POOL: usize = 50;
 
 /// The rows over `domains` holding `tokens` each, under `caps`: natural, uniform, `previous` when
-/// given, then `config.candidates` Dirichlet draws, or with `spread` the [`spread`] selection of
-/// [`SPREAD_POOL`] times as many. Errors: caps that cannot sum to 1, too few draws within the caps.
+/// given, then `config.candidates` Dirichlet draws, or with `spread_out` the [`spread`] selection of
+/// up to [`SPREAD_POOL`] times as many. Errors: caps that cannot sum to 1, too few draws within the
+/// caps, a spread selection whose candidates cannot keep `min_distance` apart.
 fn draw_rows(
     domains: &[String],
     tokens: &[u64],
@@ -202,16 +206,21 @@ fn draw_rows(
     } else {
         config.candidates
     };
-    let max_draws = 1000 * wanted.max(1);
+    let max_draws = 1000 * config.candidates.max(1);
     let fixed = rows.len();
     let (mut kept, mut draws) = (0, 0);
     while kept < wanted {
         draws += 1;
         if draws > max_draws {
+            // A spread pool needs only as many draws as candidates to choose from.
+            if spread_out && kept >= config.candidates {
+                break;
+            }
             bail!(
-                "only {kept} of {wanted} candidates found in {max_draws} draws: the epoch caps or \
+                "only {kept} of {} candidates found in {max_draws} draws: the epoch caps or \
                  --min-distance leave too little room; raise --max-epochs, lower --train-tokens or \
-                 --min-distance"
+                 --min-distance",
+                config.candidates
             );
         }
         if !draw(&mut rng, &prior, &config.sampling, &mut weights) || !within_caps(&weights, caps) {
@@ -419,6 +428,66 @@ mod tests {
             "at most the pool"
         );
         assert_eq!(spread(&fixed, pool.clone(), 3), spread(&fixed, pool, 3));
+    }
+
+    /// A reuse search's candidates are spread, so they start at the corners of the reduced simplex
+    /// whatever the seed: validation's holdouts (another seed) are drawn as they come, or they would
+    /// begin with the candidates' corners.
+    #[test]
+    fn reuse_candidates_spread_from_the_corners_and_holdouts_are_drawn_as_they_come() {
+        let index = index(&[
+            ("web", 50_000, false),
+            ("books", 30_000, false),
+            ("code", 10_000, false),
+            ("math", 10_000, false),
+            ("target", 500, true),
+        ]);
+        let block = FrozenBlock {
+            domains: vec!["web".into(), "books".into()],
+            ratios: vec![0.6, 0.4],
+        };
+        let config = SampleConfig {
+            candidates: 10,
+            ..Default::default()
+        };
+        let drawn = |config: &SampleConfig, spread_out| {
+            sample_reused(&index, config, &block, spread_out)
+                .unwrap()
+                .rows
+                .split_off(FIXED_ROWS_REUSED)
+                .into_iter()
+                .map(|(_, w)| w)
+                .collect::<Vec<_>>()
+        };
+        let candidates = drawn(&config, true);
+        assert_eq!(candidates.len(), 10);
+        let other_seed = SampleConfig {
+            seed: config.seed ^ 1,
+            ..config.clone()
+        };
+        // The first two rows, in either order (their distances tie).
+        let first_two = |rows: &[Vec<f64>]| {
+            let mut two = rows[..2].to_vec();
+            two.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            two
+        };
+        let corners = [vec![0.0, 0.0, 0.0, 1.0], vec![0.0, 0.0, 1.0, 0.0]];
+        assert_eq!(
+            first_two(&candidates),
+            corners,
+            "the corners farthest from the fixed rows"
+        );
+        assert_eq!(
+            first_two(&drawn(&other_seed, true)),
+            corners,
+            "with any seed"
+        );
+        let holdouts = drawn(&other_seed, false);
+        assert_ne!(first_two(&holdouts), corners);
+        // The block keeps its frozen proportions (web 0.6 : books 0.4) in every row.
+        for w in candidates.iter().chain(&holdouts) {
+            assert!((w[0] * 0.4 - w[1] * 0.6).abs() < 1e-9, "{w:?}");
+        }
     }
 
     /// Two domains hold at most 1 / 0.005 candidates 0.01 apart (L1 is twice the step in one weight):

@@ -354,7 +354,8 @@ pub fn sample(
         }
         None => {
             sample.candidates = plan.candidates;
-            let mixtures_table = crate::regmix::sample::sample_reused(index, sample, &plan.block)?;
+            let mixtures_table =
+                crate::regmix::sample::sample_reused(index, sample, &plan.block, true)?;
             crate::regmix::sample::write(&mixtures_table, mixtures)?;
         }
     }

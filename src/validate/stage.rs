@@ -260,10 +260,11 @@ fn holdout_candidates(
         ..sample.clone()
     };
     // The first rows are the natural and uniform mixtures (validated by name) and, under reuse, the
-    // old mixture.
+    // old mixture. Holdouts are draws as they come: a spread selection would pick the same vertices
+    // and edges as the proxies' candidates, whatever the seed.
     let (drawn, fixed) = match frozen {
         Some(block) => (
-            crate::regmix::sample::sample_reused(index, &config, block)?,
+            crate::regmix::sample::sample_reused(index, &config, block, false)?,
             crate::regmix::sample::FIXED_ROWS_REUSED,
         ),
         None => (crate::regmix::sample::sample(index, &config)?, 2),
