@@ -1,5 +1,6 @@
 //! RegMix's search (Liu et al. 2024), stage by stage: [`mixture`] holds the Dirichlet prior and the epoch
-//! caps a mixture obeys; [`sample`] draws the candidates proxies train on (`mixtures.parquet`); [`train`]
+//! caps a mixture obeys; [`sample`] draws the candidates proxies train on (`mixtures.parquet`;
+//! [`spread`] picks a space-filling few of many draws for a reuse search); [`train`]
 //! is the train stage, one proxy run per candidate into the runs table ([`runs`], `runs/runs.parquet`);
 //! [`fit`] regresses the target loss on the mixture weights, cross-validated (`fit/model.json`,
 //! `fit/report.json`); [`predict`] scores mixtures with the fit; [`simulate`] searches the mixture space
@@ -17,5 +18,6 @@ pub mod runs;
 pub mod sample;
 pub mod simulate;
 pub mod solve;
+pub mod spread;
 pub mod train;
 pub mod weights;
