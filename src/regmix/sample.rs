@@ -241,21 +241,14 @@ fn draw_rows(
     }
     if spread_out {
         let pool = rows.split_off(fixed);
-        let chosen = spread(&rows, pool, config.candidates);
-        for (i, (_, w)) in chosen.iter().enumerate() {
-            let nearest = rows
-                .iter()
-                .chain(&chosen[..i])
-                .map(|(_, other)| l1(other, w))
-                .fold(f64::INFINITY, f64::min);
-            if nearest < config.min_distance {
-                bail!(
-                    "only {i} of {} candidates lie --min-distance {} apart within the epoch caps: raise \
+        let (chosen, distances) = spread(&rows, pool, config.candidates);
+        if let Some(i) = distances.iter().position(|&d| d < config.min_distance) {
+            bail!(
+                "only {i} of {} candidates lie --min-distance {} apart within the epoch caps: raise \
                      --max-epochs, lower --train-tokens, --min-distance or the candidates",
-                    config.candidates,
-                    config.min_distance
-                );
-            }
+                config.candidates,
+                config.min_distance
+            );
         }
         rows.extend(
             chosen

@@ -11,12 +11,14 @@ pub const SPREAD_POOL: usize = 50;
 
 /// Greedy maximin selection (a space-filling design, Johnson, Moore & Ylvisaker 1990): `count` rows of
 /// `pool`, each in turn the one farthest (L1) from every row already in `fixed` or chosen; ties to the
-/// earlier in the pool, so the same pool gives the same rows. Rows: `count` at most, in the order chosen.
+/// earlier in the pool, so the same pool gives the same rows. Returns `count` rows at most, in the
+/// order chosen, and beside each its distance at the choice (to the nearest row in `fixed` or chosen
+/// before it; never increasing).
 pub fn spread(
     fixed: &[(String, Vec<f64>)],
     pool: Vec<(String, Vec<f64>)>,
     count: usize,
-) -> Vec<(String, Vec<f64>)> {
+) -> (Vec<(String, Vec<f64>)>, Vec<f64>) {
     // Each pool row's distance to the nearest row kept so far.
     let mut nearest: Vec<f64> = pool
         .iter()
@@ -29,6 +31,7 @@ pub fn spread(
         .collect();
     let mut taken = vec![false; pool.len()];
     let mut order = Vec::with_capacity(count.min(pool.len()));
+    let mut distances = Vec::with_capacity(count.min(pool.len()));
     for _ in 0..count.min(pool.len()) {
         let mut best: Option<usize> = None;
         for (i, &d) in nearest.iter().enumerate() {
@@ -39,12 +42,14 @@ pub fn spread(
         let Some(best) = best else { break };
         taken[best] = true;
         order.push(best);
+        distances.push(nearest[best]);
         for (i, d) in nearest.iter_mut().enumerate() {
             *d = d.min(l1(&pool[i].1, &pool[best].1));
         }
     }
     let mut pool: Vec<Option<(String, Vec<f64>)>> = pool.into_iter().map(Some).collect();
-    order.into_iter().filter_map(|i| pool[i].take()).collect()
+    let rows = order.into_iter().filter_map(|i| pool[i].take()).collect();
+    (rows, distances)
 }
 
 #[cfg(test)]
@@ -66,9 +71,14 @@ mod tests {
             |rows: Vec<(String, Vec<f64>)>| rows.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
         // a is farthest from the center (4/3), then b (1.13 from the center, 2 from a), then mid (2/3
         // from the center, 1 from a and b) before near-a (0.2 from a) and near (0.13 from the center).
-        assert_eq!(ids(spread(&fixed, pool.clone(), 3)), ["a", "b", "mid"]);
+        let (chosen, distances) = spread(&fixed, pool.clone(), 3);
+        assert_eq!(ids(chosen), ["a", "b", "mid"]);
+        let expected = [4.0 / 3.0, 1.0 / 3.0 + 7.0 / 30.0 + 17.0 / 30.0, 2.0 / 3.0];
+        for (d, e) in distances.iter().zip(expected) {
+            assert!((d - e).abs() < 1e-12, "{distances:?}");
+        }
         assert_eq!(
-            ids(spread(&fixed, pool.clone(), 9)).len(),
+            ids(spread(&fixed, pool.clone(), 9).0).len(),
             5,
             "at most the pool"
         );
