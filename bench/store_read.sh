@@ -5,11 +5,14 @@
 # remix: a real store on another machine costs remix's cores less.
 #
 #   bash bench/store_read.sh [OUT_DIR] [FILE_MB]
+#   REMIX_CPUS=0,1 SERVER_CPUS=2-15 bash bench/store_read.sh   # remix on two cores, the server on others
 #
 # Writes one domain of one Parquet file of about FILE_MB (default 2048) MB in row groups of 20,000
 # documents (the fixtures' texts, each made unique), uploads it with boto3, then times both reads.
 # Needs: S3_PYTHON with moto[server] and boto3 (default ~/.cache/remix-s3-venv/bin/python, which .ci/run
-# builds), PYARROW_PYTHON with pyarrow (default ~/.cache/remix-trainers-venv/bin/python), /usr/bin/time.
+# builds), PYARROW_PYTHON with pyarrow (default ~/.cache/remix-trainers-venv/bin/python), GNU time
+# (GNU_TIME, default /usr/bin/time), and taskset where REMIX_CPUS or SERVER_CPUS pins remix (both reads) or
+# the server to those cores, as a store on other machines leaves remix its cores. ROUNDS (default 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-/tmp/remix-store-bench}
@@ -21,6 +24,10 @@ if [ -z "${REMIX:-}" ]; then
   cargo build --release --locked --quiet
 fi
 remix=${REMIX:-$CARGO_TARGET_DIR/release/remix}  # REMIX=path times another build of remix
+gnu_time=${GNU_TIME:-/usr/bin/time}
+pin_remix=() pin_server=()
+if [ -n "${REMIX_CPUS:-}" ]; then pin_remix=(taskset -c "$REMIX_CPUS"); fi
+if [ -n "${SERVER_CPUS:-}" ]; then pin_server=(taskset -c "$SERVER_CPUS"); fi
 mkdir -p "$out/corpus/web"
 
 if [ ! -f "$out/corpus/web/part-0.parquet" ]; then
@@ -47,10 +54,10 @@ file_bytes=$(stat -c %s "$out/corpus/web/part-0.parquet")
 port=$("$s3_python" -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])")
 if [ -n "${S3S_FS:-}" ]; then
   rm -rf "$out/s3s" && mkdir -p "$out/s3s"
-  "$S3S_FS" --host 127.0.0.1 --port "$port" --access-key remix --secret-key remix "$out/s3s" > "$out/server.log" 2>&1 &
+  "${pin_server[@]}" "$S3S_FS" --host 127.0.0.1 --port "$port" --access-key remix --secret-key remix "$out/s3s" > "$out/server.log" 2>&1 &
   server_name="s3s-fs"
 else
-  "$s3_python" -m moto.server -H 127.0.0.1 -p "$port" > "$out/server.log" 2>&1 &
+  "${pin_server[@]}" "$s3_python" -m moto.server -H 127.0.0.1 -p "$port" > "$out/server.log" 2>&1 &
   server_name="moto"
 fi
 server=$!
@@ -64,11 +71,12 @@ seconds() { awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,t,":"); s=0; for(i=
 kilobytes() { awk -F': ' '/Maximum resident/ {print $2}' "$1"; }
 cpu() { awk -F': ' '/User time|System time/ {s+=$2} END {print s}' "$1"; }
 cat "$out/corpus/web/part-0.parquet" > /dev/null  # the local read starts from the page cache
-echo "one file of $((file_bytes >> 20)) MiB, served by $server_name on localhost ($(nproc) cores)"
-for round in 1 2; do
+echo "one file of $((file_bytes >> 20)) MiB, served by $server_name on localhost ($(nproc) cores;" \
+  "remix on ${REMIX_CPUS:-any}, the server on ${SERVER_CPUS:-any})"
+for round in $(seq "${ROUNDS:-2}"); do
   rm -rf "$out/local" "$out/store"
-  /usr/bin/time -v "$remix" stats --quiet --corpus "$out/corpus" -o "$out/local" 2> "$out/local.time" > /dev/null
-  /usr/bin/time -v "$remix" stats --quiet --corpus s3://bench/corpus/ -o "$out/store" 2> "$out/store.time" > /dev/null
+  "${pin_remix[@]}" "$gnu_time" -v "$remix" stats --quiet --corpus "$out/corpus" -o "$out/local" 2> "$out/local.time" > /dev/null
+  "${pin_remix[@]}" "$gnu_time" -v "$remix" stats --quiet --corpus s3://bench/corpus/ -o "$out/store" 2> "$out/store.time" > /dev/null
   cmp <(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['domains'])" "$out/local/stats.json") \
       <(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['domains'])" "$out/store/stats.json")
   l_s=$(seconds "$out/local.time"); s_s=$(seconds "$out/store.time")

@@ -237,6 +237,29 @@ fn stats_and_the_pipeline_read_the_corpus_from_the_store_as_from_disk() {
     assert_eq!(domains, stats_domains(&d.join("broken-local")));
     assert_eq!(domains[0]["skipped"]["invalid_utf8"], 1, "{domains}");
 
+    // A row group whose text column chunk is 20 MB, one range read, as from disk.
+    let long: Vec<String> = (0..2000)
+        .map(|i| format!("{i} ") + &"word ".repeat(2000 + i % 7))
+        .collect();
+    let long = arrow::array::StringArray::from(long);
+    write_parquet(
+        &d.join("long/web/a.parquet"),
+        vec![("text", Arc::new(long) as ArrayRef)],
+        2000,
+    );
+    upload(&python, server.port, "long", &d.join("long"));
+    assert_ok(&remix(d, &["stats", "--corpus", "long", "-o", "long-local"]));
+    let long = remix_s3(
+        d,
+        server.port,
+        &["stats", "--corpus", "s3://corpus/long", "-o", "long-store"],
+    );
+    assert_ok(&long);
+    assert_eq!(
+        stats_domains(&d.join("long-store")),
+        stats_domains(&d.join("long-local"))
+    );
+
     // The pipeline: the same manifest from the store as from disk, and a second run skips every stage
     // (the digest of an object is its URL, size and ETag).
     let on_disk = d.join("disk");
