@@ -171,17 +171,11 @@ fn weighted_gradient(laws: &[Law], weights: &[f64], w: &[f64]) -> Vec<f64> {
 /// The parameters of the lowest cost that L-BFGS reaches from [`STARTS`] starting points `start(rng)`,
 /// each start's generator seeded by `seed` and its index; ties go to the lower index, so the result does
 /// not depend on the thread count. `None` when no start reached a finite cost.
-pub(super) fn best_of_starts<P>(
+pub(super) fn best_of_starts<P: Objective + Clone + Sync>(
     seed: u64,
     problem: &P,
     start: impl Fn(&mut rand::rngs::StdRng) -> Vec<f64> + Sync,
-) -> Option<Vec<f64>>
-where
-    P: CostFunction<Param = Vec<f64>, Output = f64>
-        + Gradient<Param = Vec<f64>, Gradient = Vec<f64>>
-        + Clone
-        + Sync,
-{
+) -> Option<Vec<f64>> {
     let fits: Vec<(f64, usize, Vec<f64>)> = (0..STARTS)
         .into_par_iter()
         .filter_map(|index| {
@@ -190,7 +184,7 @@ where
             );
             let init = start(&mut rng);
             let solver = LBFGS::new(MoreThuenteLineSearch::new(), MEMORY);
-            let result = Executor::new(problem.clone(), solver)
+            let result = Executor::new(Argmin(problem.clone()), solver)
                 .configure(|state| state.param(init).max_iters(ITERATIONS))
                 .run()
                 .ok()?;
@@ -222,7 +216,7 @@ struct Huber<'a> {
     y: &'a [f64],
 }
 
-impl Huber<'_> {
+impl Objective for Huber<'_> {
     /// The mean loss and its gradient at `p`.
     fn evaluate(&self, p: &[f64]) -> (f64, Vec<f64>) {
         let floor = p[0].min(MAX_EXPONENT).exp();
@@ -243,19 +237,29 @@ impl Huber<'_> {
     }
 }
 
-impl CostFunction for Huber<'_> {
+/// A smooth objective over a parameter vector, minimised by [`best_of_starts`].
+pub(super) trait Objective {
+    /// The cost at `p` and its gradient (the same length as `p`).
+    fn evaluate(&self, p: &[f64]) -> (f64, Vec<f64>);
+}
+
+/// An [`Objective`] as argmin's cost function and gradient.
+#[derive(Clone)]
+struct Argmin<P>(P);
+
+impl<P: Objective> CostFunction for Argmin<P> {
     type Param = Vec<f64>;
     type Output = f64;
     fn cost(&self, p: &Vec<f64>) -> std::result::Result<f64, argmin::core::Error> {
-        Ok(self.evaluate(p).0)
+        Ok(self.0.evaluate(p).0)
     }
 }
 
-impl Gradient for Huber<'_> {
+impl<P: Objective> Gradient for Argmin<P> {
     type Param = Vec<f64>;
     type Gradient = Vec<f64>;
     fn gradient(&self, p: &Vec<f64>) -> std::result::Result<Vec<f64>, argmin::core::Error> {
-        Ok(self.evaluate(p).1)
+        Ok(self.0.evaluate(p).1)
     }
 }
 

@@ -18,12 +18,11 @@
 //! multi-start L-BFGS, the best start chosen by (loss, start index).
 
 use anyhow::{Result, bail};
-use argmin::core::{CostFunction, Gradient};
 use rand::Rng;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::law::{MAX_EXPONENT, best_of_starts, combine, huber};
+use super::law::{MAX_EXPONENT, Objective, best_of_starts, combine, huber};
 
 /// The smallest `eps` a fit may reach (`ln`): keeps `t . w + eps` positive where a domain has no
 /// weight, so the law stays finite on every mixture the simulation draws.
@@ -69,7 +68,7 @@ impl PowerLaw {
         let min = y.iter().copied().fold(f64::INFINITY, f64::min);
         let mean = y.iter().sum::<f64>() / y.len() as f64;
         let mean_own = x.iter().map(|w| w[own]).sum::<f64>() / x.len() as f64;
-        let problem = Objective { x, y, own };
+        let problem = DomainLaw { x, y, own };
         let start = |rng: &mut rand::rngs::StdRng| {
             // A floor below the smallest loss, a gentle exponent, little transfer, and the scale that
             // puts the mean mixture's prediction at the mean loss.
@@ -104,13 +103,13 @@ impl PowerLaw {
 /// The mean Huber loss of one domain's power law; parameters
 /// `[e, ln k, ln alpha, ln eps, ln t_i for every domain i but the own]`.
 #[derive(Clone)]
-struct Objective<'a> {
+struct DomainLaw<'a> {
     x: &'a [Vec<f64>],
     y: &'a [f64],
     own: usize,
 }
 
-impl Objective<'_> {
+impl DomainLaw<'_> {
     /// `k`, `alpha`, `eps` and the full transfer vector `t` (1 at the own domain) of parameters `p`.
     fn unpack(&self, p: &[f64]) -> (f64, f64, f64, Vec<f64>) {
         let mut t: Vec<f64> = p[4..].iter().map(|v| v.min(MAX_EXPONENT).exp()).collect();
@@ -122,7 +121,9 @@ impl Objective<'_> {
             t,
         )
     }
+}
 
+impl Objective for DomainLaw<'_> {
     /// The mean loss and its gradient at `p`.
     fn evaluate(&self, p: &[f64]) -> (f64, Vec<f64>) {
         let (_, alpha, eps, t) = self.unpack(p);
@@ -147,22 +148,6 @@ impl Objective<'_> {
         let n = self.y.len() as f64;
         grad.iter_mut().for_each(|g| *g /= n);
         (cost / n, grad)
-    }
-}
-
-impl CostFunction for Objective<'_> {
-    type Param = Vec<f64>;
-    type Output = f64;
-    fn cost(&self, p: &Vec<f64>) -> std::result::Result<f64, argmin::core::Error> {
-        Ok(self.evaluate(p).0)
-    }
-}
-
-impl Gradient for Objective<'_> {
-    type Param = Vec<f64>;
-    type Gradient = Vec<f64>;
-    fn gradient(&self, p: &Vec<f64>) -> std::result::Result<Vec<f64>, argmin::core::Error> {
-        Ok(self.evaluate(p).1)
     }
 }
 
@@ -268,7 +253,7 @@ mod tests {
             .iter()
             .map(|w| 4.0 + 0.3 * (w[0] + 0.02).powf(-0.4))
             .collect();
-        let objective = Objective {
+        let objective = DomainLaw {
             x: &x,
             y: &y,
             own: 0,
