@@ -34,7 +34,7 @@
 
 mod checks;
 pub mod config;
-mod context;
+pub mod context;
 pub mod disk;
 pub mod estimate;
 pub mod executor;
@@ -42,9 +42,9 @@ mod local;
 mod plan;
 pub mod schema;
 pub mod slurm;
-mod spec;
+pub mod spec;
 mod stage;
-mod stages;
+pub mod stages;
 
 pub use config::PipelineConfig;
 pub use local::{RunOptions, RunSummary, StageOutcome, StageStatus, run, run_task};
