@@ -10,7 +10,8 @@
 # optimum; round 1's 24 proxies are the one-shot run's first 24, the same candidates trained with the
 # same seed, so they are copied from it and only the 16 later proxies train), and every regressor
 # compared by cross-validation chosen by rho or by regret, each simulated with the proposer `auto`.
-# With --check-truth, also trains proxies on the truth and on 8 perturbations of it and prints their target
+# The default answer's intervals (its search bootstrapped over the runs) are checked against the truth:
+# how many of them hold it, against their nominal level, and their widths. With --check-truth, also trains proxies on the truth and on 8 perturbations of it and prints their target
 # losses, to show the truth is the best mixture at this proxy size, not only in the limit.
 # TARGETS=2 makes the target two evaluation-only domains weighed 0.7 / 0.3 (bench/known_mix.py says why
 # the best mixture is the same TRUTH), so each regressor must model a weighted target.
@@ -97,7 +98,7 @@ EOF
     local model=$1 out=$2
     shift 2
     "$REMIX" simulate --quiet --model "$model" --tokens "$dir/work/tokens" --train-tokens 1000000 \
-      -n 100000 --seed "$seed" -o "$out" "$@" >/dev/null
+      -n 100000 --seed "$seed" --bootstrap 0 -o "$out" "$@" >/dev/null
   }
   # RegMix's four compared by cross-validated rho, then the mean of the best drawn candidates (remix's
   # default before the laws).
@@ -201,6 +202,24 @@ for m, label in methods:
     dis = [r[1] for r in rows[m]]
     print(f"| {label} | {statistics.mean(l1):.3f} ({min(l1):.3f}-{max(l1):.3f}) | "
           f"{statistics.mean(dis):.3f} ({max(dis):.3f}) |")
+# The default answer's intervals (the search repeated on resampled runs): how often each training domain's
+# interval holds its true weight, against the intervals' nominal level, and how wide they are.
+held, widths, level = [], [], None
+for seed in range(1, seeds + 1):
+    d = f"{out}/seed-{seed}"
+    truth = json.load(open(f"{d}/data/truth.json"))["weights"]
+    intervals = json.load(open(f"{d}/default.json")).get("intervals")
+    if not intervals:
+        continue
+    level = intervals["level"]
+    for i in intervals["domains"]:
+        held.append(i["low"] - 1e-9 <= truth.get(i["domain"], 0.0) <= i["high"] + 1e-9)
+        widths.append(i["high"] - i["low"])
+if held:
+    print()
+    print(f"Intervals of the default answer: {sum(held)} of {len(held)} (domain, seed) intervals hold the truth "
+          f"({100 * sum(held) / len(held):.0f}% at a nominal {100 * level:.0f}%); width mean {statistics.mean(widths):.3f}, "
+          f"max {max(widths):.3f}")
 if check == "--check-truth":
     import pyarrow.parquet as pq
     print()

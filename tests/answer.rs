@@ -66,9 +66,8 @@ fn a_weak_answer_is_said_in_the_summary_the_manifest_and_the_report() {
         &[
             "runs for 3 training domains",
             "DoReMi did not converge",
-            "the proxies barely learned",
+            "the proxies did not learn beyond the target's token frequencies",
             "the fit ranks runs weakly: cross-validated Spearman rho",
-            "is worse than run",
             "the target loss was measured on 512 tokens of",
         ],
     );
@@ -80,6 +79,11 @@ fn a_weak_answer_is_said_in_the_summary_the_manifest_and_the_report() {
         .find("Chosen mixture `weak` (regmix)")
         .expect(&summary)..];
     assert!(answer.contains("predicted target loss"), "{answer}");
+    // Proxies that learned nothing: the answer block says it is not one to ship, with the losses.
+    let refusal =
+        "Not an answer to ship: the proxies did not learn beyond the target's token frequencies";
+    assert!(answer.contains(refusal), "{answer}");
+    assert!(answer.contains("Proxies: median target loss"), "{answer}");
     for d in manifest_json["domains"].as_array().unwrap() {
         let line = format!(
             "{:<24} {:>8.4}",
@@ -88,8 +92,12 @@ fn a_weak_answer_is_said_in_the_summary_the_manifest_and_the_report() {
         );
         assert!(answer.contains(&line), "{line}: {answer}");
     }
-    // The report opens with the answer, before the evidence.
+    // The report opens with the answer, before the evidence, and says the same.
     let report = fs::read_to_string(dir.join("work/report.html")).unwrap();
+    assert!(
+        report.contains(&refusal.replace('\'', "&#39;")),
+        "no refusal in the report"
+    );
     let first = report.find("<section id=").unwrap();
     assert!(
         report[first..].starts_with("<section id=\"answer\">"),
@@ -105,6 +113,19 @@ fn a_weak_answer_is_said_in_the_summary_the_manifest_and_the_report() {
         warnings.len()
     );
     assert_eq!(json["answer"]["domains"].as_array().unwrap().len(), 3);
+    // The losses behind the refusal, in --json and in the manifest's evidence.
+    let learning = &json["answer"]["proxy_learning"];
+    assert_eq!(learning["learned"], false, "{learning}");
+    let (median, floor) = (
+        learning["median_target_loss"].as_f64().unwrap(),
+        learning["unigram_entropy"].as_f64().unwrap(),
+    );
+    assert!(median >= floor, "{learning}");
+    assert!(learning["median_bits_per_byte"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        &manifest_json["method"]["evidence"]["proxy_learning"],
+        learning
+    );
 
     let training = training_tokens(&dir.join("work/tokens"));
     let repeated = format!(

@@ -48,6 +48,8 @@ fn add_noise_domain(tokens: &Path, train_tokens: u64) {
         val_documents,
         val_tokens,
         eval_only: false,
+        val_unigram_entropy: None,
+        val_bytes: None,
         digest: None,
         parts: Vec::new(),
     });

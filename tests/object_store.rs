@@ -248,7 +248,10 @@ fn stats_and_the_pipeline_read_the_corpus_from_the_store_as_from_disk() {
         2000,
     );
     upload(&python, server.port, "long", &d.join("long"));
-    assert_ok(&remix(d, &["stats", "--corpus", "long", "-o", "long-local"]));
+    assert_ok(&remix(
+        d,
+        &["stats", "--corpus", "long", "-o", "long-local"],
+    ));
     let long = remix_s3(
         d,
         server.port,

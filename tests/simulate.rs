@@ -91,6 +91,9 @@ fn simulate(work: &Path, seed: &str, out: &str) -> Value {
             "64",
             "--seed",
             seed,
+            // The intervals have a test of their own, on a model that refits fast.
+            "--bootstrap",
+            "0",
             "-o",
             out,
             "--json",
@@ -158,6 +161,41 @@ fn optimum_obeys_every_constraint_and_is_reproducible() {
         optimum["domains"], again["domains"],
         "same seed, same optimum"
     );
+}
+
+/// The answer's intervals (the fit and the search repeated on resampled runs) are the same for a seed
+/// whatever the thread count and differ for another seed; each holds its median, within [0, 1].
+#[test]
+fn the_bootstrap_is_deterministic_for_a_seed() {
+    let work = tempfile::tempdir().unwrap();
+    let work = work.path();
+    regmix_ridge_optimum(work);
+    let intervals = |seed: &str, threads: &str, out: &str| -> Value {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_remix"))
+            .env("RAYON_NUM_THREADS", threads)
+            .args(["simulate", "--model", "fit/model.json", "-n", "2000"])
+            .args(["--bootstrap", "12", "--seed", seed, "-o", out, "--json"])
+            .current_dir(work)
+            .output()
+            .unwrap();
+        assert_ok(&output);
+        let printed: Value = serde_json::from_str(&stdout(&output)).unwrap();
+        printed["intervals"].clone()
+    };
+    let one = intervals("3", "1", "a.json");
+    assert_eq!(one, intervals("3", "2", "b.json"));
+    assert_eq!(one["resamples"], 12);
+    assert_eq!(one["domains"].as_array().unwrap().len(), 17);
+    for d in one["domains"].as_array().unwrap() {
+        let [low, median, high] = ["low", "median", "high"].map(|k| d[k].as_f64().unwrap());
+        assert!(
+            (0.0..=1.0).contains(&low) && low <= median && median <= high && high <= 1.0,
+            "{d}"
+        );
+    }
+    let share = one["beats_best_run"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&share), "{one}");
+    assert_ne!(one["domains"], intervals("4", "2", "c.json")["domains"]);
 }
 
 #[test]

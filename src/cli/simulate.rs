@@ -56,6 +56,11 @@ pub struct Args {
     #[arg(long, default_value_t = SimulateConfig::default().kl_reg)]
     pub kl_reg: f64,
 
+    /// Resamples of the runs for each weight's interval: the fit and this search repeated on runs drawn
+    /// with replacement from the runs table the fit's report (beside --model) names; 0 for none.
+    #[arg(long, default_value_t = SimulateConfig::default().bootstrap)]
+    pub bootstrap: usize,
+
     /// The optimum to write (JSON).
     #[arg(short, long)]
     pub output: PathBuf,
@@ -73,6 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         train_tokens: args.train_tokens,
         proposer: args.proposer,
         kl_reg: args.kl_reg,
+        bootstrap: args.bootstrap,
         ..Default::default()
     };
     config.sampling.temperature = args.temperature;

@@ -157,6 +157,8 @@ pub struct Method {
     /// What supports the choice: for RegMix the target, the predicted losses of the optimum, the
     /// natural and the uniform mixtures, and the fit's cross-validated quality when its report is beside
     /// the model; for DoReMi its settings, reference and each round's change and losses; under mixture
-    /// reuse, `reuse`: the old manifest, what changed, the frozen block and what was searched.
+    /// reuse, `reuse`: the old manifest, what changed, the frozen block and what was searched; the
+    /// warnings and the proxies' learning, typed ([`super::evidence::EvidenceSchema`]).
+    #[schemars(with = "Option<super::evidence::EvidenceSchema>")]
     pub evidence: serde_json::Value,
 }

@@ -8,6 +8,7 @@
 //! behind the choice. [`export`] renders it in each trainer's own syntax.
 
 pub mod document;
+pub mod evidence;
 pub mod export;
 pub mod format;
 pub mod native;

@@ -156,6 +156,7 @@ fn regmix_method(path: &Path, optimum: &Optimum) -> Result<Method> {
             "top_k": optimum.config.top_k,
             "simulate_seed": optimum.config.seed,
             "fit": fit,
+            "intervals": optimum.intervals,
         }),
     })
 }
@@ -216,6 +217,7 @@ mod tests {
             optimality_gap: None,
             predicted_loss_sampled: None,
             feasible_candidates: 10,
+            intervals: None,
         };
         let path = dir.path().join("optimum.json");
         std::fs::write(&path, serde_json::to_vec(&optimum).unwrap()).unwrap();

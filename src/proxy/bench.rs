@@ -75,6 +75,8 @@ pub fn train(
             val_documents: 0,
             val_tokens: 0,
             eval_only: false,
+            val_unigram_entropy: None,
+            val_bytes: None,
             digest: None,
             parts: Vec::new(),
         }],

@@ -249,6 +249,8 @@ mod tests {
                 val_documents: 10,
                 val_tokens: 30,
                 eval_only,
+                val_unigram_entropy: None,
+                val_bytes: None,
                 digest: None,
                 parts: Vec::new(),
             });

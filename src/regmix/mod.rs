@@ -8,6 +8,7 @@
 //! close in on the optimum (`runs/rounds/`); [`frozen`] is the block of domains a mixture reuse keeps in
 //! fixed proportions, and the reduced space the search then works in ([`crate::reuse`] plans it).
 
+pub mod bootstrap;
 pub mod fit;
 pub mod frozen;
 pub mod mixture;

@@ -317,6 +317,8 @@ mod tests {
                     val_documents: 1,
                     val_tokens: 1,
                     eval_only,
+                    val_unigram_entropy: None,
+                    val_bytes: None,
                     digest: None,
                     parts: Vec::new(),
                 })

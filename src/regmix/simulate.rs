@@ -12,19 +12,21 @@
 
 use std::path::Path;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use rand::SeedableRng;
 use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::core::DEFAULT_SEED;
-use crate::core::workdir::write_json;
+use crate::core::workdir::{read_json, write_json};
 use crate::data::tokens::TokensIndex;
-use crate::regmix::fit::{FitModel, Fitted, read_model};
+use crate::regmix::bootstrap::{DEFAULT_RESAMPLES, Intervals, Search, bootstrap};
+use crate::regmix::fit::{FitModel, FitReport, Fitted, read_model};
 use crate::regmix::mixture::{
     DEFAULT_MAX_EPOCHS, SamplingConfig, caps_for, draw, enforce, epoch_caps, prior, within_caps,
 };
+use crate::regmix::runs::read_runs;
 use crate::regmix::solve::solve;
 
 /// Candidates per chunk: one generator and one scoring batch each.
@@ -52,6 +54,10 @@ pub struct SimulateConfig {
     /// The exact proposer's pull toward the prior, `kl_reg * KL(w || prior)` added to the predicted
     /// loss (nats). Default [`DEFAULT_KL_REG`].
     pub kl_reg: f64,
+    /// Resamples of the runs for the answer's intervals ([`crate::regmix::bootstrap`]): the fit and
+    /// this search repeated on each; 0 for none. Read from the fit's report beside the model, which
+    /// names the runs table. Default [`DEFAULT_RESAMPLES`].
+    pub bootstrap: usize,
 }
 
 /// How `remix simulate` finds the optimum.
@@ -87,6 +93,7 @@ impl Default for SimulateConfig {
             train_tokens: None,
             proposer: Proposer::Auto,
             kl_reg: DEFAULT_KL_REG,
+            bootstrap: DEFAULT_RESAMPLES,
         }
     }
 }
@@ -131,6 +138,11 @@ pub struct Optimum {
     pub predicted_loss_sampled: Option<f64>,
     /// Candidates that obeyed the constraints and were scored.
     pub feasible_candidates: usize,
+    /// How sure the answer is: each weight's interval over the search repeated on resampled runs, and
+    /// how often the chosen mixture beats natural and the best run ([`crate::regmix::bootstrap`]).
+    /// Absent with `bootstrap = 0` or without the fit's report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intervals: Option<Intervals>,
 }
 
 /// Reads the model at `model_path` and the token counts of its domains from the token index at
@@ -149,12 +161,52 @@ pub fn run(
                 .map_err(|e| anyhow::anyhow!("the token index {} {e}", path.display()))?,
         ),
     };
-    let result = optimum(
+    let mut result = optimum(
         &model,
         &model_path.display().to_string(),
         counts.as_deref(),
         config,
     )?;
+    if config.bootstrap > 0 {
+        let report_path = model_path.with_file_name("report.json");
+        if report_path.is_file() {
+            let report: FitReport =
+                read_json(&report_path, "`remix fit` writes it beside the model")?;
+            let table = read_runs(Path::new(&report.runs_table)).with_context(|| {
+                format!(
+                    "the fit report {} names this runs table",
+                    report_path.display()
+                )
+            })?;
+            let weights = |o: &Optimum| o.domains.iter().map(|d| d.weight).collect::<Vec<_>>();
+            let chosen = weights(&result);
+            let natural: Option<Vec<f64>> = result.domains.iter().map(|d| d.natural).collect();
+            let caps: Vec<f64> = result.domains.iter().map(|d| d.cap).collect();
+            let search = Search {
+                model: &model,
+                chosen: &chosen,
+                natural: natural.as_deref(),
+                caps: &caps,
+                find: |m: &FitModel| {
+                    Ok(weights(&optimum(
+                        m,
+                        "bootstrap",
+                        counts.as_deref(),
+                        config,
+                    )?))
+                },
+                resamples: config.bootstrap,
+                seed: config.seed,
+            };
+            result.intervals = bootstrap(&table, &report, &search)
+                .context("the answer's intervals (set --bootstrap 0 to go without)")?;
+        } else {
+            tracing::warn!(
+                "no fit report beside {}: the answer has no intervals (the bootstrap resamples the runs it names)",
+                model_path.display()
+            );
+        }
+    }
     write_json(output, &result)?;
     Ok(result)
 }
@@ -331,6 +383,7 @@ pub fn optimum(
         predicted_loss_natural: natural.as_deref().map(|n| predict(&reduce(n))),
         predicted_loss_uniform: predict(&reduce(&uniform)),
         feasible_candidates: feasible,
+        intervals: None,
     };
     Ok(result)
 }

@@ -26,10 +26,23 @@ pub fn bars(
     series: &[(&str, Vec<f64>)],
     value_label: &str,
 ) -> Result<String> {
+    bars_with_intervals(title, labels, series, value_label, &[])
+}
+
+/// [`bars`] with an interval `(low, high)` per label drawn as a whisker across the first series' bar
+/// (none where `intervals` is empty).
+pub fn bars_with_intervals(
+    title: &str,
+    labels: &[String],
+    series: &[(&str, Vec<f64>)],
+    value_label: &str,
+    intervals: &[(f64, f64)],
+) -> Result<String> {
     // Headroom beyond the longest bar keeps the legend clear of the bars.
     let max = series
         .iter()
         .flat_map(|(_, v)| v.iter().copied())
+        .chain(intervals.iter().map(|i| i.1))
         .fold(0.0f64, f64::max)
         .max(1e-12)
         * 1.6;
@@ -107,6 +120,15 @@ pub fn bars(
                     Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled())
                 });
         }
+        // The whiskers: the interval's line through the middle of the first series' bar.
+        let middle = |i: usize| i as f64 + 0.1 + band * 0.475;
+        chart
+            .draw_series(intervals.iter().enumerate().map(|(i, &(low, high))| {
+                let (a, b) = ((middle(i), low), (middle(i), high));
+                let flip = |(x, y): (f64, f64)| if horizontal { (y, x) } else { (x, y) };
+                PathElement::new(vec![flip(a), flip(b)], BLACK.stroke_width(2))
+            }))
+            .map_err(err)?;
         if series.len() > 1 {
             chart
                 .configure_series_labels()

@@ -12,7 +12,9 @@
 pub mod answer;
 mod charts;
 mod html;
+pub mod learning;
 mod sections;
+pub mod warnings;
 
 use std::path::Path;
 

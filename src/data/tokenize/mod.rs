@@ -37,7 +37,7 @@ use crate::core::workdir::{DoneMarker, StageFolder, WorkDir, write_dir, write_js
 use crate::data::corpus::Corpus;
 use crate::data::corpus::config::CorpusConfig;
 use crate::data::tokens::write::{ShardWriter, TokenDtype, shard_path};
-use crate::data::tokens::{ContentDigest, TokenDomain, TokensIndex};
+use crate::data::tokens::{ContentDigest, TokenDomain, TokensIndex, unigram};
 
 /// Text encoded per call of the tokenizer: enough documents to keep every thread busy, small enough
 /// that the encodings (tens of bytes per token) stay in the hundreds of megabytes.
@@ -72,6 +72,8 @@ struct DomainShards {
     val: ShardWriter,
     val_threshold: Option<u64>,
     oversized: u64,
+    /// Bytes of the held-out documents' text.
+    val_bytes: u64,
 }
 
 /// What the encoding pass wrote for one domain.
@@ -81,6 +83,9 @@ struct Written {
     tokens: u64,
     val_documents: u64,
     val_tokens: u64,
+    /// Bytes of the held-out documents' text.
+    #[serde(default)]
+    val_bytes: u64,
     /// Training and validation documents together.
     #[serde(default)]
     digest: ContentDigest,
@@ -92,6 +97,7 @@ impl Written {
         self.tokens += other.tokens;
         self.val_documents += other.val_documents;
         self.val_tokens += other.val_tokens;
+        self.val_bytes += other.val_bytes;
         self.digest += other.digest;
     }
 }
@@ -221,6 +227,7 @@ fn encode(
                 val: ShardWriter::create(&shard_path(&prefix, "val"), dtype)?,
                 val_threshold,
                 oversized: 0,
+                val_bytes: 0,
             },
         );
     }
@@ -274,6 +281,7 @@ fn encode(
             tokens: s.train.tokens(),
             val_documents: s.val.documents(),
             val_tokens: s.val.tokens(),
+            val_bytes: s.val_bytes,
             digest: s.train.digest() + s.val.digest(),
         });
         s.train.finish()?;
@@ -305,6 +313,8 @@ fn make_index(
                 val_documents: w.val_documents,
                 val_tokens: w.val_tokens,
                 eval_only: config.eval_only.contains(domain),
+                val_unigram_entropy: None,
+                val_bytes: Some(w.val_bytes),
                 digest: Some(w.digest),
                 parts: Vec::new(),
             })
@@ -372,8 +382,20 @@ pub fn run(
             staging,
             quiet,
         )?;
-        Ok(make_index(&loaded, &domains, &written, config))
+        let mut index = make_index(&loaded, &domains, &written, config);
+        measure_unigram_entropies(&mut index, staging)?;
+        Ok(index)
     })
+}
+
+/// Measures every domain's [`TokenDomain::val_unigram_entropy`] from its validation shard in
+/// `tokens_dir`. Errors: an unreadable shard.
+pub(crate) fn measure_unigram_entropies(index: &mut TokensIndex, tokens_dir: &Path) -> Result<()> {
+    for domain in &mut index.domains {
+        unigram::measure(domain, tokens_dir)
+            .with_context(|| format!("measuring `{}`'s unigram entropy", domain.domain))?;
+    }
+    Ok(())
 }
 
 /// Writes the tokens folder's completion marker: the settings, the inputs, and the documents and tokens
@@ -432,6 +454,7 @@ fn encode_chunk(
             .val_threshold
             .is_some_and(|t| xxh3_64_with_seed(text.as_bytes(), seed) <= t);
         if to_val {
+            s.val_bytes += text.len() as u64;
             s.val.push(&ids)?
         } else {
             s.train.push(&ids)?

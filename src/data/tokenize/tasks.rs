@@ -29,8 +29,8 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Input, TokenizeConfig, Written, check, encode, load_tokenizer, make_index, open_input,
-    split_hashes, thresholds, write_tokens,
+    Input, TokenizeConfig, Written, check, encode, load_tokenizer, make_index,
+    measure_unigram_entropies, open_input, split_hashes, thresholds, write_tokens,
 };
 use crate::core::domain::file_stem;
 use crate::core::tasks::TaskSlice;
@@ -258,6 +258,7 @@ pub fn join(
         for (domain, parts) in index.domains.iter_mut().zip(parts) {
             domain.parts = parts;
         }
+        measure_unigram_entropies(&mut index, staging)?;
         Ok(index)
     })?;
     fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;

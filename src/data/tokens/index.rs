@@ -39,6 +39,15 @@ pub struct TokenDomain {
     pub val_tokens: u64,
     /// Evaluated only: never sampled for training.
     pub eval_only: bool,
+    /// The unigram entropy of the validation shard (nats per token, [`super::unigram`]): the loss of a
+    /// model that knows only its token frequencies, which a proxy must beat to have learned more.
+    /// Absent in an index an older remix wrote, and for an empty shard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_unigram_entropy: Option<f64>,
+    /// The UTF-8 bytes of the held-out documents' text, for losses in bits per byte (which compare
+    /// across tokenizers). Absent where the text was not seen (`remix tokens import`, older indexes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_bytes: Option<u64>,
     /// The digest of its documents, training and validation together ([`ContentDigest`]): equal
     /// for the same documents in any order or task count. Absent in an index an older remix wrote.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -86,6 +95,13 @@ impl TokenDomain {
         } else {
             self.parts.iter().map(|p| p.tokens).collect()
         }
+    }
+
+    /// A loss in nats per token on the validation shard as bits per byte of its text; `None` without
+    /// [`Self::val_bytes`].
+    pub fn bits_per_byte(&self, nats_per_token: f64) -> Option<f64> {
+        let bytes = self.val_bytes.filter(|&b| b > 0)?;
+        Some(nats_per_token * self.val_tokens as f64 / (bytes as f64 * std::f64::consts::LN_2))
     }
 
     /// The Megatron prefix of the validation shard, `<stem>.val` in the tokens folder.

@@ -5,6 +5,7 @@
 pub mod digest;
 pub mod index;
 pub mod read;
+pub mod unigram;
 pub mod write;
 
 pub use digest::ContentDigest;

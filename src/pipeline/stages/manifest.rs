@@ -13,6 +13,7 @@ use crate::data::tokens::TokensIndex;
 use crate::doremi::DoremiWeights;
 use crate::manifest;
 use crate::manifest::WeightsFrom;
+use crate::manifest::evidence::{ProxyLearning, Warning};
 use crate::pipeline::config::PipelineConfig;
 use crate::pipeline::context::Context;
 use crate::pipeline::spec::{StageSpec, StageTasks};
@@ -20,7 +21,8 @@ use crate::pipeline::stage::PipelineStage;
 use crate::proxy::data::validation_sequences;
 use crate::regmix::fit::FitReport;
 use crate::regmix::simulate::Optimum;
-use crate::report::answer;
+use crate::report::learning::proxy_learning;
+use crate::report::warnings;
 use crate::validate::ValidationReport;
 
 pub struct Manifest;
@@ -43,9 +45,13 @@ pub fn manifest_files(cx: &Context) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// The signs that the manifest's answer is weak ([`answer::warnings`]), from the artifacts of the
-/// stages that ran. Errors: an artifact of an enabled stage that cannot be read.
-fn warnings(cx: &Context, manifest: &manifest::Manifest) -> Result<Vec<answer::Warning>> {
+/// The signs that the manifest's answer is weak ([`warnings::warnings`]) and, when RegMix ran, how far the
+/// proxies got on the target ([`proxy_learning`]), from the artifacts of the stages that ran. Errors:
+/// an artifact of an enabled stage that cannot be read.
+fn warnings(
+    cx: &Context,
+    manifest: &manifest::Manifest,
+) -> Result<(Vec<Warning>, Option<ProxyLearning>)> {
     let config = cx.config;
     let (fit, optimum) = if config.regmix.is_some() && cx.removal_only()?.is_none() {
         let fit: FitReport = read_json(&cx.path("fit/report.json"), "the fit stage writes it")?;
@@ -62,7 +68,11 @@ fn warnings(cx: &Context, manifest: &manifest::Manifest) -> Result<Vec<answer::W
         )?),
         None => None,
     };
-    Ok(answer::warnings(&answer::Evidence {
+    let learning = match &fit {
+        Some(fit) => proxy_learning(fit, &TokensIndex::read(&cx.tokens_dir())?),
+        None => None,
+    };
+    let warnings = warnings::warnings(&warnings::Evidence {
         manifest,
         max_epochs: config.manifest.max_epochs,
         fit: fit.as_ref(),
@@ -73,7 +83,9 @@ fn warnings(cx: &Context, manifest: &manifest::Manifest) -> Result<Vec<answer::W
             None => None,
         },
         doremi: doremi.as_ref(),
-    }))
+        learning: learning.as_ref(),
+    });
+    Ok((warnings, learning))
 }
 
 /// The tokens each run's target loss was scored on (its validation sequences, summed over the target
@@ -144,11 +156,14 @@ impl StageSpec for Manifest {
                 read_json(&results, "the validate stage writes it before the manifest")?;
             manifest.method.evidence["validation"] = report.manifest_evidence();
         }
-        let warnings = warnings(cx, &manifest)?;
+        let (warnings, learning) = warnings(cx, &manifest)?;
         for w in &warnings {
             tracing::warn!("{} (what to do: {})", w.warning, w.todo);
         }
         manifest.method.evidence["warnings"] = serde_json::to_value(warnings)?;
+        if let Some(learning) = learning {
+            manifest.method.evidence["proxy_learning"] = serde_json::to_value(learning)?;
+        }
         manifest::write(&manifest, &cx.manifest_path(), &cx.config.manifest.exports)?;
         Ok(())
     }

@@ -24,6 +24,7 @@ use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use super::shares::combine;
 use super::target::Target;
 
 /// The Huber loss's switch from squared to absolute error, in nats: Olmix's 0.02, about the run-to-run
@@ -309,59 +310,6 @@ impl MixingLaw {
     }
 }
 
-/// The target's loss `y` as `sum_j a_j L_j + b` over the runs' measured domain losses `L` (rows: runs),
-/// `a >= 0`: how much the target looks like each training domain, read from what the proxies measured.
-pub fn combine(domain_losses: &[Vec<f64>], y: &[f64]) -> (Vec<f64>, f64) {
-    nonnegative_least_squares(domain_losses, y)
-}
-
-/// Sweeps of coordinate descent in [`nonnegative_least_squares`]: converged to 1e-12 on the
-/// benchmark's 5-domain fits well before this.
-const NNLS_SWEEPS: usize = 5000;
-
-/// `min || y - F a - b ||^2` over `a >= 0` and a free intercept `b`, by coordinate descent on the
-/// centred columns (exact for each coordinate; the problem is convex, so it converges to the optimum).
-pub fn nonnegative_least_squares(features: &[Vec<f64>], y: &[f64]) -> (Vec<f64>, f64) {
-    let n = y.len().max(1) as f64;
-    let k = features.first().map_or(0, Vec::len);
-    let means: Vec<f64> = (0..k)
-        .map(|j| features.iter().map(|r| r[j]).sum::<f64>() / n)
-        .collect();
-    let y_mean = y.iter().sum::<f64>() / n;
-    let centred: Vec<Vec<f64>> = features
-        .iter()
-        .map(|r| r.iter().zip(&means).map(|(v, m)| v - m).collect())
-        .collect();
-    let norms: Vec<f64> = (0..k)
-        .map(|j| centred.iter().map(|r| r[j] * r[j]).sum())
-        .collect();
-    let mut a = vec![0.0; k];
-    let mut residual: Vec<f64> = y.iter().map(|v| v - y_mean).collect();
-    for _ in 0..NNLS_SWEEPS {
-        let mut moved = 0.0f64;
-        for j in 0..k {
-            if norms[j] <= 1e-300 {
-                continue;
-            }
-            let correlation: f64 = centred.iter().zip(&residual).map(|(r, e)| r[j] * e).sum();
-            let next = (a[j] + correlation / norms[j]).max(0.0);
-            let step = next - a[j];
-            if step != 0.0 {
-                for (e, r) in residual.iter_mut().zip(&centred) {
-                    *e -= step * r[j];
-                }
-                a[j] = next;
-                moved = moved.max(step.abs());
-            }
-        }
-        if moved < 1e-12 {
-            break;
-        }
-    }
-    let b = y_mean - a.iter().zip(&means).map(|(a, m)| a * m).sum::<f64>();
-    (a, b)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -437,27 +385,5 @@ mod tests {
         let back: TargetLaws =
             serde_json::from_str(&serde_json::to_string(&laws).unwrap()).unwrap();
         assert_eq!(back, laws);
-    }
-
-    /// The non-negative fit finds the combination that made the target, and zero where a column
-    /// does not enter it.
-    #[test]
-    fn nonnegative_least_squares_finds_the_mix() {
-        // Three of four mixture weights: not collinear with the intercept.
-        let features: Vec<Vec<f64>> = mixtures(30, 4, 2)
-            .into_iter()
-            .map(|w| w[..3].iter().map(|v| 3.0 + v).collect())
-            .collect();
-        let y: Vec<f64> = features
-            .iter()
-            .map(|r| 0.6 * r[0] + 0.4 * r[1] + 0.5)
-            .collect();
-        let (a, b) = nonnegative_least_squares(&features, &y);
-        assert!(
-            (a[0] - 0.6).abs() < 1e-6 && (a[1] - 0.4).abs() < 1e-6,
-            "{a:?}"
-        );
-        assert!(a[2].abs() < 1e-6, "{a:?}");
-        assert!((b - 0.5).abs() < 1e-5, "{b}");
     }
 }

@@ -15,6 +15,7 @@
 //!   predictions ([`FitReport`]);
 //! - `_done.json`.
 
+pub mod bounds;
 pub mod forest;
 pub mod gbdt;
 pub mod law;
@@ -22,7 +23,9 @@ pub mod metrics;
 pub mod power_law;
 mod reduce;
 mod regressor;
+mod samples;
 mod select;
+mod shares;
 mod target;
 
 use std::path::{Path, PathBuf};
@@ -32,13 +35,14 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use regressor::{Fitted, RegressorKind, Rows};
+pub use samples::{Samples, TargetError, samples};
 pub use select::{RegressorScore, Selection};
 pub use target::Target;
 
 use crate::core::DEFAULT_SEED;
 use crate::core::workdir::{DoneMarker, StageFolder, write_atomic, write_json};
 use crate::regmix::frozen::FrozenBlock;
-use crate::regmix::runs::{RunsTable, WEIGHT_SUM_TOLERANCE, read_runs};
+use crate::regmix::runs::{RunsTable, read_runs};
 
 /// Settings of `remix fit`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -136,175 +140,13 @@ pub struct FitReport {
     /// How precisely the target was measured, when the runs table has the losses' standard errors.
     #[serde(default)]
     pub target_error: Option<TargetError>,
-}
-
-/// How precisely the runs' target loss was measured, beside how much it differs between runs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct TargetError {
-    /// The median over runs of the target loss's standard error over its validation sequences (nats;
-    /// for several targets, of their weighted sum, the domains taken as independent).
-    pub standard_error: f64,
-    /// The standard deviation of the measured target loss across runs (nats).
-    pub spread: f64,
-}
-
-impl TargetError {
-    /// From each run's target standard error (`None` where unknown: then there is no estimate) and
-    /// the measured target losses.
-    pub fn of(errors: &[Option<f64>], measured: &[f64]) -> Option<TargetError> {
-        let mut errors: Vec<f64> = errors.iter().copied().collect::<Option<_>>()?;
-        if errors.is_empty() || measured.len() < 2 {
-            return None;
-        }
-        errors.sort_by(f64::total_cmp);
-        let mid = errors.len() / 2;
-        let median = if errors.len() % 2 == 1 {
-            errors[mid]
-        } else {
-            (errors[mid - 1] + errors[mid]) / 2.0
-        };
-        let n = measured.len() as f64;
-        let mean = measured.iter().sum::<f64>() / n;
-        let variance = measured.iter().map(|m| (m - mean).powi(2)).sum::<f64>() / (n - 1.0);
-        Some(TargetError {
-            standard_error: median,
-            spread: variance.sqrt(),
-        })
-    }
-}
-
-/// The training rows of a fit: weights, target and run ids.
-pub struct Samples {
-    pub x: Vec<Vec<f64>>,
-    pub y: Vec<f64>,
-    pub run_ids: Vec<String>,
-    /// Each run's target standard error, where the runs table has it.
-    pub errors: Vec<Option<f64>>,
-    /// Each run's validation loss on every training domain (NaN where the table has none).
-    pub domain_losses: Vec<Vec<f64>>,
-    /// The target whose weighted loss `y` is, and each run's loss on each of its domains.
-    pub target: Target,
-    pub target_losses: Vec<Vec<f64>>,
-}
-
-impl Samples {
-    /// The runs at `rows`, in that order.
-    pub fn select(&self, rows: &[usize]) -> Samples {
-        Samples {
-            x: rows.iter().map(|&r| self.x[r].clone()).collect(),
-            y: rows.iter().map(|&r| self.y[r]).collect(),
-            run_ids: rows.iter().map(|&r| self.run_ids[r].clone()).collect(),
-            errors: rows.iter().map(|&r| self.errors[r]).collect(),
-            domain_losses: rows
-                .iter()
-                .map(|&r| self.domain_losses[r].clone())
-                .collect(),
-            target: self.target.clone(),
-            target_losses: rows
-                .iter()
-                .map(|&r| self.target_losses[r].clone())
-                .collect(),
-        }
-    }
-
-    /// All runs as regressor rows.
-    pub fn rows(&self) -> Rows<'_> {
-        Rows {
-            x: &self.x,
-            y: &self.y,
-            target: &self.target,
-            target_losses: &self.target_losses,
-            domain_losses: &self.domain_losses,
-        }
-    }
-}
-
-/// Extracts the finished runs and their target loss (the target's weighted sum of domain losses),
-/// refusing runs with missing or non-finite losses and weights that do not sum to 1.
-pub fn samples(table: &RunsTable, target: &Target) -> Result<Samples> {
-    if target.is_empty() {
-        bail!(
-            "no target given: pass --target DOMAIN (one of: {})",
-            table.loss_domains.join(", ")
-        );
-    }
-    let columns = target
-        .domains()
-        .iter()
-        .map(|t| table.loss_index(t))
-        .collect::<Result<Vec<_>>>()?;
-    let mut problems = Vec::new();
-    let mut out = Samples {
-        x: Vec::new(),
-        y: Vec::new(),
-        run_ids: Vec::new(),
-        errors: Vec::new(),
-        domain_losses: Vec::new(),
-        target: target.clone(),
-        target_losses: Vec::new(),
-    };
-    let own_loss: Vec<Option<usize>> = table
-        .domains
-        .iter()
-        .map(|d| table.loss_domains.iter().position(|l| l == d))
-        .collect();
-    for (row, run) in table
-        .runs
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.status == crate::regmix::runs::FINISHED)
-    {
-        let sum: f64 = run.weights.iter().sum();
-        if (sum - 1.0).abs() > WEIGHT_SUM_TOLERANCE {
-            problems.push(format!(
-                "run {} (row {row}): weights sum to {sum:.6}, not 1",
-                run.run_id
-            ));
-            continue;
-        }
-        let mut losses = Vec::with_capacity(columns.len());
-        for (&c, domain) in columns.iter().zip(target.domains()) {
-            match run.losses[c] {
-                Some(loss) if loss.is_finite() => losses.push(loss),
-                other => problems.push(format!(
-                    "run {} (row {row}): column loss_{domain} is {}",
-                    run.run_id,
-                    other.map_or("missing".to_string(), |l| l.to_string())
-                )),
-            }
-        }
-        out.x.push(run.weights.clone());
-        out.y.push(target.combine(&losses));
-        out.target_losses.push(losses);
-        out.run_ids.push(run.run_id.clone());
-        out.domain_losses.push(
-            own_loss
-                .iter()
-                .map(|c| c.and_then(|c| run.losses[c]).unwrap_or(f64::NAN))
-                .collect(),
-        );
-        let errors: Option<Vec<f64>> = columns.iter().map(|&c| run.loss_errors[c]).collect();
-        out.errors.push(errors.map(|e| target.combine_errors(&e)));
-    }
-    if !problems.is_empty() {
-        bail!(
-            "the runs table has {} unusable value(s); fix or remove these runs:\n  {}",
-            problems.len(),
-            problems
-                .iter()
-                .take(20)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join("\n  ")
-        );
-    }
-    if out.y.len() < 3 {
-        bail!(
-            "a fit needs at least 3 finished runs with the target loss; the runs table has {}",
-            out.y.len()
-        );
-    }
-    Ok(out)
+    /// The chosen law's parameters on the bounds their meaning imposes ([`bounds::OnBound`]).
+    #[serde(default)]
+    pub bounds: Vec<bounds::OnBound>,
+    /// Laws ranked before the chosen regressor and passed over because, refitted on every run, their
+    /// answer leaned on a loss floor at zero ([`bounds::OnBound::disqualifies`]), with why.
+    #[serde(default)]
+    pub passed_over: Vec<Skipped>,
 }
 
 /// The fold of each of `n` runs for `folds` folds (at least 2, at most `n`), shuffled by `seed`.
@@ -419,19 +261,25 @@ pub fn fit(
     let target_error = TargetError::of(&samples.errors, &samples.y);
     let tolerance = target_error.as_ref().map_or(0.0, |e| e.standard_error);
     let order = select::rank(&scores, config.select, tolerance);
-    let (best, best_predictions) = (scores[order[0]].clone(), &predictions[order[0]]);
+    let best = &scores[order[0]];
     let least = scores
         .iter()
         .map(select::regret_of)
         .fold(f64::INFINITY, f64::min);
-    if config.select == Selection::Regret && select::regret_of(&best) > least {
+    if config.select == Selection::Regret && select::regret_of(best) > least {
         tracing::info!(
             "fit: {} chosen, its cross-validated regret {:.4} within the target's standard error {tolerance:.4} of the least ({least:.4}), and earlier in the regressors' order of preference",
             best.regressor.name(),
-            select::regret_of(&best)
+            select::regret_of(best)
         );
     }
-    let model = Fitted::fit(best.regressor, samples.rows(), config.seed)?;
+    let (chosen, model, on_bounds, passed_over) =
+        physical_choice(&order, &scores, &samples, &table.domains, config)?;
+    let mut order = order;
+    let at = order.iter().position(|&i| i == chosen).unwrap_or(0);
+    order.remove(at);
+    order.insert(0, chosen);
+    let (best, best_predictions) = (scores[chosen].clone(), &predictions[chosen]);
     let fit_model = FitModel {
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         domains: full.domains.clone(),
@@ -462,8 +310,51 @@ pub fn fit(
             })
             .collect(),
         target_error,
+        bounds: on_bounds,
+        passed_over,
     };
     Ok((fit_model, report))
+}
+
+/// The first regressor of `order` whose fit on every run is physical ([`Fitted::bounds`]: none of its
+/// bounds disqualifies it), with that fit, its bounds and the laws passed over on the way. Where every
+/// regressor is passed over, the first of `order` is kept, warned about, and its bounds say why.
+/// Errors: a refit that fails.
+fn physical_choice(
+    order: &[usize],
+    scores: &[RegressorScore],
+    samples: &Samples,
+    domains: &[String],
+    config: &FitConfig,
+) -> Result<(usize, Fitted, Vec<bounds::OnBound>, Vec<Skipped>)> {
+    let mut passed_over = Vec::new();
+    let mut first = None;
+    for &i in order {
+        let kind = scores[i].regressor;
+        let model = Fitted::fit(kind, samples.rows(), config.seed)?;
+        let on_bounds = model.bounds(domains, &config.target);
+        let Some(bad) = on_bounds.iter().find(|b| b.disqualifies) else {
+            return Ok((i, model, on_bounds, passed_over));
+        };
+        let reason = bad.describe();
+        tracing::warn!(
+            "fit: passing over {} (cross-validated first among those left): {reason}",
+            kind.name()
+        );
+        passed_over.push(Skipped {
+            regressor: kind,
+            reason,
+        });
+        first.get_or_insert((i, model, on_bounds));
+    }
+    let (i, model, on_bounds) = first.context("no regressor was fitted")?;
+    tracing::warn!(
+        "fit: every regressor left is a law that leans on a loss floor at zero; keeping {}, the first by {:?}",
+        scores[i].regressor.name(),
+        config.select
+    );
+    passed_over.retain(|s| s.regressor != scores[i].regressor);
+    Ok((i, model, on_bounds, passed_over))
 }
 
 /// Fits the runs table at `runs_path` ([`fit`]) and writes `model.json`, `report.json` and
@@ -494,4 +385,77 @@ pub fn read_model(path: &Path) -> Result<FitModel> {
             path.display()
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::regmix::fit::power_law::PowerLaw;
+
+    /// Runs whose target follows a power law with a negative floor: the power law, first by
+    /// cross-validation, is passed over for the next regressor, and the report says why.
+    #[test]
+    fn a_law_that_needs_a_negative_floor_is_passed_over() {
+        let law = |e: f64, own: usize| {
+            let mut t = vec![0.02; 2];
+            t[own] = 1.0;
+            PowerLaw {
+                e,
+                k: 6.0,
+                alpha: 0.15,
+                eps: 0.01,
+                t,
+            }
+        };
+        let laws = [law(-3.0, 0), law(2.0, 1)];
+        let x: Vec<Vec<f64>> = (0..30)
+            .map(|i| {
+                let w = 0.02 + 0.96 * i as f64 / 29.0;
+                vec![w, 1.0 - w]
+            })
+            .collect();
+        let domain_losses: Vec<Vec<f64>> = (x.iter())
+            .map(|w| laws.iter().map(|l| l.predict(w)).collect())
+            .collect();
+        let y: Vec<f64> = domain_losses.iter().map(|l| l[0]).collect();
+        let target = Target::weighted(vec![("a".into(), 1.0)]).unwrap();
+        let samples = Samples {
+            x,
+            run_ids: (0..y.len()).map(|i| format!("run-{i}")).collect(),
+            errors: vec![None; y.len()],
+            target_losses: y.iter().map(|&v| vec![v]).collect(),
+            y,
+            domain_losses,
+            target: target.clone(),
+        };
+        let config = FitConfig {
+            target,
+            ..FitConfig::default()
+        };
+        let scores = [RegressorKind::PowerLaw, RegressorKind::Gbdt].map(|kind| RegressorScore {
+            regressor: kind,
+            spearman: 1.0,
+            pearson: 1.0,
+            mean_absolute_error: 0.0,
+            regret: Some(0.0),
+        });
+        let domains = ["a".to_string(), "b".to_string()];
+        let (chosen, model, bounds, passed_over) =
+            physical_choice(&[0, 1], &scores, &samples, &domains, &config).unwrap();
+        assert_eq!(chosen, 1);
+        assert!(matches!(model, Fitted::Gbdt(_)));
+        assert!(bounds.is_empty());
+        assert_eq!(passed_over.len(), 1);
+        assert_eq!(passed_over[0].regressor, RegressorKind::PowerLaw);
+        assert!(
+            passed_over[0].reason.contains("`a`'s law"),
+            "{passed_over:?}"
+        );
+        // With the law alone, it is kept, and its bound says why it is not physical.
+        let (chosen, _, bounds, passed_over) =
+            physical_choice(&[0], &scores, &samples, &domains, &config).unwrap();
+        assert_eq!(chosen, 0);
+        assert!(passed_over.is_empty());
+        assert!(bounds.iter().any(|b| b.disqualifies), "{bounds:?}");
+    }
 }

@@ -16,6 +16,12 @@
 //! `w` (a negative power of a positive affine function), so the combination is convex and the exact
 //! proposer minimises it ([`super::super::solve`]). Fitted like the exponential laws: a Huber loss,
 //! multi-start L-BFGS, the best start chosen by (loss, start index).
+//!
+//! Every parameter is physical by construction: the floor `e`, the scale `k`, the exponent `alpha`, `eps`
+//! and the transfers `t` are fitted as logarithms, so none can go below zero (a loss floor under zero
+//! is not a loss), and the target's shares `a` are non-negative with a sum of at most 1
+//! ([`super::law::combine`]). A floor the data would push below zero comes back near zero, and
+//! [`PowerMixingLaw::bounds`] reports it.
 
 use anyhow::{Result, bail};
 use rand::Rng;
@@ -78,7 +84,7 @@ impl PowerLaw {
             let ln_t: Vec<f64> = (1..dims).map(|_| rng.random_range(-7.0..-1.0)).collect();
             let u = mean_own + ln_eps.exp();
             let mut p = vec![
-                e,
+                e.ln(),
                 ((mean - e).max(1e-6) * u.powf(alpha)).ln(),
                 alpha.ln(),
                 ln_eps,
@@ -89,9 +95,9 @@ impl PowerLaw {
         let Some(p) = best_of_starts(seed, &problem, start) else {
             bail!("no start of the power mixing-law fit converged");
         };
-        let (k, alpha, eps, t) = problem.unpack(&p);
+        let (e, k, alpha, eps, t) = problem.unpack(&p);
         Ok(PowerLaw {
-            e: p[0],
+            e,
             k,
             alpha,
             eps,
@@ -101,7 +107,7 @@ impl PowerLaw {
 }
 
 /// The mean Huber loss of one domain's power law; parameters
-/// `[e, ln k, ln alpha, ln eps, ln t_i for every domain i but the own]`.
+/// `[ln e, ln k, ln alpha, ln eps, ln t_i for every domain i but the own]`.
 #[derive(Clone)]
 struct DomainLaw<'a> {
     x: &'a [Vec<f64>],
@@ -110,11 +116,13 @@ struct DomainLaw<'a> {
 }
 
 impl DomainLaw<'_> {
-    /// `k`, `alpha`, `eps` and the full transfer vector `t` (1 at the own domain) of parameters `p`.
-    fn unpack(&self, p: &[f64]) -> (f64, f64, f64, Vec<f64>) {
+    /// `e`, `k`, `alpha`, `eps` and the full transfer vector `t` (1 at the own domain) of parameters
+    /// `p`.
+    fn unpack(&self, p: &[f64]) -> (f64, f64, f64, f64, Vec<f64>) {
         let mut t: Vec<f64> = p[4..].iter().map(|v| v.min(MAX_EXPONENT).exp()).collect();
         t.insert(self.own, 1.0);
         (
+            p[0].min(MAX_EXPONENT).exp(),
             p[1].min(MAX_EXPONENT).exp(),
             p[2].min(MAX_EXPONENT).exp(),
             p[3].clamp(MIN_LN_EPS, MAX_EXPONENT).exp(),
@@ -126,17 +134,17 @@ impl DomainLaw<'_> {
 impl Objective for DomainLaw<'_> {
     /// The mean loss and its gradient at `p`.
     fn evaluate(&self, p: &[f64]) -> (f64, Vec<f64>) {
-        let (_, alpha, eps, t) = self.unpack(p);
+        let (e, _, alpha, eps, t) = self.unpack(p);
         let mut cost = 0.0;
         let mut grad = vec![0.0; p.len()];
         for (w, &y) in self.x.iter().zip(self.y) {
             let u = dot(&t, w) + eps;
             let term = (p[1] - alpha * u.ln()).min(MAX_EXPONENT).exp();
-            let (c, slope) = huber(p[0] + term - y);
+            let (c, slope) = huber(e + term - y);
             cost += c;
             // d term / d u, times the chain to each log-parameter.
             let du = -alpha * term / u;
-            grad[0] += slope;
+            grad[0] += slope * e;
             grad[1] += slope * term;
             grad[2] += slope * term * -u.ln() * alpha;
             grad[3] += slope * du * eps;
@@ -258,7 +266,7 @@ mod tests {
             y: &y,
             own: 0,
         };
-        let p = vec![3.5, -1.0, -0.7, -4.0, -3.0, -2.0];
+        let p = vec![3.5f64.ln(), -1.0, -0.7, -4.0, -3.0, -2.0];
         let (_, grad) = objective.evaluate(&p);
         for i in 0..p.len() {
             let h = 1e-6;

@@ -23,6 +23,7 @@ pub fn answer(work: &Path) -> Result<Option<String>> {
                     format!("{:.4}", d.chosen),
                     format!("{:.4}", d.natural),
                     format!("{:.4}", d.uniform),
+                    answer.interval(&d.domain),
                 ]
             })
             .collect();
@@ -32,14 +33,27 @@ pub fn answer(work: &Path) -> Result<Option<String>> {
                 format!("{:.4}", p.chosen),
                 p.natural.map_or("-".into(), |l| format!("{l:.4}")),
                 format!("{:.4}", p.uniform),
+                String::new(),
             ]);
         }
         body.push_str(&format!(
             "<h3>{} ({})</h3>{}",
             escape(&answer.name),
             escape(&answer.method),
-            table(&["domain", "chosen", "natural", "uniform"], &rows)
+            table(
+                &["domain", "chosen", "natural", "uniform", "interval"],
+                &rows
+            )
         ));
+        if let Some(sentence) = answer.intervals_sentence() {
+            body.push_str(&format!("<p>{}.</p>", escape(&sentence)));
+        }
+        if let Some(learning) = &answer.proxy_learning {
+            body.push_str(&format!("<p>{}.</p>", escape(&learning.sentence())));
+            if let Some(refusal) = learning.refusal() {
+                body.push_str(&format!("<p><b>{}</b></p>", escape(refusal)));
+            }
+        }
         if let Some(v) = &answer.validation {
             body.push_str(&format!("<p>{}.</p>", escape(&v.sentence())));
         }

@@ -205,6 +205,8 @@ pub fn tokens(work: &Path) -> Result<Option<String>> {
                 d.tokens.to_string(),
                 d.val_documents.to_string(),
                 d.val_tokens.to_string(),
+                d.val_unigram_entropy
+                    .map_or("-".into(), |h| format!("{h:.3}")),
                 if d.eval_only {
                     "evaluation only".into()
                 } else {
@@ -234,7 +236,15 @@ pub fn tokens(work: &Path) -> Result<Option<String>> {
         index.vocab_size, index.dtype, index.eod_id
     );
     let body = table(
-        &["domain", "docs", "tokens", "val docs", "val tokens", ""],
+        &[
+            "domain",
+            "docs",
+            "tokens",
+            "val docs",
+            "val tokens",
+            "val unigram entropy (nats/token)",
+            "",
+        ],
         &rows,
     ) + &charts(&[chart]);
     Ok(Some(section("tokens", "Tokens", &note, &body)))

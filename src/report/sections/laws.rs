@@ -2,7 +2,7 @@
 
 use crate::regmix::fit::law::TargetLaws;
 use crate::regmix::fit::{Fitted, Target};
-use crate::report::html::table;
+use crate::report::html::{escape, table};
 
 /// The chosen law's parameters, one row per regressor input (`domains`): how much the target
 /// looks like the domain (`a`) and the law of the domain's own loss; empty for other regressors.
@@ -64,9 +64,24 @@ pub(super) fn law_table(model: &Fitted, domains: &[String], target: &Target) -> 
         .collect();
     format!(
         "<h3>The chosen law, per domain</h3><p>The target's loss is b + sum_j a_j L_j(w), one law L_j per \
-         domain's own loss; a_j is how much the target looks like domain j.</p>{}",
-        table(header, &rows)
+         domain's own loss; a_j is how much the target looks like domain j (a_j >= 0, their sum at most \
+         1); every floor is at least 0.</p>{}{}",
+        table(header, &rows),
+        on_bounds(model, domains, target)
     )
+}
+
+/// The law's parameters on their bounds ([`Fitted::bounds`]), as a list; empty when none is.
+fn on_bounds(model: &Fitted, domains: &[String], target: &Target) -> String {
+    let bounds = model.bounds(domains, target);
+    if bounds.is_empty() {
+        return String::new();
+    }
+    let items: String = bounds
+        .iter()
+        .map(|b| format!("<li>{}</li>", escape(&b.describe())))
+        .collect();
+    format!("<p>Parameters on their bounds:</p><ul>{items}</ul>")
 }
 
 /// Olmix's law per target domain: a row per regressor input with each target law's coefficient `t`
@@ -106,7 +121,8 @@ fn target_laws(laws: &TargetLaws, domains: &[String], target: &Target) -> String
     );
     format!(
         "<h3>The chosen law, per target domain</h3><p>Each target domain's loss is exp(c) + exp(t . w), \
-         in the target's order; the prediction is their weighted sum.</p>{}",
-        table(&header, &rows)
+         in the target's order; the prediction is their weighted sum.</p>{}{}",
+        table(&header, &rows),
+        on_bounds(&Fitted::LogLinear(laws.clone()), domains, target)
     )
 }

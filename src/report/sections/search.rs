@@ -11,7 +11,7 @@ use arrow::datatypes::{DataType, Float64Type};
 use super::inputs::{read_json, read_parquet};
 use crate::regmix::fit::{FitReport, read_model};
 use crate::regmix::simulate::Optimum;
-use crate::report::charts::{bars, scatter};
+use crate::report::charts::{bars, bars_with_intervals, scatter};
 use crate::report::html::{charts, section, table};
 
 /// The values of weight column `c` of every batch as f64 (cast from any numeric type). Errors: a column
@@ -324,7 +324,11 @@ pub fn optimum(work: &Path) -> Result<Option<String>> {
         ));
     }
     series.push(("uniform", vec![uniform; labels.len()]));
-    let chart = bars("Chosen weights", &labels, &series, "weight")?;
+    // The whiskers: each weight's interval over resampled runs (crate::regmix::bootstrap).
+    let intervals: Vec<(f64, f64)> = (optimum.intervals.iter())
+        .flat_map(|i| i.domains.iter().map(|d| (d.low, d.high)))
+        .collect();
+    let chart = bars_with_intervals("Chosen weights", &labels, &series, "weight", &intervals)?;
     let weights: Vec<Vec<String>> = optimum
         .domains
         .iter()

@@ -351,7 +351,7 @@ fn split(
     let (val_documents, val_tokens) = (val.documents(), val.tokens());
     digest += val.digest();
     val.finish()?;
-    Ok(TokenDomain {
+    let mut domain = TokenDomain {
         domain: domain.to_string(),
         file_stem: stem,
         documents: parts.iter().map(|p| p.documents).sum(),
@@ -359,7 +359,12 @@ fn split(
         val_documents,
         val_tokens,
         eval_only,
+        val_unigram_entropy: None,
+        // Imported tokens come without their text.
+        val_bytes: None,
         digest: Some(digest),
         parts,
-    })
+    };
+    crate::data::tokens::unigram::measure(&mut domain, staging)?;
+    Ok(domain)
 }
