@@ -83,9 +83,8 @@ pub struct Search<'a, F> {
     pub seed: u64,
 }
 
-/// The bootstrap of `search` (its model fitted on `table` as `report` says), with
-/// `search.config.bootstrap` draws seeded by its seed: the same result for the same seed whatever the
-/// thread count. A resample whose refit or search fails is left out, counted and logged; `None` (logged)
+/// The bootstrap of `search` (its model fitted on `table` as `report` says), with `search.resamples`
+/// draws seeded by `search.seed`: the same result for the same seed whatever the thread count. A resample whose refit or search fails is left out, counted and logged; `None` (logged)
 /// when every one fails. Errors: a runs table the fit would refuse.
 pub fn bootstrap<F>(
     table: &RunsTable,

@@ -5,23 +5,16 @@
 use crate::data::tokens::TokensIndex;
 use crate::manifest::evidence::ProxyLearning;
 use crate::regmix::fit::FitReport;
+use crate::regmix::fit::metrics::median;
 
 /// The proxies' learning on the fit's target, from the fit's measured target losses and the token
 /// index's unigram entropies and text bytes of the target's domains (weighted as the target weighs
 /// them; bits per byte convert each domain's tokens-per-byte with the same weights, which is exact for
 /// a one-domain target). `None` when the fit has no runs.
 pub fn proxy_learning(fit: &FitReport, index: &TokensIndex) -> Option<ProxyLearning> {
-    let mut losses: Vec<f64> = fit.out_of_fold.iter().map(|o| o.measured).collect();
-    if losses.is_empty() {
-        return None;
-    }
-    losses.sort_by(f64::total_cmp);
-    let mid = losses.len() / 2;
-    let median = if losses.len() % 2 == 1 {
-        losses[mid]
-    } else {
-        (losses[mid - 1] + losses[mid]) / 2.0
-    };
+    let losses: Vec<f64> = fit.out_of_fold.iter().map(|o| o.measured).collect();
+    let best = losses.iter().copied().reduce(f64::min)?;
+    let median = median(&losses);
     let target = &fit.config.target;
     let domains: Option<Vec<_>> = (target.domains().iter())
         .map(|name| index.domains.iter().find(|d| &d.domain == name))
@@ -37,7 +30,7 @@ pub fn proxy_learning(fit: &FitReport, index: &TokensIndex) -> Option<ProxyLearn
     let per_nat = weighted(&|d| d.bits_per_byte(1.0));
     Some(ProxyLearning {
         median_target_loss: median,
-        best_target_loss: losses[0],
+        best_target_loss: best,
         untrained_loss: (index.vocab_size.max(2) as f64).ln(),
         unigram_entropy,
         median_bits_per_byte: per_nat.map(|f| f * median),

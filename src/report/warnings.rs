@@ -140,16 +140,6 @@ pub fn warnings(evidence: &Evidence) -> Vec<Warning> {
             .out_of_fold
             .iter()
             .min_by(|a, b| a.measured.total_cmp(&b.measured));
-        if let Some(bad) = fit.bounds.iter().find(|b| b.disqualifies) {
-            warn(
-                format!(
-                    "the chosen law is not physical: {} (every other regressor was a law of the same kind)",
-                    bad.describe()
-                ),
-                "add the non-law regressors (gbdt, forest) to [regmix.fit] regressors, or train the proxies \
-                 longer so that the losses follow a law",
-            );
-        }
         if let Some(score) = fit.regressors.iter().find(|r| r.regressor == fit.chosen)
             && (score.spearman.is_nan() || score.spearman < RHO_FLOOR)
         {

@@ -1,7 +1,10 @@
 //! The fitted laws' parameters that sit on the bounds their meaning imposes ([`OnBound`]): a loss
 //! floor at zero (the laws fit it as a logarithm, so a fit that wanted it negative comes back near
 //! zero) and the target's shares summing to one ([`super::law::combine`]). `remix fit` reports every
-//! one, and passes over a law whose answer leans on a floor at zero ([`OnBound::disqualifies`]).
+//! one (`report.json`, the report's law table) and still chooses by cross-validation: on the
+//! known-mixture benchmark, passing over a power law whose floor sat at zero under a domain the target
+//! draws on chose the exponential law on 2 of 5 seeds, 0.20-0.24 from the truth where the power law was
+//! 0.02-0.03 (README).
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -38,9 +41,9 @@ pub struct OnBound {
     pub value: f64,
     pub bound: f64,
     /// Whether the law's prediction leans on it: a floor at zero in a law the target draws on (a share
-    /// above [`MIN_SHARE`], or any `log_linear` target law). Such a law needed a loss floor below zero
-    /// to fit the runs, so its shape is not that of a loss, and `remix fit` chooses another regressor.
-    pub disqualifies: bool,
+    /// above [`MIN_SHARE`], or any `log_linear` target law), which wanted a loss floor below zero to
+    /// fit the runs.
+    pub target_leans_on_it: bool,
 }
 
 impl OnBound {
@@ -51,7 +54,7 @@ impl OnBound {
                 "the loss floor of `{domain}`'s law is {:.2e}, on its bound {} (the fit wanted it below zero){}",
                 self.value,
                 self.bound,
-                if self.disqualifies {
+                if self.target_leans_on_it {
                     ", and the target leans on that law"
                 } else {
                     ""
@@ -67,13 +70,13 @@ impl OnBound {
     }
 }
 
-fn floor(domain: &str, value: f64, disqualifies: bool) -> Option<OnBound> {
+fn floor(domain: &str, value: f64, target_leans_on_it: bool) -> Option<OnBound> {
     (value < FLOOR_AT_ZERO).then(|| OnBound {
         parameter: Bounded::Floor,
         domain: Some(domain.to_string()),
         value,
         bound: 0.0,
-        disqualifies,
+        target_leans_on_it,
     })
 }
 
@@ -84,7 +87,7 @@ fn share_sum(a: &[f64]) -> Option<OnBound> {
         domain: None,
         value: sum,
         bound: 1.0,
-        disqualifies: false,
+        target_leans_on_it: false,
     })
 }
 
@@ -123,22 +126,11 @@ impl Fitted {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::regmix::fit::metrics::random_mixtures;
     use crate::regmix::fit::power_law::{PowerLaw, PowerMixingLaw};
-    use rand::{Rng, SeedableRng};
-
-    fn mixtures(n: usize, seed: u64) -> Vec<Vec<f64>> {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        (0..n)
-            .map(|_| {
-                let raw: Vec<f64> = (0..3).map(|_| rng.random_range(0.01..1.0)).collect();
-                let sum: f64 = raw.iter().sum();
-                raw.iter().map(|v| v / sum).collect()
-            })
-            .collect()
-    }
 
     /// Losses made by power laws whose floor is below zero: the fit brings the floor back to its bound
-    /// near zero (not negative), and the bound is reported, disqualifying where the target leans on it.
+    /// near zero (not negative), and the bound is reported, with whether the target leans on it.
     #[test]
     fn a_floor_that_wanted_to_be_negative_is_on_its_bound_and_flagged() {
         let truth = |e: f64, own: usize| {
@@ -153,7 +145,7 @@ mod tests {
             }
         };
         let laws = [truth(-3.0, 0), truth(2.0, 1), truth(2.0, 2)];
-        let x = mixtures(40, 9);
+        let x = random_mixtures(40, 3, 9);
         let losses: Vec<Vec<f64>> = (x.iter())
             .map(|w| laws.iter().map(|l| l.predict(w)).collect())
             .collect();
@@ -171,7 +163,7 @@ mod tests {
             .find(|b| b.parameter == Bounded::Floor && b.domain.as_deref() == Some("a"))
             .unwrap_or_else(|| panic!("{bounds:?} {model:?}"));
         assert!(
-            floor.disqualifies && floor.value < FLOOR_AT_ZERO,
+            floor.target_leans_on_it && floor.value < FLOOR_AT_ZERO,
             "{floor:?}"
         );
         assert!(floor.describe().contains("wanted it below zero"));

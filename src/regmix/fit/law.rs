@@ -313,17 +313,7 @@ impl MixingLaw {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn mixtures(n: usize, dims: usize, seed: u64) -> Vec<Vec<f64>> {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        (0..n)
-            .map(|_| {
-                let raw: Vec<f64> = (0..dims).map(|_| rng.random_range(0.01..1.0)).collect();
-                let sum: f64 = raw.iter().sum();
-                raw.iter().map(|v| v / sum).collect()
-            })
-            .collect()
-    }
+    use crate::regmix::fit::metrics::random_mixtures;
 
     /// A law is recovered from its own noiseless values, the same whatever the thread count.
     #[test]
@@ -332,7 +322,7 @@ mod tests {
             c: 1.2,
             t: vec![0.4, 1.1, -0.3],
         };
-        let x = mixtures(40, 3, 1);
+        let x = random_mixtures(40, 3, 1);
         let y: Vec<f64> = x.iter().map(|w| truth.predict(w)).collect();
         let law = Law::fit(&x, &y, 7).unwrap();
         for w in &x {
@@ -360,7 +350,7 @@ mod tests {
                 t: vec![-0.5, 0.6, 0.8],
             },
         ];
-        let x = mixtures(40, 3, 3);
+        let x = random_mixtures(40, 3, 3);
         let losses: Vec<Vec<f64>> = (x.iter())
             .map(|w| truths.iter().map(|law| law.predict(w)).collect())
             .collect();

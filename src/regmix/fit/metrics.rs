@@ -1,4 +1,31 @@
-//! How well predictions rank and match measurements.
+//! How well predictions rank and match measurements, and the few statistics the fits' reports share.
+
+/// The median of `values` (the mean of the middle two for an even count); NaN when empty.
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[mid],
+        _ => (sorted[mid - 1] + sorted[mid]) / 2.0,
+    }
+}
+
+/// `n` mixtures of `dims` domains, each weight drawn from 0.01..1 and normalised: the runs the laws'
+/// tests fit.
+#[cfg(test)]
+pub(crate) fn random_mixtures(n: usize, dims: usize, seed: u64) -> Vec<Vec<f64>> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| {
+            let raw: Vec<f64> = (0..dims).map(|_| rng.random_range(0.01..1.0)).collect();
+            let sum: f64 = raw.iter().sum();
+            raw.iter().map(|v| v / sum).collect()
+        })
+        .collect()
+}
 
 /// Ranks with ties averaged (1-based), as Spearman's rho needs.
 fn ranks(values: &[f64]) -> Vec<f64> {

@@ -143,10 +143,6 @@ pub struct FitReport {
     /// The chosen law's parameters on the bounds their meaning imposes ([`bounds::OnBound`]).
     #[serde(default)]
     pub bounds: Vec<bounds::OnBound>,
-    /// Laws ranked before the chosen regressor and passed over because, refitted on every run, their
-    /// answer leaned on a loss floor at zero ([`bounds::OnBound::disqualifies`]), with why.
-    #[serde(default)]
-    pub passed_over: Vec<Skipped>,
 }
 
 /// The fold of each of `n` runs for `folds` folds (at least 2, at most `n`), shuffled by `seed`.
@@ -261,25 +257,24 @@ pub fn fit(
     let target_error = TargetError::of(&samples.errors, &samples.y);
     let tolerance = target_error.as_ref().map_or(0.0, |e| e.standard_error);
     let order = select::rank(&scores, config.select, tolerance);
-    let best = &scores[order[0]];
     let least = scores
         .iter()
         .map(select::regret_of)
         .fold(f64::INFINITY, f64::min);
-    if config.select == Selection::Regret && select::regret_of(best) > least {
+    let chosen = &scores[order[0]];
+    if config.select == Selection::Regret && select::regret_of(chosen) > least {
         tracing::info!(
             "fit: {} chosen, its cross-validated regret {:.4} within the target's standard error {tolerance:.4} of the least ({least:.4}), and earlier in the regressors' order of preference",
-            best.regressor.name(),
-            select::regret_of(best)
+            chosen.regressor.name(),
+            select::regret_of(chosen)
         );
     }
-    let (chosen, model, on_bounds, passed_over) =
-        physical_choice(&order, &scores, &samples, &table.domains, config)?;
-    let mut order = order;
-    let at = order.iter().position(|&i| i == chosen).unwrap_or(0);
-    order.remove(at);
-    order.insert(0, chosen);
-    let (best, best_predictions) = (scores[chosen].clone(), &predictions[chosen]);
+    let (best, best_predictions) = (scores[order[0]].clone(), &predictions[order[0]]);
+    let model = Fitted::fit(best.regressor, samples.rows(), config.seed)?;
+    let on_bounds = model.bounds(&table.domains, &config.target);
+    for bound in &on_bounds {
+        tracing::info!("fit: {} {}", best.regressor.name(), bound.describe());
+    }
     let fit_model = FitModel {
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         domains: full.domains.clone(),
@@ -311,50 +306,8 @@ pub fn fit(
             .collect(),
         target_error,
         bounds: on_bounds,
-        passed_over,
     };
     Ok((fit_model, report))
-}
-
-/// The first regressor of `order` whose fit on every run is physical ([`Fitted::bounds`]: none of its
-/// bounds disqualifies it), with that fit, its bounds and the laws passed over on the way. Where every
-/// regressor is passed over, the first of `order` is kept, warned about, and its bounds say why.
-/// Errors: a refit that fails.
-fn physical_choice(
-    order: &[usize],
-    scores: &[RegressorScore],
-    samples: &Samples,
-    domains: &[String],
-    config: &FitConfig,
-) -> Result<(usize, Fitted, Vec<bounds::OnBound>, Vec<Skipped>)> {
-    let mut passed_over = Vec::new();
-    let mut first = None;
-    for &i in order {
-        let kind = scores[i].regressor;
-        let model = Fitted::fit(kind, samples.rows(), config.seed)?;
-        let on_bounds = model.bounds(domains, &config.target);
-        let Some(bad) = on_bounds.iter().find(|b| b.disqualifies) else {
-            return Ok((i, model, on_bounds, passed_over));
-        };
-        let reason = bad.describe();
-        tracing::warn!(
-            "fit: passing over {} (cross-validated first among those left): {reason}",
-            kind.name()
-        );
-        passed_over.push(Skipped {
-            regressor: kind,
-            reason,
-        });
-        first.get_or_insert((i, model, on_bounds));
-    }
-    let (i, model, on_bounds) = first.context("no regressor was fitted")?;
-    tracing::warn!(
-        "fit: every regressor left is a law that leans on a loss floor at zero; keeping {}, the first by {:?}",
-        scores[i].regressor.name(),
-        config.select
-    );
-    passed_over.retain(|s| s.regressor != scores[i].regressor);
-    Ok((i, model, on_bounds, passed_over))
 }
 
 /// Fits the runs table at `runs_path` ([`fit`]) and writes `model.json`, `report.json` and
@@ -385,77 +338,4 @@ pub fn read_model(path: &Path) -> Result<FitModel> {
             path.display()
         )
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::regmix::fit::power_law::PowerLaw;
-
-    /// Runs whose target follows a power law with a negative floor: the power law, first by
-    /// cross-validation, is passed over for the next regressor, and the report says why.
-    #[test]
-    fn a_law_that_needs_a_negative_floor_is_passed_over() {
-        let law = |e: f64, own: usize| {
-            let mut t = vec![0.02; 2];
-            t[own] = 1.0;
-            PowerLaw {
-                e,
-                k: 6.0,
-                alpha: 0.15,
-                eps: 0.01,
-                t,
-            }
-        };
-        let laws = [law(-3.0, 0), law(2.0, 1)];
-        let x: Vec<Vec<f64>> = (0..30)
-            .map(|i| {
-                let w = 0.02 + 0.96 * i as f64 / 29.0;
-                vec![w, 1.0 - w]
-            })
-            .collect();
-        let domain_losses: Vec<Vec<f64>> = (x.iter())
-            .map(|w| laws.iter().map(|l| l.predict(w)).collect())
-            .collect();
-        let y: Vec<f64> = domain_losses.iter().map(|l| l[0]).collect();
-        let target = Target::weighted(vec![("a".into(), 1.0)]).unwrap();
-        let samples = Samples {
-            x,
-            run_ids: (0..y.len()).map(|i| format!("run-{i}")).collect(),
-            errors: vec![None; y.len()],
-            target_losses: y.iter().map(|&v| vec![v]).collect(),
-            y,
-            domain_losses,
-            target: target.clone(),
-        };
-        let config = FitConfig {
-            target,
-            ..FitConfig::default()
-        };
-        let scores = [RegressorKind::PowerLaw, RegressorKind::Gbdt].map(|kind| RegressorScore {
-            regressor: kind,
-            spearman: 1.0,
-            pearson: 1.0,
-            mean_absolute_error: 0.0,
-            regret: Some(0.0),
-        });
-        let domains = ["a".to_string(), "b".to_string()];
-        let (chosen, model, bounds, passed_over) =
-            physical_choice(&[0, 1], &scores, &samples, &domains, &config).unwrap();
-        assert_eq!(chosen, 1);
-        assert!(matches!(model, Fitted::Gbdt(_)));
-        assert!(bounds.is_empty());
-        assert_eq!(passed_over.len(), 1);
-        assert_eq!(passed_over[0].regressor, RegressorKind::PowerLaw);
-        assert!(
-            passed_over[0].reason.contains("`a`'s law"),
-            "{passed_over:?}"
-        );
-        // With the law alone, it is kept, and its bound says why it is not physical.
-        let (chosen, _, bounds, passed_over) =
-            physical_choice(&[0], &scores, &samples, &domains, &config).unwrap();
-        assert_eq!(chosen, 0);
-        assert!(passed_over.is_empty());
-        assert!(bounds.iter().any(|b| b.disqualifies), "{bounds:?}");
-    }
 }

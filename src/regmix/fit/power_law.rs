@@ -214,18 +214,7 @@ impl PowerMixingLaw {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
-
-    fn mixtures(n: usize, dims: usize, seed: u64) -> Vec<Vec<f64>> {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        (0..n)
-            .map(|_| {
-                let raw: Vec<f64> = (0..dims).map(|_| rng.random_range(0.01..1.0)).collect();
-                let sum: f64 = raw.iter().sum();
-                raw.iter().map(|v| v / sum).collect()
-            })
-            .collect()
-    }
+    use crate::regmix::fit::metrics::random_mixtures;
 
     /// A power law is recovered from its own noiseless values, the same whatever the thread count.
     #[test]
@@ -237,7 +226,7 @@ mod tests {
             eps: 0.01,
             t: vec![0.05, 1.0, 0.2],
         };
-        let x = mixtures(40, 3, 1);
+        let x = random_mixtures(40, 3, 1);
         let y: Vec<f64> = x.iter().map(|w| truth.predict(w)).collect();
         let law = PowerLaw::fit(&x, &y, 1, 7).unwrap();
         assert_eq!(law.t[1], 1.0);
@@ -256,7 +245,7 @@ mod tests {
     /// central differences.
     #[test]
     fn gradients_match_finite_differences() {
-        let x = mixtures(12, 3, 3);
+        let x = random_mixtures(12, 3, 3);
         let y: Vec<f64> = x
             .iter()
             .map(|w| 4.0 + 0.3 * (w[0] + 0.02).powf(-0.4))
@@ -342,7 +331,7 @@ mod tests {
                 t: vec![0.05, 0.05, 1.0],
             },
         ];
-        let x = mixtures(40, 3, 5);
+        let x = random_mixtures(40, 3, 5);
         let losses: Vec<Vec<f64>> = x
             .iter()
             .map(|w| laws.iter().map(|l| l.predict(w)).collect())

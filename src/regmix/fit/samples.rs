@@ -23,17 +23,11 @@ impl TargetError {
     /// From each run's target standard error (`None` where unknown: then there is no estimate) and
     /// the measured target losses.
     pub fn of(errors: &[Option<f64>], measured: &[f64]) -> Option<TargetError> {
-        let mut errors: Vec<f64> = errors.iter().copied().collect::<Option<_>>()?;
+        let errors: Vec<f64> = errors.iter().copied().collect::<Option<_>>()?;
         if errors.is_empty() || measured.len() < 2 {
             return None;
         }
-        errors.sort_by(f64::total_cmp);
-        let mid = errors.len() / 2;
-        let median = if errors.len() % 2 == 1 {
-            errors[mid]
-        } else {
-            (errors[mid - 1] + errors[mid]) / 2.0
-        };
+        let median = super::metrics::median(&errors);
         let n = measured.len() as f64;
         let mean = measured.iter().sum::<f64>() / n;
         let variance = measured.iter().map(|m| (m - mean).powi(2)).sum::<f64>() / (n - 1.0);

@@ -133,25 +133,14 @@ impl<'a> Centred<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::{Rng, SeedableRng};
-
-    fn mixtures(n: usize, dims: usize, seed: u64) -> Vec<Vec<f64>> {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        (0..n)
-            .map(|_| {
-                let raw: Vec<f64> = (0..dims).map(|_| rng.random_range(0.01..1.0)).collect();
-                let sum: f64 = raw.iter().sum();
-                raw.iter().map(|v| v / sum).collect()
-            })
-            .collect()
-    }
+    use crate::regmix::fit::metrics::random_mixtures;
 
     /// The non-negative fit finds the combination that made the target, and zero where a column
     /// does not enter it.
     #[test]
     fn nonnegative_least_squares_finds_the_mix() {
         // Three of four mixture weights: not collinear with the intercept.
-        let features: Vec<Vec<f64>> = mixtures(30, 4, 2)
+        let features: Vec<Vec<f64>> = random_mixtures(30, 4, 2)
             .into_iter()
             .map(|w| w[..3].iter().map(|v| 3.0 + v).collect())
             .collect();
