@@ -103,11 +103,7 @@ where
         seed,
         ..
     } = *search;
-    let reduced = match &table.frozen {
-        Some(block) => Some(table.reduced(block)?),
-        None => None,
-    };
-    let all = samples(reduced.as_ref().unwrap_or(table), &report.config.target)?;
+    let all = samples(table.as_fitted()?.as_ref(), &report.config.target)?;
     let n = all.y.len();
     let best = (0..n)
         .min_by(|&a, &b| all.y[a].total_cmp(&all.y[b]))
@@ -143,7 +139,7 @@ where
             Ok((
                 weights,
                 predicted[0] < predicted[1],
-                natural.as_ref().map(|_| predicted[0] < predicted[2]),
+                natural.map(|_| predicted[0] < predicted[2]),
             ))
         })
         .collect();

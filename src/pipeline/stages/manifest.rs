@@ -68,9 +68,17 @@ fn warnings(
         )?),
         None => None,
     };
-    let learning = match &fit {
-        Some(fit) => proxy_learning(fit, &TokensIndex::read(&cx.tokens_dir())?),
+    // The token index, read once: the target's scored tokens and its unigram entropy.
+    let index = match &fit {
+        Some(_) => Some(TokensIndex::read(&cx.tokens_dir())?),
         None => None,
+    };
+    let (learning, target_tokens) = match (&fit, &index) {
+        (Some(fit), Some(index)) => (
+            proxy_learning(fit, index),
+            Some(target_tokens(cx, index, fit.config.target.domains())),
+        ),
+        _ => (None, None),
     };
     let warnings = warnings::warnings(&warnings::Evidence {
         manifest,
@@ -78,10 +86,7 @@ fn warnings(
         fit: fit.as_ref(),
         optimum: optimum.as_ref(),
         chosen_by_regmix: config.weights_from()? == WeightsFrom::Regmix,
-        target_tokens: match &fit {
-            Some(fit) => Some(target_tokens(cx, fit.config.target.domains())?),
-            None => None,
-        },
+        target_tokens,
         doremi: doremi.as_ref(),
         learning: learning.as_ref(),
     });
@@ -89,9 +94,8 @@ fn warnings(
 }
 
 /// The tokens each run's target loss was scored on (its validation sequences, summed over the target
-/// domains) and the target domains' held-out tokens. Errors: an unreadable token index.
-fn target_tokens(cx: &Context, target: &[String]) -> Result<(u64, u64)> {
-    let index = TokensIndex::read(&cx.tokens_dir())?;
+/// domains) and the target domains' held-out tokens, from the token index.
+fn target_tokens(cx: &Context, index: &TokensIndex, target: &[String]) -> (u64, u64) {
     let proxy = &cx.config.proxy;
     let (mut scored, mut held_out) = (0, 0);
     for domain in index.domains.iter().filter(|d| target.contains(&d.domain)) {
@@ -100,7 +104,7 @@ fn target_tokens(cx: &Context, target: &[String]) -> Result<(u64, u64)> {
         scored += (sequences * proxy.context) as u64;
         held_out += domain.val_tokens;
     }
-    Ok((scored, held_out))
+    (scored, held_out)
 }
 
 impl StageSpec for Manifest {

@@ -212,11 +212,8 @@ pub fn fit(
     config: &FitConfig,
 ) -> Result<(FitModel, FitReport)> {
     let full = table;
-    let reduced = match &table.frozen {
-        Some(block) => Some(table.reduced(block)?),
-        None => None,
-    };
-    let table = reduced.as_ref().unwrap_or(table);
+    let fitted = table.as_fitted()?;
+    let table = fitted.as_ref();
     let samples = samples(table, &config.target)?;
     if config.regressors.is_empty() {
         bail!("no regressor to fit: pass at least one --regressor");

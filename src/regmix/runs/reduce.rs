@@ -1,12 +1,23 @@
 //! The runs of a mixture-reuse search in the reduced space the fit works in: the free domains and
 //! the frozen block ([`Reduction`]), with a loss column for the block.
 
+use std::borrow::Cow;
+
 use anyhow::Result;
 
 use super::run::RunsTable;
 use crate::regmix::frozen::{BLOCK_NAME, FrozenBlock, Reduction};
 
 impl RunsTable {
+    /// The table as the fit reads it: under mixture reuse, [`Self::reduced`] to the free domains and
+    /// the frozen block; otherwise itself. Errors: as [`Self::reduced`].
+    pub fn as_fitted(&self) -> Result<Cow<'_, RunsTable>> {
+        Ok(match &self.frozen {
+            Some(block) => Cow::Owned(self.reduced(block)?),
+            None => Cow::Borrowed(self),
+        })
+    }
+
     /// The runs of a reuse search in the reduced space ([`Reduction`]): weights reduced, and a loss
     /// column for the block (the ratio-weighted mean of its domains' losses, none where one is missing;
     /// its standard error likewise, an upper bound since the domains' errors need not be independent).
